@@ -1,0 +1,83 @@
+//! `git mission approve`: record who approved the plan and when; change nothing else.
+
+use crate::error::{Error, Result};
+use crate::git;
+use crate::mission::{Approval, MissionStatus, Rewrite, Severity};
+use crate::workspace::{Workspace, integration_branch};
+
+use super::{Ctx, exit};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Mission id
+    pub id: String,
+}
+
+pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
+    let ws = cx.workspace()?;
+    let loaded = ws.load(&a.id, false)?;
+    if ws.repo.branch_head(&integration_branch(&a.id))?.is_some() {
+        return Err(Error::user_hint(
+            format!("mission {} has already started (branch {} exists)", a.id, integration_branch(&a.id)),
+            format!("see it with `git mission status {}`", a.id),
+        ));
+    }
+    let m = &loaded.doc.mission;
+    if let Some(ap) = &m.approved {
+        return Err(Error::user_hint(
+            format!("mission {} was already approved by {} at {}", a.id, ap.by, ap.at),
+            format!("start it with `git mission run {}`", a.id),
+        ));
+    }
+    if m.status != MissionStatus::Draft {
+        return Err(Error::user(format!(
+            "only a draft can be approved; mission {} is {}",
+            a.id, m.status
+        )));
+    }
+    let config = cx.config(&ws, Some(&loaded))?;
+    let diagnostics = Workspace::diagnostics(&loaded, &config.profile_names());
+    let errors: Vec<_> = diagnostics.iter().filter(|d| d.severity == Severity::Error).cloned().collect();
+    if !errors.is_empty() {
+        return Err(Error::Invalid { file: loaded.file.clone(), diagnostics: errors });
+    }
+    let warnings = diagnostics.len();
+    if m.milestones.is_empty() {
+        return Err(Error::user_hint(
+            format!("mission {} has no milestones to approve", a.id),
+            format!("write the plan in {} first", loaded.file),
+        ));
+    }
+    let (by, at) = git::identity(ws.root())?;
+    let mut approved = m.clone();
+    approved.status = MissionStatus::Approved;
+    approved.approved = Some(Approval { by: by.clone(), at });
+    let (text, how) = loaded.doc.rewrite(&approved);
+    ws.write(&loaded.file, &text)?;
+    if how == Rewrite::Normalized {
+        cx.out.warning(&format!(
+            "the frontmatter of {} was rewritten in canonical form (its layout could not be kept)",
+            loaded.file
+        ));
+    }
+    if cx.out.json {
+        cx.out.json(&serde_json::json!({
+            "id": a.id, "file": loaded.file, "status": "approved",
+            "approved": {"by": by, "at": at.to_string()}, "warnings": warnings,
+        }));
+    } else {
+        cx.out.data(&format!("approved {} (by {by} at {at})", a.id));
+        if warnings > 0 {
+            cx.out.warning(&format!(
+                "{warnings} readiness {} open: see `git mission validate {}`",
+                if warnings == 1 { "warning is" } else { "warnings are" },
+                a.id
+            ));
+        }
+        cx.out.hint(&format!(
+            "commit {} so the supervisor sees the approval, then `git mission run {}`",
+            loaded.file, a.id
+        ));
+    }
+    Ok(exit::OK)
+}

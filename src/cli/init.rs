@@ -1,0 +1,64 @@
+//! `git mission init`: write the repository defaults file.
+
+use crate::config::CONFIG_FILE;
+use crate::error::{Error, Result};
+use crate::mission::validate::AGENTS;
+
+use super::{Ctx, exit};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Use this agent for every role (claude, codex, opencode, gemini, aider, exec)
+    #[arg(long, value_name = "AGENT")]
+    pub agent: Option<String>,
+}
+
+pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
+    let ws = cx.workspace()?;
+    if let Some(agent) = &a.agent
+        && !AGENTS.contains(&agent.as_str())
+    {
+        return Err(Error::user_hint(
+            format!("unknown agent {agent:?}"),
+            format!("agents are {}", AGENTS.join(", ")),
+        ));
+    }
+    let path = ws.path(CONFIG_FILE);
+    let created = !path.exists();
+    if created {
+        ws.write(CONFIG_FILE, &config_text(a.agent.as_deref()))?;
+    }
+    if cx.out.json {
+        cx.out.json(&serde_json::json!({ "file": CONFIG_FILE, "created": created }));
+    } else if created {
+        cx.out.data(&format!("created {CONFIG_FILE}"));
+        cx.out.hint("next: git mission new <id> --title \"...\"");
+    } else {
+        cx.out.data(&format!("{CONFIG_FILE} already exists; left as it is"));
+    }
+    Ok(exit::OK)
+}
+
+fn config_text(agent: Option<&str>) -> String {
+    let agents = match agent {
+        Some(a) => format!("agents: {{worker: {a}, validator: {a}, orchestrator: {a}, planner: {a}}}\n"),
+        None => "# agents: {worker: claude, validator: claude, orchestrator: none, planner: claude}\n".into(),
+    };
+    format!(
+        "# git mission: repository defaults (see docs/configuration.md).\n\
+         # Same keys as a mission file's settings. Precedence, lowest first: built-in <\n\
+         # git config --global mission.* < this file < git config --local mission.* <\n\
+         # mission frontmatter < GIT_MISSION_* environment < `git mission -c key=value`.\n\
+         \n\
+         # mode: full                # full | poc\n\
+         # forge: auto               # auto | github | local\n\
+         # land: pr                  # pr | auto | none\n\
+         {agents}\
+         # models: {{worker: sonnet, validator: sonnet, orchestrator: opus}}\n\
+         # checks: [\"cargo test --locked\"]\n\
+         # limits: {{max_parallel_workers: 2, validation_failures: 5, worker_attempts: 3, worker_timeout: 2h}}\n\
+         # budget: {{usd: 40, alert_pct: 80}}\n\
+         # profiles:\n\
+         #   script: {{agent: exec, command: [\"sh\", \"scripts/worker.sh\"]}}\n"
+    )
+}

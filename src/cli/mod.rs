@@ -1,0 +1,188 @@
+//! The command line: clap definitions, dispatch, output and the mapping from errors to exit
+//! codes (0 ok, 1 user error, 2 usage, 3 stopped mission, 255 bug). The only module that
+//! prints or exits.
+
+mod approve;
+mod config;
+mod estimate;
+mod init;
+mod list;
+mod new;
+mod output;
+mod show;
+mod status;
+mod validate;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::error::Error;
+pub use output::Out;
+
+/// Exit codes (PRODUCT.md §3).
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const USER: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const STOPPED: u8 = 3;
+    pub const BUG: u8 = 255;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "git-mission",
+    bin_name = "git mission",
+    version,
+    about = "Run long, milestone-based coding missions with AI agents, with all state in git",
+    long_about = None,
+    after_help = "Docs: docs/ in the git-mission repository. Start with `git mission new <id>`."
+)]
+pub struct Cli {
+    /// Run as if started in DIR
+    #[arg(short = 'C', value_name = "DIR", global = true)]
+    pub dir: Option<PathBuf>,
+    /// Print machine-readable JSON on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print less on stderr
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Log more on stderr (repeat for more)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Log everything on stderr
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// When to use colours
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, global = true)]
+    pub color: ColorWhen,
+    /// Override a configuration value for this command (KEY=VALUE)
+    #[arg(short = 'c', value_name = "KEY=VALUE", global = true)]
+    pub config: Vec<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write todo/missions/config.yml with the repository's defaults
+    Init(init::Args),
+    /// Create a mission file from a template
+    New(new::Args),
+    /// Check mission files: schema, references and the readiness checklist
+    Validate(validate::Args),
+    /// Estimate runs, cost and time, and what a budget buys
+    Estimate(estimate::Args),
+    /// Record approval (who, when); nothing runs before it
+    Approve(approve::Args),
+    /// List all missions, grouped by state
+    List,
+    /// Mission Control: milestones, features, runs, block, budget, next actions
+    Status(status::Args),
+    /// Show one feature, milestone or run
+    Show(show::Args),
+    /// Print the effective configuration
+    Config(config::Args),
+}
+
+/// Runs the command line with the process arguments and environment.
+pub fn run() -> ExitCode {
+    run_with(std::env::args_os())
+}
+
+/// Runs the command line with these arguments.
+pub fn run_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(&cli);
+    let out = Out::new(&cli);
+    let code = match dispatch(&cli, &out) {
+        Ok(code) => code,
+        Err(e) => out.error(&e),
+    };
+    ExitCode::from(code)
+}
+
+fn init_logging(cli: &Cli) {
+    let level = match (cli.debug, cli.verbose) {
+        (true, _) | (_, 2..) => "debug",
+        (_, 1) => "info",
+        _ => "warn",
+    };
+    let filter = std::env::var("GIT_MISSION_LOG").unwrap_or_else(|_| format!("git_mission={level}"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(cli.color == ColorWhen::Always)
+        .without_time()
+        .try_init();
+}
+
+fn dispatch(cli: &Cli, out: &Out) -> Result<u8, Error> {
+    let dir = match &cli.dir {
+        Some(d) => d.clone(),
+        None => std::env::current_dir().map_err(Error::io("."))?,
+    };
+    let ctx = Ctx { dir, cli, out };
+    match &cli.command {
+        Command::Init(a) => init::run(&ctx, a),
+        Command::New(a) => new::run(&ctx, a),
+        Command::Validate(a) => validate::run(&ctx, a),
+        Command::Estimate(a) => estimate::run(&ctx, a),
+        Command::Approve(a) => approve::run(&ctx, a),
+        Command::List => list::run(&ctx),
+        Command::Status(a) => status::run(&ctx, a),
+        Command::Show(a) => show::run(&ctx, a),
+        Command::Config(a) => config::run(&ctx, a),
+    }
+}
+
+/// What every command gets.
+pub struct Ctx<'a> {
+    pub dir: PathBuf,
+    pub cli: &'a Cli,
+    pub out: &'a Out,
+}
+
+impl Ctx<'_> {
+    pub fn workspace(&self) -> Result<crate::workspace::Workspace, Error> {
+        crate::workspace::Workspace::open(&self.dir)
+    }
+
+    /// Configuration overrides from the environment and `-c`.
+    pub fn overrides(&self) -> crate::config::Overrides {
+        crate::config::Overrides {
+            env: std::env::vars().collect(),
+            cli: self.cli.config.clone(),
+        }
+    }
+
+    /// The effective configuration, with the mission's frontmatter layer when given.
+    pub fn config(
+        &self,
+        ws: &crate::workspace::Workspace,
+        loaded: Option<&crate::workspace::Loaded>,
+    ) -> Result<crate::config::Config, Error> {
+        crate::config::Config::load(
+            &ws.repo,
+            loaded.map(|l| (&l.doc.mission, l.file.as_str())),
+            &self.overrides(),
+        )
+    }
+}

@@ -1,0 +1,158 @@
+//! Output: data to stdout (text or JSON), messages to stderr, colour per `--color`/`NO_COLOR`.
+
+use std::io::Write;
+
+use anstream::ColorChoice;
+use anstyle::{AnsiColor, Style};
+use serde::Serialize;
+
+use super::{Cli, ColorWhen, exit};
+use crate::error::Error;
+use crate::mission::{Diagnostic, Severity};
+
+pub struct Out {
+    pub json: bool,
+    pub quiet: bool,
+    choice: ColorChoice,
+}
+
+const ERROR: Style = AnsiColor::Red.on_default().bold();
+const WARNING: Style = AnsiColor::Yellow.on_default().bold();
+const HINT: Style = AnsiColor::Cyan.on_default();
+
+impl Out {
+    pub fn new(cli: &Cli) -> Out {
+        let choice = match cli.color {
+            ColorWhen::Always => ColorChoice::Always,
+            ColorWhen::Never => ColorChoice::Never,
+            ColorWhen::Auto => ColorChoice::Auto,
+        };
+        Out { json: cli.json, quiet: cli.quiet, choice }
+    }
+
+    fn stdout(&self) -> anstream::AutoStream<std::io::Stdout> {
+        anstream::AutoStream::new(std::io::stdout(), self.choice)
+    }
+
+    fn stderr(&self) -> anstream::AutoStream<std::io::Stderr> {
+        anstream::AutoStream::new(std::io::stderr(), self.choice)
+    }
+
+    /// Prints data on stdout.
+    pub fn data(&self, text: &str) {
+        let mut w = self.stdout();
+        let _ = w.write_all(text.as_bytes());
+        if !text.ends_with('\n') && !text.is_empty() {
+            let _ = w.write_all(b"\n");
+        }
+    }
+
+    /// Prints a value as pretty JSON on stdout.
+    pub fn json<T: Serialize + ?Sized>(&self, value: &T) {
+        match serde_json::to_string_pretty(value) {
+            Ok(s) => self.data(&s),
+            Err(e) => self.message(ERROR, "error", &format!("cannot serialise JSON: {e}")),
+        }
+    }
+
+    /// A note on stderr (suppressed by -q).
+    pub fn note(&self, text: &str) {
+        if !self.quiet {
+            let _ = writeln!(self.stderr(), "{text}");
+        }
+    }
+
+    pub fn hint(&self, text: &str) {
+        if !self.quiet {
+            self.message(HINT, "hint", text);
+        }
+    }
+
+    pub fn warning(&self, text: &str) {
+        self.message(WARNING, "warning", text);
+    }
+
+    fn message(&self, style: Style, label: &str, text: &str) {
+        let _ = writeln!(self.stderr(), "{style}{label}:{style:#} {text}");
+    }
+
+    /// A diagnostic as `file:line:col: severity: message` (+ hint), to stdout or stderr.
+    pub fn diagnostic(&self, file: &str, d: &Diagnostic, to_stdout: bool) {
+        let (style, label) = match d.severity {
+            Severity::Error => (ERROR, "error"),
+            Severity::Warning => (WARNING, "warning"),
+        };
+        let mut text = format!(
+            "{file}:{}:{}: {style}{label}:{style:#} {}\n",
+            d.line, d.column, d.message
+        );
+        if let Some(h) = &d.hint {
+            text.push_str(&format!("  {HINT}hint:{HINT:#} {h}\n"));
+        }
+        if to_stdout {
+            let _ = self.stdout().write_all(text.as_bytes());
+        } else {
+            let _ = self.stderr().write_all(text.as_bytes());
+        }
+    }
+
+    /// Reports an error and returns its exit code.
+    pub fn error(&self, e: &Error) -> u8 {
+        if self.json {
+            #[derive(Serialize)]
+            struct J<'a> {
+                error: String,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                hint: Option<&'a str>,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                diagnostics: Option<&'a [Diagnostic]>,
+            }
+            let (hint, diagnostics) = match e {
+                Error::User { hint, .. } => (hint.as_deref(), None),
+                Error::Invalid { diagnostics, .. } => (None, Some(diagnostics.as_slice())),
+                _ => (None, None),
+            };
+            self.json(&J { error: e.to_string(), hint, diagnostics });
+        }
+        match e {
+            Error::User { message, hint } => {
+                self.message(ERROR, "error", message);
+                if let Some(h) = hint {
+                    self.hint(h);
+                }
+                exit::USER
+            }
+            Error::Invalid { file, diagnostics } => {
+                for d in diagnostics {
+                    self.diagnostic(file, d, false);
+                }
+                self.message(ERROR, "error", &format!("{file} is invalid; nothing was changed"));
+                exit::USER
+            }
+            Error::Io { .. } | Error::Git { .. } => {
+                self.message(ERROR, "error", &e.to_string());
+                exit::USER
+            }
+            Error::Internal(_) => {
+                self.message(ERROR, "error", &format!("internal error: {e}"));
+                self.hint("this is a bug in git-mission; please report it with the command you ran");
+                exit::BUG
+            }
+        }
+    }
+}
+
+/// A table in the house style: one rule under the header, no borders, no width games.
+pub fn table(header: &[&str]) -> comfy_table::Table {
+    use comfy_table::{LineStyle, TableStyle};
+    let mut t = comfy_table::Table::new();
+    t.load_style(TableStyle::new().header_separator(LineStyle::none().fill('─').junction(' ')))
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+        .set_header(header.iter().copied());
+    t
+}
+
+/// A table's text with the padding comfy-table leaves at line ends removed.
+pub fn table_text(t: &comfy_table::Table) -> String {
+    t.lines().map(|l| l.trim_end().to_owned()).collect::<Vec<_>>().join("\n")
+}

@@ -1,0 +1,141 @@
+//! `git mission show <id> <F#|M#|run-id>`: one feature, milestone or run with its artifacts.
+
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::mission::{Mission, ids};
+use crate::workspace::{MISSIONS_DIR, Source, Workspace};
+
+use super::{Ctx, exit};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Mission id
+    pub id: String,
+    /// A feature (F1), a milestone (M1) or a run id
+    pub what: String,
+}
+
+pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
+    let ws = cx.workspace()?;
+    let loaded = ws.load(&a.id, true)?;
+    let m = &loaded.doc.mission;
+    if ids::is_feature_id(&a.what) {
+        feature(cx, &ws, m, &a.what)
+    } else if ids::is_milestone_id(&a.what) {
+        milestone(cx, m, &a.what)
+    } else if ids::is_run_id(&a.what) {
+        run_file(cx, &ws, &loaded.source, &a.id, &a.what)
+    } else {
+        Err(Error::user_hint(
+            format!("{:?} is not a feature id, a milestone id or a run id", a.what),
+            "use F1, M1 or a run id from `git mission log`",
+        ))
+    }
+}
+
+fn feature(cx: &Ctx, ws: &Workspace, m: &Mission, id: &str) -> Result<u8> {
+    let (ms, f) = m.feature(id).ok_or_else(|| {
+        let known: Vec<&str> = m.features().map(|(_, f)| f.id.as_str()).collect();
+        Error::user_hint(format!("mission {} has no feature {id}", m.id), format!("features: {}", known.join(", ")))
+    })?;
+    let branch = format!("mission/{}/{}", m.id, f.id);
+    let branch = ws.repo.branch_head(&branch)?.map(|_| branch);
+    let assertions: Vec<_> = f
+        .assertions
+        .iter()
+        .map(|a| (a.clone(), m.contract.iter().find(|c| &c.id == a).map(|c| c.text.clone())))
+        .collect();
+    if cx.out.json {
+        cx.out.json(&json!({
+            "mission": m.id, "milestone": ms.id, "feature": f, "branch": branch,
+            "assertions": assertions.iter().map(|(id, text)| json!({"id": id, "text": text})).collect::<Vec<_>>(),
+        }));
+        return Ok(exit::OK);
+    }
+    let mut o = format!("{} — {}\n", f.id, f.title);
+    o.push_str(&format!("milestone: {} — {}\n", ms.id, ms.title));
+    o.push_str(&format!("status: {}   attempts: {}\n", f.status, f.attempts));
+    if !f.depends_on.is_empty() {
+        o.push_str(&format!("depends on: {}\n", f.depends_on.join(", ")));
+    }
+    for (id, text) in &assertions {
+        o.push_str(&format!("asserts {id}: {}\n", text.as_deref().unwrap_or("(not in the contract)")));
+    }
+    if let Some(c) = &f.checks {
+        o.push_str(&format!("checks: {}\n", c.join(" ; ")));
+    }
+    if !f.skills.is_empty() {
+        o.push_str(&format!("skills: {}\n", f.skills.join(", ")));
+    }
+    if let Some(b) = &branch {
+        o.push_str(&format!("branch: {b}\n"));
+    }
+    if let Some(pr) = f.pr {
+        o.push_str(&format!("pr: #{pr}\n"));
+    }
+    if let Some(origin) = &f.origin {
+        o.push_str(&format!("repair for: finding {} of run {}\n", origin.finding, origin.validation_run));
+    }
+    if !f.description.trim().is_empty() {
+        o.push('\n');
+        o.push_str(f.description.trim_end());
+        o.push('\n');
+    }
+    cx.out.data(&o);
+    Ok(exit::OK)
+}
+
+fn milestone(cx: &Ctx, m: &Mission, id: &str) -> Result<u8> {
+    let ms = m.milestone(id).ok_or_else(|| {
+        let known: Vec<&str> = m.milestones.iter().map(|x| x.id.as_str()).collect();
+        Error::user_hint(format!("mission {} has no milestone {id}", m.id), format!("milestones: {}", known.join(", ")))
+    })?;
+    if cx.out.json {
+        cx.out.json(&json!({ "mission": m.id, "milestone": ms }));
+        return Ok(exit::OK);
+    }
+    let v = &ms.validation;
+    let mut o = format!("{} — {}\n", ms.id, ms.title);
+    o.push_str(&format!("status: {}   failed validations: {}\n", ms.status, ms.failures));
+    o.push_str("validation:\n");
+    for c in &v.commands {
+        o.push_str(&format!("  command: {c}\n"));
+    }
+    o.push_str(&format!("  scrutiny validator: {}\n", if v.scrutiny { "yes" } else { "no" }));
+    if let Some(ut) = &v.user_testing {
+        o.push_str(&format!(
+            "  user testing: launch {} · url {} · {} flows\n",
+            ut.launch.as_deref().unwrap_or("-"),
+            ut.url.as_deref().unwrap_or("-"),
+            ut.flows.len()
+        ));
+    }
+    for a in &v.assertions {
+        let text = m.contract.iter().find(|c| &c.id == a).map_or("(not in the contract)", |c| c.text.as_str());
+        o.push_str(&format!("  asserts {a}: {text}\n"));
+    }
+    o.push_str("features:\n");
+    for f in &ms.features {
+        o.push_str(&format!("  {} [{}] {}\n", f.id, f.status, f.title));
+    }
+    cx.out.data(&o);
+    Ok(exit::OK)
+}
+
+fn run_file(cx: &Ctx, ws: &Workspace, source: &Source, id: &str, run: &str) -> Result<u8> {
+    let rel = format!("{MISSIONS_DIR}/{id}/runs/{run}.md");
+    let text = match source {
+        Source::Branch { branch, .. } => ws.repo.read_at_branch(branch, &rel)?,
+        Source::WorkTree => std::fs::read_to_string(ws.path(&rel)).ok(),
+    };
+    let text = text.ok_or_else(|| {
+        Error::user_hint(format!("mission {id} has no run {run} ({rel})"), format!("runs are listed by `git mission log {id}`"))
+    })?;
+    if cx.out.json {
+        cx.out.json(&json!({ "mission": id, "run": run, "file": rel, "text": text }));
+    } else {
+        cx.out.data(&text);
+    }
+    Ok(exit::OK)
+}

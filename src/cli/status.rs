@@ -1,0 +1,165 @@
+//! `git mission status`: Mission Control in the terminal, as JSON, or written into the
+//! mission body's generated Status and Budget blocks (`--write`).
+
+use crate::error::{Error, Result};
+use crate::mission::body;
+use crate::report::{self, StatusView};
+use crate::workspace::{Source, Workspace};
+
+use super::{Ctx, exit, output::{table, table_text}};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Mission id (may be omitted when there is exactly one mission)
+    pub id: Option<String>,
+    /// Also write the generated Status and Budget blocks into the mission file
+    #[arg(long)]
+    pub write: bool,
+}
+
+pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
+    let ws = cx.workspace()?;
+    let id = match &a.id {
+        Some(id) => id.clone(),
+        None => only_mission(&ws)?,
+    };
+    let loaded = ws.load(&id, true)?;
+    let config = cx.config(&ws, Some(&loaded))?;
+    let branches = ws.repo.branches_under(&format!("mission/{id}/"))?;
+    let view = report::status_view(&loaded.doc.mission, &loaded.file, loaded.source.clone(), &config, &branches);
+    if a.write {
+        if loaded.source != Source::WorkTree {
+            return Err(Error::user_hint(
+                format!("mission {id} is live on {}; its Status block is kept there by the supervisor", crate::workspace::integration_branch(&id)),
+                "run without --write to see the status",
+            ));
+        }
+        let b = loaded.doc.body();
+        let b = body::set_block(b, "status", "Status", &report::status_block(&loaded.doc.mission));
+        let b = body::set_block(&b, "budget", "Budget", &report::budget_block(&view));
+        if b != loaded.doc.body() {
+            ws.write(&loaded.file, &loaded.doc.with_body(&b))?;
+            cx.out.note(&format!("wrote the Status and Budget blocks of {}", loaded.file));
+        } else {
+            cx.out.note(&format!("the Status and Budget blocks of {} are up to date", loaded.file));
+        }
+    }
+    if cx.out.json {
+        cx.out.json(&view);
+    } else {
+        cx.out.data(&human(&view));
+    }
+    Ok(exit::OK)
+}
+
+fn only_mission(ws: &Workspace) -> Result<String> {
+    let ids = ws.list_ids()?;
+    match ids.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(Error::user_hint("no missions yet", "create one with `git mission new <id>`")),
+        many => Err(Error::user_hint(
+            "several missions: say which one",
+            format!("git mission status <id>, with <id> one of {}; or `git mission list`", many.join(", ")),
+        )),
+    }
+}
+
+fn money(x: f64) -> String {
+    format!("${x:.2}")
+}
+
+fn human(v: &StatusView) -> String {
+    let mut o = format!("{} — {}\n", v.id, v.title);
+    o.push_str(&format!(
+        "status: {}   mode: {}   base: {}   forge: {}   land: {}\n",
+        v.status,
+        v.mode,
+        v.base.as_deref().unwrap_or("(unset)"),
+        v.forge,
+        v.land
+    ));
+    o.push_str(&format!("file: {} ({})\n", v.file, v.source));
+    if let Some(ap) = &v.approved {
+        o.push_str(&format!("approved: by {} at {}\n", ap.by, ap.at));
+    }
+    if !v.milestones.is_empty() {
+        let mut t = table(&["", "Title", "Status", "Attempts", "Depends on", "Branch / PR"]);
+        for m in &v.milestones {
+            let failures = if m.failures > 0 { format!(" ({} failed)", m.failures) } else { String::new() };
+            t.add_row(vec![m.id.clone(), m.title.clone(), format!("{}{failures}", m.status), String::new(), String::new(), String::new()]);
+            for f in &m.features {
+                let place = match (f.pr, &f.branch) {
+                    (Some(pr), _) => format!("#{pr}"),
+                    (None, Some(b)) => b.clone(),
+                    (None, None) => String::new(),
+                };
+                let repair = if f.repair { " [repair]" } else { "" };
+                t.add_row(vec![
+                    format!("  {}", f.id),
+                    format!("{}{repair}", f.title),
+                    f.status.to_string(),
+                    f.attempts.to_string(),
+                    f.depends_on.join(", "),
+                    place,
+                ]);
+            }
+        }
+        o.push('\n');
+        o.push_str(&table_text(&t));
+        o.push('\n');
+    } else {
+        o.push_str("\nno milestones yet\n");
+    }
+    o.push('\n');
+    if v.active_runs.is_empty() {
+        o.push_str("active runs: none\n");
+    } else {
+        o.push_str("active runs:\n");
+        for r in &v.active_runs {
+            o.push_str(&format!(
+                "  {} {} {} pid {} since {}\n",
+                r.run,
+                r.role,
+                r.feature.as_deref().unwrap_or("-"),
+                r.pid,
+                r.started
+            ));
+        }
+    }
+    if let Some(b) = &v.block {
+        let at = [b.milestone.as_deref(), b.feature.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+        o.push_str(&format!("blocked: {} {at} since {}\n  {}\n", b.reason, b.since, b.message));
+    }
+    let l = &v.budget.limits;
+    let s = &v.budget.spent;
+    let of = |spent: String, limit: Option<String>| match limit {
+        Some(l) => format!("{spent} of {l}"),
+        None => spent,
+    };
+    o.push_str(&format!(
+        "budget: {} · {} tokens · {} h · {} runs\n",
+        of(money(s.usd), l.usd.map(money)),
+        of(s.tokens.to_string(), l.tokens.map(|x| x.to_string())),
+        of(format!("{:.1}", s.hours), l.hours.map(|x| format!("{x:.1}"))),
+        of(s.runs.to_string(), l.runs.map(|x| x.to_string())),
+    ));
+    let e = &v.estimate;
+    o.push_str(&format!(
+        "estimate: {} runs ({} done, {} to go), {}–{} (expected {}), {:.1}–{:.1} agent hours\n",
+        e.runs,
+        e.runs_done,
+        e.remaining_runs,
+        money(e.usd.low),
+        money(e.usd.high),
+        money(e.usd.mid),
+        e.hours.low,
+        e.hours.high
+    ));
+    if !v.next.is_empty() {
+        o.push_str("next:\n");
+        for n in &v.next {
+            o.push_str(&format!("  {n}\n"));
+        }
+    }
+    o
+}

@@ -1,0 +1,360 @@
+//! Layered configuration (PRODUCT.md §3, docs/configuration.md).
+//!
+//! Precedence, lowest first: built-in defaults < `git config --global mission.*` <
+//! `todo/missions/config.yml` < `git config --local mission.*` < the mission's frontmatter <
+//! `GIT_MISSION_*` environment variables < `-c key=value`. Every effective value remembers
+//! which layer it came from, for `git mission config --show-origin`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::git::{self, Repo};
+use crate::mission::doc::parse_located;
+use crate::mission::{Budget, ForgeKind, Land, Limits, Mission, Mode, Profile, RoleMap};
+
+/// The repository defaults file, relative to the repository root.
+pub const CONFIG_FILE: &str = "todo/missions/config.yml";
+
+/// The type of a configuration key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    Enum(&'static [&'static str]),
+    Uint,
+    Number,
+    Duration,
+    List,
+}
+
+/// One known configuration key.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyDef {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// Built-in default, as JSON text; `None` when unset by default.
+    pub default: Option<&'static str>,
+    pub doc: &'static str,
+}
+
+const MODES: &[&str] = &["full", "poc"];
+const FORGES: &[&str] = &["auto", "github", "local"];
+const LANDS: &[&str] = &["pr", "auto", "none"];
+
+/// Every key, in display order.
+pub const KEYS: &[KeyDef] = &[
+    KeyDef { name: "mode", kind: Kind::Enum(MODES), default: Some("\"full\""), doc: "full (PRs, parallel workers) or poc (one worker, straight onto the integration branch)" },
+    KeyDef { name: "base", kind: Kind::Str, default: None, doc: "branch the mission starts from and lands on (default: the current branch)" },
+    KeyDef { name: "forge", kind: Kind::Enum(FORGES), default: Some("\"auto\""), doc: "auto, github or local" },
+    KeyDef { name: "land", kind: Kind::Enum(LANDS), default: Some("\"pr\""), doc: "pr, auto or none: how a passed milestone reaches the base branch" },
+    KeyDef { name: "agents.worker", kind: Kind::Str, default: Some("\"claude\""), doc: "agent or profile for workers" },
+    KeyDef { name: "agents.validator", kind: Kind::Str, default: Some("\"claude\""), doc: "agent or profile for validators" },
+    KeyDef { name: "agents.orchestrator", kind: Kind::Str, default: Some("\"none\""), doc: "agent or profile for recovery turns (none: a block waits for a human)" },
+    KeyDef { name: "agents.planner", kind: Kind::Str, default: Some("\"claude\""), doc: "agent or profile for `new --plan`" },
+    KeyDef { name: "models.worker", kind: Kind::Str, default: None, doc: "model for workers (agent default when unset)" },
+    KeyDef { name: "models.validator", kind: Kind::Str, default: None, doc: "model for validators" },
+    KeyDef { name: "models.orchestrator", kind: Kind::Str, default: None, doc: "model for the orchestrator" },
+    KeyDef { name: "models.planner", kind: Kind::Str, default: None, doc: "model for the planner" },
+    KeyDef { name: "checks", kind: Kind::List, default: Some("[]"), doc: "default checks a feature must pass before it merges" },
+    KeyDef { name: "limits.max_parallel_workers", kind: Kind::Uint, default: Some("2"), doc: "workers running at once (1 in poc mode)" },
+    KeyDef { name: "limits.validation_failures", kind: Kind::Uint, default: Some("5"), doc: "failed validations per milestone before only a human can resume" },
+    KeyDef { name: "limits.worker_attempts", kind: Kind::Uint, default: Some("3"), doc: "attempts per feature before it fails" },
+    KeyDef { name: "limits.worker_timeout", kind: Kind::Duration, default: Some("\"2h\""), doc: "wall-clock limit of one worker run" },
+    KeyDef { name: "budget.usd", kind: Kind::Number, default: None, doc: "spending limit in US dollars" },
+    KeyDef { name: "budget.tokens", kind: Kind::Uint, default: None, doc: "token limit" },
+    KeyDef { name: "budget.hours", kind: Kind::Number, default: None, doc: "wall-clock agent hours" },
+    KeyDef { name: "budget.runs", kind: Kind::Uint, default: None, doc: "agent runs" },
+    KeyDef { name: "budget.alert_pct", kind: Kind::Uint, default: Some("80"), doc: "percentage of a limit that raises a budget alert" },
+];
+
+/// Looks a key up by name.
+pub fn key_def(name: &str) -> Option<&'static KeyDef> {
+    KEYS.iter().find(|k| k.name == name)
+}
+
+/// The settings part of a mission file, also the shape of `todo/missions/config.yml`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub mode: Option<Mode>,
+    #[serde(default)]
+    pub base: Option<String>,
+    #[serde(default)]
+    pub forge: Option<ForgeKind>,
+    #[serde(default)]
+    pub land: Option<Land>,
+    #[serde(default)]
+    pub agents: Option<RoleMap>,
+    #[serde(default)]
+    pub models: Option<RoleMap>,
+    #[serde(default)]
+    pub profiles: Option<BTreeMap<String, Profile>>,
+    #[serde(default)]
+    pub checks: Option<Vec<String>>,
+    #[serde(default)]
+    pub limits: Option<Limits>,
+    #[serde(default)]
+    pub budget: Option<Budget>,
+}
+
+impl Settings {
+    /// The settings a mission's frontmatter carries.
+    pub fn of_mission(m: &Mission) -> Settings {
+        Settings {
+            mode: m.mode,
+            base: m.base.clone(),
+            forge: m.forge,
+            land: m.land,
+            agents: m.agents.clone(),
+            models: m.models.clone(),
+            profiles: m.profiles.clone(),
+            checks: m.checks.clone(),
+            limits: m.limits.clone(),
+            budget: m.budget.clone(),
+        }
+    }
+
+    /// Flattens to `(key, value)` pairs for the keys that are set (profiles excluded).
+    fn flatten(&self) -> Vec<(&'static str, Value)> {
+        let Ok(Value::Object(top)) = serde_json::to_value(self) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for def in KEYS {
+            let mut cur = Some(&Value::Object(top.clone()));
+            for part in def.name.split('.') {
+                cur = cur.and_then(|v| v.get(part));
+            }
+            if let Some(v) = cur
+                && !v.is_null()
+            {
+                out.push((def.name, v.clone()));
+            }
+        }
+        out
+    }
+}
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "layer", content = "source", rename_all = "kebab-case")]
+pub enum Origin {
+    BuiltIn,
+    GitGlobal,
+    RepoFile(String),
+    GitLocal,
+    Mission(String),
+    Env(String),
+    CommandLine,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::BuiltIn => f.write_str("built-in"),
+            Origin::GitGlobal => f.write_str("git config --global"),
+            Origin::RepoFile(p) | Origin::Mission(p) => f.write_str(p),
+            Origin::GitLocal => f.write_str("git config --local"),
+            Origin::Env(v) => write!(f, "env {v}"),
+            Origin::CommandLine => f.write_str("-c"),
+        }
+    }
+}
+
+/// One effective value.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub key: String,
+    pub value: Value,
+    pub origin: Origin,
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    entries: BTreeMap<&'static str, Entry>,
+    profiles: BTreeMap<String, (Profile, Origin)>,
+}
+
+/// Inputs that are not files: environment and command line.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `(variable, value)` pairs of the process environment.
+    pub env: Vec<(String, String)>,
+    /// `key=value` strings from `-c`.
+    pub cli: Vec<String>,
+}
+
+impl Config {
+    /// Loads every layer. `mission` adds the frontmatter layer.
+    pub fn load(repo: &Repo, mission: Option<(&Mission, &str)>, ov: &Overrides) -> Result<Config> {
+        let root = repo.root.as_path();
+        let mut c = Config::default();
+        for def in KEYS {
+            if let Some(d) = def.default {
+                let value = serde_json::from_str(d).expect("built-in defaults are valid JSON");
+                c.set(def.name, value, Origin::BuiltIn);
+            }
+        }
+        if let Some(b) = repo.current_branch() {
+            c.set("base", Value::String(b), Origin::BuiltIn);
+        }
+        c.git_layer(root, "--global", Origin::GitGlobal)?;
+        let file = root.join(CONFIG_FILE);
+        match std::fs::read_to_string(&file) {
+            Ok(text) => {
+                let settings: Settings = parse_located(&text, "config.yml").map_err(|d| Error::Invalid {
+                    file: CONFIG_FILE.to_owned(),
+                    diagnostics: vec![d],
+                })?;
+                c.settings_layer(&settings, &Origin::RepoFile(CONFIG_FILE.to_owned()));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&file)(e)),
+        }
+        c.git_layer(root, "--local", Origin::GitLocal)?;
+        if let Some((m, path)) = mission {
+            c.settings_layer(&Settings::of_mission(m), &Origin::Mission(path.to_owned()));
+        }
+        for (var, value) in &ov.env {
+            let Some(rest) = var.strip_prefix("GIT_MISSION_") else { continue };
+            let wanted = rest.to_ascii_lowercase();
+            // GIT_MISSION_LIMITS_MAX_PARALLEL_WORKERS -> limits.max_parallel_workers
+            if let Some(def) = KEYS.iter().find(|k| k.name.replace('.', "_") == wanted) {
+                let origin = Origin::Env(var.clone());
+                let v = parse_value(def, value).map_err(|e| bad_value(&origin, def.name, e))?;
+                c.set(def.name, v, origin);
+            }
+        }
+        for kv in &ov.cli {
+            let (k, v) = kv.split_once('=').ok_or_else(|| {
+                Error::user_hint(format!("-c {kv:?} is not key=value"), "write -c limits.max_parallel_workers=4")
+            })?;
+            let def = key_def(k.trim()).ok_or_else(|| unknown_key(k.trim(), &Origin::CommandLine))?;
+            let v = parse_value(def, v).map_err(|e| bad_value(&Origin::CommandLine, def.name, e))?;
+            c.set(def.name, v, Origin::CommandLine);
+        }
+        Ok(c)
+    }
+
+    fn set(&mut self, key: &'static str, value: Value, origin: Origin) {
+        self.entries.insert(key, Entry { key: key.to_owned(), value, origin });
+    }
+
+    fn settings_layer(&mut self, s: &Settings, origin: &Origin) {
+        for (k, v) in s.flatten() {
+            self.set(k, v, origin.clone());
+        }
+        for (name, p) in s.profiles.iter().flatten() {
+            self.profiles.insert(name.clone(), (p.clone(), origin.clone()));
+        }
+    }
+
+    fn git_layer(&mut self, root: &Path, scope: &str, origin: Origin) -> Result<()> {
+        let out = git::git_opt(root, &["config", "--null", scope, "--get-regexp", r"^mission\."])?;
+        for item in out.unwrap_or_default().split('\0').filter(|s| !s.is_empty()) {
+            let (k, v) = item.split_once('\n').unwrap_or((item, "true"));
+            let name = k.strip_prefix("mission.").unwrap_or(k).replace('-', "_");
+            let def = key_def(&name).ok_or_else(|| unknown_key(k, &origin))?;
+            let value = parse_value(def, v).map_err(|e| bad_value(&origin, k, e))?;
+            self.set(def.name, value, origin.clone());
+        }
+        Ok(())
+    }
+
+    /// Every effective entry, in key order of `KEYS`, then profiles.
+    pub fn entries(&self) -> Vec<Entry> {
+        let mut out: Vec<Entry> = KEYS.iter().filter_map(|d| self.entries.get(d.name).cloned()).collect();
+        for (name, (p, origin)) in &self.profiles {
+            out.push(Entry {
+                key: format!("profiles.{name}"),
+                value: serde_json::to_value(p).unwrap_or(Value::Null),
+                origin: origin.clone(),
+            });
+        }
+        out
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.entries.get(key).map(|e| &e.value)
+    }
+
+    pub fn get_u64(&self, key: &str) -> Option<u64> {
+        self.get(key).and_then(Value::as_u64)
+    }
+
+    pub fn get_f64(&self, key: &str) -> Option<f64> {
+        self.get(key).and_then(Value::as_f64)
+    }
+
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        self.get(key).and_then(Value::as_str)
+    }
+
+    /// Names of the profiles defined in configuration (all layers).
+    pub fn profile_names(&self) -> Vec<String> {
+        self.profiles.keys().cloned().collect()
+    }
+}
+
+fn unknown_key(key: &str, origin: &Origin) -> Error {
+    let names: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
+    Error::user_hint(
+        format!("unknown configuration key {key:?} (from {origin})"),
+        format!("known keys: {}", names.join(", ")),
+    )
+}
+
+fn bad_value(origin: &Origin, key: &str, message: String) -> Error {
+    Error::user(format!("{key} (from {origin}): {message}"))
+}
+
+/// Parses a string value (from git config, the environment or `-c`) for a key.
+pub fn parse_value(def: &KeyDef, s: &str) -> Result<Value, String> {
+    let s = s.trim();
+    match def.kind {
+        Kind::Str => Ok(Value::String(s.to_owned())),
+        Kind::Enum(allowed) => {
+            if allowed.contains(&s) {
+                Ok(Value::String(s.to_owned()))
+            } else {
+                Err(format!("{s:?} is not one of {}", allowed.join(", ")))
+            }
+        }
+        Kind::Uint => s
+            .parse::<u64>()
+            .map(Value::from)
+            .map_err(|_| format!("{s:?} is not a whole number")),
+        Kind::Number => match s.parse::<f64>() {
+            Ok(x) if x.is_finite() && x >= 0.0 => Ok(Value::from(x)),
+            _ => Err(format!("{s:?} is not a non-negative number")),
+        },
+        Kind::Duration => humantime::parse_duration(s)
+            .map(|_| Value::String(s.to_owned()))
+            .map_err(|e| format!("{s:?} is not a duration like 45m or 2h ({e})")),
+        Kind::List => {
+            if s.starts_with('[') {
+                serde_norway::from_str::<Vec<String>>(s)
+                    .map(|v| Value::from(v))
+                    .map_err(|e| format!("{s:?} is not a list of strings: {e}"))
+            } else if s.is_empty() {
+                Ok(Value::Array(Vec::new()))
+            } else {
+                Ok(Value::from(vec![s.to_owned()]))
+            }
+        }
+    }
+}
+
+/// Renders a value for `git mission config` output.
+pub fn display_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.as_f64().filter(|_| n.is_f64()).map_or_else(|| n.to_string(), crate::mission::render::number),
+        other => other.to_string(),
+    }
+}

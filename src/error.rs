@@ -1,0 +1,55 @@
+//! The library's error type. The CLI turns each variant into a message, a hint and an exit
+//! code (`cli::exit`).
+
+use std::path::PathBuf;
+
+use crate::mission::Diagnostic;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The user asked for something the current state does not allow (exit 1).
+    #[error("{message}")]
+    User {
+        message: String,
+        hint: Option<String>,
+    },
+    /// A mission file that cannot be parsed or does not validate (exit 1).
+    #[error("{file}: the mission file is invalid")]
+    Invalid {
+        file: String,
+        diagnostics: Vec<Diagnostic>,
+    },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("`git {args}` failed: {message}")]
+    Git { args: String, message: String },
+    /// Something that should not happen: a bug (exit 255).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn user(message: impl Into<String>) -> Self {
+        Error::User {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn user_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::User {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { path, source }
+    }
+}

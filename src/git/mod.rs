@@ -1,0 +1,160 @@
+//! Git access: gix for reads (refs, blobs at a ref), and the single builder for `git`
+//! subprocesses (identity, configuration). Nothing here builds a shell string.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::error::{Error, Result};
+
+/// The one way this crate runs `git`: argv only, no shell, no prompts, output captured.
+pub fn git(dir: &Path, args: &[&str]) -> Result<String> {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::Git {
+            args: args.join(" "),
+            message: format!("cannot run git: {e}"),
+        })?;
+    tracing::debug!(?args, status = ?out.status, "git");
+    if out.status.success() {
+        String::from_utf8(out.stdout).map_err(|_| Error::Git {
+            args: args.join(" "),
+            message: "output is not UTF-8".into(),
+        })
+    } else {
+        Err(Error::Git {
+            args: args.join(" "),
+            message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        })
+    }
+}
+
+/// Like [`git`], but a non-zero exit with no stderr (as `git config --get` gives for "not
+/// set") is `Ok(None)`.
+pub fn git_opt(dir: &Path, args: &[&str]) -> Result<Option<String>> {
+    match git(dir, args) {
+        Ok(s) => Ok(Some(s)),
+        Err(Error::Git { message, .. }) if message.is_empty() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// An opened repository with a work tree.
+pub struct Repo {
+    pub root: PathBuf,
+    repo: gix::Repository,
+}
+
+impl Repo {
+    /// Finds the repository containing `dir`.
+    pub fn discover(dir: &Path) -> Result<Repo> {
+        let repo = gix::discover(dir).map_err(|_| {
+            Error::user_hint(
+                format!("not inside a git repository: {}", dir.display()),
+                "run `git init` first, or pass -C <dir>",
+            )
+        })?;
+        let root = repo
+            .workdir()
+            .ok_or_else(|| Error::user("this repository has no work tree (bare repository)"))?
+            .to_path_buf();
+        Ok(Repo { root, repo })
+    }
+
+    /// The commit id a branch points at, if the branch exists.
+    pub fn branch_head(&self, branch: &str) -> Result<Option<String>> {
+        let name = format!("refs/heads/{branch}");
+        let found = self
+            .repo
+            .try_find_reference(name.as_str())
+            .map_err(|e| Error::Internal(format!("reading {name}: {e}")))?;
+        match found {
+            None => Ok(None),
+            Some(mut r) => {
+                let commit = r
+                    .peel_to_commit()
+                    .map_err(|e| Error::Internal(format!("peeling {name}: {e}")))?;
+                Ok(Some(commit.id.to_string()))
+            }
+        }
+    }
+
+    /// The text of `path` in the tree of `branch`'s head, if both exist.
+    pub fn read_at_branch(&self, branch: &str, path: &str) -> Result<Option<String>> {
+        let name = format!("refs/heads/{branch}");
+        let err = |e: &dyn std::fmt::Display| Error::Internal(format!("reading {path} at {name}: {e}"));
+        let Some(mut r) = self.repo.try_find_reference(name.as_str()).map_err(|e| err(&e))? else {
+            return Ok(None);
+        };
+        let tree = r.peel_to_tree().map_err(|e| err(&e))?;
+        let Some(entry) = tree.lookup_entry_by_path(path).map_err(|e| err(&e))? else {
+            return Ok(None);
+        };
+        let object = entry.object().map_err(|e| err(&e))?;
+        String::from_utf8(object.data.clone())
+            .map(Some)
+            .map_err(|_| err(&"not UTF-8"))
+    }
+
+    /// Short names of local branches under `prefix` (e.g. `mission/x/`).
+    pub fn branches_under(&self, prefix: &str) -> Result<Vec<String>> {
+        let full = format!("refs/heads/{prefix}");
+        let err = |e: &dyn std::fmt::Display| Error::Internal(format!("listing {full}: {e}"));
+        let platform = self.repo.references().map_err(|e| err(&e))?;
+        let iter = platform.prefixed(full.as_str()).map_err(|e| err(&e))?;
+        let mut out = Vec::new();
+        for r in iter {
+            let r = r.map_err(|e| err(&e))?;
+            let name = r.name().as_bstr().to_string();
+            if let Some(short) = name.strip_prefix("refs/heads/") {
+                out.push(short.to_owned());
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// The branch HEAD points at, if any.
+    pub fn current_branch(&self) -> Option<String> {
+        let name = self.repo.head_name().ok()??;
+        name.as_bstr()
+            .to_string()
+            .strip_prefix("refs/heads/")
+            .map(str::to_owned)
+    }
+}
+
+/// Who is acting and when, as git would record it for a commit: `("Name <email>", time)`.
+/// Honours `GIT_COMMITTER_NAME`/`EMAIL`/`DATE` like git does.
+pub fn identity(dir: &Path) -> Result<(String, jiff::Timestamp)> {
+    let ident = git(dir, &["var", "GIT_COMMITTER_IDENT"]).map_err(|_| {
+        Error::user_hint(
+            "git does not know who you are",
+            "set it with `git config --global user.name \"Your Name\"` and `git config --global user.email you@example.com`",
+        )
+    })?;
+    parse_ident(ident.trim())
+        .ok_or_else(|| Error::Internal(format!("unexpected `git var GIT_COMMITTER_IDENT` output: {ident:?}")))
+}
+
+fn parse_ident(ident: &str) -> Option<(String, jiff::Timestamp)> {
+    let close = ident.rfind('>')?;
+    let who = ident[..=close].to_owned();
+    let secs: i64 = ident[close + 1..].split_whitespace().next()?.parse().ok()?;
+    Some((who, jiff::Timestamp::from_second(secs).ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parses_git_identities() {
+        let (who, at) = super::parse_ident("Ada Lovelace <ada@example.com> 1795000000 +0100").expect("valid");
+        assert_eq!(who, "Ada Lovelace <ada@example.com>");
+        assert_eq!(at.to_string(), "2026-11-18T11:06:40Z");
+        assert!(super::parse_ident("no email 12").is_none());
+    }
+}
+

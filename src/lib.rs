@@ -1,0 +1,17 @@
+//! `git mission`: long-running, milestone-based coding missions carried out by AI coding
+//! agents, with all mission state committed in the repository.
+//!
+//! The library never prints, never reads the terminal and never exits the process; the `cli`
+//! module does those things. See `docs/architecture.md` for the map of modules.
+
+pub mod budget;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod git;
+pub mod mission;
+pub mod report;
+pub mod templates;
+pub mod workspace;
+
+pub use error::{Error, Result};

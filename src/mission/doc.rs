@@ -1,0 +1,291 @@
+//! A mission file as text plus its parsed frontmatter: split, parse with located errors, and
+//! rewrite with the smallest possible change.
+//!
+//! Rewriting follows one rule: a file the tool wrote is re-rendered canonically (so renders
+//! are deterministic and diffs small); a hand-formatted file is patched in place, value by
+//! value, keeping its comments and layout; only when a patch cannot express the change is the
+//! frontmatter normalised, and the caller is told. The body is never touched here.
+
+use super::diag::Diagnostic;
+use super::model::Mission;
+use super::patch;
+use super::render::render_frontmatter;
+use super::yaml::{NodeKind, Seg, SpanIndex, YamlPath};
+
+/// A parsed mission file.
+#[derive(Debug, Clone)]
+pub struct MissionDoc {
+    text: String,
+    fm_start: usize,
+    fm_end: usize,
+    body_start: usize,
+    pub mission: Mission,
+}
+
+/// How `MissionDoc::rewrite` produced the new frontmatter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rewrite {
+    /// The file was canonical and was re-rendered canonically.
+    Canonical,
+    /// Hand formatting was kept; only changed values were edited.
+    Patched,
+    /// Hand formatting could not be kept; the frontmatter was rendered canonically.
+    Normalized,
+}
+
+impl MissionDoc {
+    /// Parses a whole mission file. The error is located in file coordinates.
+    pub fn parse(text: String) -> Result<MissionDoc, Diagnostic> {
+        let (fm_start, fm_end, body_start) = split(&text)?;
+        let mission = parse_frontmatter(&text[fm_start..fm_end]).map_err(|mut d| {
+            d.line += 1; // the opening `---` line
+            d
+        })?;
+        Ok(MissionDoc {
+            text,
+            fm_start,
+            fm_end,
+            body_start,
+            mission,
+        })
+    }
+
+    /// Builds a new file from a mission and a body.
+    pub fn compose(mission: &Mission, body: &str) -> String {
+        format!("---\n{}---\n{body}", render_frontmatter(mission))
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn frontmatter(&self) -> &str {
+        &self.text[self.fm_start..self.fm_end]
+    }
+
+    pub fn body(&self) -> &str {
+        &self.text[self.body_start..]
+    }
+
+    /// 1-based file line where the body starts.
+    pub fn body_line(&self) -> usize {
+        self.text[..self.body_start].matches('\n').count() + 1
+    }
+
+    /// True when the frontmatter is exactly what the canonical renderer writes.
+    pub fn is_canonical(&self) -> bool {
+        render_frontmatter(&self.mission) == self.frontmatter()
+    }
+
+    /// The span index of the frontmatter (line numbers in frontmatter coordinates).
+    pub fn span_index(&self) -> SpanIndex {
+        SpanIndex::build(self.frontmatter()).unwrap_or_default()
+    }
+
+    /// The file text with `new` as its frontmatter; the body is kept byte for byte.
+    pub fn rewrite(&self, new: &Mission) -> (String, Rewrite) {
+        let (fm, how) = if self.is_canonical() {
+            (render_frontmatter(new), Rewrite::Canonical)
+        } else {
+            match patch::patch(self.frontmatter(), &self.mission, new) {
+                Some(fm) => (fm, Rewrite::Patched),
+                None => (render_frontmatter(new), Rewrite::Normalized),
+            }
+        };
+        let mut out = String::with_capacity(self.text.len() + 64);
+        out.push_str(&self.text[..self.fm_start]);
+        out.push_str(&fm);
+        out.push_str(&self.text[self.fm_end..]);
+        (out, how)
+    }
+
+    /// The file text with a new body; the frontmatter is kept byte for byte.
+    pub fn with_body(&self, body: &str) -> String {
+        format!("{}{body}", &self.text[..self.body_start])
+    }
+}
+
+/// Finds the frontmatter: returns (yaml start, yaml end, body start) byte offsets.
+fn split(text: &str) -> Result<(usize, usize, usize), Diagnostic> {
+    let first_end = text.find('\n').map_or(text.len(), |i| i + 1);
+    if text[..first_end].trim_end() != "---" {
+        return Err(Diagnostic::error(
+            "no-frontmatter",
+            (1, 1),
+            "missing YAML frontmatter: the file must start with a line `---`".into(),
+        )
+        .hint("a mission file is `---`, YAML, `---`, then Markdown; `git mission new` writes one"));
+    }
+    let mut pos = first_end;
+    while pos < text.len() {
+        let end = text[pos..].find('\n').map_or(text.len(), |i| pos + i + 1);
+        let line = text[pos..end].trim_end();
+        if line == "---" || line == "..." {
+            return Ok((first_end, pos, end));
+        }
+        pos = end;
+    }
+    Err(Diagnostic::error(
+        "unclosed-frontmatter",
+        (1, 1),
+        "the frontmatter is never closed".into(),
+    )
+    .hint("add a line `---` after the YAML frontmatter, before the Markdown body"))
+}
+
+/// Parses frontmatter YAML into the model; errors are in frontmatter coordinates.
+pub fn parse_frontmatter(fm: &str) -> Result<Mission, Diagnostic> {
+    parse_located(fm, "mission")
+}
+
+/// Parses a YAML document into `T`; an error is located (in `text` coordinates) and worded
+/// with `root_noun` naming the top-level mapping.
+pub fn parse_located<T: serde::de::DeserializeOwned>(
+    fm: &str,
+    root_noun: &'static str,
+) -> Result<T, Diagnostic> {
+    let de = serde_norway::Deserializer::from_str(fm);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        // Only a failed parse pays for the span index.
+        let index = match SpanIndex::build(fm) {
+            Ok(index) => index,
+            Err(e) => {
+                return Diagnostic::error(
+                    "yaml-syntax",
+                    (e.line, e.column),
+                    format!("invalid YAML: {}", e.message),
+                )
+                .hint("check indentation, quoting and brackets on this line or the one before");
+            }
+        };
+        let path = convert_path(e.path());
+        let inner = e.into_inner();
+        let message = strip_location(&inner.to_string());
+        if path.0.is_empty() && !matches!(index.get(&YamlPath::root()).map(|n| n.kind), Some(NodeKind::Mapping { .. })) {
+            return Diagnostic::error(
+                "frontmatter-not-mapping",
+                (1, 1),
+                "the frontmatter must be a YAML mapping of `key: value` lines".into(),
+            );
+        }
+        if index.get(&path).is_none() && !message.starts_with("unknown field") && !message.starts_with("missing field") {
+            // libyaml rejected something saphyr accepted: report libyaml's own position.
+            if let Some(loc) = inner.location() {
+                return Diagnostic::error("yaml-syntax", (loc.line(), loc.column()), format!("invalid YAML: {message}"));
+            }
+        }
+        schema_error(&index, &path, &message, root_noun)
+    })
+}
+
+fn strip_location(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) if msg[i..].contains(" column ") => msg[..i].to_owned(),
+        _ => msg.to_owned(),
+    }
+}
+
+fn convert_path(p: &serde_path_to_error::Path) -> YamlPath {
+    use serde_path_to_error::Segment;
+    YamlPath(
+        p.iter()
+            .filter_map(|s| match s {
+                Segment::Seq { index } => Some(Seg::Index(*index)),
+                Segment::Map { key } => Some(Seg::Key(key.clone())),
+                Segment::Enum { .. } | Segment::Unknown => None,
+            })
+            .collect(),
+    )
+}
+
+/// What a path points into, for messages: "feature", "milestone", ...
+pub fn owner_noun(path: &YamlPath) -> &'static str {
+    let keys: Vec<&str> = path
+        .0
+        .iter()
+        .map(|s| match s {
+            Seg::Key(k) => k.as_str(),
+            Seg::Index(_) => "[]",
+        })
+        .collect();
+    match keys.as_slice() {
+        [] => "mission",
+        ["milestones", "[]", "features", "[]", "origin", ..] => "feature origin",
+        ["milestones", "[]", "features", "[]", ..] => "feature",
+        ["milestones", "[]", "validation", "user_testing", ..] => "user_testing",
+        ["milestones", "[]", "validation", ..] => "milestone validation",
+        ["milestones", "[]", ..] => "milestone",
+        ["contract", "[]", ..] => "contract assertion",
+        ["resources", "[]", ..] => "resource",
+        ["profiles", _, ..] => "profile",
+        [k, ..] => match *k {
+            "approved" => "approval",
+            "block" => "block",
+            "limits" => "limits",
+            "budget" => "budget",
+            "spent" => "spent",
+            "agents" => "agents",
+            "models" => "models",
+            _ => "mission",
+        },
+    }
+}
+
+fn backticked(msg: &str) -> Vec<&str> {
+    msg.split('`').skip(1).step_by(2).collect()
+}
+
+/// Turns a serde error at `path` into a located, friendly diagnostic.
+fn schema_error(index: &SpanIndex, path: &YamlPath, message: &str, root_noun: &'static str) -> Diagnostic {
+    let owner_noun = |p: &YamlPath| match owner_noun(p) {
+        "mission" => root_noun,
+        n => n,
+    };
+    if message.starts_with("unknown variant") {
+        let ticks = backticked(message);
+        let (value, expected) = ticks.split_first().map_or(("", &[][..]), |(v, e)| (*v, e));
+        let owner = path.parent().map(|p| owner_noun(&p)).unwrap_or(root_noun);
+        let field = path.last_key().unwrap_or("value");
+        let what = if field == "status" || field == "reason" {
+            format!("{owner} {field}")
+        } else {
+            field.to_owned()
+        };
+        return Diagnostic::error(
+            "unknown-value",
+            index.locate(path),
+            format!("unknown {what} {value:?} (expected one of {})", expected.join(", ")),
+        );
+    }
+    if message.starts_with("unknown field") {
+        let ticks = backticked(message);
+        let key = ticks.first().copied().unwrap_or("");
+        let owner = owner_noun(path);
+        let d = Diagnostic::error(
+            "unknown-key",
+            index.locate_key(&path.key(key)),
+            format!("unknown key {key:?} in {owner}"),
+        );
+        return match (owner, key) {
+            ("mission", "features") => d.hint(
+                "features live only inside a milestone: move them under `milestones: - id: M1 ... features:`",
+            ),
+            _ if ticks.len() > 1 => d.hint(format!("expected one of {}", ticks[1..].join(", "))),
+            _ => d.hint("this key is not part of the mission file format (docs/mission-file.md)"),
+        };
+    }
+    if message.starts_with("missing field") {
+        let key = backticked(message).first().copied().unwrap_or("").to_owned();
+        return Diagnostic::error(
+            "missing-key",
+            index.locate(path),
+            format!("{} is missing the required key {key:?}", owner_noun(path)),
+        );
+    }
+    let shown = if path.0.is_empty() {
+        String::new()
+    } else {
+        format!("{path}: ")
+    };
+    Diagnostic::error("invalid-value", index.locate(path), format!("{shown}{message}"))
+}

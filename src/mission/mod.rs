@@ -1,0 +1,16 @@
+//! The mission document: model types, parsing (frontmatter + body), canonical rendering,
+//! surgical rewriting and validation. Pure: no git, no file system.
+
+pub mod body;
+pub mod diag;
+pub mod doc;
+pub mod ids;
+pub mod model;
+mod patch;
+pub mod render;
+pub mod validate;
+pub mod yaml;
+
+pub use diag::{Diagnostic, Severity};
+pub use doc::{MissionDoc, Rewrite};
+pub use model::*;

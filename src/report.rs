@@ -1,0 +1,311 @@
+//! Mission Control: the status view model shared by `status`, `status --json` and the
+//! generated Status/Budget blocks of the mission body.
+
+use serde::Serialize;
+
+use crate::budget::estimate::{self, Estimate, Range};
+use crate::config::Config;
+use crate::mission::{
+    Block, BlockReason, FeatureStatus, MilestoneStatus, Mission, MissionStatus,
+};
+use crate::workspace::Source;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusView {
+    pub id: String,
+    pub title: String,
+    pub status: MissionStatus,
+    pub file: String,
+    pub source: Source,
+    pub mode: String,
+    pub base: Option<String>,
+    pub forge: String,
+    pub land: String,
+    pub approved: Option<crate::mission::Approval>,
+    pub block: Option<Block>,
+    pub budget: BudgetView,
+    pub estimate: EstimateView,
+    pub active_runs: Vec<ActiveRun>,
+    pub milestones: Vec<MilestoneView>,
+    pub next: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BudgetView {
+    pub limits: Limits,
+    pub spent: crate::mission::Spent,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Limits {
+    pub usd: Option<f64>,
+    pub tokens: Option<u64>,
+    pub hours: Option<f64>,
+    pub runs: Option<u64>,
+    pub alert_pct: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EstimateView {
+    pub runs: u32,
+    pub runs_done: u32,
+    pub remaining_runs: u32,
+    pub usd: Range,
+    pub hours: Range,
+    pub source: &'static str,
+}
+
+/// A worker or validator process. The supervisor fills these in; none exist before it runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActiveRun {
+    pub run: String,
+    pub role: String,
+    pub feature: Option<String>,
+    pub agent: String,
+    pub pid: u32,
+    pub started: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MilestoneView {
+    pub id: String,
+    pub title: String,
+    pub status: MilestoneStatus,
+    pub failures: u32,
+    pub features: Vec<FeatureView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FeatureView {
+    pub id: String,
+    pub title: String,
+    pub status: FeatureStatus,
+    pub attempts: u32,
+    pub pr: Option<u64>,
+    pub branch: Option<String>,
+    pub depends_on: Vec<String>,
+    /// True for repair work added from a validation finding.
+    pub repair: bool,
+}
+
+/// Builds the view. `branches` are the existing `mission/<id>/…` branch names.
+pub fn status_view(
+    m: &Mission,
+    file: &str,
+    source: Source,
+    config: &Config,
+    branches: &[String],
+) -> StatusView {
+    let est = estimate::estimate(m);
+    let milestones = m
+        .milestones
+        .iter()
+        .map(|ms| MilestoneView {
+            id: ms.id.clone(),
+            title: ms.title.clone(),
+            status: ms.status,
+            failures: ms.failures,
+            features: ms
+                .features
+                .iter()
+                .map(|f| {
+                    let branch = format!("mission/{}/{}", m.id, f.id);
+                    FeatureView {
+                        id: f.id.clone(),
+                        title: f.title.clone(),
+                        status: f.status,
+                        attempts: f.attempts,
+                        pr: f.pr,
+                        branch: branches.contains(&branch).then_some(branch),
+                        depends_on: f.depends_on.clone(),
+                        repair: f.origin.is_some(),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let s = |k: &str| config.get_str(k).map(str::to_owned);
+    StatusView {
+        id: m.id.clone(),
+        title: m.title.clone(),
+        status: m.status,
+        file: file.to_owned(),
+        source,
+        mode: s("mode").unwrap_or_else(|| "full".into()),
+        base: s("base"),
+        forge: s("forge").unwrap_or_else(|| "auto".into()),
+        land: s("land").unwrap_or_else(|| "pr".into()),
+        approved: m.approved.clone(),
+        block: m.block.clone(),
+        budget: BudgetView {
+            limits: Limits {
+                usd: config.get_f64("budget.usd"),
+                tokens: config.get_u64("budget.tokens"),
+                hours: config.get_f64("budget.hours"),
+                runs: config.get_u64("budget.runs"),
+                alert_pct: config.get_u64("budget.alert_pct"),
+            },
+            spent: m.spent.clone(),
+        },
+        estimate: estimate_view(&est, m),
+        active_runs: Vec::new(),
+        milestones,
+        next: next_actions(m),
+    }
+}
+
+fn estimate_view(e: &Estimate, m: &Mission) -> EstimateView {
+    EstimateView {
+        runs: e.runs.total,
+        runs_done: m.spent.runs,
+        remaining_runs: e.remaining_runs,
+        usd: e.usd,
+        hours: e.hours,
+        source: e.source,
+    }
+}
+
+/// What a person can do next, as concrete commands.
+pub fn next_actions(m: &Mission) -> Vec<String> {
+    let id = &m.id;
+    match m.status {
+        MissionStatus::Draft if m.milestones.is_empty() => vec![
+            format!("plan the mission: add milestones and features to todo/missions/{id}-mission.md"),
+            format!("check it: git mission validate {id}"),
+        ],
+        MissionStatus::Draft => vec![
+            format!("check the plan: git mission validate {id}"),
+            format!("see what it may cost: git mission estimate {id}"),
+            format!("approve it: git mission approve {id}"),
+        ],
+        MissionStatus::Approved => vec![format!("start it: git mission run {id}")],
+        MissionStatus::Running => vec![
+            format!("follow it: git mission log {id} --follow"),
+            format!("pause it: git mission pause {id}"),
+        ],
+        MissionStatus::Paused => match &m.block {
+            Some(b) if b.reason == BlockReason::BudgetExceeded => vec![
+                format!("raise the budget in todo/missions/{id}-mission.md, then: git mission resume {id}"),
+            ],
+            _ => vec![format!("resume it: git mission resume {id}")],
+        },
+        MissionStatus::Blocked => blocked_actions(m),
+        MissionStatus::Completed | MissionStatus::Cancelled => Vec::new(),
+    }
+}
+
+fn blocked_actions(m: &Mission) -> Vec<String> {
+    let id = &m.id;
+    let Some(b) = &m.block else {
+        return vec![format!("inspect it: git mission status {id}")];
+    };
+    let f = b.feature.as_deref().unwrap_or("F#");
+    let ms = b.milestone.as_deref().unwrap_or("M#");
+    let mut out = Vec::new();
+    if let Some(p) = &b.packet {
+        out.push(format!("read the recovery packet: {p}"));
+    }
+    out.extend(match b.reason {
+        BlockReason::ValidationFailed => vec![
+            format!("add repair work: git mission feature add {id} {ms} --title \"...\" --from-finding <run-id>:<finding>"),
+            format!("or validate again: git mission revalidate {id} {ms}"),
+        ],
+        BlockReason::ValidationLimit => vec![format!(
+            "raise limits.validation_failures or replan {ms}, then: git mission resume {id}"
+        )],
+        BlockReason::WorkerFailed => vec![
+            format!("retry with guidance: git mission steer {id} {f} \"...\" && git mission retry {id} {f}"),
+            format!("or skip it: git mission skip {id} {f} --reason \"...\""),
+        ],
+        BlockReason::BudgetExceeded => vec![format!("raise the budget, then: git mission resume {id}")],
+        BlockReason::ResourceNeeded => vec![format!(
+            "provide the resource, mark it `available` in the mission file, then: git mission resume {id}"
+        )],
+        BlockReason::Conflict => vec![format!("resolve the conflict on mission/{id}/{f}, then: git mission retry {id} {f}")],
+        BlockReason::CorruptState => vec!["repair it: git mission doctor".to_owned()],
+        BlockReason::NoRunnableWork | BlockReason::NeedsInput => {
+            vec![format!("answer or replan (git mission feature add|edit|drop), then: git mission resume {id}")]
+        }
+    });
+    out
+}
+
+/// The generated Status block: a table and a Mermaid chart of milestones and features.
+pub fn status_block(m: &Mission) -> String {
+    let mut o = String::new();
+    o.push_str(&format!("**{}** — {}\n\n", m.status, cell(&m.title)));
+    o.push_str("| Milestone | Feature | Title | Status | Attempts | Depends on |\n");
+    o.push_str("|---|---|---|---|---|---|\n");
+    for ms in &m.milestones {
+        let failures = if ms.failures > 0 { format!(" ({} failed validations)", ms.failures) } else { String::new() };
+        o.push_str(&format!("| {} | | {} | {}{failures} | | |\n", ms.id, cell(&ms.title), ms.status));
+        for f in &ms.features {
+            let repair = if f.origin.is_some() { " (repair)" } else { "" };
+            o.push_str(&format!(
+                "| | {} | {}{repair} | {} | {} | {} |\n",
+                f.id,
+                cell(&f.title),
+                f.status,
+                f.attempts,
+                f.depends_on.join(", ")
+            ));
+        }
+    }
+    o.push_str("\n```mermaid\nflowchart LR\n");
+    for ms in &m.milestones {
+        o.push_str(&format!("  subgraph {}[\"{} {} ({})\"]\n", ms.id, ms.id, mermaid(&ms.title), ms.status));
+        for f in &ms.features {
+            o.push_str(&format!("    {}[\"{} {} ({})\"]\n", f.id, f.id, mermaid(&f.title), f.status));
+        }
+        o.push_str("  end\n");
+    }
+    for pair in m.milestones.windows(2) {
+        o.push_str(&format!("  {} --> {}\n", pair[0].id, pair[1].id));
+    }
+    for (_, f) in m.features() {
+        for d in &f.depends_on {
+            o.push_str(&format!("  {d} --> {}\n", f.id));
+        }
+    }
+    o.push_str("```\n");
+    o
+}
+
+/// The generated Budget block: spent vs limits and the estimate.
+pub fn budget_block(v: &StatusView) -> String {
+    let l = &v.budget.limits;
+    let s = &v.budget.spent;
+    let lim = |x: Option<String>| x.unwrap_or_else(|| "no limit".into());
+    let e = &v.estimate;
+    format!(
+        "| | Spent | Limit |\n|---|---|---|\n| USD | {:.2} | {} |\n| Tokens | {} | {} |\n| Hours | {:.1} | {} |\n| Runs | {} | {} |\n\nEstimate ({}): {} runs, ${:.2}–${:.2} (expected ${:.2}), {:.1}–{:.1} agent hours.\n",
+        s.usd,
+        lim(l.usd.map(|x| format!("{x:.2}"))),
+        s.tokens,
+        lim(l.tokens.map(|x| x.to_string())),
+        s.hours,
+        lim(l.hours.map(|x| format!("{x:.1}"))),
+        s.runs,
+        lim(l.runs.map(|x| x.to_string())),
+        e.source,
+        e.runs,
+        e.usd.low,
+        e.usd.high,
+        e.usd.mid,
+        e.hours.low,
+        e.hours.high,
+    )
+}
+
+/// Text safe inside a Markdown table cell.
+fn cell(s: &str) -> String {
+    s.replace(['\n', '\r'], " ").replace('|', "\\|").replace('<', "&lt;")
+}
+
+/// Text safe inside a quoted Mermaid label.
+fn mermaid(s: &str) -> String {
+    s.replace(['\n', '\r'], " ")
+        .replace('"', "#quot;")
+        .replace('<', "#lt;")
+        .replace('>', "#gt;")
+}
