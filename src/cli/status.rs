@@ -2,7 +2,7 @@
 //! mission body's generated Status and Budget blocks (`--write`).
 
 use crate::error::{Error, Result};
-use crate::mission::body;
+use crate::mission::{Severity, body};
 use crate::report::{self, StatusView};
 use crate::workspace::{Source, Workspace};
 
@@ -27,6 +27,21 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
     let config = cx.config(&ws, Some(&loaded))?;
     let branches = ws.repo.branches_under(&format!("mission/{id}/"))?;
     let view = report::status_view(&loaded.doc.mission, &loaded.file, loaded.source.clone(), &config, &branches);
+    let errors: Vec<_> = Workspace::diagnostics(&loaded, &config.profile_names())
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    if !errors.is_empty() {
+        if a.write {
+            return Err(Error::Invalid { file: loaded.file.clone(), diagnostics: errors });
+        }
+        cx.out.warning(&format!(
+            "{} has {} validation {}: see `git mission validate {id}`",
+            loaded.file,
+            errors.len(),
+            if errors.len() == 1 { "error" } else { "errors" }
+        ));
+    }
     if a.write {
         if loaded.source != Source::WorkTree {
             return Err(Error::user_hint(

@@ -166,7 +166,8 @@ pub fn parse_located<T: serde::de::DeserializeOwned>(
                 "frontmatter-not-mapping",
                 (1, 1),
                 "the frontmatter must be a YAML mapping of `key: value` lines".into(),
-            );
+            )
+            .hint("start from `git mission new`, or see docs/mission-file.md");
         }
         if index.get(&path).is_none() && !message.starts_with("unknown field") && !message.starts_with("missing field") {
             // libyaml rejected something saphyr accepted: report libyaml's own position.
@@ -174,7 +175,7 @@ pub fn parse_located<T: serde::de::DeserializeOwned>(
                 return Diagnostic::error("yaml-syntax", (loc.line(), loc.column()), format!("invalid YAML: {message}"));
             }
         }
-        schema_error(&index, &path, &message, root_noun)
+        schema_error(fm, &index, &path, &message, root_noun)
     })
 }
 
@@ -236,16 +237,23 @@ fn backticked(msg: &str) -> Vec<&str> {
 }
 
 /// Turns a serde error at `path` into a located, friendly diagnostic.
-fn schema_error(index: &SpanIndex, path: &YamlPath, message: &str, root_noun: &'static str) -> Diagnostic {
+fn schema_error(
+    fm: &str,
+    index: &SpanIndex,
+    path: &YamlPath,
+    message: &str,
+    root_noun: &'static str,
+) -> Diagnostic {
     let owner_noun = |p: &YamlPath| match owner_noun(p) {
         "mission" => root_noun,
         n => n,
     };
+    let message = clean_message(message);
+    let field = path.last_key().unwrap_or("value");
     if message.starts_with("unknown variant") {
-        let ticks = backticked(message);
+        let ticks = backticked(&message);
         let (value, expected) = ticks.split_first().map_or(("", &[][..]), |(v, e)| (*v, e));
         let owner = path.parent().map(|p| owner_noun(&p)).unwrap_or(root_noun);
-        let field = path.last_key().unwrap_or("value");
         let what = if field == "status" || field == "reason" {
             format!("{owner} {field}")
         } else {
@@ -255,10 +263,11 @@ fn schema_error(index: &SpanIndex, path: &YamlPath, message: &str, root_noun: &'
             "unknown-value",
             index.locate(path),
             format!("unknown {what} {value:?} (expected one of {})", expected.join(", ")),
-        );
+        )
+        .hint("the allowed values are listed in docs/mission-file.md");
     }
     if message.starts_with("unknown field") {
-        let ticks = backticked(message);
+        let ticks = backticked(&message);
         let key = ticks.first().copied().unwrap_or("");
         let owner = owner_noun(path);
         let d = Diagnostic::error(
@@ -271,21 +280,54 @@ fn schema_error(index: &SpanIndex, path: &YamlPath, message: &str, root_noun: &'
                 "features live only inside a milestone: move them under `milestones: - id: M1 ... features:`",
             ),
             _ if ticks.len() > 1 => d.hint(format!("expected one of {}", ticks[1..].join(", "))),
-            _ => d.hint("this key is not part of the mission file format (docs/mission-file.md)"),
+            _ => d.hint("this key is not part of the format (docs/mission-file.md)"),
         };
     }
     if message.starts_with("missing field") {
-        let key = backticked(message).first().copied().unwrap_or("").to_owned();
+        let key = backticked(&message).first().copied().unwrap_or("").to_owned();
+        let owner = owner_noun(path);
         return Diagnostic::error(
             "missing-key",
             index.locate(path),
-            format!("{} is missing the required key {key:?}", owner_noun(path)),
-        );
+            format!("{owner} is missing the required key {key:?}"),
+        )
+        .hint(format!("add `{key}: ...` to this {owner}"));
     }
-    let shown = if path.0.is_empty() {
-        String::new()
-    } else {
-        format!("{path}: ")
+    let found = index
+        .get(path)
+        .map(|n| fm[n.start..n.end].trim().to_owned())
+        .filter(|t| !t.is_empty() && !t.contains('\n'));
+    if matches!(field, "at" | "since") {
+        return Diagnostic::error(
+            "bad-timestamp",
+            index.locate(path),
+            format!("{path}: invalid timestamp {}", found.as_deref().unwrap_or("")),
+        )
+        .hint("write times in RFC 3339, like 2026-11-21T10:00:00Z");
+    }
+    let expected = message.rsplit_once(", expected ").map(|(_, e)| e.to_owned());
+    let friendly = expected.as_deref().map(|e| match e {
+        "u32" | "u64" | "usize" => "a whole number".to_owned(),
+        "f64" | "f32" => "a number".to_owned(),
+        "a boolean" => "true or false".to_owned(),
+        "a sequence" => "a list like [a, b]".to_owned(),
+        e if e.starts_with("struct ") => "a mapping of `key: value` lines".to_owned(),
+        e => e.to_owned(),
+    });
+    let shown = if path.0.is_empty() { root_noun.to_owned() } else { path.to_string() };
+    let d = match (&found, &friendly) {
+        (Some(v), Some(f)) => Diagnostic::error("invalid-value", index.locate(path), format!("{shown}: expected {f}, found {v}")),
+        _ => Diagnostic::error("invalid-value", index.locate(path), format!("{shown}: {message}")),
     };
-    Diagnostic::error("invalid-value", index.locate(path), format!("{shown}{message}"))
+    d.hint(format!("check the type of `{field}` in docs/mission-file.md"))
+}
+
+/// serde_norway prefixes messages with the path and suffixes them with the location; both
+/// are reported separately here.
+fn clean_message(msg: &str) -> String {
+    let msg = strip_location(msg);
+    match msg.split_once(": ") {
+        Some((head, rest)) if !head.is_empty() && !head.contains(' ') => rest.to_owned(),
+        _ => msg,
+    }
 }

@@ -68,32 +68,38 @@ pub fn validate(doc: &MissionDoc, file_id: Option<&str>, profiles: &[String]) ->
         let p = root.key("contract").index(i).key("id");
         if !ids::is_contract_id(&a.id) {
             cx.error("bad-id", &p, format!("invalid contract id {:?}", a.id), "contract ids look like VC1, VC2, ...");
-        } else if contract_ids.insert(&a.id, i).is_some() {
+        } else if contract_ids.contains_key(a.id.as_str()) {
             cx.error("duplicate-id", &p, format!("duplicate contract id {:?}", a.id), "give every assertion its own id");
+        } else {
+            contract_ids.insert(&a.id, i);
         }
     }
 
     // Milestones and features: ids first, so later checks know what exists.
     let mut milestone_ids: HashMap<&str, usize> = HashMap::new();
-    let mut feature_home: HashMap<&str, (usize, usize)> = HashMap::new();
+    let mut feature_home: HashMap<&str, (usize, usize)> = HashMap::new(); // first definition wins
     for (mi, ms) in m.milestones.iter().enumerate() {
         let mp = root.key("milestones").index(mi);
         if !ids::is_milestone_id(&ms.id) {
             cx.error("bad-id", &mp.key("id"), format!("invalid milestone id {:?}", ms.id), "milestone ids look like M1, M2, ...");
-        } else if milestone_ids.insert(&ms.id, mi).is_some() {
+        } else if milestone_ids.contains_key(ms.id.as_str()) {
             cx.error("duplicate-id", &mp.key("id"), format!("duplicate milestone id {:?}", ms.id), "give every milestone its own id");
+        } else {
+            milestone_ids.insert(&ms.id, mi);
         }
         for (fi, f) in ms.features.iter().enumerate() {
             let fp = mp.key("features").index(fi).key("id");
             if !ids::is_feature_id(&f.id) {
                 cx.error("bad-id", &fp, format!("invalid feature id {:?}", f.id), "feature ids look like F1, F2, F2b");
-            } else if let Some((pm, _)) = feature_home.insert(&f.id, (mi, fi)) {
+            } else if let Some(&(pm, _)) = feature_home.get(f.id.as_str()) {
                 cx.error(
                     "duplicate-id",
                     &fp,
                     format!("duplicate feature id {:?} (already used in {})", f.id, m.milestones[pm].id),
                     "feature ids are unique across the whole mission",
                 );
+            } else {
+                feature_home.insert(&f.id, (mi, fi));
             }
         }
     }
@@ -104,7 +110,8 @@ pub fn validate(doc: &MissionDoc, file_id: Option<&str>, profiles: &[String]) ->
             if contract_ids.contains_key(a.as_str()) {
                 continue;
             }
-            let known: Vec<&str> = m.contract.iter().map(|c| c.id.as_str()).collect();
+            let mut known: Vec<&str> = m.contract.iter().map(|c| c.id.as_str()).collect();
+            known.dedup();
             let hint = if known.is_empty() {
                 "the contract is empty: add `contract: - {id: VC1, text: ...}` first".to_owned()
             } else {
@@ -172,7 +179,7 @@ pub fn validate(doc: &MissionDoc, file_id: Option<&str>, profiles: &[String]) ->
                 }
             }
             if f.checks.as_ref().is_some_and(|c| c.iter().any(|c| c.trim().is_empty())) {
-                cx.error("empty-check", &fp.key("checks"), format!("feature {} has an empty check command", f.id), "");
+                cx.error("empty-check", &fp.key("checks"), format!("feature {} has an empty check command", f.id), "remove it, or write the command to run");
             }
             if body::is_blank(&f.description) {
                 cx.warn("feature-not-scoped", &fp.key("id"), format!("feature {} has no description", f.id), "say what to build, the files likely touched and how to verify it");
@@ -197,12 +204,12 @@ pub fn validate(doc: &MissionDoc, file_id: Option<&str>, profiles: &[String]) ->
         if let Some(ms) = &b.milestone
             && !milestone_ids.contains_key(ms.as_str())
         {
-            cx.error("unknown-milestone", &root.key("block").key("milestone"), format!("block names unknown milestone {ms:?}"), "");
+            cx.error("unknown-milestone", &root.key("block").key("milestone"), format!("block names unknown milestone {ms:?}"), "block.milestone names a milestone id of this file");
         }
         if let Some(f) = &b.feature
             && !feature_home.contains_key(f.as_str())
         {
-            cx.error("unknown-feature", &root.key("block").key("feature"), format!("block names unknown feature {f:?}"), "");
+            cx.error("unknown-feature", &root.key("block").key("feature"), format!("block names unknown feature {f:?}"), "block.feature names a feature id of this file");
         }
     }
 
@@ -240,7 +247,7 @@ fn check_header(cx: &mut Ctx, m: &Mission, file_id: Option<&str>) {
         cx.error("id-mismatch", &root.key("id"), format!("mission id {:?} does not match the file name ({fid}-mission.md)", m.id), "rename the file or change the id so they agree");
     }
     if m.title.trim().is_empty() {
-        cx.error("empty-title", &root.key("title"), "the mission title is empty".into(), "");
+        cx.error("empty-title", &root.key("title"), "the mission title is empty".into(), "give the mission a one-line title");
     }
     let needs_approval = !matches!(m.status, MissionStatus::Draft | MissionStatus::Cancelled);
     if needs_approval && m.approved.is_none() {
@@ -272,13 +279,13 @@ fn check_settings(cx: &mut Ctx, m: &Mission) {
             if let Some(x) = v
                 && !(x.is_finite() && x >= 0.0)
             {
-                cx.error("bad-budget", &root.key("budget").key(k), format!("budget.{k} must be a non-negative number, not {x}"), "");
+                cx.error("bad-budget", &root.key("budget").key(k), format!("budget.{k} must be a non-negative number, not {x}"), "limits are amounts, like 40 or 2.5");
             }
         }
         if let Some(p) = b.alert_pct
             && !(1..=100).contains(&p)
         {
-            cx.error("bad-budget", &root.key("budget").key("alert_pct"), format!("budget.alert_pct must be between 1 and 100, not {p}"), "");
+            cx.error("bad-budget", &root.key("budget").key("alert_pct"), format!("budget.alert_pct must be between 1 and 100, not {p}"), "alert_pct is the share of a limit that raises an alert, e.g. 80");
         }
     }
     let mut profile_names: Vec<&str> = cx.extra_profiles.iter().map(String::as_str).collect();
@@ -311,7 +318,10 @@ fn check_cycles(cx: &mut Ctx, m: &Mission) {
         .enumerate()
         .flat_map(|(mi, ms)| ms.features.iter().enumerate().map(move |(fi, f)| (mi, fi, f)))
         .collect();
-    let pos: HashMap<&str, usize> = feats.iter().enumerate().map(|(i, (_, _, f))| (f.id.as_str(), i)).collect();
+    let mut pos: HashMap<&str, usize> = HashMap::new();
+    for (i, (_, _, f)) in feats.iter().enumerate() {
+        pos.entry(f.id.as_str()).or_insert(i); // first definition wins, as in `validate`
+    }
     let mut colour = vec![0u8; feats.len()]; // 0 new, 1 on stack, 2 done
     for startn in 0..feats.len() {
         if colour[startn] != 0 {
@@ -339,7 +349,7 @@ fn check_cycles(cx: &mut Ctx, m: &Mission) {
                     cycle.push(feats[d].2.id.as_str());
                     let (mi, fi, f) = feats[n];
                     let path = YamlPath::root().key("milestones").index(mi).key("features").index(fi).key("depends_on").index(next);
-                    cx.error("dependency-cycle", &path, format!("dependency cycle: {}", cycle.join(" → ")), &format!("remove one of these dependencies; feature {} cannot wait for itself", f.id));
+                    cx.error("dependency-cycle", &path, format!("dependency cycle: {}", cycle.join(" → ")), &format!("break the cycle: drop one of these dependencies (for example {}'s)", f.id));
                 }
                 _ => {}
             }
