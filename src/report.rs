@@ -88,7 +88,7 @@ pub struct FeatureView {
     pub repair: bool,
 }
 
-/// Builds the view. `branches` are the existing `mission/<id>/…` branch names.
+/// Builds the view. `branches` are the existing feature branch names of this mission.
 pub fn status_view(
     m: &Mission,
     file: &str,
@@ -109,7 +109,7 @@ pub fn status_view(
                 .features
                 .iter()
                 .map(|f| {
-                    let branch = format!("mission/{}/{}", m.id, f.id);
+                    let branch = crate::workspace::feature_branch(&m.id, &f.id);
                     FeatureView {
                         id: f.id.clone(),
                         title: f.title.clone(),
@@ -221,7 +221,7 @@ fn blocked_actions(m: &Mission) -> Vec<String> {
         BlockReason::ResourceNeeded => vec![format!(
             "provide the resource, mark it `available` in the mission file, then: git mission resume {id}"
         )],
-        BlockReason::Conflict => vec![format!("resolve the conflict on mission/{id}/{f}, then: git mission retry {id} {f}")],
+        BlockReason::Conflict => vec![format!("resolve the conflict on mission/{id}.{f}, then: git mission retry {id} {f}")],
         BlockReason::CorruptState => vec!["repair it: git mission doctor".to_owned()],
         BlockReason::NoRunnableWork | BlockReason::NeedsInput => {
             vec![format!("answer or replan (git mission feature add|edit|drop), then: git mission resume {id}")]

@@ -26,6 +26,16 @@ pub fn integration_branch(id: &str) -> String {
     format!("mission/{id}")
 }
 
+/// The branch of one feature: `mission/<id>.<feature>`.
+///
+/// Not `mission/<id>/<feature>`: git cannot hold both `refs/heads/mission/<id>` and a ref
+/// below it (a file and a directory of the same name), so feature branches sit beside the
+/// integration branch. Mission ids never contain `.`, so no mission's integration branch can
+/// collide with another mission's feature branch.
+pub fn feature_branch(id: &str, feature: &str) -> String {
+    format!("mission/{id}.{feature}")
+}
+
 /// Rejects an id that must not reach a path or a ref.
 pub fn check_mission_id(id: &str) -> Result<()> {
     if ids::is_mission_id(id) {

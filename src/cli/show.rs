@@ -39,7 +39,7 @@ fn feature(cx: &Ctx, ws: &Workspace, m: &Mission, id: &str) -> Result<u8> {
         let known: Vec<&str> = m.features().map(|(_, f)| f.id.as_str()).collect();
         Error::user_hint(format!("mission {} has no feature {id}", m.id), format!("features: {}", known.join(", ")))
     })?;
-    let branch = format!("mission/{}/{}", m.id, f.id);
+    let branch = crate::workspace::feature_branch(&m.id, &f.id);
     let branch = ws.repo.branch_head(&branch)?.map(|_| branch);
     let assertions: Vec<_> = f
         .assertions

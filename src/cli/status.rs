@@ -25,7 +25,8 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
     };
     let loaded = ws.load(&id, true)?;
     let config = cx.config(&ws, Some(&loaded))?;
-    let branches = ws.repo.branches_under(&format!("mission/{id}/"))?;
+    let prefix = format!("mission/{id}.");
+    let branches: Vec<String> = ws.repo.branches_under("mission/")?.into_iter().filter(|b| b.starts_with(&prefix)).collect();
     let view = report::status_view(&loaded.doc.mission, &loaded.file, loaded.source.clone(), &config, &branches);
     let errors: Vec<_> = Workspace::diagnostics(&loaded, &config.profile_names())
         .into_iter()
