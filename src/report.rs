@@ -5,9 +5,7 @@ use serde::Serialize;
 
 use crate::budget::estimate::{self, Estimate, Range};
 use crate::config::Config;
-use crate::mission::{
-    Block, BlockReason, FeatureStatus, MilestoneStatus, Mission, MissionStatus,
-};
+use crate::mission::{Block, BlockReason, FeatureStatus, MilestoneStatus, Mission, MissionStatus};
 use crate::workspace::Source;
 
 #[derive(Debug, Clone, Serialize)]
@@ -170,7 +168,9 @@ pub fn next_actions(m: &Mission) -> Vec<String> {
     let id = &m.id;
     match m.status {
         MissionStatus::Draft if m.milestones.is_empty() => vec![
-            format!("plan the mission: add milestones and features to todo/missions/{id}-mission.md"),
+            format!(
+                "plan the mission: add milestones and features to todo/missions/{id}-mission.md"
+            ),
             format!("check it: git mission validate {id}"),
         ],
         MissionStatus::Draft => vec![
@@ -184,9 +184,9 @@ pub fn next_actions(m: &Mission) -> Vec<String> {
             format!("pause it: git mission pause {id}"),
         ],
         MissionStatus::Paused => match &m.block {
-            Some(b) if b.reason == BlockReason::BudgetExceeded => vec![
-                format!("raise the budget in todo/missions/{id}-mission.md, then: git mission resume {id}"),
-            ],
+            Some(b) if b.reason == BlockReason::BudgetExceeded => vec![format!(
+                "raise the budget in todo/missions/{id}-mission.md, then: git mission resume {id}"
+            )],
             _ => vec![format!("resume it: git mission resume {id}")],
         },
         MissionStatus::Blocked => blocked_actions(m),
@@ -237,8 +237,17 @@ pub fn status_block(m: &Mission) -> String {
     o.push_str("| Milestone | Feature | Title | Status | Attempts | Depends on |\n");
     o.push_str("|---|---|---|---|---|---|\n");
     for ms in &m.milestones {
-        let failures = if ms.failures > 0 { format!(" ({} failed validations)", ms.failures) } else { String::new() };
-        o.push_str(&format!("| {} | | {} | {}{failures} | | |\n", ms.id, cell(&ms.title), ms.status));
+        let failures = if ms.failures > 0 {
+            format!(" ({} failed validations)", ms.failures)
+        } else {
+            String::new()
+        };
+        o.push_str(&format!(
+            "| {} | | {} | {}{failures} | | |\n",
+            ms.id,
+            cell(&ms.title),
+            ms.status
+        ));
         for f in &ms.features {
             let repair = if f.origin.is_some() { " (repair)" } else { "" };
             o.push_str(&format!(
@@ -253,9 +262,21 @@ pub fn status_block(m: &Mission) -> String {
     }
     o.push_str("\n```mermaid\nflowchart LR\n");
     for ms in &m.milestones {
-        o.push_str(&format!("  subgraph {}[\"{} {} ({})\"]\n", ms.id, ms.id, mermaid(&ms.title), ms.status));
+        o.push_str(&format!(
+            "  subgraph {}[\"{} {} ({})\"]\n",
+            ms.id,
+            ms.id,
+            mermaid(&ms.title),
+            ms.status
+        ));
         for f in &ms.features {
-            o.push_str(&format!("    {}[\"{} {} ({})\"]\n", f.id, f.id, mermaid(&f.title), f.status));
+            o.push_str(&format!(
+                "    {}[\"{} {} ({})\"]\n",
+                f.id,
+                f.id,
+                mermaid(&f.title),
+                f.status
+            ));
         }
         o.push_str("  end\n");
     }
@@ -299,7 +320,9 @@ pub fn budget_block(v: &StatusView) -> String {
 
 /// Text safe inside a Markdown table cell.
 fn cell(s: &str) -> String {
-    s.replace(['\n', '\r'], " ").replace('|', "\\|").replace('<', "&lt;")
+    s.replace(['\n', '\r'], " ")
+        .replace('|', "\\|")
+        .replace('<', "&lt;")
 }
 
 /// Text safe inside a quoted Mermaid label.

@@ -5,11 +5,26 @@ pub const MISSION: &str = include_str!("../templates/mission-template.md");
 
 /// Mission-type templates: `(name, text)`.
 pub const TYPES: &[(&str, &str)] = &[
-    ("migration", include_str!("../templates/missions/migration.md")),
-    ("test-coverage", include_str!("../templates/missions/test-coverage.md")),
-    ("refactor", include_str!("../templates/missions/refactor.md")),
-    ("prototype", include_str!("../templates/missions/prototype.md")),
-    ("research", include_str!("../templates/missions/research.md")),
+    (
+        "migration",
+        include_str!("../templates/missions/migration.md"),
+    ),
+    (
+        "test-coverage",
+        include_str!("../templates/missions/test-coverage.md"),
+    ),
+    (
+        "refactor",
+        include_str!("../templates/missions/refactor.md"),
+    ),
+    (
+        "prototype",
+        include_str!("../templates/missions/prototype.md"),
+    ),
+    (
+        "research",
+        include_str!("../templates/missions/research.md"),
+    ),
 ];
 
 /// The template for `new --template NAME` (the default template for `None`).
@@ -20,19 +35,35 @@ pub fn mission_template(name: Option<&str>) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use crate::mission::{validate::validate, MissionDoc, Severity};
+    use crate::mission::{MissionDoc, Severity, validate::validate};
 
     #[test]
     fn every_template_parses_and_validates_without_errors() {
-        for (name, text) in std::iter::once(("default", super::MISSION)).chain(super::TYPES.iter().copied()) {
-            let doc = MissionDoc::parse(text.to_owned()).unwrap_or_else(|d| panic!("{name}: {d:?}"));
+        for (name, text) in
+            std::iter::once(("default", super::MISSION)).chain(super::TYPES.iter().copied())
+        {
+            let doc =
+                MissionDoc::parse(text.to_owned()).unwrap_or_else(|d| panic!("{name}: {d:?}"));
             let errors: Vec<_> = validate(&doc, None, &[])
                 .into_iter()
                 .filter(|d| d.severity == Severity::Error)
                 .collect();
             assert!(errors.is_empty(), "{name}: {errors:?}");
-            for section in ["Objective", "Non-goals", "Assumptions", "Risks", "Validation contract", "Status", "Budget", "Decision Log", "Retrospective"] {
-                assert!(doc.body().contains(&format!("## {section}\n")), "{name} lacks {section}");
+            for section in [
+                "Objective",
+                "Non-goals",
+                "Assumptions",
+                "Risks",
+                "Validation contract",
+                "Status",
+                "Budget",
+                "Decision Log",
+                "Retrospective",
+            ] {
+                assert!(
+                    doc.body().contains(&format!("## {section}\n")),
+                    "{name} lacks {section}"
+                );
             }
         }
     }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::git::Repo;
-use crate::mission::{ids, validate, Diagnostic, MissionDoc};
+use crate::mission::{Diagnostic, MissionDoc, ids, validate};
 
 /// The missions directory, relative to the repository root.
 pub const MISSIONS_DIR: &str = "todo/missions";
@@ -60,7 +60,9 @@ impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Source::WorkTree => f.write_str("work tree"),
-            Source::Branch { branch, commit } => write!(f, "{branch} @ {}", &commit[..commit.len().min(12)]),
+            Source::Branch { branch, commit } => {
+                write!(f, "{branch} @ {}", &commit[..commit.len().min(12)])
+            }
         }
     }
 }
@@ -82,7 +84,9 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn open(dir: &Path) -> Result<Workspace> {
-        Ok(Workspace { repo: Repo::discover(dir)? })
+        Ok(Workspace {
+            repo: Repo::discover(dir)?,
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -129,7 +133,12 @@ impl Workspace {
             file: file.clone(),
             diagnostics: vec![d],
         })?;
-        Ok(Loaded { id: id.to_owned(), file, source, doc })
+        Ok(Loaded {
+            id: id.to_owned(),
+            file,
+            source,
+            doc,
+        })
     }
 
     /// Ids of every mission: files in the work tree and `mission/<id>` branches.

@@ -38,14 +38,29 @@ milestones:
 /// `new`, then the plan and prose written by hand, committed.
 fn planned_repo() -> TestRepo {
     let repo = TestRepo::new();
-    repo.run(&["new", "settings-ui", "--title", "Settings UI with persistence", "--goal", "Users change settings and they persist."])
-        .success();
+    repo.run(&[
+        "new",
+        "settings-ui",
+        "--title",
+        "Settings UI with persistence",
+        "--goal",
+        "Users change settings and they persist.",
+    ])
+    .success();
     let path = mission_path("settings-ui");
     let text = repo
         .read(&path)
         .replacen("contract: []\nresources: []\nmilestones: []\n", PLAN, 1)
-        .replacen("<!-- What this mission will not do, so workers stay in scope. -->", "No cloud sync.", 1)
-        .replacen("<!-- Risks and likely blockers, and what would be done about each. -->", "- The config dir may be read-only.", 1);
+        .replacen(
+            "<!-- What this mission will not do, so workers stay in scope. -->",
+            "No cloud sync.",
+            1,
+        )
+        .replacen(
+            "<!-- Risks and likely blockers, and what would be done about each. -->",
+            "- The config dir may be read-only.",
+            1,
+        );
     repo.write(&path, &text);
     repo.commit_all("plan settings-ui");
     repo
@@ -55,7 +70,9 @@ fn planned_repo() -> TestRepo {
 fn help_is_snapshotted() {
     let repo = TestRepo::new();
     insta::assert_snapshot!("help", repo.run(&["--help"]).snapshot());
-    for cmd in ["init", "new", "validate", "estimate", "approve", "list", "status", "show", "config"] {
+    for cmd in [
+        "init", "new", "validate", "estimate", "approve", "list", "status", "show", "config",
+    ] {
         insta::assert_snapshot!(format!("help-{cmd}"), repo.run(&[cmd, "--help"]).snapshot());
     }
 }
@@ -73,21 +90,40 @@ fn init_writes_config_once() {
     let repo = TestRepo::new();
     insta::assert_snapshot!("init", repo.run(&["init", "--agent", "codex"]).snapshot());
     let text = repo.read("todo/missions/config.yml");
-    assert!(text.contains("agents: {worker: codex, validator: codex, orchestrator: codex, planner: codex}"));
-    repo.write("todo/missions/config.yml", "limits: {max_parallel_workers: 4}\n");
+    assert!(text.contains(
+        "agents: {worker: codex, validator: codex, orchestrator: codex, planner: codex}"
+    ));
+    repo.write(
+        "todo/missions/config.yml",
+        "limits: {max_parallel_workers: 4}\n",
+    );
     let again = repo.run(&["init"]);
     again.success();
     assert!(again.stdout.contains("already exists"));
-    assert_eq!(repo.read("todo/missions/config.yml"), "limits: {max_parallel_workers: 4}\n");
+    assert_eq!(
+        repo.read("todo/missions/config.yml"),
+        "limits: {max_parallel_workers: 4}\n"
+    );
     let bad = repo.run(&["init", "--agent", "gpt"]);
     assert_eq!(bad.code, 1);
-    assert!(bad.stderr.contains("unknown agent \"gpt\""), "{}", bad.snapshot());
+    assert!(
+        bad.stderr.contains("unknown agent \"gpt\""),
+        "{}",
+        bad.snapshot()
+    );
 }
 
 #[test]
 fn new_creates_a_draft_from_the_template() {
     let repo = TestRepo::new();
-    let out = repo.run(&["new", "settings-ui", "--title", "Settings UI", "--goal", "Persist settings."]);
+    let out = repo.run(&[
+        "new",
+        "settings-ui",
+        "--title",
+        "Settings UI",
+        "--goal",
+        "Persist settings.",
+    ]);
     insta::assert_snapshot!("new", out.snapshot());
     insta::assert_snapshot!("new-file", repo.read(&mission_path("settings-ui")));
     let v = repo.run(&["validate", "settings-ui"]);
@@ -98,12 +134,27 @@ fn new_creates_a_draft_from_the_template() {
 #[test]
 fn new_refuses_bad_and_existing_ids() {
     let repo = TestRepo::new();
-    for bad in ["Bad", "../escape", "a/b", "a_b", "a.F1", &"x".repeat(49), "$(touch pwned)"] {
+    for bad in [
+        "Bad",
+        "../escape",
+        "a/b",
+        "a_b",
+        "a.F1",
+        &"x".repeat(49),
+        "$(touch pwned)",
+    ] {
         let out = repo.run(&["new", bad]);
         assert_eq!(out.code, 1, "{bad}: {}", out.snapshot());
-        assert!(out.stderr.contains("invalid mission id"), "{bad}: {}", out.snapshot());
+        assert!(
+            out.stderr.contains("invalid mission id"),
+            "{bad}: {}",
+            out.snapshot()
+        );
     }
-    assert!(!repo.root().join("todo").exists(), "nothing may be created for a bad id");
+    assert!(
+        !repo.root().join("todo").exists(),
+        "nothing may be created for a bad id"
+    );
     assert!(!repo.root().join("pwned").exists());
     repo.run(&["new", "ok"]).success();
     let before = repo.read(&mission_path("ok"));
@@ -115,14 +166,23 @@ fn new_refuses_bad_and_existing_ids() {
 #[test]
 fn every_template_creates_a_valid_mission() {
     let repo = TestRepo::new();
-    for t in ["migration", "test-coverage", "refactor", "prototype", "research"] {
+    for t in [
+        "migration",
+        "test-coverage",
+        "refactor",
+        "prototype",
+        "research",
+    ] {
         let id = format!("t-{t}");
         repo.run(&["new", &id, "--template", t]).success();
         let out = repo.run(&["validate", &id]);
         assert_eq!(out.code, 0, "{t}: {}", out.snapshot());
         assert!(!out.stdout.contains(": error:"), "{t}: {}", out.snapshot());
     }
-    insta::assert_snapshot!("new-template-migration", repo.read(&mission_path("t-migration")));
+    insta::assert_snapshot!(
+        "new-template-migration",
+        repo.read(&mission_path("t-migration"))
+    );
 }
 
 #[test]
@@ -130,32 +190,57 @@ fn a_new_users_whole_path() {
     let repo = planned_repo();
     let path = mission_path("settings-ui");
     insta::assert_snapshot!("flow-validate", repo.run(&["validate"]).snapshot());
-    insta::assert_snapshot!("flow-estimate", repo.run(&["estimate", "settings-ui", "--budget", "10"]).snapshot());
+    insta::assert_snapshot!(
+        "flow-estimate",
+        repo.run(&["estimate", "settings-ui", "--budget", "10"])
+            .snapshot()
+    );
 
     let before = repo.read(&path);
-    insta::assert_snapshot!("flow-approve", repo.run(&["approve", "settings-ui"]).snapshot());
+    insta::assert_snapshot!(
+        "flow-approve",
+        repo.run(&["approve", "settings-ui"]).snapshot()
+    );
     // Approval changes exactly the two lines that carry it.
     let diff = repo.git(&["diff", "--numstat"]);
     assert_eq!(diff.trim(), format!("2\t2\t{path}"));
     let after = repo.read(&path);
     assert_eq!(
         after,
-        before.replacen("status: draft\n", "status: approved\n", 1).replacen(
-            "approved: null\n",
-            &format!("approved: {{by: \"Ada Lovelace <ada@example.com>\", at: \"{}\"}}\n", common::NOW),
-            1
-        )
+        before
+            .replacen("status: draft\n", "status: approved\n", 1)
+            .replacen(
+                "approved: null\n",
+                &format!(
+                    "approved: {{by: \"Ada Lovelace <ada@example.com>\", at: \"{}\"}}\n",
+                    common::NOW
+                ),
+                1
+            )
     );
     repo.commit_all("approve");
 
-    insta::assert_snapshot!("flow-status", repo.run(&["status", "settings-ui"]).snapshot());
+    insta::assert_snapshot!(
+        "flow-status",
+        repo.run(&["status", "settings-ui"]).snapshot()
+    );
     insta::assert_snapshot!("flow-list", repo.run(&["list"]).snapshot());
-    insta::assert_snapshot!("flow-show-feature", repo.run(&["show", "settings-ui", "F1"]).snapshot());
-    insta::assert_snapshot!("flow-show-milestone", repo.run(&["show", "settings-ui", "M2"]).snapshot());
+    insta::assert_snapshot!(
+        "flow-show-feature",
+        repo.run(&["show", "settings-ui", "F1"]).snapshot()
+    );
+    insta::assert_snapshot!(
+        "flow-show-milestone",
+        repo.run(&["show", "settings-ui", "M2"]).snapshot()
+    );
 
     let again = repo.run(&["approve", "settings-ui"]);
     assert_eq!(again.code, 1);
-    assert!(again.stderr.contains("already approved by Ada Lovelace"), "{}", again.snapshot());
+    assert!(
+        again.stderr.contains("already approved by Ada Lovelace"),
+        "{}",
+        again.snapshot()
+    );
 }
 
 #[test]
@@ -164,7 +249,19 @@ fn status_json_has_every_contract_field() {
     let out = repo.run(&["status", "settings-ui", "--json"]);
     out.success();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("status --json is JSON");
-    for key in ["id", "title", "status", "mode", "base", "block", "budget", "estimate", "active_runs", "milestones", "next"] {
+    for key in [
+        "id",
+        "title",
+        "status",
+        "mode",
+        "base",
+        "block",
+        "budget",
+        "estimate",
+        "active_runs",
+        "milestones",
+        "next",
+    ] {
         assert!(v.get(key).is_some(), "missing {key}: {v}");
     }
     assert_eq!(v["id"], "settings-ui");
@@ -175,7 +272,15 @@ fn status_json_has_every_contract_field() {
     assert_eq!(v["estimate"]["runs"], 3 + 2 * 2);
     assert_eq!(v["active_runs"], serde_json::json!([]));
     let f2 = &v["milestones"][0]["features"][1];
-    for key in ["id", "title", "status", "attempts", "pr", "branch", "depends_on"] {
+    for key in [
+        "id",
+        "title",
+        "status",
+        "attempts",
+        "pr",
+        "branch",
+        "depends_on",
+    ] {
         assert!(f2.get(key).is_some(), "feature lacks {key}: {f2}");
     }
     assert_eq!(f2["depends_on"], serde_json::json!(["F1"]));
@@ -193,14 +298,24 @@ fn status_write_changes_only_the_generated_blocks() {
     let before = repo.read(&path);
     let out = repo.run(&["status", "settings-ui", "--write"]);
     out.success();
-    assert!(out.stderr.contains("wrote the Status and Budget blocks"), "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("wrote the Status and Budget blocks"),
+        "{}",
+        out.snapshot()
+    );
     let after = repo.read(&path);
     insta::assert_snapshot!("status-write-diff", repo.git(&["diff", "-U0"]));
     // Only lines inside the markers were added; nothing was removed.
     let numstat = repo.git(&["diff", "--numstat"]);
     assert!(numstat.split_whitespace().nth(1) == Some("0"), "{numstat}");
     assert!(after.contains("```mermaid\nflowchart LR\n"));
-    assert!(after.starts_with(&before[..before.find("<!-- git-mission:begin status -->").expect("marker")]));
+    assert!(
+        after.starts_with(
+            &before[..before
+                .find("<!-- git-mission:begin status -->")
+                .expect("marker")]
+        )
+    );
     // Writing again changes nothing.
     let again = repo.run(&["status", "settings-ui", "--write"]);
     assert!(again.stderr.contains("up to date"), "{}", again.snapshot());
@@ -218,7 +333,11 @@ fn status_reads_the_integration_branch_when_it_exists() {
     let live = repo
         .read(&path)
         .replacen("status: approved", "status: running", 1)
-        .replacen("    title: Persistence\n", "    title: Persistence\n    status: active\n", 1);
+        .replacen(
+            "    title: Persistence\n",
+            "    title: Persistence\n    status: active\n",
+            1,
+        );
     repo.write(&path, &live);
     repo.commit_all("supervisor: start");
     repo.git(&["branch", "mission/settings-ui.F1"]);
@@ -230,8 +349,14 @@ fn status_reads_the_integration_branch_when_it_exists() {
     assert_eq!(v["source"]["kind"], "branch");
     assert_eq!(v["source"]["branch"], "mission/settings-ui");
     assert_eq!(v["milestones"][0]["status"], "active");
-    assert_eq!(v["milestones"][0]["features"][0]["branch"], "mission/settings-ui.F1");
-    assert_eq!(v["milestones"][0]["features"][1]["branch"], serde_json::Value::Null);
+    assert_eq!(
+        v["milestones"][0]["features"][0]["branch"],
+        "mission/settings-ui.F1"
+    );
+    assert_eq!(
+        v["milestones"][0]["features"][1]["branch"],
+        serde_json::Value::Null
+    );
     // --write refuses: the branch copy is the supervisor's.
     let w = repo.run(&["status", "settings-ui", "--write"]);
     assert_eq!(w.code, 1, "{}", w.snapshot());
@@ -246,10 +371,23 @@ fn status_reads_the_integration_branch_when_it_exists() {
 fn a_broken_file_is_reported_at_its_line_and_column_and_left_alone() {
     let repo = planned_repo();
     let path = mission_path("settings-ui");
-    let broken = repo.read(&path).replacen("        depends_on: [F1]\n", "        depends_on: [F1]\n        status: done\n", 1);
+    let broken = repo.read(&path).replacen(
+        "        depends_on: [F1]\n",
+        "        depends_on: [F1]\n        status: done\n",
+        1,
+    );
     repo.write(&path, &broken);
-    let line = broken.lines().position(|l| l == "        status: done").expect("line") + 1;
-    for args in [&["status", "settings-ui"][..], &["approve", "settings-ui"], &["validate", "settings-ui"], &["status", "settings-ui", "--write"]] {
+    let line = broken
+        .lines()
+        .position(|l| l == "        status: done")
+        .expect("line")
+        + 1;
+    for args in [
+        &["status", "settings-ui"][..],
+        &["approve", "settings-ui"],
+        &["validate", "settings-ui"],
+        &["status", "settings-ui", "--write"],
+    ] {
         let out = repo.run(args);
         assert_eq!(out.code, 1, "{args:?}: {}", out.snapshot());
         let text = format!("{}{}", out.stdout, out.stderr);
@@ -260,7 +398,10 @@ fn a_broken_file_is_reported_at_its_line_and_column_and_left_alone() {
         );
         assert_eq!(repo.read(&path), broken, "{args:?} modified a broken file");
     }
-    insta::assert_snapshot!("broken-status", repo.run(&["status", "settings-ui"]).snapshot());
+    insta::assert_snapshot!(
+        "broken-status",
+        repo.run(&["status", "settings-ui"]).snapshot()
+    );
     let list = repo.run(&["list"]);
     list.success();
     assert!(list.stdout.contains("Invalid (1)"), "{}", list.snapshot());
@@ -270,20 +411,33 @@ fn a_broken_file_is_reported_at_its_line_and_column_and_left_alone() {
 fn unknown_ids_get_a_hint() {
     let repo = planned_repo();
     insta::assert_snapshot!("unknown-mission", repo.run(&["status", "nope"]).snapshot());
-    insta::assert_snapshot!("unknown-feature", repo.run(&["show", "settings-ui", "F9"]).snapshot());
+    insta::assert_snapshot!(
+        "unknown-feature",
+        repo.run(&["show", "settings-ui", "F9"]).snapshot()
+    );
     let bad = repo.run(&["show", "settings-ui", "../../etc/passwd"]);
     assert_eq!(bad.code, 1);
-    assert!(bad.stderr.contains("is not a feature id, a milestone id or a run id"));
+    assert!(
+        bad.stderr
+            .contains("is not a feature id, a milestone id or a run id")
+    );
     let json = repo.run(&["status", "nope", "--json"]);
     assert_eq!(json.code, 1);
-    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("errors are JSON with --json");
-    assert_eq!(v["error"], "no mission \"nope\" (no todo/missions/nope-mission.md)");
+    let v: serde_json::Value =
+        serde_json::from_str(&json.stdout).expect("errors are JSON with --json");
+    assert_eq!(
+        v["error"],
+        "no mission \"nope\" (no todo/missions/nope-mission.md)"
+    );
 }
 
 #[test]
 fn show_reads_run_files() {
     let repo = planned_repo();
-    repo.write("todo/missions/settings-ui/runs/20261121-F1-1.md", "---\nstatus: done\n---\nDid it.\n");
+    repo.write(
+        "todo/missions/settings-ui/runs/20261121-F1-1.md",
+        "---\nstatus: done\n---\nDid it.\n",
+    );
     let out = repo.run(&["show", "settings-ui", "20261121-F1-1"]);
     out.success();
     assert_eq!(out.stdout, "---\nstatus: done\n---\nDid it.\n");
@@ -299,13 +453,29 @@ fn estimate_tiers_follow_the_budget() {
     assert_eq!(v["estimate"]["runs"]["total"], 7);
     assert_eq!(v["estimate"]["runs"]["worker"], 3);
     assert_eq!(v["estimate"]["runs"]["validator"], 4);
-    let tiers: Vec<&str> = v["budget"]["milestones"].as_array().expect("tiers").iter().map(|t| t[1].as_str().expect("tier")).collect();
+    let tiers: Vec<&str> = v["budget"]["milestones"]
+        .as_array()
+        .expect("tiers")
+        .iter()
+        .map(|t| t[1].as_str().expect("tier"))
+        .collect();
     assert_eq!(tiers, ["likely", "stretch"]);
     // Without --budget the mission's own budget (40) is used: everything fits.
     let own = repo.run(&["estimate", "settings-ui"]);
-    assert!(own.stdout.contains("for a budget of $40.00"), "{}", own.snapshot());
-    assert!(own.stdout.contains("for sure:     M1, M2"), "{}", own.snapshot());
-    assert_eq!(repo.run(&["estimate", "settings-ui", "--budget=-3"]).code, 1);
+    assert!(
+        own.stdout.contains("for a budget of $40.00"),
+        "{}",
+        own.snapshot()
+    );
+    assert!(
+        own.stdout.contains("for sure:     M1, M2"),
+        "{}",
+        own.snapshot()
+    );
+    assert_eq!(
+        repo.run(&["estimate", "settings-ui", "--budget=-3"]).code,
+        1
+    );
 }
 
 #[test]
@@ -318,32 +488,81 @@ fn config_precedence_and_origins() {
         let out = repo.run_env(&args, env);
         out.success();
         let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
-        let e = v.as_array().expect("entries").iter().find(|e| e["key"] == key).expect("key present").clone();
-        (e["value"].clone(), e["origin"]["layer"].as_str().expect("layer").to_owned())
+        let e = v
+            .as_array()
+            .expect("entries")
+            .iter()
+            .find(|e| e["key"] == key)
+            .expect("key present")
+            .clone();
+        (
+            e["value"].clone(),
+            e["origin"]["layer"].as_str().expect("layer").to_owned(),
+        )
     };
     assert_eq!(get(&[], &[]), (serde_json::json!(2), "built-in".into()));
-    repo.git(&["config", "--global", "mission.limits.max-parallel-workers", "3"]);
+    repo.git(&[
+        "config",
+        "--global",
+        "mission.limits.max-parallel-workers",
+        "3",
+    ]);
     assert_eq!(get(&[], &[]), (serde_json::json!(3), "git-global".into()));
-    repo.write("todo/missions/config.yml", "limits: {max_parallel_workers: 4}\n");
+    repo.write(
+        "todo/missions/config.yml",
+        "limits: {max_parallel_workers: 4}\n",
+    );
     assert_eq!(get(&[], &[]), (serde_json::json!(4), "repo-file".into()));
-    repo.git(&["config", "--local", "mission.limits.max-parallel-workers", "5"]);
+    repo.git(&[
+        "config",
+        "--local",
+        "mission.limits.max-parallel-workers",
+        "5",
+    ]);
     assert_eq!(get(&[], &[]), (serde_json::json!(5), "git-local".into()));
     let path = mission_path("settings-ui");
-    let text = repo.read(&path).replacen("budget: {usd: 40", "limits: {max_parallel_workers: 6}\nbudget: {usd: 40", 1);
+    let text = repo.read(&path).replacen(
+        "budget: {usd: 40",
+        "limits: {max_parallel_workers: 6}\nbudget: {usd: 40",
+        1,
+    );
     repo.write(&path, &text);
     assert_eq!(get(&[], &[]), (serde_json::json!(6), "mission".into()));
     let env = [("GIT_MISSION_LIMITS_MAX_PARALLEL_WORKERS", "7")];
     assert_eq!(get(&env, &[]), (serde_json::json!(7), "env".into()));
-    assert_eq!(get(&env, &["-c", "limits.max_parallel_workers=8"]), (serde_json::json!(8), "command-line".into()));
-    insta::assert_snapshot!("config-show-origin", repo.run_env(&["config", "settings-ui", "--show-origin"], &env).snapshot());
+    assert_eq!(
+        get(&env, &["-c", "limits.max_parallel_workers=8"]),
+        (serde_json::json!(8), "command-line".into())
+    );
+    insta::assert_snapshot!(
+        "config-show-origin",
+        repo.run_env(&["config", "settings-ui", "--show-origin"], &env)
+            .snapshot()
+    );
     // Bad values name their origin.
-    let bad = repo.run_env(&["config"], &[("GIT_MISSION_LIMITS_WORKER_TIMEOUT", "soon")]);
+    let bad = repo.run_env(
+        &["config"],
+        &[("GIT_MISSION_LIMITS_WORKER_TIMEOUT", "soon")],
+    );
     assert_eq!(bad.code, 1);
-    assert!(bad.stderr.contains("limits.worker_timeout (from env GIT_MISSION_LIMITS_WORKER_TIMEOUT)"), "{}", bad.snapshot());
+    assert!(
+        bad.stderr
+            .contains("limits.worker_timeout (from env GIT_MISSION_LIMITS_WORKER_TIMEOUT)"),
+        "{}",
+        bad.snapshot()
+    );
     let bad = repo.run(&["-c", "limits.nope=1", "config"]);
     assert_eq!(bad.code, 1);
-    assert!(bad.stderr.contains("unknown configuration key \"limits.nope\""), "{}", bad.snapshot());
-    repo.write("todo/missions/config.yml", "limits: {max_parallel_workers: many}\n");
+    assert!(
+        bad.stderr
+            .contains("unknown configuration key \"limits.nope\""),
+        "{}",
+        bad.snapshot()
+    );
+    repo.write(
+        "todo/missions/config.yml",
+        "limits: {max_parallel_workers: many}\n",
+    );
     let bad = repo.run(&["config"]);
     assert_eq!(bad.code, 1);
     assert!(bad.stderr.contains("todo/missions/config.yml:1:32: error: limits.max_parallel_workers: expected a whole number, found many"), "{}", bad.snapshot());
@@ -354,11 +573,17 @@ fn commands_outside_a_repository_say_so() {
     let dir = tempfile::tempdir().expect("tmp");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_git-mission"))
         .args(["-C", &dir.path().to_string_lossy(), "list"])
-        .env("GIT_CEILING_DIRECTORIES", dir.path().parent().expect("parent"))
+        .env(
+            "GIT_CEILING_DIRECTORIES",
+            dir.path().parent().expect("parent"),
+        )
         .env("NO_COLOR", "1")
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not inside a git repository") && err.contains("hint: run `git init` first"), "{err}");
+    assert!(
+        err.contains("not inside a git repository") && err.contains("hint: run `git init` first"),
+        "{err}"
+    );
 }

@@ -9,7 +9,11 @@ use proptest::prelude::*;
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![
         "[A-Za-z][A-Za-z0-9 ]{0,20}",
-        any::<String>().prop_map(|s| s.chars().filter(|c| !c.is_control() || *c == '\n').take(30).collect()),
+        any::<String>().prop_map(|s| s
+            .chars()
+            .filter(|c| !c.is_control() || *c == '\n')
+            .take(30)
+            .collect()),
         Just("yes".to_owned()),
         Just("12".to_owned()),
         Just("a: b # c".to_owned()),
@@ -36,19 +40,24 @@ fn feature(n: usize) -> impl Strategy<Value = Feature> {
         prop::option::of((text(), text())),
         text(),
     )
-        .prop_map(move |(title, status, skills, checks, attempts, pr, origin, description)| Feature {
-            id: format!("F{n}"),
-            title,
-            status,
-            depends_on: (1..n).step_by(2).map(|d| format!("F{d}")).collect(),
-            assertions: vec!["VC1".into()],
-            checks,
-            skills,
-            attempts,
-            pr,
-            origin: origin.map(|(validation_run, finding)| Origin { validation_run, finding }),
-            description,
-        })
+        .prop_map(
+            move |(title, status, skills, checks, attempts, pr, origin, description)| Feature {
+                id: format!("F{n}"),
+                title,
+                status,
+                depends_on: (1..n).step_by(2).map(|d| format!("F{d}")).collect(),
+                assertions: vec!["VC1".into()],
+                checks,
+                skills,
+                attempts,
+                pr,
+                origin: origin.map(|(validation_run, finding)| Origin {
+                    validation_run,
+                    finding,
+                }),
+                description,
+            },
+        )
 }
 
 fn milestone(m: usize) -> impl Strategy<Value = Milestone> {
@@ -58,26 +67,37 @@ fn milestone(m: usize) -> impl Strategy<Value = Milestone> {
         0u32..9,
         strings(3),
         any::<bool>(),
-        prop::option::of((prop::option::of(text()), prop::option::of(text()), strings(3))),
+        prop::option::of((
+            prop::option::of(text()),
+            prop::option::of(text()),
+            strings(3),
+        )),
         0usize..4,
     )
-        .prop_flat_map(move |(title, status, failures, commands, scrutiny, ut, nf)| {
-            let feats: Vec<_> = (0..nf).map(|i| feature(m * 10 + i + 1)).collect();
-            (Just((title, status, failures, commands, scrutiny, ut)), feats)
-        })
-        .prop_map(move |((title, status, failures, commands, scrutiny, ut), features)| Milestone {
-            id: format!("M{m}"),
-            title,
-            status,
-            failures,
-            validation: Validation {
-                commands,
-                scrutiny,
-                user_testing: ut.map(|(launch, url, flows)| UserTesting { launch, url, flows }),
-                assertions: vec!["VC1".into()],
+        .prop_flat_map(
+            move |(title, status, failures, commands, scrutiny, ut, nf)| {
+                let feats: Vec<_> = (0..nf).map(|i| feature(m * 10 + i + 1)).collect();
+                (
+                    Just((title, status, failures, commands, scrutiny, ut)),
+                    feats,
+                )
             },
-            features,
-        })
+        )
+        .prop_map(
+            move |((title, status, failures, commands, scrutiny, ut), features)| Milestone {
+                id: format!("M{m}"),
+                title,
+                status,
+                failures,
+                validation: Validation {
+                    commands,
+                    scrutiny,
+                    user_testing: ut.map(|(launch, url, flows)| UserTesting { launch, url, flows }),
+                    assertions: vec!["VC1".into()],
+                },
+                features,
+            },
+        )
 }
 
 fn mission() -> impl Strategy<Value = Mission> {
@@ -88,16 +108,32 @@ fn mission() -> impl Strategy<Value = Mission> {
         prop::option::of(text()),
         prop::option::of((text(), 0i64..4_000_000_000)),
         prop::option::of(strings(3)),
-        prop::option::of((prop::option::of(1u32..9), prop::option::of(1u32..9), prop::option::of(Just("1h30m".to_owned())))),
-        prop::option::of((prop::option::of(0.0f64..1e6), prop::option::of(any::<u64>()), prop::option::of(1u32..100))),
+        prop::option::of((
+            prop::option::of(1u32..9),
+            prop::option::of(1u32..9),
+            prop::option::of(Just("1h30m".to_owned())),
+        )),
+        prop::option::of((
+            prop::option::of(0.0f64..1e6),
+            prop::option::of(any::<u64>()),
+            prop::option::of(1u32..100),
+        )),
     );
     let tail = (
         (0.0f64..1e4, any::<u64>(), 0.0f64..1e3, any::<u32>()),
-        prop::option::of((prop::sample::select(BlockReason::ALL.to_vec()), text(), 0i64..4_000_000_000)),
+        prop::option::of((
+            prop::sample::select(BlockReason::ALL.to_vec()),
+            text(),
+            0i64..4_000_000_000,
+        )),
         prop::collection::vec(text(), 1..4),
         prop::collection::vec((text(), any::<bool>()), 0..3),
         prop::collection::vec(0usize..1, 0..4),
-        prop::option::of((prop::sample::select(vec!["exec", "claude"]), prop::option::of(text()), strings(3))),
+        prop::option::of((
+            prop::sample::select(vec!["exec", "claude"]),
+            prop::option::of(text()),
+            strings(3),
+        )),
     );
     (header, tail)
         .prop_flat_map(|(h, t)| {
@@ -111,11 +147,30 @@ fn mission() -> impl Strategy<Value = Mission> {
             m.status = status;
             m.mode = mode;
             m.base = base;
-            m.approved = approved.map(|(by, s)| Approval { by, at: jiff::Timestamp::from_second(s).expect("in range") });
+            m.approved = approved.map(|(by, s)| Approval {
+                by,
+                at: jiff::Timestamp::from_second(s).expect("in range"),
+            });
             m.checks = checks;
-            m.limits = limits.map(|(a, b, c)| Limits { max_parallel_workers: a, worker_attempts: b, validation_failures: None, worker_timeout: c });
-            m.budget = budget.map(|(usd, tokens, pct)| Budget { usd, tokens, hours: usd.map(|u| u / 7.0), runs: None, alert_pct: pct });
-            m.spent = Spent { usd: spent.0, tokens: spent.1, hours: spent.2, runs: spent.3 };
+            m.limits = limits.map(|(a, b, c)| Limits {
+                max_parallel_workers: a,
+                worker_attempts: b,
+                validation_failures: None,
+                worker_timeout: c,
+            });
+            m.budget = budget.map(|(usd, tokens, pct)| Budget {
+                usd,
+                tokens,
+                hours: usd.map(|u| u / 7.0),
+                runs: None,
+                alert_pct: pct,
+            });
+            m.spent = Spent {
+                usd: spent.0,
+                tokens: spent.1,
+                hours: spent.2,
+                runs: spent.3,
+            };
             m.block = block.map(|(reason, message, s)| Block {
                 reason,
                 milestone: Some("M1".into()),
@@ -124,15 +179,38 @@ fn mission() -> impl Strategy<Value = Mission> {
                 packet: Some("todo/missions/prop-mission/recovery/1-x.md".into()),
                 message,
             });
-            m.contract = contract.into_iter().enumerate().map(|(i, text)| Assertion { id: format!("VC{}", i + 1), text }).collect();
+            m.contract = contract
+                .into_iter()
+                .enumerate()
+                .map(|(i, text)| Assertion {
+                    id: format!("VC{}", i + 1),
+                    text,
+                })
+                .collect();
             m.resources = resources
                 .into_iter()
-                .map(|(name, needed)| Resource { name, status: if needed { ResourceStatus::Needed } else { ResourceStatus::Available }, needed_by: needed.then(|| "M1".into()) })
+                .map(|(name, needed)| Resource {
+                    name,
+                    status: if needed {
+                        ResourceStatus::Needed
+                    } else {
+                        ResourceStatus::Available
+                    },
+                    needed_by: needed.then(|| "M1".into()),
+                })
                 .collect();
             m.profiles = profile.map(|(agent, model, args)| {
-                [("p-1".to_owned(), Profile { agent: agent.into(), model, command: Some(vec!["sh".into(), "x.sh".into()]), args: Some(args) })]
-                    .into_iter()
-                    .collect()
+                [(
+                    "p-1".to_owned(),
+                    Profile {
+                        agent: agent.into(),
+                        model,
+                        command: Some(vec!["sh".into(), "x.sh".into()]),
+                        args: Some(args),
+                    },
+                )]
+                .into_iter()
+                .collect()
             });
             m.milestones = milestones;
             m
@@ -229,12 +307,18 @@ fn hand_formatting_survives_approval() {
     assert!(!doc.is_canonical());
     let mut m = doc.mission.clone();
     m.status = MissionStatus::Approved;
-    m.approved = Some(Approval { by: "Ada <ada@example.com>".into(), at: "2026-11-21T10:00:00Z".parse().expect("ts") });
+    m.approved = Some(Approval {
+        by: "Ada <ada@example.com>".into(),
+        at: "2026-11-21T10:00:00Z".parse().expect("ts"),
+    });
     let (out, how) = doc.rewrite(&m);
     assert_eq!(how, Rewrite::Patched);
     let expected = HAND_WRITTEN
         .replace("status: draft", "status: approved")
-        .replace("approved: ~", "approved: {by: \"Ada <ada@example.com>\", at: \"2026-11-21T10:00:00Z\"}");
+        .replace(
+            "approved: ~",
+            "approved: {by: \"Ada <ada@example.com>\", at: \"2026-11-21T10:00:00Z\"}",
+        );
     assert_eq!(out, expected);
     // Nested and list edits are surgical too.
     let doc = MissionDoc::parse(out).expect("parses");
@@ -243,7 +327,12 @@ fn hand_formatting_survives_approval() {
     m2.spent.runs = 3;
     let (out2, how2) = doc.rewrite(&m2);
     assert_eq!(how2, Rewrite::Patched);
-    assert!(out2.contains("  - {id: F1, title: First, assertions: [VC1], description: do it, status: merged}") || out2.contains("status: merged"), "{out2}");
+    assert!(
+        out2.contains(
+            "  - {id: F1, title: First, assertions: [VC1], description: do it, status: merged}"
+        ) || out2.contains("status: merged"),
+        "{out2}"
+    );
     assert!(out2.contains("# A comment the tool must keep."));
     assert_eq!(MissionDoc::parse(out2).expect("parses").mission, m2);
 }
@@ -252,7 +341,10 @@ fn hand_formatting_survives_approval() {
 fn a_change_that_cannot_be_patched_normalises_and_says_so() {
     let doc = MissionDoc::parse(HAND_WRITTEN.to_owned()).expect("parses");
     let mut m = doc.mission.clone();
-    let copy = Feature { id: "F2".into(), ..m.milestones[0].features[0].clone() };
+    let copy = Feature {
+        id: "F2".into(),
+        ..m.milestones[0].features[0].clone()
+    };
     m.milestones[0].features.push(copy);
     let (out, how) = doc.rewrite(&m);
     assert_eq!(how, Rewrite::Normalized);

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::mission::{FeatureStatus, Mission, MilestoneStatus};
+use crate::mission::{FeatureStatus, MilestoneStatus, Mission};
 
 /// Low / expected / high.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -146,13 +146,19 @@ pub fn estimate(m: &Mission) -> Estimate {
             user_testing: ut,
         };
         let cost = |f: fn(&RoleCost) -> Range| {
-            f(&WORKER).times(worker).plus(f(&VALIDATOR).times(2)).plus(f(&USER_TESTING).times(ut))
+            f(&WORKER)
+                .times(worker)
+                .plus(f(&VALIDATOR).times(2))
+                .plus(f(&USER_TESTING).times(ut))
         };
         let m_usd = cost(|r| r.usd);
         let m_min = cost(|r| r.minutes);
         let m_hours = Range::new(m_min.low / 60.0, m_min.mid / 60.0, m_min.high / 60.0);
         let m_tokens = cost(|r| r.tokens);
-        let remaining = !matches!(ms.status, MilestoneStatus::Passed | MilestoneStatus::Skipped);
+        let remaining = !matches!(
+            ms.status,
+            MilestoneStatus::Passed | MilestoneStatus::Skipped
+        );
         if remaining {
             remaining_usd = remaining_usd.plus(m_usd);
             remaining_runs += runs.total;
@@ -209,7 +215,11 @@ pub fn outcome(e: &Estimate, usd: f64, spent: f64) -> BudgetOutcome {
             (m.id.clone(), tier)
         })
         .collect();
-    BudgetOutcome { usd, spent_usd: spent, milestones }
+    BudgetOutcome {
+        usd,
+        spent_usd: spent,
+        milestones,
+    }
 }
 
 #[cfg(test)]
@@ -246,7 +256,9 @@ mod tests {
                     user_testing: (i == 1).then(UserTesting::default),
                     ..Validation::default()
                 },
-                features: (0..*n).map(|j| feature(&format!("F{i}{}", (b'a' + j) as char))).collect(),
+                features: (0..*n)
+                    .map(|j| feature(&format!("F{i}{}", (b'a' + j) as char)))
+                    .collect(),
             });
         }
         m
@@ -256,7 +268,15 @@ mod tests {
     fn runs_follow_the_formula() {
         let e = estimate(&mission());
         // 6 features + 2 × 3 milestones + 1 user-testing milestone
-        assert_eq!(e.runs, Runs { total: 13, worker: 6, validator: 6, user_testing: 1 });
+        assert_eq!(
+            e.runs,
+            Runs {
+                total: 13,
+                worker: 6,
+                validator: 6,
+                user_testing: 1
+            }
+        );
         assert_eq!(e.remaining_runs, 13);
         let expected_mid = 6.0 * WORKER.usd.mid + 6.0 * VALIDATOR.usd.mid + USER_TESTING.usd.mid;
         assert!((e.usd.mid - expected_mid).abs() < 1e-9);
@@ -274,7 +294,10 @@ mod tests {
         assert_eq!(o.milestones[1].1, Tier::Likely);
         assert_eq!(outcome(&e, 0.0, 0.0).milestones[0].1, Tier::OutOfReach);
         // Spending moves milestones down a tier.
-        assert_eq!(outcome(&e, budget, budget).milestones[0].1, Tier::OutOfReach);
+        assert_eq!(
+            outcome(&e, budget, budget).milestones[0].1,
+            Tier::OutOfReach
+        );
     }
 
     #[test]

@@ -18,14 +18,21 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
     let loaded = ws.load(&a.id, false)?;
     if ws.repo.branch_head(&integration_branch(&a.id))?.is_some() {
         return Err(Error::user_hint(
-            format!("mission {} has already started (branch {} exists)", a.id, integration_branch(&a.id)),
+            format!(
+                "mission {} has already started (branch {} exists)",
+                a.id,
+                integration_branch(&a.id)
+            ),
             format!("see it with `git mission status {}`", a.id),
         ));
     }
     let m = &loaded.doc.mission;
     if let Some(ap) = &m.approved {
         return Err(Error::user_hint(
-            format!("mission {} was already approved by {} at {}", a.id, ap.by, ap.at),
+            format!(
+                "mission {} was already approved by {} at {}",
+                a.id, ap.by, ap.at
+            ),
             format!("start it with `git mission run {}`", a.id),
         ));
     }
@@ -37,9 +44,16 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
     }
     let config = cx.config(&ws, Some(&loaded))?;
     let diagnostics = Workspace::diagnostics(&loaded, &config.profile_names());
-    let errors: Vec<_> = diagnostics.iter().filter(|d| d.severity == Severity::Error).cloned().collect();
+    let errors: Vec<_> = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .cloned()
+        .collect();
     if !errors.is_empty() {
-        return Err(Error::Invalid { file: loaded.file.clone(), diagnostics: errors });
+        return Err(Error::Invalid {
+            file: loaded.file.clone(),
+            diagnostics: errors,
+        });
     }
     let warnings = diagnostics.len();
     if m.milestones.is_empty() {
@@ -70,7 +84,11 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         if warnings > 0 {
             cx.out.warning(&format!(
                 "{warnings} readiness {} open: see `git mission validate {}`",
-                if warnings == 1 { "warning is" } else { "warnings are" },
+                if warnings == 1 {
+                    "warning is"
+                } else {
+                    "warnings are"
+                },
                 a.id
             ));
         }

@@ -26,7 +26,11 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         cx.out.json(&entries);
         return Ok(exit::OK);
     }
-    let width = entries.iter().map(|e| e.origin.to_string().len()).max().unwrap_or(0);
+    let width = entries
+        .iter()
+        .map(|e| e.origin.to_string().len())
+        .max()
+        .unwrap_or(0);
     let mut o = String::new();
     for e in &entries {
         if a.show_origin {

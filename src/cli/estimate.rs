@@ -5,7 +5,10 @@ use serde_json::json;
 use crate::budget::estimate::{self, Range, Tier};
 use crate::error::{Error, Result};
 
-use super::{Ctx, exit, output::{table, table_text}};
+use super::{
+    Ctx, exit,
+    output::{table, table_text},
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -24,7 +27,9 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
     if let Some(b) = a.budget
         && !(b.is_finite() && b >= 0.0)
     {
-        return Err(Error::user(format!("--budget must be a non-negative amount of US dollars, not {b}")));
+        return Err(Error::user(format!(
+            "--budget must be a non-negative amount of US dollars, not {b}"
+        )));
     }
     let ws = cx.workspace()?;
     let loaded = ws.load(&a.id, true)?;
@@ -34,7 +39,8 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
     let budget = a.budget.or_else(|| config.get_f64("budget.usd"));
     let outcome = budget.map(|b| estimate::outcome(&e, b, m.spent.usd));
     if cx.out.json {
-        cx.out.json(&json!({ "id": m.id, "estimate": e, "budget": outcome }));
+        cx.out
+            .json(&json!({ "id": m.id, "estimate": e, "budget": outcome }));
         return Ok(exit::OK);
     }
     let mut o = format!("estimate for {} ({}):\n", m.id, e.source);
@@ -43,7 +49,10 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         e.runs.total, e.runs.worker, e.runs.validator, e.runs.user_testing
     ));
     o.push_str(&format!("  cost:   {}\n", money(e.usd)));
-    o.push_str(&format!("  time:   {:.1}–{:.1} agent hours (expected {:.1})\n", e.hours.low, e.hours.high, e.hours.mid));
+    o.push_str(&format!(
+        "  time:   {:.1}–{:.1} agent hours (expected {:.1})\n",
+        e.hours.low, e.hours.high, e.hours.mid
+    ));
     o.push_str(&format!(
         "  tokens: {:.1}M–{:.1}M (expected {:.1}M)\n",
         e.tokens.low / 1e6,
@@ -51,17 +60,31 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         e.tokens.mid / 1e6
     ));
     if e.remaining_runs != e.runs.total {
-        o.push_str(&format!("  still to do: {} runs, {}\n", e.remaining_runs, money(e.remaining_usd)));
+        o.push_str(&format!(
+            "  still to do: {} runs, {}\n",
+            e.remaining_runs,
+            money(e.remaining_usd)
+        ));
     }
     if !e.milestones.is_empty() {
-        let mut t = table(&["Milestone", "Status", "Runs", "Cost", "Cumulative (expected)"]);
+        let mut t = table(&[
+            "Milestone",
+            "Status",
+            "Runs",
+            "Cost",
+            "Cumulative (expected)",
+        ]);
         for ms in &e.milestones {
             t.add_row(vec![
                 format!("{} {}", ms.id, ms.title),
                 ms.status.to_string(),
                 ms.runs.total.to_string(),
                 format!("${:.2}–${:.2}", ms.usd.low, ms.usd.high),
-                if ms.remaining { format!("${:.2}", ms.cumulative_usd.mid) } else { "done".into() },
+                if ms.remaining {
+                    format!("${:.2}", ms.cumulative_usd.mid)
+                } else {
+                    "done".into()
+                },
             ]);
         }
         o.push('\n');
@@ -69,10 +92,22 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         o.push('\n');
     }
     if let Some(out) = &outcome {
-        o.push_str(&format!("\nfor a budget of ${:.2} (spent ${:.2}) you get:\n", out.usd, out.spent_usd));
+        o.push_str(&format!(
+            "\nfor a budget of ${:.2} (spent ${:.2}) you get:\n",
+            out.usd, out.spent_usd
+        ));
         for tier in [Tier::Sure, Tier::Likely, Tier::Stretch, Tier::OutOfReach] {
-            let ids: Vec<&str> = out.milestones.iter().filter(|(_, t)| *t == tier).map(|(id, _)| id.as_str()).collect();
-            let shown = if ids.is_empty() { "—".to_owned() } else { ids.join(", ") };
+            let ids: Vec<&str> = out
+                .milestones
+                .iter()
+                .filter(|(_, t)| *t == tier)
+                .map(|(id, _)| id.as_str())
+                .collect();
+            let shown = if ids.is_empty() {
+                "—".to_owned()
+            } else {
+                ids.join(", ")
+            };
             o.push_str(&format!("  {:<13} {shown}\n", format!("{}:", tier.label())));
         }
     }

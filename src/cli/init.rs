@@ -29,20 +29,27 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         ws.write(CONFIG_FILE, &config_text(a.agent.as_deref()))?;
     }
     if cx.out.json {
-        cx.out.json(&serde_json::json!({ "file": CONFIG_FILE, "created": created }));
+        cx.out
+            .json(&serde_json::json!({ "file": CONFIG_FILE, "created": created }));
     } else if created {
         cx.out.data(&format!("created {CONFIG_FILE}"));
         cx.out.hint("next: git mission new <id> --title \"...\"");
     } else {
-        cx.out.data(&format!("{CONFIG_FILE} already exists; left as it is"));
+        cx.out
+            .data(&format!("{CONFIG_FILE} already exists; left as it is"));
     }
     Ok(exit::OK)
 }
 
 fn config_text(agent: Option<&str>) -> String {
     let agents = match agent {
-        Some(a) => format!("agents: {{worker: {a}, validator: {a}, orchestrator: {a}, planner: {a}}}\n"),
-        None => "# agents: {worker: claude, validator: claude, orchestrator: none, planner: claude}\n".into(),
+        Some(a) => {
+            format!("agents: {{worker: {a}, validator: {a}, orchestrator: {a}, planner: {a}}}\n")
+        }
+        None => {
+            "# agents: {worker: claude, validator: claude, orchestrator: none, planner: claude}\n"
+                .into()
+        }
     };
     format!(
         "# git mission: repository defaults (see docs/configuration.md).\n\

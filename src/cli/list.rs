@@ -8,7 +8,10 @@ use crate::error::{Error, Result};
 use crate::mission::{FeatureStatus, MilestoneStatus, MissionStatus};
 use crate::workspace::Source;
 
-use super::{Ctx, exit, output::{table, table_text}};
+use super::{
+    Ctx, exit,
+    output::{table, table_text},
+};
 
 #[derive(Serialize)]
 struct Item {
@@ -31,7 +34,16 @@ struct Counts {
     total: usize,
 }
 
-const GROUPS: &[&str] = &["Blocked", "Running", "Paused", "Approved", "Draft", "Completed", "Cancelled", "Invalid"];
+const GROUPS: &[&str] = &[
+    "Blocked",
+    "Running",
+    "Paused",
+    "Approved",
+    "Draft",
+    "Completed",
+    "Cancelled",
+    "Invalid",
+];
 
 fn group(s: MissionStatus) -> &'static str {
     match s {
@@ -61,11 +73,25 @@ pub fn run(cx: &Ctx) -> Result<u8> {
                     file: l.file.clone(),
                     source: Some(l.source.clone()),
                     milestones: Counts {
-                        done: m.milestones.iter().filter(|ms| matches!(ms.status, MilestoneStatus::Passed | MilestoneStatus::Skipped)).count(),
+                        done: m
+                            .milestones
+                            .iter()
+                            .filter(|ms| {
+                                matches!(
+                                    ms.status,
+                                    MilestoneStatus::Passed | MilestoneStatus::Skipped
+                                )
+                            })
+                            .count(),
                         total: m.milestones.len(),
                     },
                     features: Counts {
-                        done: features.iter().filter(|f| matches!(f.status, FeatureStatus::Merged | FeatureStatus::Skipped)).count(),
+                        done: features
+                            .iter()
+                            .filter(|f| {
+                                matches!(f.status, FeatureStatus::Merged | FeatureStatus::Skipped)
+                            })
+                            .count(),
                         total: features.len(),
                     },
                     spent_usd: m.spent.usd,
@@ -77,7 +103,9 @@ pub fn run(cx: &Ctx) -> Result<u8> {
                 group: "Invalid",
                 title: None,
                 status: None,
-                error: diagnostics.first().map(|d| format!("{file}:{}:{}: {}", d.line, d.column, d.message)),
+                error: diagnostics
+                    .first()
+                    .map(|d| format!("{file}:{}:{}: {}", d.line, d.column, d.message)),
                 file,
                 source: None,
                 milestones: Counts::default(),
@@ -109,7 +137,13 @@ pub fn run(cx: &Ctx) -> Result<u8> {
         let mut t: Table = table(&["Id", "Title", "Milestones", "Features", "Spent"]);
         for i in members {
             match &i.error {
-                Some(e) => t.add_row(vec![i.id.clone(), e.clone(), String::new(), String::new(), String::new()]),
+                Some(e) => t.add_row(vec![
+                    i.id.clone(),
+                    e.clone(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]),
                 None => t.add_row(vec![
                     i.id.clone(),
                     i.title.clone().unwrap_or_default(),

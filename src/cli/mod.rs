@@ -105,7 +105,11 @@ pub fn run_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -125,7 +129,8 @@ fn init_logging(cli: &Cli) {
         (_, 1) => "info",
         _ => "warn",
     };
-    let filter = std::env::var("GIT_MISSION_LOG").unwrap_or_else(|_| format!("git_mission={level}"));
+    let filter =
+        std::env::var("GIT_MISSION_LOG").unwrap_or_else(|_| format!("git_mission={level}"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)

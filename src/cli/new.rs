@@ -1,7 +1,7 @@
 //! `git mission new`: create a mission file from a template.
 
 use crate::error::{Error, Result};
-use crate::mission::{Mode, MissionDoc};
+use crate::mission::{MissionDoc, Mode};
 use crate::templates;
 use crate::workspace::{check_mission_id, integration_branch, mission_file};
 
@@ -32,7 +32,10 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
     if ws.path(&file).exists() || ws.repo.branch_head(&integration_branch(&a.id))?.is_some() {
         return Err(Error::user_hint(
             format!("mission {:?} already exists", a.id),
-            format!("see it with `git mission status {}`, or pick another id", a.id),
+            format!(
+                "see it with `git mission status {}`, or pick another id",
+                a.id
+            ),
         ));
     }
     let title = a.title.clone().unwrap_or_else(|| title_from_id(&a.id));
@@ -49,7 +52,9 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         mission.mode = Some(if mode == "poc" { Mode::Poc } else { Mode::Full });
     }
     let goal = a.goal.as_deref().map(str::trim).unwrap_or("");
-    let body = doc.body().replacen("{{title}}", &title.replace('\n', " "), 1);
+    let body = doc
+        .body()
+        .replacen("{{title}}", &title.replace('\n', " "), 1);
     let body = if goal.is_empty() {
         body.replacen("{{goal}}\n", "", 1)
     } else {
@@ -58,7 +63,8 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
     let text = MissionDoc::compose(&mission, &body);
     ws.write(&file, &text)?;
     if cx.out.json {
-        cx.out.json(&serde_json::json!({ "id": a.id, "file": file, "template": a.template }));
+        cx.out
+            .json(&serde_json::json!({ "id": a.id, "file": file, "template": a.template }));
     } else {
         cx.out.data(&file);
         cx.out.hint(&format!(

@@ -27,7 +27,11 @@ impl Out {
             ColorWhen::Never => ColorChoice::Never,
             ColorWhen::Auto => ColorChoice::Auto,
         };
-        Out { json: cli.json, quiet: cli.quiet, choice }
+        Out {
+            json: cli.json,
+            quiet: cli.quiet,
+            choice,
+        }
     }
 
     fn stdout(&self) -> anstream::AutoStream<std::io::Stdout> {
@@ -112,7 +116,11 @@ impl Out {
                 Error::Invalid { diagnostics, .. } => (None, Some(diagnostics.as_slice())),
                 _ => (None, None),
             };
-            self.json(&J { error: e.to_string(), hint, diagnostics });
+            self.json(&J {
+                error: e.to_string(),
+                hint,
+                diagnostics,
+            });
         }
         match e {
             Error::User { message, hint } => {
@@ -126,7 +134,11 @@ impl Out {
                 for d in diagnostics {
                     self.diagnostic(file, d, false);
                 }
-                self.message(ERROR, "error", &format!("{file} is invalid; nothing was changed"));
+                self.message(
+                    ERROR,
+                    "error",
+                    &format!("{file} is invalid; nothing was changed"),
+                );
                 exit::USER
             }
             Error::Io { .. } | Error::Git { .. } => {
@@ -135,7 +147,9 @@ impl Out {
             }
             Error::Internal(_) => {
                 self.message(ERROR, "error", &format!("internal error: {e}"));
-                self.hint("this is a bug in git-mission; please report it with the command you ran");
+                self.hint(
+                    "this is a bug in git-mission; please report it with the command you ran",
+                );
                 exit::BUG
             }
         }
@@ -154,5 +168,8 @@ pub fn table(header: &[&str]) -> comfy_table::Table {
 
 /// A table's text with the padding comfy-table leaves at line ends removed.
 pub fn table_text(t: &comfy_table::Table) -> String {
-    t.lines().map(|l| l.trim_end().to_owned()).collect::<Vec<_>>().join("\n")
+    t.lines()
+        .map(|l| l.trim_end().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }

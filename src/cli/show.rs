@@ -28,7 +28,10 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         run_file(cx, &ws, &loaded.source, &a.id, &a.what)
     } else {
         Err(Error::user_hint(
-            format!("{:?} is not a feature id, a milestone id or a run id", a.what),
+            format!(
+                "{:?} is not a feature id, a milestone id or a run id",
+                a.what
+            ),
             "use F1, M1 or a run id from `git mission log`",
         ))
     }
@@ -37,14 +40,25 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
 fn feature(cx: &Ctx, ws: &Workspace, m: &Mission, id: &str) -> Result<u8> {
     let (ms, f) = m.feature(id).ok_or_else(|| {
         let known: Vec<&str> = m.features().map(|(_, f)| f.id.as_str()).collect();
-        Error::user_hint(format!("mission {} has no feature {id}", m.id), format!("features: {}", known.join(", ")))
+        Error::user_hint(
+            format!("mission {} has no feature {id}", m.id),
+            format!("features: {}", known.join(", ")),
+        )
     })?;
     let branch = crate::workspace::feature_branch(&m.id, &f.id);
     let branch = ws.repo.branch_head(&branch)?.map(|_| branch);
     let assertions: Vec<_> = f
         .assertions
         .iter()
-        .map(|a| (a.clone(), m.contract.iter().find(|c| &c.id == a).map(|c| c.text.clone())))
+        .map(|a| {
+            (
+                a.clone(),
+                m.contract
+                    .iter()
+                    .find(|c| &c.id == a)
+                    .map(|c| c.text.clone()),
+            )
+        })
         .collect();
     if cx.out.json {
         cx.out.json(&json!({
@@ -55,12 +69,18 @@ fn feature(cx: &Ctx, ws: &Workspace, m: &Mission, id: &str) -> Result<u8> {
     }
     let mut o = format!("{} — {}\n", f.id, f.title);
     o.push_str(&format!("milestone: {} — {}\n", ms.id, ms.title));
-    o.push_str(&format!("status: {}   attempts: {}\n", f.status, f.attempts));
+    o.push_str(&format!(
+        "status: {}   attempts: {}\n",
+        f.status, f.attempts
+    ));
     if !f.depends_on.is_empty() {
         o.push_str(&format!("depends on: {}\n", f.depends_on.join(", ")));
     }
     for (id, text) in &assertions {
-        o.push_str(&format!("asserts {id}: {}\n", text.as_deref().unwrap_or("(not in the contract)")));
+        o.push_str(&format!(
+            "asserts {id}: {}\n",
+            text.as_deref().unwrap_or("(not in the contract)")
+        ));
     }
     if let Some(c) = &f.checks {
         o.push_str(&format!("checks: {}\n", c.join(" ; ")));
@@ -75,7 +95,10 @@ fn feature(cx: &Ctx, ws: &Workspace, m: &Mission, id: &str) -> Result<u8> {
         o.push_str(&format!("pr: #{pr}\n"));
     }
     if let Some(origin) = &f.origin {
-        o.push_str(&format!("repair for: finding {} of run {}\n", origin.finding, origin.validation_run));
+        o.push_str(&format!(
+            "repair for: finding {} of run {}\n",
+            origin.finding, origin.validation_run
+        ));
     }
     if !f.description.trim().is_empty() {
         o.push('\n');
@@ -89,7 +112,10 @@ fn feature(cx: &Ctx, ws: &Workspace, m: &Mission, id: &str) -> Result<u8> {
 fn milestone(cx: &Ctx, m: &Mission, id: &str) -> Result<u8> {
     let ms = m.milestone(id).ok_or_else(|| {
         let known: Vec<&str> = m.milestones.iter().map(|x| x.id.as_str()).collect();
-        Error::user_hint(format!("mission {} has no milestone {id}", m.id), format!("milestones: {}", known.join(", ")))
+        Error::user_hint(
+            format!("mission {} has no milestone {id}", m.id),
+            format!("milestones: {}", known.join(", ")),
+        )
     })?;
     if cx.out.json {
         cx.out.json(&json!({ "mission": m.id, "milestone": ms }));
@@ -97,12 +123,18 @@ fn milestone(cx: &Ctx, m: &Mission, id: &str) -> Result<u8> {
     }
     let v = &ms.validation;
     let mut o = format!("{} — {}\n", ms.id, ms.title);
-    o.push_str(&format!("status: {}   failed validations: {}\n", ms.status, ms.failures));
+    o.push_str(&format!(
+        "status: {}   failed validations: {}\n",
+        ms.status, ms.failures
+    ));
     o.push_str("validation:\n");
     for c in &v.commands {
         o.push_str(&format!("  command: {c}\n"));
     }
-    o.push_str(&format!("  scrutiny validator: {}\n", if v.scrutiny { "yes" } else { "no" }));
+    o.push_str(&format!(
+        "  scrutiny validator: {}\n",
+        if v.scrutiny { "yes" } else { "no" }
+    ));
     if let Some(ut) = &v.user_testing {
         o.push_str(&format!(
             "  user testing: launch {} · url {} · {} flows\n",
@@ -112,7 +144,11 @@ fn milestone(cx: &Ctx, m: &Mission, id: &str) -> Result<u8> {
         ));
     }
     for a in &v.assertions {
-        let text = m.contract.iter().find(|c| &c.id == a).map_or("(not in the contract)", |c| c.text.as_str());
+        let text = m
+            .contract
+            .iter()
+            .find(|c| &c.id == a)
+            .map_or("(not in the contract)", |c| c.text.as_str());
         o.push_str(&format!("  asserts {a}: {text}\n"));
     }
     o.push_str("features:\n");
@@ -130,10 +166,14 @@ fn run_file(cx: &Ctx, ws: &Workspace, source: &Source, id: &str, run: &str) -> R
         Source::WorkTree => std::fs::read_to_string(ws.path(&rel)).ok(),
     };
     let text = text.ok_or_else(|| {
-        Error::user_hint(format!("mission {id} has no run {run} ({rel})"), format!("runs are listed by `git mission log {id}`"))
+        Error::user_hint(
+            format!("mission {id} has no run {run} ({rel})"),
+            format!("runs are listed by `git mission log {id}`"),
+        )
     })?;
     if cx.out.json {
-        cx.out.json(&json!({ "mission": id, "run": run, "file": rel, "text": text }));
+        cx.out
+            .json(&json!({ "mission": id, "run": run, "file": rel, "text": text }));
     } else {
         cx.out.data(&text);
     }

@@ -6,7 +6,10 @@ use crate::mission::{Severity, body};
 use crate::report::{self, StatusView};
 use crate::workspace::{Source, Workspace};
 
-use super::{Ctx, exit, output::{table, table_text}};
+use super::{
+    Ctx, exit,
+    output::{table, table_text},
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -26,15 +29,29 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
     let loaded = ws.load(&id, true)?;
     let config = cx.config(&ws, Some(&loaded))?;
     let prefix = format!("mission/{id}.");
-    let branches: Vec<String> = ws.repo.branches_under("mission/")?.into_iter().filter(|b| b.starts_with(&prefix)).collect();
-    let view = report::status_view(&loaded.doc.mission, &loaded.file, loaded.source.clone(), &config, &branches);
+    let branches: Vec<String> = ws
+        .repo
+        .branches_under("mission/")?
+        .into_iter()
+        .filter(|b| b.starts_with(&prefix))
+        .collect();
+    let view = report::status_view(
+        &loaded.doc.mission,
+        &loaded.file,
+        loaded.source.clone(),
+        &config,
+        &branches,
+    );
     let errors: Vec<_> = Workspace::diagnostics(&loaded, &config.profile_names())
         .into_iter()
         .filter(|d| d.severity == Severity::Error)
         .collect();
     if !errors.is_empty() {
         if a.write {
-            return Err(Error::Invalid { file: loaded.file.clone(), diagnostics: errors });
+            return Err(Error::Invalid {
+                file: loaded.file.clone(),
+                diagnostics: errors,
+            });
         }
         cx.out.warning(&format!(
             "{} has {} validation {}: see `git mission validate {id}`",
@@ -46,18 +63,32 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
     if a.write {
         if loaded.source != Source::WorkTree {
             return Err(Error::user_hint(
-                format!("mission {id} is live on {}; its Status block is kept there by the supervisor", crate::workspace::integration_branch(&id)),
+                format!(
+                    "mission {id} is live on {}; its Status block is kept there by the supervisor",
+                    crate::workspace::integration_branch(&id)
+                ),
                 "run without --write to see the status",
             ));
         }
         let b = loaded.doc.body();
-        let b = body::set_block(b, "status", "Status", &report::status_block(&loaded.doc.mission));
+        let b = body::set_block(
+            b,
+            "status",
+            "Status",
+            &report::status_block(&loaded.doc.mission),
+        );
         let b = body::set_block(&b, "budget", "Budget", &report::budget_block(&view));
         if b != loaded.doc.body() {
             ws.write(&loaded.file, &loaded.doc.with_body(&b))?;
-            cx.out.note(&format!("wrote the Status and Budget blocks of {}", loaded.file));
+            cx.out.note(&format!(
+                "wrote the Status and Budget blocks of {}",
+                loaded.file
+            ));
         } else {
-            cx.out.note(&format!("the Status and Budget blocks of {} are up to date", loaded.file));
+            cx.out.note(&format!(
+                "the Status and Budget blocks of {} are up to date",
+                loaded.file
+            ));
         }
     }
     if cx.out.json {
@@ -72,10 +103,16 @@ fn only_mission(ws: &Workspace) -> Result<String> {
     let ids = ws.list_ids()?;
     match ids.as_slice() {
         [one] => Ok(one.clone()),
-        [] => Err(Error::user_hint("no missions yet", "create one with `git mission new <id>`")),
+        [] => Err(Error::user_hint(
+            "no missions yet",
+            "create one with `git mission new <id>`",
+        )),
         many => Err(Error::user_hint(
             "several missions: say which one",
-            format!("git mission status <id>, with <id> one of {}; or `git mission list`", many.join(", ")),
+            format!(
+                "git mission status <id>, with <id> one of {}; or `git mission list`",
+                many.join(", ")
+            ),
         )),
     }
 }
@@ -99,10 +136,28 @@ fn human(v: &StatusView) -> String {
         o.push_str(&format!("approved: by {} at {}\n", ap.by, ap.at));
     }
     if !v.milestones.is_empty() {
-        let mut t = table(&["", "Title", "Status", "Attempts", "Depends on", "Branch / PR"]);
+        let mut t = table(&[
+            "",
+            "Title",
+            "Status",
+            "Attempts",
+            "Depends on",
+            "Branch / PR",
+        ]);
         for m in &v.milestones {
-            let failures = if m.failures > 0 { format!(" ({} failed)", m.failures) } else { String::new() };
-            t.add_row(vec![m.id.clone(), m.title.clone(), format!("{}{failures}", m.status), String::new(), String::new(), String::new()]);
+            let failures = if m.failures > 0 {
+                format!(" ({} failed)", m.failures)
+            } else {
+                String::new()
+            };
+            t.add_row(vec![
+                m.id.clone(),
+                m.title.clone(),
+                format!("{}{failures}", m.status),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
             for f in &m.features {
                 let place = match (f.pr, &f.branch) {
                     (Some(pr), _) => format!("#{pr}"),
@@ -143,8 +198,15 @@ fn human(v: &StatusView) -> String {
         }
     }
     if let Some(b) = &v.block {
-        let at = [b.milestone.as_deref(), b.feature.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
-        o.push_str(&format!("blocked: {} {at} since {}\n  {}\n", b.reason, b.since, b.message));
+        let at = [b.milestone.as_deref(), b.feature.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        o.push_str(&format!(
+            "blocked: {} {at} since {}\n  {}\n",
+            b.reason, b.since, b.message
+        ));
     }
     let l = &v.budget.limits;
     let s = &v.budget.spent;
@@ -156,7 +218,10 @@ fn human(v: &StatusView) -> String {
         "budget: {} · {} tokens · {} h · {} runs\n",
         of(money(s.usd), l.usd.map(money)),
         of(s.tokens.to_string(), l.tokens.map(|x| x.to_string())),
-        of(format!("{:.1}", s.hours), l.hours.map(|x| format!("{x:.1}"))),
+        of(
+            format!("{:.1}", s.hours),
+            l.hours.map(|x| format!("{x:.1}"))
+        ),
         of(s.runs.to_string(), l.runs.map(|x| x.to_string())),
     ));
     let e = &v.estimate;

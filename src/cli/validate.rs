@@ -34,7 +34,10 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         None => ws.list_ids()?,
     };
     if ids.is_empty() {
-        return Err(Error::user_hint("no missions to validate", "create one with `git mission new <id>`"));
+        return Err(Error::user_hint(
+            "no missions to validate",
+            "create one with `git mission new <id>`",
+        ));
     }
     let mut reports = Vec::new();
     for id in &ids {
@@ -63,7 +66,11 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
 }
 
 fn plural(n: usize, word: &str) -> String {
-    if n == 1 { word.to_owned() } else { format!("{word}s") }
+    if n == 1 {
+        word.to_owned()
+    } else {
+        format!("{word}s")
+    }
 }
 
 /// Validates the work-tree file (what the user edits), or the branch copy if there is none.
@@ -85,7 +92,10 @@ fn check(cx: &Ctx, ws: &Workspace, id: &str) -> Result<Report> {
     };
     let config = cx.config(ws, Some(&loaded))?;
     let diagnostics = Workspace::diagnostics(&loaded, &config.profile_names());
-    let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     Ok(Report {
         id: id.to_owned(),
         file: loaded.file,

@@ -46,28 +46,138 @@ const LANDS: &[&str] = &["pr", "auto", "none"];
 
 /// Every key, in display order.
 pub const KEYS: &[KeyDef] = &[
-    KeyDef { name: "mode", kind: Kind::Enum(MODES), default: Some("\"full\""), doc: "full (PRs, parallel workers) or poc (one worker, straight onto the integration branch)" },
-    KeyDef { name: "base", kind: Kind::Str, default: None, doc: "branch the mission starts from and lands on (default: the current branch)" },
-    KeyDef { name: "forge", kind: Kind::Enum(FORGES), default: Some("\"auto\""), doc: "auto, github or local" },
-    KeyDef { name: "land", kind: Kind::Enum(LANDS), default: Some("\"pr\""), doc: "pr, auto or none: how a passed milestone reaches the base branch" },
-    KeyDef { name: "agents.worker", kind: Kind::Str, default: Some("\"claude\""), doc: "agent or profile for workers" },
-    KeyDef { name: "agents.validator", kind: Kind::Str, default: Some("\"claude\""), doc: "agent or profile for validators" },
-    KeyDef { name: "agents.orchestrator", kind: Kind::Str, default: Some("\"none\""), doc: "agent or profile for recovery turns (none: a block waits for a human)" },
-    KeyDef { name: "agents.planner", kind: Kind::Str, default: Some("\"claude\""), doc: "agent or profile for `new --plan`" },
-    KeyDef { name: "models.worker", kind: Kind::Str, default: None, doc: "model for workers (agent default when unset)" },
-    KeyDef { name: "models.validator", kind: Kind::Str, default: None, doc: "model for validators" },
-    KeyDef { name: "models.orchestrator", kind: Kind::Str, default: None, doc: "model for the orchestrator" },
-    KeyDef { name: "models.planner", kind: Kind::Str, default: None, doc: "model for the planner" },
-    KeyDef { name: "checks", kind: Kind::List, default: Some("[]"), doc: "default checks a feature must pass before it merges" },
-    KeyDef { name: "limits.max_parallel_workers", kind: Kind::Uint, default: Some("2"), doc: "workers running at once (1 in poc mode)" },
-    KeyDef { name: "limits.validation_failures", kind: Kind::Uint, default: Some("5"), doc: "failed validations per milestone before only a human can resume" },
-    KeyDef { name: "limits.worker_attempts", kind: Kind::Uint, default: Some("3"), doc: "attempts per feature before it fails" },
-    KeyDef { name: "limits.worker_timeout", kind: Kind::Duration, default: Some("\"2h\""), doc: "wall-clock limit of one worker run" },
-    KeyDef { name: "budget.usd", kind: Kind::Number, default: None, doc: "spending limit in US dollars" },
-    KeyDef { name: "budget.tokens", kind: Kind::Uint, default: None, doc: "token limit" },
-    KeyDef { name: "budget.hours", kind: Kind::Number, default: None, doc: "wall-clock agent hours" },
-    KeyDef { name: "budget.runs", kind: Kind::Uint, default: None, doc: "agent runs" },
-    KeyDef { name: "budget.alert_pct", kind: Kind::Uint, default: Some("80"), doc: "percentage of a limit that raises a budget alert" },
+    KeyDef {
+        name: "mode",
+        kind: Kind::Enum(MODES),
+        default: Some("\"full\""),
+        doc: "full (PRs, parallel workers) or poc (one worker, straight onto the integration branch)",
+    },
+    KeyDef {
+        name: "base",
+        kind: Kind::Str,
+        default: None,
+        doc: "branch the mission starts from and lands on (default: the current branch)",
+    },
+    KeyDef {
+        name: "forge",
+        kind: Kind::Enum(FORGES),
+        default: Some("\"auto\""),
+        doc: "auto, github or local",
+    },
+    KeyDef {
+        name: "land",
+        kind: Kind::Enum(LANDS),
+        default: Some("\"pr\""),
+        doc: "pr, auto or none: how a passed milestone reaches the base branch",
+    },
+    KeyDef {
+        name: "agents.worker",
+        kind: Kind::Str,
+        default: Some("\"claude\""),
+        doc: "agent or profile for workers",
+    },
+    KeyDef {
+        name: "agents.validator",
+        kind: Kind::Str,
+        default: Some("\"claude\""),
+        doc: "agent or profile for validators",
+    },
+    KeyDef {
+        name: "agents.orchestrator",
+        kind: Kind::Str,
+        default: Some("\"none\""),
+        doc: "agent or profile for recovery turns (none: a block waits for a human)",
+    },
+    KeyDef {
+        name: "agents.planner",
+        kind: Kind::Str,
+        default: Some("\"claude\""),
+        doc: "agent or profile for `new --plan`",
+    },
+    KeyDef {
+        name: "models.worker",
+        kind: Kind::Str,
+        default: None,
+        doc: "model for workers (agent default when unset)",
+    },
+    KeyDef {
+        name: "models.validator",
+        kind: Kind::Str,
+        default: None,
+        doc: "model for validators",
+    },
+    KeyDef {
+        name: "models.orchestrator",
+        kind: Kind::Str,
+        default: None,
+        doc: "model for the orchestrator",
+    },
+    KeyDef {
+        name: "models.planner",
+        kind: Kind::Str,
+        default: None,
+        doc: "model for the planner",
+    },
+    KeyDef {
+        name: "checks",
+        kind: Kind::List,
+        default: Some("[]"),
+        doc: "default checks a feature must pass before it merges",
+    },
+    KeyDef {
+        name: "limits.max_parallel_workers",
+        kind: Kind::Uint,
+        default: Some("2"),
+        doc: "workers running at once (1 in poc mode)",
+    },
+    KeyDef {
+        name: "limits.validation_failures",
+        kind: Kind::Uint,
+        default: Some("5"),
+        doc: "failed validations per milestone before only a human can resume",
+    },
+    KeyDef {
+        name: "limits.worker_attempts",
+        kind: Kind::Uint,
+        default: Some("3"),
+        doc: "attempts per feature before it fails",
+    },
+    KeyDef {
+        name: "limits.worker_timeout",
+        kind: Kind::Duration,
+        default: Some("\"2h\""),
+        doc: "wall-clock limit of one worker run",
+    },
+    KeyDef {
+        name: "budget.usd",
+        kind: Kind::Number,
+        default: None,
+        doc: "spending limit in US dollars",
+    },
+    KeyDef {
+        name: "budget.tokens",
+        kind: Kind::Uint,
+        default: None,
+        doc: "token limit",
+    },
+    KeyDef {
+        name: "budget.hours",
+        kind: Kind::Number,
+        default: None,
+        doc: "wall-clock agent hours",
+    },
+    KeyDef {
+        name: "budget.runs",
+        kind: Kind::Uint,
+        default: None,
+        doc: "agent runs",
+    },
+    KeyDef {
+        name: "budget.alert_pct",
+        kind: Kind::Uint,
+        default: Some("80"),
+        doc: "percentage of a limit that raises a budget alert",
+    },
 ];
 
 /// Looks a key up by name.
@@ -207,10 +317,11 @@ impl Config {
         let file = root.join(CONFIG_FILE);
         match std::fs::read_to_string(&file) {
             Ok(text) => {
-                let settings: Settings = parse_located(&text, "config.yml").map_err(|d| Error::Invalid {
-                    file: CONFIG_FILE.to_owned(),
-                    diagnostics: vec![d],
-                })?;
+                let settings: Settings =
+                    parse_located(&text, "config.yml").map_err(|d| Error::Invalid {
+                        file: CONFIG_FILE.to_owned(),
+                        diagnostics: vec![d],
+                    })?;
                 c.settings_layer(&settings, &Origin::RepoFile(CONFIG_FILE.to_owned()));
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -221,7 +332,9 @@ impl Config {
             c.settings_layer(&Settings::of_mission(m), &Origin::Mission(path.to_owned()));
         }
         for (var, value) in &ov.env {
-            let Some(rest) = var.strip_prefix("GIT_MISSION_") else { continue };
+            let Some(rest) = var.strip_prefix("GIT_MISSION_") else {
+                continue;
+            };
             let wanted = rest.to_ascii_lowercase();
             // GIT_MISSION_LIMITS_MAX_PARALLEL_WORKERS -> limits.max_parallel_workers
             if let Some(def) = KEYS.iter().find(|k| k.name.replace('.', "_") == wanted) {
@@ -232,17 +345,29 @@ impl Config {
         }
         for kv in &ov.cli {
             let (k, v) = kv.split_once('=').ok_or_else(|| {
-                Error::user_hint(format!("-c {kv:?} is not key=value"), "write -c limits.max_parallel_workers=4")
+                Error::user_hint(
+                    format!("-c {kv:?} is not key=value"),
+                    "write -c limits.max_parallel_workers=4",
+                )
             })?;
-            let def = key_def(k.trim()).ok_or_else(|| unknown_key(k.trim(), &Origin::CommandLine))?;
-            let v = parse_value(def, v).map_err(|e| bad_value(&Origin::CommandLine, def.name, e))?;
+            let def =
+                key_def(k.trim()).ok_or_else(|| unknown_key(k.trim(), &Origin::CommandLine))?;
+            let v =
+                parse_value(def, v).map_err(|e| bad_value(&Origin::CommandLine, def.name, e))?;
             c.set(def.name, v, Origin::CommandLine);
         }
         Ok(c)
     }
 
     fn set(&mut self, key: &'static str, value: Value, origin: Origin) {
-        self.entries.insert(key, Entry { key: key.to_owned(), value, origin });
+        self.entries.insert(
+            key,
+            Entry {
+                key: key.to_owned(),
+                value,
+                origin,
+            },
+        );
     }
 
     fn settings_layer(&mut self, s: &Settings, origin: &Origin) {
@@ -250,13 +375,21 @@ impl Config {
             self.set(k, v, origin.clone());
         }
         for (name, p) in s.profiles.iter().flatten() {
-            self.profiles.insert(name.clone(), (p.clone(), origin.clone()));
+            self.profiles
+                .insert(name.clone(), (p.clone(), origin.clone()));
         }
     }
 
     fn git_layer(&mut self, root: &Path, scope: &str, origin: Origin) -> Result<()> {
-        let out = git::git_opt(root, &["config", "--null", scope, "--get-regexp", r"^mission\."])?;
-        for item in out.unwrap_or_default().split('\0').filter(|s| !s.is_empty()) {
+        let out = git::git_opt(
+            root,
+            &["config", "--null", scope, "--get-regexp", r"^mission\."],
+        )?;
+        for item in out
+            .unwrap_or_default()
+            .split('\0')
+            .filter(|s| !s.is_empty())
+        {
             let (k, v) = item.split_once('\n').unwrap_or((item, "true"));
             let name = k.strip_prefix("mission.").unwrap_or(k).replace('-', "_");
             let def = key_def(&name).ok_or_else(|| unknown_key(k, &origin))?;
@@ -268,7 +401,10 @@ impl Config {
 
     /// Every effective entry, in key order of `KEYS`, then profiles.
     pub fn entries(&self) -> Vec<Entry> {
-        let mut out: Vec<Entry> = KEYS.iter().filter_map(|d| self.entries.get(d.name).cloned()).collect();
+        let mut out: Vec<Entry> = KEYS
+            .iter()
+            .filter_map(|d| self.entries.get(d.name).cloned())
+            .collect();
         for (name, (p, origin)) in &self.profiles {
             out.push(Entry {
                 key: format!("profiles.{name}"),
@@ -339,7 +475,7 @@ pub fn parse_value(def: &KeyDef, s: &str) -> Result<Value, String> {
         Kind::List => {
             if s.starts_with('[') {
                 serde_norway::from_str::<Vec<String>>(s)
-                    .map(|v| Value::from(v))
+                    .map(Value::from)
                     .map_err(|e| format!("{s:?} is not a list of strings: {e}"))
             } else if s.is_empty() {
                 Ok(Value::Array(Vec::new()))
@@ -354,7 +490,10 @@ pub fn parse_value(def: &KeyDef, s: &str) -> Result<Value, String> {
 pub fn display_value(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
-        Value::Number(n) => n.as_f64().filter(|_| n.is_f64()).map_or_else(|| n.to_string(), crate::mission::render::number),
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|_| n.is_f64())
+            .map_or_else(|| n.to_string(), crate::mission::render::number),
         other => other.to_string(),
     }
 }

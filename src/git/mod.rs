@@ -85,8 +85,13 @@ impl Repo {
     /// The text of `path` in the tree of `branch`'s head, if both exist.
     pub fn read_at_branch(&self, branch: &str, path: &str) -> Result<Option<String>> {
         let name = format!("refs/heads/{branch}");
-        let err = |e: &dyn std::fmt::Display| Error::Internal(format!("reading {path} at {name}: {e}"));
-        let Some(mut r) = self.repo.try_find_reference(name.as_str()).map_err(|e| err(&e))? else {
+        let err =
+            |e: &dyn std::fmt::Display| Error::Internal(format!("reading {path} at {name}: {e}"));
+        let Some(mut r) = self
+            .repo
+            .try_find_reference(name.as_str())
+            .map_err(|e| err(&e))?
+        else {
             return Ok(None);
         };
         let tree = r.peel_to_tree().map_err(|e| err(&e))?;
@@ -136,8 +141,11 @@ pub fn identity(dir: &Path) -> Result<(String, jiff::Timestamp)> {
             "set it with `git config --global user.name \"Your Name\"` and `git config --global user.email you@example.com`",
         )
     })?;
-    parse_ident(ident.trim())
-        .ok_or_else(|| Error::Internal(format!("unexpected `git var GIT_COMMITTER_IDENT` output: {ident:?}")))
+    parse_ident(ident.trim()).ok_or_else(|| {
+        Error::Internal(format!(
+            "unexpected `git var GIT_COMMITTER_IDENT` output: {ident:?}"
+        ))
+    })
 }
 
 fn parse_ident(ident: &str) -> Option<(String, jiff::Timestamp)> {
@@ -151,10 +159,10 @@ fn parse_ident(ident: &str) -> Option<(String, jiff::Timestamp)> {
 mod tests {
     #[test]
     fn parses_git_identities() {
-        let (who, at) = super::parse_ident("Ada Lovelace <ada@example.com> 1795000000 +0100").expect("valid");
+        let (who, at) =
+            super::parse_ident("Ada Lovelace <ada@example.com> 1795000000 +0100").expect("valid");
         assert_eq!(who, "Ada Lovelace <ada@example.com>");
         assert_eq!(at.to_string(), "2026-11-18T11:06:40Z");
         assert!(super::parse_ident("no email 12").is_none());
     }
 }
-

@@ -58,7 +58,9 @@ pub fn sections(body: &str) -> Vec<Section> {
 
 /// The section with this title (case-insensitive).
 pub fn section<'a>(sections: &'a [Section], title: &str) -> Option<&'a Section> {
-    sections.iter().find(|s| s.title.eq_ignore_ascii_case(title))
+    sections
+        .iter()
+        .find(|s| s.title.eq_ignore_ascii_case(title))
 }
 
 /// True when a section holds nothing but whitespace and HTML comments (template guidance).
@@ -116,7 +118,11 @@ pub fn set_block(body: &str, name: &str, heading: &str, content: &str) -> String
         out.push_str(&body[r.end..]);
         return out;
     }
-    let block = format!("{}\n{content}{}\n", marker("begin", name), marker("end", name));
+    let block = format!(
+        "{}\n{content}{}\n",
+        marker("begin", name),
+        marker("end", name)
+    );
     let secs = sections(body);
     match section(&secs, heading) {
         Some(s) => {

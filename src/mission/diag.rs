@@ -70,7 +70,11 @@ impl fmt::Display for DisplayWithFile<'_> {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{}:{}:{}: {sev}: {}", self.file, d.line, d.column, d.message)?;
+        write!(
+            f,
+            "{}:{}:{}: {sev}: {}",
+            self.file, d.line, d.column, d.message
+        )?;
         if let Some(h) = &d.hint {
             write!(f, "\n  hint: {h}")?;
         }

@@ -114,7 +114,9 @@ fn split(text: &str) -> Result<(usize, usize, usize), Diagnostic> {
             (1, 1),
             "missing YAML frontmatter: the file must start with a line `---`".into(),
         )
-        .hint("a mission file is `---`, YAML, `---`, then Markdown; `git mission new` writes one"));
+        .hint(
+            "a mission file is `---`, YAML, `---`, then Markdown; `git mission new` writes one",
+        ));
     }
     let mut pos = first_end;
     while pos < text.len() {
@@ -161,7 +163,12 @@ pub fn parse_located<T: serde::de::DeserializeOwned>(
         let path = convert_path(e.path());
         let inner = e.into_inner();
         let message = strip_location(&inner.to_string());
-        if path.0.is_empty() && !matches!(index.get(&YamlPath::root()).map(|n| n.kind), Some(NodeKind::Mapping { .. })) {
+        if path.0.is_empty()
+            && !matches!(
+                index.get(&YamlPath::root()).map(|n| n.kind),
+                Some(NodeKind::Mapping { .. })
+            )
+        {
             return Diagnostic::error(
                 "frontmatter-not-mapping",
                 (1, 1),
@@ -169,10 +176,17 @@ pub fn parse_located<T: serde::de::DeserializeOwned>(
             )
             .hint("start from `git mission new`, or see docs/mission-file.md");
         }
-        if index.get(&path).is_none() && !message.starts_with("unknown field") && !message.starts_with("missing field") {
+        if index.get(&path).is_none()
+            && !message.starts_with("unknown field")
+            && !message.starts_with("missing field")
+        {
             // libyaml rejected something saphyr accepted: report libyaml's own position.
             if let Some(loc) = inner.location() {
-                return Diagnostic::error("yaml-syntax", (loc.line(), loc.column()), format!("invalid YAML: {message}"));
+                return Diagnostic::error(
+                    "yaml-syntax",
+                    (loc.line(), loc.column()),
+                    format!("invalid YAML: {message}"),
+                );
             }
         }
         schema_error(fm, &index, &path, &message, root_noun)
@@ -262,7 +276,10 @@ fn schema_error(
         return Diagnostic::error(
             "unknown-value",
             index.locate(path),
-            format!("unknown {what} {value:?} (expected one of {})", expected.join(", ")),
+            format!(
+                "unknown {what} {value:?} (expected one of {})",
+                expected.join(", ")
+            ),
         )
         .hint("the allowed values are listed in docs/mission-file.md");
     }
@@ -284,7 +301,11 @@ fn schema_error(
         };
     }
     if message.starts_with("missing field") {
-        let key = backticked(&message).first().copied().unwrap_or("").to_owned();
+        let key = backticked(&message)
+            .first()
+            .copied()
+            .unwrap_or("")
+            .to_owned();
         let owner = owner_noun(path);
         return Diagnostic::error(
             "missing-key",
@@ -301,11 +322,16 @@ fn schema_error(
         return Diagnostic::error(
             "bad-timestamp",
             index.locate(path),
-            format!("{path}: invalid timestamp {}", found.as_deref().unwrap_or("")),
+            format!(
+                "{path}: invalid timestamp {}",
+                found.as_deref().unwrap_or("")
+            ),
         )
         .hint("write times in RFC 3339, like 2026-11-21T10:00:00Z");
     }
-    let expected = message.rsplit_once(", expected ").map(|(_, e)| e.to_owned());
+    let expected = message
+        .rsplit_once(", expected ")
+        .map(|(_, e)| e.to_owned());
     let friendly = expected.as_deref().map(|e| match e {
         "u32" | "u64" | "usize" => "a whole number".to_owned(),
         "f64" | "f32" => "a number".to_owned(),
@@ -314,12 +340,26 @@ fn schema_error(
         e if e.starts_with("struct ") => "a mapping of `key: value` lines".to_owned(),
         e => e.to_owned(),
     });
-    let shown = if path.0.is_empty() { root_noun.to_owned() } else { path.to_string() };
-    let d = match (&found, &friendly) {
-        (Some(v), Some(f)) => Diagnostic::error("invalid-value", index.locate(path), format!("{shown}: expected {f}, found {v}")),
-        _ => Diagnostic::error("invalid-value", index.locate(path), format!("{shown}: {message}")),
+    let shown = if path.0.is_empty() {
+        root_noun.to_owned()
+    } else {
+        path.to_string()
     };
-    d.hint(format!("check the type of `{field}` in docs/mission-file.md"))
+    let d = match (&found, &friendly) {
+        (Some(v), Some(f)) => Diagnostic::error(
+            "invalid-value",
+            index.locate(path),
+            format!("{shown}: expected {f}, found {v}"),
+        ),
+        _ => Diagnostic::error(
+            "invalid-value",
+            index.locate(path),
+            format!("{shown}: {message}"),
+        ),
+    };
+    d.hint(format!(
+        "check the type of `{field}` in docs/mission-file.md"
+    ))
 }
 
 /// serde_norway prefixes messages with the path and suffixes them with the location; both

@@ -13,8 +13,15 @@ use super::yaml::{NodeKind, SpanIndex, YamlPath, scalar};
 use saphyr_parser::ScalarStyle;
 
 enum Edit {
-    Replace { start: usize, end: usize, text: String },
-    AppendTopLevel { key: String, text: String },
+    Replace {
+        start: usize,
+        end: usize,
+        text: String,
+    },
+    AppendTopLevel {
+        key: String,
+        text: String,
+    },
 }
 
 /// The frontmatter `fm` (which parses to `old`) edited so that it parses to `new`.
@@ -51,18 +58,33 @@ pub fn patch(fm: &str, old: &Mission, new: &Mission) -> Option<String> {
     }
 }
 
-fn diff(index: &SpanIndex, path: &YamlPath, old: &Value, new: &Value, edits: &mut Vec<Edit>) -> Option<()> {
+fn diff(
+    index: &SpanIndex,
+    path: &YamlPath,
+    old: &Value,
+    new: &Value,
+    edits: &mut Vec<Edit>,
+) -> Option<()> {
     if old == new {
         return Some(());
     }
     match (old, new) {
-        (Value::Object(o), Value::Object(n)) if index.get(path).is_some_and(|s| matches!(s.kind, NodeKind::Mapping { flow: false })) => {
+        (Value::Object(o), Value::Object(n))
+            if index
+                .get(path)
+                .is_some_and(|s| matches!(s.kind, NodeKind::Mapping { flow: false })) =>
+        {
             for (k, nv) in n {
                 match o.get(k) {
-                    Some(ov) if index.get(&path.key(k)).is_some() => diff(index, &path.key(k), ov, nv, edits)?,
+                    Some(ov) if index.get(&path.key(k)).is_some() => {
+                        diff(index, &path.key(k), ov, nv, edits)?
+                    }
                     Some(ov) if ov == nv => {}
                     _ if path.0.is_empty() && index.get(&path.key(k)).is_none() => {
-                        edits.push(Edit::AppendTopLevel { key: k.clone(), text: flow(nv) });
+                        edits.push(Edit::AppendTopLevel {
+                            key: k.clone(),
+                            text: flow(nv),
+                        });
                     }
                     _ => return None,
                 }
@@ -76,7 +98,12 @@ fn diff(index: &SpanIndex, path: &YamlPath, old: &Value, new: &Value, edits: &mu
             }
             Some(())
         }
-        (Value::Array(o), Value::Array(n)) if o.len() == n.len() && index.get(path).is_some_and(|s| matches!(s.kind, NodeKind::Sequence { flow: false })) => {
+        (Value::Array(o), Value::Array(n))
+            if o.len() == n.len()
+                && index
+                    .get(path)
+                    .is_some_and(|s| matches!(s.kind, NodeKind::Sequence { flow: false })) =>
+        {
             for (i, (ov, nv)) in o.iter().zip(n).enumerate() {
                 diff(index, &path.index(i), ov, nv, edits)?;
             }
@@ -85,13 +112,19 @@ fn diff(index: &SpanIndex, path: &YamlPath, old: &Value, new: &Value, edits: &mu
         _ => {
             let node = index.get(path)?;
             let replaceable = match node.kind {
-                NodeKind::Scalar(style) => !matches!(style, ScalarStyle::Literal | ScalarStyle::Folded),
+                NodeKind::Scalar(style) => {
+                    !matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+                }
                 NodeKind::Mapping { flow } | NodeKind::Sequence { flow } => flow,
             };
             if !replaceable || node.end <= node.start {
                 return None;
             }
-            edits.push(Edit::Replace { start: node.start, end: node.end, text: flow(new) });
+            edits.push(Edit::Replace {
+                start: node.start,
+                end: node.end,
+                text: flow(new),
+            });
             Some(())
         }
     }

@@ -66,7 +66,11 @@ pub fn render_frontmatter(m: &Mission) -> String {
     line(&mut o, 0, "spent", &spent(&m.spent));
     line(&mut o, 0, "block", &opt(m.block.as_ref(), block));
     list(&mut o, 0, "contract", &m.contract, |o, a| {
-        let _ = writeln!(o, "{}", flow_map(&[("id", scalar(&a.id, true)), ("text", scalar(&a.text, true))]));
+        let _ = writeln!(
+            o,
+            "{}",
+            flow_map(&[("id", scalar(&a.id, true)), ("text", scalar(&a.text, true))])
+        );
     });
     list(&mut o, 0, "resources", &m.resources, |o, r| {
         let _ = writeln!(o, "{}", resource(r));
@@ -85,7 +89,12 @@ fn milestone(o: &mut String, m: &Milestone) {
     let v = &m.validation;
     line(o, 6, "commands", &str_list(&v.commands));
     line(o, 6, "scrutiny", if v.scrutiny { "true" } else { "false" });
-    line(o, 6, "user_testing", &opt(v.user_testing.as_ref(), user_testing));
+    line(
+        o,
+        6,
+        "user_testing",
+        &opt(v.user_testing.as_ref(), user_testing),
+    );
     line(o, 6, "assertions", &str_list(&v.assertions));
     list(o, 4, "features", &m.features, feature);
 }
@@ -102,12 +111,17 @@ fn feature(o: &mut String, f: &Feature) {
     line(o, 8, "skills", &str_list(&f.skills));
     line(o, 8, "attempts", &f.attempts.to_string());
     line(o, 8, "pr", &opt(f.pr.as_ref(), |n| n.to_string()));
-    line(o, 8, "origin", &opt(f.origin.as_ref(), |x| {
-        flow_map(&[
-            ("validation_run", scalar(&x.validation_run, true)),
-            ("finding", scalar(&x.finding, true)),
-        ])
-    }));
+    line(
+        o,
+        8,
+        "origin",
+        &opt(f.origin.as_ref(), |x| {
+            flow_map(&[
+                ("validation_run", scalar(&x.validation_run, true)),
+                ("finding", scalar(&x.finding, true)),
+            ])
+        }),
+    );
     line(o, 8, "description", &block_text(&f.description, 10));
 }
 
@@ -156,7 +170,10 @@ pub fn number(x: f64) -> String {
 }
 
 fn approval(a: &Approval) -> String {
-    flow_map(&[("by", scalar(&a.by, true)), ("at", scalar(&a.at.to_string(), true))])
+    flow_map(&[
+        ("by", scalar(&a.by, true)),
+        ("at", scalar(&a.at.to_string(), true)),
+    ])
 }
 
 fn role_map(r: &RoleMap) -> String {

@@ -18,19 +18,24 @@ use super::yaml::{SpanIndex, YamlPath};
 pub const AGENTS: &[&str] = &["claude", "codex", "opencode", "gemini", "aider", "exec"];
 
 struct Ctx<'a> {
-    index: SpanIndex,
+    doc: &'a MissionDoc,
+    /// Built on the first diagnostic: a valid mission never pays for it.
+    index: std::cell::OnceCell<SpanIndex>,
     out: Vec<Diagnostic>,
     /// Profiles known from configuration, in addition to the file's own.
     extra_profiles: &'a [String],
 }
 
 impl Ctx<'_> {
+    fn index(&self) -> &SpanIndex {
+        self.index.get_or_init(|| self.doc.span_index())
+    }
     fn at(&self, path: &YamlPath) -> (usize, usize) {
-        let (l, c) = self.index.locate(path);
+        let (l, c) = self.index().locate(path);
         (l + 1, c)
     }
     fn key_at(&self, path: &YamlPath) -> (usize, usize) {
-        let (l, c) = self.index.locate_key(path);
+        let (l, c) = self.index().locate_key(path);
         (l + 1, c)
     }
     fn error(&mut self, code: &'static str, path: &YamlPath, msg: String, hint: &str) {
@@ -53,7 +58,8 @@ impl Ctx<'_> {
 /// `profiles` are profile names defined in configuration.
 pub fn validate(doc: &MissionDoc, file_id: Option<&str>, profiles: &[String]) -> Vec<Diagnostic> {
     let mut cx = Ctx {
-        index: doc.span_index(),
+        doc,
+        index: std::cell::OnceCell::new(),
         out: Vec::new(),
         extra_profiles: profiles,
     };
@@ -67,9 +73,19 @@ pub fn validate(doc: &MissionDoc, file_id: Option<&str>, profiles: &[String]) ->
     for (i, a) in m.contract.iter().enumerate() {
         let p = root.key("contract").index(i).key("id");
         if !ids::is_contract_id(&a.id) {
-            cx.error("bad-id", &p, format!("invalid contract id {:?}", a.id), "contract ids look like VC1, VC2, ...");
+            cx.error(
+                "bad-id",
+                &p,
+                format!("invalid contract id {:?}", a.id),
+                "contract ids look like VC1, VC2, ...",
+            );
         } else if contract_ids.contains_key(a.id.as_str()) {
-            cx.error("duplicate-id", &p, format!("duplicate contract id {:?}", a.id), "give every assertion its own id");
+            cx.error(
+                "duplicate-id",
+                &p,
+                format!("duplicate contract id {:?}", a.id),
+                "give every assertion its own id",
+            );
         } else {
             contract_ids.insert(&a.id, i);
         }
@@ -81,21 +97,39 @@ pub fn validate(doc: &MissionDoc, file_id: Option<&str>, profiles: &[String]) ->
     for (mi, ms) in m.milestones.iter().enumerate() {
         let mp = root.key("milestones").index(mi);
         if !ids::is_milestone_id(&ms.id) {
-            cx.error("bad-id", &mp.key("id"), format!("invalid milestone id {:?}", ms.id), "milestone ids look like M1, M2, ...");
+            cx.error(
+                "bad-id",
+                &mp.key("id"),
+                format!("invalid milestone id {:?}", ms.id),
+                "milestone ids look like M1, M2, ...",
+            );
         } else if milestone_ids.contains_key(ms.id.as_str()) {
-            cx.error("duplicate-id", &mp.key("id"), format!("duplicate milestone id {:?}", ms.id), "give every milestone its own id");
+            cx.error(
+                "duplicate-id",
+                &mp.key("id"),
+                format!("duplicate milestone id {:?}", ms.id),
+                "give every milestone its own id",
+            );
         } else {
             milestone_ids.insert(&ms.id, mi);
         }
         for (fi, f) in ms.features.iter().enumerate() {
             let fp = mp.key("features").index(fi).key("id");
             if !ids::is_feature_id(&f.id) {
-                cx.error("bad-id", &fp, format!("invalid feature id {:?}", f.id), "feature ids look like F1, F2, F2b");
+                cx.error(
+                    "bad-id",
+                    &fp,
+                    format!("invalid feature id {:?}", f.id),
+                    "feature ids look like F1, F2, F2b",
+                );
             } else if let Some(&(pm, _)) = feature_home.get(f.id.as_str()) {
                 cx.error(
                     "duplicate-id",
                     &fp,
-                    format!("duplicate feature id {:?} (already used in {})", f.id, m.milestones[pm].id),
+                    format!(
+                        "duplicate feature id {:?} (already used in {})",
+                        f.id, m.milestones[pm].id
+                    ),
                     "feature ids are unique across the whole mission",
                 );
             } else {
@@ -117,17 +151,33 @@ pub fn validate(doc: &MissionDoc, file_id: Option<&str>, profiles: &[String]) ->
             } else {
                 format!("the contract defines {}", known.join(", "))
             };
-            cx.error("unknown-assertion", &path.index(i), format!("assertion {a:?} is not in the contract"), &hint);
+            cx.error(
+                "unknown-assertion",
+                &path.index(i),
+                format!("assertion {a:?} is not in the contract"),
+                &hint,
+            );
         }
     };
 
     let mut active = 0;
     for (mi, ms) in m.milestones.iter().enumerate() {
         let mp = root.key("milestones").index(mi);
-        if matches!(ms.status, MilestoneStatus::Active | MilestoneStatus::Validating) {
+        if matches!(
+            ms.status,
+            MilestoneStatus::Active | MilestoneStatus::Validating
+        ) {
             active += 1;
             if active > 1 {
-                cx.error("two-active-milestones", &mp.key("status"), format!("milestone {} is {} while an earlier milestone is still in progress", ms.id, ms.status), "only one milestone is active at a time");
+                cx.error(
+                    "two-active-milestones",
+                    &mp.key("status"),
+                    format!(
+                        "milestone {} is {} while an earlier milestone is still in progress",
+                        ms.id, ms.status
+                    ),
+                    "only one milestone is active at a time",
+                );
             }
         }
         if ms.validation.is_empty() {
@@ -138,19 +188,43 @@ pub fn validate(doc: &MissionDoc, file_id: Option<&str>, profiles: &[String]) ->
                 "add `validation: {commands: [\"...\"]}`, `scrutiny: true` or `user_testing: {...}`",
             );
         }
-        check_assertions(&mut cx, &mp.key("validation").key("assertions"), &ms.validation.assertions);
+        check_assertions(
+            &mut cx,
+            &mp.key("validation").key("assertions"),
+            &ms.validation.assertions,
+        );
         cited.extend(ms.validation.assertions.iter().map(String::as_str));
         if let Some(ut) = &ms.validation.user_testing
             && ut.launch.is_none()
             && ut.url.is_none()
         {
-            cx.error("user-testing-incomplete", &mp.key("validation").key("user_testing"), format!("milestone {} user_testing names neither `launch` nor `url`", ms.id), "say how the user-testing validator starts or reaches the product");
+            cx.error(
+                "user-testing-incomplete",
+                &mp.key("validation").key("user_testing"),
+                format!(
+                    "milestone {} user_testing names neither `launch` nor `url`",
+                    ms.id
+                ),
+                "say how the user-testing validator starts or reaches the product",
+            );
         }
         if ms.features.is_empty() {
-            cx.warn("milestone-without-features", &mp.key("id"), format!("milestone {} has no features", ms.id), "add the features that implement it, or drop the milestone");
+            cx.warn(
+                "milestone-without-features",
+                &mp.key("id"),
+                format!("milestone {} has no features", ms.id),
+                "add the features that implement it, or drop the milestone",
+            );
         }
-        if ms.validation.assertions.is_empty() && ms.features.iter().all(|f| f.assertions.is_empty()) {
-            cx.warn("milestone-cites-nothing", &mp.key("id"), format!("milestone {} cites no contract assertion", ms.id), "list the VC ids it proves under validation.assertions");
+        if ms.validation.assertions.is_empty()
+            && ms.features.iter().all(|f| f.assertions.is_empty())
+        {
+            cx.warn(
+                "milestone-cites-nothing",
+                &mp.key("id"),
+                format!("milestone {} cites no contract assertion", ms.id),
+                "list the VC ids it proves under validation.assertions",
+            );
         }
         for (fi, f) in ms.features.iter().enumerate() {
             let fp = mp.key("features").index(fi);
@@ -178,16 +252,34 @@ pub fn validate(doc: &MissionDoc, file_id: Option<&str>, profiles: &[String]) ->
                     _ => {}
                 }
             }
-            if f.checks.as_ref().is_some_and(|c| c.iter().any(|c| c.trim().is_empty())) {
-                cx.error("empty-check", &fp.key("checks"), format!("feature {} has an empty check command", f.id), "remove it, or write the command to run");
+            if f.checks
+                .as_ref()
+                .is_some_and(|c| c.iter().any(|c| c.trim().is_empty()))
+            {
+                cx.error(
+                    "empty-check",
+                    &fp.key("checks"),
+                    format!("feature {} has an empty check command", f.id),
+                    "remove it, or write the command to run",
+                );
             }
             if body::is_blank(&f.description) {
-                cx.warn("feature-not-scoped", &fp.key("id"), format!("feature {} has no description", f.id), "say what to build, the files likely touched and how to verify it");
+                cx.warn(
+                    "feature-not-scoped",
+                    &fp.key("id"),
+                    format!("feature {} has no description", f.id),
+                    "say what to build, the files likely touched and how to verify it",
+                );
             }
             if let Some(o) = &f.origin
                 && !ids::is_run_id(&o.validation_run)
             {
-                cx.error("bad-id", &fp.key("origin").key("validation_run"), format!("invalid run id {:?}", o.validation_run), "run ids are letters, digits, '.', '_' and '-'");
+                cx.error(
+                    "bad-id",
+                    &fp.key("origin").key("validation_run"),
+                    format!("invalid run id {:?}", o.validation_run),
+                    "run ids are letters, digits, '.', '_' and '-'",
+                );
             }
         }
     }
@@ -197,36 +289,82 @@ pub fn validate(doc: &MissionDoc, file_id: Option<&str>, profiles: &[String]) ->
         if let Some(nb) = &r.needed_by
             && !milestone_ids.contains_key(nb.as_str())
         {
-            cx.error("unknown-milestone", &root.key("resources").index(ri).key("needed_by"), format!("resource {:?} is needed by unknown milestone {nb:?}", r.name), "needed_by names a milestone id of this file");
+            cx.error(
+                "unknown-milestone",
+                &root.key("resources").index(ri).key("needed_by"),
+                format!(
+                    "resource {:?} is needed by unknown milestone {nb:?}",
+                    r.name
+                ),
+                "needed_by names a milestone id of this file",
+            );
         }
     }
     if let Some(b) = &m.block {
         if let Some(ms) = &b.milestone
             && !milestone_ids.contains_key(ms.as_str())
         {
-            cx.error("unknown-milestone", &root.key("block").key("milestone"), format!("block names unknown milestone {ms:?}"), "block.milestone names a milestone id of this file");
+            cx.error(
+                "unknown-milestone",
+                &root.key("block").key("milestone"),
+                format!("block names unknown milestone {ms:?}"),
+                "block.milestone names a milestone id of this file",
+            );
         }
         if let Some(f) = &b.feature
             && !feature_home.contains_key(f.as_str())
         {
-            cx.error("unknown-feature", &root.key("block").key("feature"), format!("block names unknown feature {f:?}"), "block.feature names a feature id of this file");
+            cx.error(
+                "unknown-feature",
+                &root.key("block").key("feature"),
+                format!("block names unknown feature {f:?}"),
+                "block.feature names a feature id of this file",
+            );
         }
     }
 
     // Readiness checklist.
     for (i, a) in m.contract.iter().enumerate() {
         if !cited.contains(a.id.as_str()) {
-            cx.warn("contract-not-cited", &root.key("contract").index(i), format!("contract assertion {} is not cited by any milestone or feature", a.id), "cite it where it is proved, or drop it");
+            cx.warn(
+                "contract-not-cited",
+                &root.key("contract").index(i),
+                format!(
+                    "contract assertion {} is not cited by any milestone or feature",
+                    a.id
+                ),
+                "cite it where it is proved, or drop it",
+            );
         }
     }
     if m.milestones.is_empty() {
-        cx.warn("no-milestones", &root.key("milestones"), "the plan has no milestones yet".into(), "add milestones with features and validation (docs/mission-file.md)");
+        cx.warn(
+            "no-milestones",
+            &root.key("milestones"),
+            "the plan has no milestones yet".into(),
+            "add milestones with features and validation (docs/mission-file.md)",
+        );
     }
     if m.contract.is_empty() {
-        cx.warn("no-contract", &root.key("contract"), "the validation contract is empty".into(), "write implementation-independent assertions (VC1, VC2, ...) before features");
+        cx.warn(
+            "no-contract",
+            &root.key("contract"),
+            "the validation contract is empty".into(),
+            "write implementation-independent assertions (VC1, VC2, ...) before features",
+        );
     }
-    if m.budget.as_ref().is_none_or(|b| b.usd.is_none() && b.tokens.is_none() && b.hours.is_none() && b.runs.is_none()) {
-        cx.warn("no-budget", &root.key("budget"), "no budget is set".into(), &format!("run `git mission estimate {}` and set `budget: {{usd: ...}}`", m.id));
+    if m.budget.as_ref().is_none_or(|b| {
+        b.usd.is_none() && b.tokens.is_none() && b.hours.is_none() && b.runs.is_none()
+    }) {
+        cx.warn(
+            "no-budget",
+            &root.key("budget"),
+            "no budget is set".into(),
+            &format!(
+                "run `git mission estimate {}` and set `budget: {{usd: ...}}`",
+                m.id
+            ),
+        );
     }
     check_body(&mut cx, doc);
 
@@ -237,25 +375,69 @@ pub fn validate(doc: &MissionDoc, file_id: Option<&str>, profiles: &[String]) ->
 fn check_header(cx: &mut Ctx, m: &Mission, file_id: Option<&str>) {
     let root = YamlPath::root();
     if m.schema != SCHEMA_VERSION {
-        cx.error("schema-version", &root.key("schema"), format!("unsupported schema version {}", m.schema), "this version of git-mission reads schema 1; upgrade git-mission");
+        cx.error(
+            "schema-version",
+            &root.key("schema"),
+            format!("unsupported schema version {}", m.schema),
+            "this version of git-mission reads schema 1; upgrade git-mission",
+        );
     }
     if !ids::is_mission_id(&m.id) {
-        cx.error("bad-id", &root.key("id"), format!("invalid mission id {:?}", m.id), &format!("mission ids are {}", ids::MISSION_ID_GRAMMAR));
+        cx.error(
+            "bad-id",
+            &root.key("id"),
+            format!("invalid mission id {:?}", m.id),
+            &format!("mission ids are {}", ids::MISSION_ID_GRAMMAR),
+        );
     } else if let Some(fid) = file_id
         && fid != m.id
     {
-        cx.error("id-mismatch", &root.key("id"), format!("mission id {:?} does not match the file name ({fid}-mission.md)", m.id), "rename the file or change the id so they agree");
+        cx.error(
+            "id-mismatch",
+            &root.key("id"),
+            format!(
+                "mission id {:?} does not match the file name ({fid}-mission.md)",
+                m.id
+            ),
+            "rename the file or change the id so they agree",
+        );
     }
     if m.title.trim().is_empty() {
-        cx.error("empty-title", &root.key("title"), "the mission title is empty".into(), "give the mission a one-line title");
+        cx.error(
+            "empty-title",
+            &root.key("title"),
+            "the mission title is empty".into(),
+            "give the mission a one-line title",
+        );
     }
     let needs_approval = !matches!(m.status, MissionStatus::Draft | MissionStatus::Cancelled);
     if needs_approval && m.approved.is_none() {
-        cx.error("not-approved", &root.key("status"), format!("mission status is {:?} but it was never approved", m.status.as_str()), &format!("set the status back to draft and run `git mission approve {}`", m.id));
+        cx.error(
+            "not-approved",
+            &root.key("status"),
+            format!(
+                "mission status is {:?} but it was never approved",
+                m.status.as_str()
+            ),
+            &format!(
+                "set the status back to draft and run `git mission approve {}`",
+                m.id
+            ),
+        );
     }
     match (&m.block, m.status) {
-        (None, MissionStatus::Blocked) => cx.error("block-missing", &root.key("status"), "mission status is \"blocked\" but `block` is null".into(), "say why in `block: {reason: ..., since: ..., message: ...}`"),
-        (Some(_), s) if !matches!(s, MissionStatus::Blocked | MissionStatus::Paused) => cx.warn("stale-block", &root.key("block"), format!("a block is recorded but the mission is {s}"), "a recovered block is history: set `block: null`"),
+        (None, MissionStatus::Blocked) => cx.error(
+            "block-missing",
+            &root.key("status"),
+            "mission status is \"blocked\" but `block` is null".into(),
+            "say why in `block: {reason: ..., since: ..., message: ...}`",
+        ),
+        (Some(_), s) if !matches!(s, MissionStatus::Blocked | MissionStatus::Paused) => cx.warn(
+            "stale-block",
+            &root.key("block"),
+            format!("a block is recorded but the mission is {s}"),
+            "a recovered block is history: set `block: null`",
+        ),
         _ => {}
     }
 }
@@ -265,12 +447,26 @@ fn check_settings(cx: &mut Ctx, m: &Mission) {
     if let Some(t) = m.limits.as_ref().and_then(|l| l.worker_timeout.as_deref())
         && humantime::parse_duration(t).is_err()
     {
-        cx.error("bad-duration", &root.key("limits").key("worker_timeout"), format!("invalid duration {t:?}"), "write durations like 45m, 2h or 1h30m");
+        cx.error(
+            "bad-duration",
+            &root.key("limits").key("worker_timeout"),
+            format!("invalid duration {t:?}"),
+            "write durations like 45m, 2h or 1h30m",
+        );
     }
     if let Some(l) = &m.limits {
-        for (k, v) in [("max_parallel_workers", l.max_parallel_workers), ("worker_attempts", l.worker_attempts), ("validation_failures", l.validation_failures)] {
+        for (k, v) in [
+            ("max_parallel_workers", l.max_parallel_workers),
+            ("worker_attempts", l.worker_attempts),
+            ("validation_failures", l.validation_failures),
+        ] {
             if v == Some(0) {
-                cx.error("bad-limit", &root.key("limits").key(k), format!("limits.{k} is 0"), "use at least 1");
+                cx.error(
+                    "bad-limit",
+                    &root.key("limits").key(k),
+                    format!("limits.{k} is 0"),
+                    "use at least 1",
+                );
             }
         }
     }
@@ -279,13 +475,23 @@ fn check_settings(cx: &mut Ctx, m: &Mission) {
             if let Some(x) = v
                 && !(x.is_finite() && x >= 0.0)
             {
-                cx.error("bad-budget", &root.key("budget").key(k), format!("budget.{k} must be a non-negative number, not {x}"), "limits are amounts, like 40 or 2.5");
+                cx.error(
+                    "bad-budget",
+                    &root.key("budget").key(k),
+                    format!("budget.{k} must be a non-negative number, not {x}"),
+                    "limits are amounts, like 40 or 2.5",
+                );
             }
         }
         if let Some(p) = b.alert_pct
             && !(1..=100).contains(&p)
         {
-            cx.error("bad-budget", &root.key("budget").key("alert_pct"), format!("budget.alert_pct must be between 1 and 100, not {p}"), "alert_pct is the share of a limit that raises an alert, e.g. 80");
+            cx.error(
+                "bad-budget",
+                &root.key("budget").key("alert_pct"),
+                format!("budget.alert_pct must be between 1 and 100, not {p}"),
+                "alert_pct is the share of a limit that raises an alert, e.g. 80",
+            );
         }
     }
     let mut profile_names: Vec<&str> = cx.extra_profiles.iter().map(String::as_str).collect();
@@ -294,17 +500,32 @@ fn check_settings(cx: &mut Ctx, m: &Mission) {
             profile_names.push(name);
             let pp = root.key("profiles").key(name);
             if !AGENTS.contains(&p.agent.as_str()) {
-                cx.error("unknown-agent", &pp.key("agent"), format!("profile {name:?} uses unknown agent {:?}", p.agent), &format!("agents are {}", AGENTS.join(", ")));
+                cx.error(
+                    "unknown-agent",
+                    &pp.key("agent"),
+                    format!("profile {name:?} uses unknown agent {:?}", p.agent),
+                    &format!("agents are {}", AGENTS.join(", ")),
+                );
             }
             if p.agent == "exec" && p.command.as_ref().is_none_or(|c| c.is_empty()) {
-                cx.error("exec-without-command", &pp, format!("profile {name:?} uses the exec agent but has no command"), "add `command: [\"program\", \"arg\"]` (an argv list, never a shell string)");
+                cx.error(
+                    "exec-without-command",
+                    &pp,
+                    format!("profile {name:?} uses the exec agent but has no command"),
+                    "add `command: [\"program\", \"arg\"]` (an argv list, never a shell string)",
+                );
             }
         }
     }
     if let Some(agents) = &m.agents {
         for (role, value) in agents.entries() {
             if value != "none" && !AGENTS.contains(&value) && !profile_names.contains(&value) {
-                cx.error("unknown-agent", &root.key("agents").key(role), format!("agents.{role} is {value:?}, which is neither an agent nor a profile"), &format!("use one of {}, a profile name, or none", AGENTS.join(", ")));
+                cx.error(
+                    "unknown-agent",
+                    &root.key("agents").key(role),
+                    format!("agents.{role} is {value:?}, which is neither an agent nor a profile"),
+                    &format!("use one of {}, a profile name, or none", AGENTS.join(", ")),
+                );
             }
         }
     }
@@ -316,7 +537,12 @@ fn check_cycles(cx: &mut Ctx, m: &Mission) {
         .milestones
         .iter()
         .enumerate()
-        .flat_map(|(mi, ms)| ms.features.iter().enumerate().map(move |(fi, f)| (mi, fi, f)))
+        .flat_map(|(mi, ms)| {
+            ms.features
+                .iter()
+                .enumerate()
+                .map(move |(fi, f)| (mi, fi, f))
+        })
         .collect();
     let mut pos: HashMap<&str, usize> = HashMap::new();
     for (i, (_, _, f)) in feats.iter().enumerate() {
@@ -337,7 +563,9 @@ fn check_cycles(cx: &mut Ctx, m: &Mission) {
                 continue;
             }
             stack.last_mut().expect("non-empty").1 += 1;
-            let Some(&d) = pos.get(deps[next].as_str()) else { continue };
+            let Some(&d) = pos.get(deps[next].as_str()) else {
+                continue;
+            };
             match colour[d] {
                 0 => {
                     colour[d] = 1;
@@ -345,11 +573,28 @@ fn check_cycles(cx: &mut Ctx, m: &Mission) {
                 }
                 1 => {
                     let from = stack.iter().position(|(x, _)| *x == d).expect("on stack");
-                    let mut cycle: Vec<&str> = stack[from..].iter().map(|(x, _)| feats[*x].2.id.as_str()).collect();
+                    let mut cycle: Vec<&str> = stack[from..]
+                        .iter()
+                        .map(|(x, _)| feats[*x].2.id.as_str())
+                        .collect();
                     cycle.push(feats[d].2.id.as_str());
                     let (mi, fi, f) = feats[n];
-                    let path = YamlPath::root().key("milestones").index(mi).key("features").index(fi).key("depends_on").index(next);
-                    cx.error("dependency-cycle", &path, format!("dependency cycle: {}", cycle.join(" → ")), &format!("break the cycle: drop one of these dependencies (for example {}'s)", f.id));
+                    let path = YamlPath::root()
+                        .key("milestones")
+                        .index(mi)
+                        .key("features")
+                        .index(fi)
+                        .key("depends_on")
+                        .index(next);
+                    cx.error(
+                        "dependency-cycle",
+                        &path,
+                        format!("dependency cycle: {}", cycle.join(" → ")),
+                        &format!(
+                            "break the cycle: drop one of these dependencies (for example {}'s)",
+                            f.id
+                        ),
+                    );
                 }
                 _ => {}
             }
@@ -362,16 +607,28 @@ fn check_body(cx: &mut Ctx, doc: &MissionDoc) {
     let secs = body::sections(doc.body());
     let b = doc.body();
     for (title, code, hint) in [
-        ("Objective", "no-objective", "say what done looks like in the Objective section"),
-        ("Non-goals", "no-non-goals", "list what this mission will not do, so workers stay in scope"),
+        (
+            "Objective",
+            "no-objective",
+            "say what done looks like in the Objective section",
+        ),
+        (
+            "Non-goals",
+            "no-non-goals",
+            "list what this mission will not do, so workers stay in scope",
+        ),
         ("Risks", "no-risks", "list the risks and likely blockers"),
     ] {
         let (line, msg) = match body::section(&secs, title) {
-            Some(s) if body::is_blank(&b[s.content.clone()]) => (body_line + s.line - 1, format!("the {title} section is empty")),
+            Some(s) if body::is_blank(&b[s.content.clone()]) => (
+                body_line + s.line - 1,
+                format!("the {title} section is empty"),
+            ),
             Some(_) => continue,
             None => (body_line, format!("the body has no {title} section")),
         };
-        cx.out.push(Diagnostic::warning(code, (line, 1), msg).hint(hint));
+        cx.out
+            .push(Diagnostic::warning(code, (line, 1), msg).hint(hint));
     }
 }
 

@@ -288,7 +288,13 @@ pub fn block_text(s: &str, indent: usize) -> String {
     };
     let pad = " ".repeat(indent);
     let mut out = format!("|{chomp}");
-    for line in s[..if trailing > 1 { s.len() - 1 } else { body.len() }].split('\n') {
+    for line in s[..if trailing > 1 {
+        s.len() - 1
+    } else {
+        body.len()
+    }]
+        .split('\n')
+    {
         out.push('\n');
         if !line.is_empty() {
             out.push_str(&pad);
@@ -354,9 +360,38 @@ mod tests {
         assert_eq!(scalar("2h", false), "2h");
         assert_eq!(scalar("cargo test --locked", false), "cargo test --locked");
         for s in [
-            "", "true", "No", "null", "~", "12", "1.5", "-3", "0x1f", "2026-11-21", "1:20", "a: b",
-            "a #b", " lead", "trail ", "- x", "#c", "[x]", "{x}", "*a", "&a", "!t", "|", ">",
-            "'q'", "\"q\"", "%x", "@x", "`x`", "a\nb", ".inf", "1e3",
+            "",
+            "true",
+            "No",
+            "null",
+            "~",
+            "12",
+            "1.5",
+            "-3",
+            "0x1f",
+            "2026-11-21",
+            "1:20",
+            "a: b",
+            "a #b",
+            " lead",
+            "trail ",
+            "- x",
+            "#c",
+            "[x]",
+            "{x}",
+            "*a",
+            "&a",
+            "!t",
+            "|",
+            ">",
+            "'q'",
+            "\"q\"",
+            "%x",
+            "@x",
+            "`x`",
+            "a\nb",
+            ".inf",
+            "1e3",
         ] {
             let out = scalar(s, false);
             assert_ne!(out, s, "{s:?} must be quoted");

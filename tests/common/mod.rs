@@ -24,7 +24,10 @@ pub struct Output {
 impl Output {
     /// Exit code, stdout and stderr in one text, for snapshots.
     pub fn snapshot(&self) -> String {
-        format!("exit: {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+        format!(
+            "exit: {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 
     #[track_caller]
@@ -44,7 +47,11 @@ impl TestRepo {
         std::fs::create_dir_all(&root).expect("mkdir repo");
         std::fs::create_dir_all(&home).expect("mkdir home");
         std::fs::write(home.join(".gitconfig"), "").expect("gitconfig");
-        let repo = TestRepo { _tmp: tmp, root, home };
+        let repo = TestRepo {
+            _tmp: tmp,
+            root,
+            home,
+        };
         repo.git(&["init", "-q", "-b", "main"]);
         repo.write("README.md", "# sample\n");
         repo.git(&["add", "-A"]);
@@ -81,8 +88,16 @@ impl TestRepo {
     pub fn git(&self, args: &[&str]) -> String {
         let mut cmd = Command::new("git");
         self.env(&mut cmd);
-        let out = cmd.args(args).current_dir(&self.root).output().expect("run git");
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = cmd
+            .args(args)
+            .current_dir(&self.root)
+            .output()
+            .expect("run git");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).expect("utf-8")
     }
 
@@ -96,7 +111,11 @@ impl TestRepo {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_git-mission"));
         self.env(&mut cmd);
         cmd.envs(env.iter().copied());
-        let out = cmd.args(args).current_dir(&self.root).output().expect("run git-mission");
+        let out = cmd
+            .args(args)
+            .current_dir(&self.root)
+            .output()
+            .expect("run git-mission");
         let redact = |b: &[u8]| {
             String::from_utf8_lossy(b)
                 .replace(&*self.root.to_string_lossy(), "[REPO]")
