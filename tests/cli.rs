@@ -86,6 +86,17 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
+fn init_without_agent_writes_only_comments_that_still_load() {
+    let repo = TestRepo::new();
+    repo.run(&["init"]).success();
+    let text = repo.read("todo/missions/config.yml");
+    assert!(text.lines().all(|l| l.is_empty() || l.starts_with('#')), "{text}");
+    let out = repo.run(&["config", "--show-origin"]);
+    out.success();
+    assert!(out.stdout.contains("built-in") && !out.stdout.contains("config.yml"), "{}", out.snapshot());
+}
+
+#[test]
 fn init_writes_config_once() {
     let repo = TestRepo::new();
     insta::assert_snapshot!("init", repo.run(&["init", "--agent", "codex"]).snapshot());
