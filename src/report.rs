@@ -5,7 +5,9 @@ use serde::Serialize;
 
 use crate::budget::estimate::{self, Estimate, Range};
 use crate::config::Config;
-use crate::mission::{Block, BlockReason, FeatureStatus, MilestoneStatus, Mission, MissionStatus};
+use crate::mission::{
+    Block, BlockReason, Budget, FeatureStatus, MilestoneStatus, Mission, MissionStatus,
+};
 use crate::workspace::Source;
 
 #[derive(Debug, Clone, Serialize)]
@@ -28,19 +30,11 @@ pub struct StatusView {
     pub next: Vec<String>,
 }
 
+/// The effective limits (from every configuration layer) and what has been spent.
 #[derive(Debug, Clone, Serialize)]
 pub struct BudgetView {
-    pub limits: Limits,
+    pub limits: Budget,
     pub spent: crate::mission::Spent,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Limits {
-    pub usd: Option<f64>,
-    pub tokens: Option<u64>,
-    pub hours: Option<f64>,
-    pub runs: Option<u64>,
-    pub alert_pct: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -136,13 +130,7 @@ pub fn status_view(
         approved: m.approved.clone(),
         block: m.block.clone(),
         budget: BudgetView {
-            limits: Limits {
-                usd: config.get_f64("budget.usd"),
-                tokens: config.get_u64("budget.tokens"),
-                hours: config.get_f64("budget.hours"),
-                runs: config.get_u64("budget.runs"),
-                alert_pct: config.get_u64("budget.alert_pct"),
-            },
+            limits: config.budget(),
             spent: m.spent.clone(),
         },
         estimate: estimate_view(&est, m),

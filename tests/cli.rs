@@ -90,10 +90,17 @@ fn init_without_agent_writes_only_comments_that_still_load() {
     let repo = TestRepo::new();
     repo.run(&["init"]).success();
     let text = repo.read("todo/missions/config.yml");
-    assert!(text.lines().all(|l| l.is_empty() || l.starts_with('#')), "{text}");
+    assert!(
+        text.lines().all(|l| l.is_empty() || l.starts_with('#')),
+        "{text}"
+    );
     let out = repo.run(&["config", "--show-origin"]);
     out.success();
-    assert!(out.stdout.contains("built-in") && !out.stdout.contains("config.yml"), "{}", out.snapshot());
+    assert!(
+        out.stdout.contains("built-in") && !out.stdout.contains("config.yml"),
+        "{}",
+        out.snapshot()
+    );
 }
 
 #[test]

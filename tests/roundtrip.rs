@@ -358,3 +358,24 @@ fn canonical_render_is_stable() {
     let again = MissionDoc::parse(format!("---\n{once}---\n")).expect("parses");
     assert_eq!(render_frontmatter(&again.mission), once);
 }
+
+#[test]
+fn approving_a_minimal_hand_written_file_appends_only_the_missing_key() {
+    let text = "---\nschema: 1\nid: tiny\ntitle: Tiny\nstatus: draft\nmilestones:\n  - id: M1\n    title: Only\n    validation: {commands: [make test]}\n    features:\n      - {id: F1, title: Do it}\n---\n";
+    let doc = MissionDoc::parse(text.to_owned()).expect("parses");
+    let mut m = doc.mission.clone();
+    m.status = MissionStatus::Approved;
+    m.approved = Some(Approval {
+        by: "Ada <ada@example.com>".into(),
+        at: "2026-11-21T10:00:00Z".parse().expect("ts"),
+    });
+    let (out, how) = doc.rewrite(&m);
+    assert_eq!(how, Rewrite::Patched);
+    assert_eq!(
+        out,
+        text.replace("status: draft", "status: approved").replace(
+            "      - {id: F1, title: Do it}\n",
+            "      - {id: F1, title: Do it}\napproved: {by: \"Ada <ada@example.com>\", at: \"2026-11-21T10:00:00Z\"}\n"
+        )
+    );
+}

@@ -431,6 +431,18 @@ impl Config {
         self.get(key).and_then(Value::as_str)
     }
 
+    /// The effective budget limits.
+    pub fn budget(&self) -> Budget {
+        let u32_of = |k: &str| self.get_u64(k).and_then(|v| u32::try_from(v).ok());
+        Budget {
+            usd: self.get_f64("budget.usd"),
+            tokens: self.get_u64("budget.tokens"),
+            hours: self.get_f64("budget.hours"),
+            runs: u32_of("budget.runs"),
+            alert_pct: u32_of("budget.alert_pct"),
+        }
+    }
+
     /// Names of the profiles defined in configuration (all layers).
     pub fn profile_names(&self) -> Vec<String> {
         self.profiles.keys().cloned().collect()
