@@ -4,6 +4,7 @@
 //! The library never prints, never reads the terminal and never exits the process; the `cli`
 //! module does those things. See `docs/architecture.md` for the map of modules.
 
+pub mod agents;
 pub mod budget;
 pub mod cli;
 pub mod config;
