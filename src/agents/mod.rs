@@ -64,6 +64,7 @@ pub struct Invocation {
 
 /// Tokens and money one run used.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Usage {
     pub input_tokens: u64,
     pub output_tokens: u64,
