@@ -16,10 +16,20 @@ impl Adapter for Exec {
         "exec"
     }
 
-    fn invocation(&self, spec: &AgentSpec, _role: Role, _prompt_file: &Path, _config_home: &Path) -> Invocation {
+    fn invocation(
+        &self,
+        spec: &AgentSpec,
+        _role: Role,
+        _prompt_file: &Path,
+        _config_home: &Path,
+    ) -> Invocation {
         let mut argv = spec.command.clone().unwrap_or_default();
         argv.extend(spec.args.iter().cloned());
-        Invocation { argv, prompt_on_stdin: true, env: Vec::new() }
+        Invocation {
+            argv,
+            prompt_on_stdin: true,
+            env: Vec::new(),
+        }
     }
 
     fn parse(&self, stdout: &str, stderr: &str, exit_code: Option<i32>) -> Outcome {
@@ -39,12 +49,24 @@ impl Adapter for Exec {
         let success = exit_code == Some(0);
         let error = (!success).then(|| match exit_code {
             Some(c) => {
-                let tail = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
-                format!("exited with status {c}{}{tail}", if tail.is_empty() { "" } else { ": " })
+                let tail = stderr
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("");
+                format!(
+                    "exited with status {c}{}{tail}",
+                    if tail.is_empty() { "" } else { ": " }
+                )
             }
             None => "killed by a signal".to_owned(),
         });
-        Outcome { success, error, final_message, usage }
+        Outcome {
+            success,
+            error,
+            final_message,
+            usage,
+        }
     }
 }
 
@@ -67,7 +89,11 @@ mod tests {
 
     #[test]
     fn exec_success_is_exit_zero_and_usage_is_optional() {
-        let ok = Exec.parse("did it\n{\"git_mission_usage\": {\"input_tokens\": 7, \"usd\": 0.5}}\n", "", Some(0));
+        let ok = Exec.parse(
+            "did it\n{\"git_mission_usage\": {\"input_tokens\": 7, \"usd\": 0.5}}\n",
+            "",
+            Some(0),
+        );
         assert!(ok.success);
         assert_eq!(ok.usage.input_tokens, 7);
         assert_eq!(ok.usage.usd, Some(0.5));
@@ -75,6 +101,9 @@ mod tests {
         let bad = Exec.parse("", "boom\n", Some(3));
         assert!(!bad.success);
         assert_eq!(bad.error.as_deref(), Some("exited with status 3: boom"));
-        assert_eq!(Exec.parse("", "", None).error.as_deref(), Some("killed by a signal"));
+        assert_eq!(
+            Exec.parse("", "", None).error.as_deref(),
+            Some("killed by a signal")
+        );
     }
 }

@@ -6,7 +6,12 @@
 //! belongs to the supervisor. The facts behind each adapter are in
 //! `../shared/reference/agent-clis.md` (flags, output formats, success tests).
 
+pub mod aider;
+pub mod claude;
+pub mod codex;
 pub mod exec;
+pub mod gemini;
+pub mod opencode;
 pub mod prices;
 
 use std::path::Path;
@@ -102,7 +107,13 @@ pub trait Adapter: Send + Sync {
 
     /// The command line for a run. `prompt_file` holds the prompt (also on stdin when the
     /// invocation says so); `config_home` is a private directory for the agent's state.
-    fn invocation(&self, spec: &AgentSpec, role: Role, prompt_file: &Path, config_home: &Path) -> Invocation;
+    fn invocation(
+        &self,
+        spec: &AgentSpec,
+        role: Role,
+        prompt_file: &Path,
+        config_home: &Path,
+    ) -> Invocation;
 
     /// Interprets the run's output and exit code (`None` when killed by a signal).
     fn parse(&self, stdout: &str, stderr: &str, exit_code: Option<i32>) -> Outcome;
@@ -113,4 +124,11 @@ pub fn adapter(name: &str) -> Option<&'static dyn Adapter> {
     ADAPTERS.iter().copied().find(|a| a.name() == name)
 }
 
-static ADAPTERS: &[&dyn Adapter] = &[&exec::Exec];
+static ADAPTERS: &[&dyn Adapter] = &[
+    &exec::Exec,
+    &claude::Claude,
+    &codex::Codex,
+    &opencode::OpenCode,
+    &gemini::Gemini,
+    &aider::Aider,
+];

@@ -17,9 +17,17 @@ const PRICES: &[(&str, f64, f64, f64, f64)] = &[
 ];
 
 /// The estimated cost of a run, if the model is in the table.
-pub fn estimate_usd(model: &str, input: u64, output: u64, cache_read: u64, cache_write: u64) -> Option<f64> {
+pub fn estimate_usd(
+    model: &str,
+    input: u64,
+    output: u64,
+    cache_read: u64,
+    cache_write: u64,
+) -> Option<f64> {
     let m = model.to_ascii_lowercase();
-    let (_, i, o, cr, cw) = PRICES.iter().find(|p| m.starts_with(p.0) || m.contains(p.0))?;
+    let (_, i, o, cr, cw) = PRICES
+        .iter()
+        .find(|p| m.starts_with(p.0) || m.contains(p.0))?;
     let per = |n: u64, price: f64| n as f64 * price / 1e6;
     Some(per(input, *i) + per(output, *o) + per(cache_read, *cr) + per(cache_write, *cw))
 }
@@ -28,7 +36,8 @@ pub fn estimate_usd(model: &str, input: u64, output: u64, cache_read: u64, cache
 mod tests {
     #[test]
     fn known_models_are_priced_and_unknown_ones_are_not() {
-        let usd = super::estimate_usd("claude-sonnet-4-5", 1_000_000, 100_000, 0, 0).expect("priced");
+        let usd =
+            super::estimate_usd("claude-sonnet-4-5", 1_000_000, 100_000, 0, 0).expect("priced");
         assert!((usd - 4.5).abs() < 1e-9);
         assert!(super::estimate_usd("mystery-model", 1, 1, 0, 0).is_none());
     }

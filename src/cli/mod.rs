@@ -4,11 +4,13 @@
 
 mod approve;
 mod config;
+mod control;
 mod estimate;
 mod init;
 mod list;
 mod new;
 mod output;
+mod run;
 mod show;
 mod status;
 mod validate;
@@ -93,6 +95,20 @@ pub enum Command {
     Show(show::Args),
     /// Print the effective configuration
     Config(config::Args),
+    /// Run the mission until it completes, blocks, pauses or runs out of budget
+    Run(run::RunArgs),
+    /// One reconcile pass: observe, plan, execute (--dry-run prints the plan)
+    Pulse(run::PulseArgs),
+    /// Run one worker for one feature
+    Work(run::WorkArgs),
+    /// Pause after running workers finish (or stop them now)
+    Pause(control::PauseArgs),
+    /// Resume a paused or blocked mission
+    Resume(control::IdArgs),
+    /// Cancel a mission and stop its workers
+    Cancel(control::IdArgs),
+    /// Print the event log
+    Log(control::LogArgs),
 }
 
 /// Runs the command line with the process arguments and environment.
@@ -155,6 +171,13 @@ fn dispatch(cli: &Cli, out: &Out) -> Result<u8, Error> {
         Command::Status(a) => status::run(&ctx, a),
         Command::Show(a) => show::run(&ctx, a),
         Command::Config(a) => config::run(&ctx, a),
+        Command::Run(a) => run::run(&ctx, a),
+        Command::Pulse(a) => run::pulse(&ctx, a),
+        Command::Work(a) => run::work(&ctx, a),
+        Command::Pause(a) => control::pause(&ctx, a),
+        Command::Resume(a) => control::resume(&ctx, a),
+        Command::Cancel(a) => control::cancel(&ctx, a),
+        Command::Log(a) => control::log(&ctx, a),
     }
 }
 

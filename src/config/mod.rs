@@ -14,7 +14,9 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::git::{self, Repo};
 use crate::mission::doc::parse_located;
-use crate::mission::{Budget, ForgeKind, Land, Limits, Mission, Mode, Profile, RoleMap};
+use crate::mission::{
+    Budget, ForgeKind, Land, Limits, MergeStrategy, Mission, Mode, Profile, RoleMap,
+};
 
 /// The repository defaults file, relative to the repository root.
 pub const CONFIG_FILE: &str = "todo/missions/config.yml";
@@ -43,6 +45,7 @@ pub struct KeyDef {
 const MODES: &[&str] = &["full", "poc"];
 const FORGES: &[&str] = &["auto", "github", "local"];
 const LANDS: &[&str] = &["pr", "auto", "none"];
+const MERGES: &[&str] = &["squash", "merge"];
 
 /// Every key, in display order.
 pub const KEYS: &[KeyDef] = &[
@@ -69,6 +72,12 @@ pub const KEYS: &[KeyDef] = &[
         kind: Kind::Enum(LANDS),
         default: Some("\"pr\""),
         doc: "pr, auto or none: how a passed milestone reaches the base branch",
+    },
+    KeyDef {
+        name: "merge",
+        kind: Kind::Enum(MERGES),
+        default: Some("\"squash\""),
+        doc: "squash or merge: how a feature branch joins the integration branch",
     },
     KeyDef {
         name: "agents.worker",
@@ -198,6 +207,8 @@ pub struct Settings {
     #[serde(default)]
     pub land: Option<Land>,
     #[serde(default)]
+    pub merge: Option<MergeStrategy>,
+    #[serde(default)]
     pub agents: Option<RoleMap>,
     #[serde(default)]
     pub models: Option<RoleMap>,
@@ -219,6 +230,7 @@ impl Settings {
             base: m.base.clone(),
             forge: m.forge,
             land: m.land,
+            merge: m.merge,
             agents: m.agents.clone(),
             models: m.models.clone(),
             profiles: m.profiles.clone(),
@@ -441,6 +453,11 @@ impl Config {
             runs: u32_of("budget.runs"),
             alert_pct: u32_of("budget.alert_pct"),
         }
+    }
+
+    /// A profile defined in configuration.
+    pub fn profile(&self, name: &str) -> Option<&Profile> {
+        self.profiles.get(name).map(|(p, _)| p)
     }
 
     /// Names of the profiles defined in configuration (all layers).

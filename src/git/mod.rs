@@ -8,9 +8,15 @@ use crate::error::{Error, Result};
 
 /// The one way this crate runs `git`: argv only, no shell, no prompts, output captured.
 pub fn git(dir: &Path, args: &[&str]) -> Result<String> {
+    git_env(dir, &[], args)
+}
+
+/// [`git`] with extra environment variables.
+pub fn git_env(dir: &Path, env: &[(String, String)], args: &[&str]) -> Result<String> {
     let out = Command::new("git")
         .args(args)
         .current_dir(dir)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env("GIT_TERMINAL_PROMPT", "0")
         .stdin(Stdio::null())
         .output()
@@ -62,6 +68,21 @@ impl Repo {
             .ok_or_else(|| Error::user("this repository has no work tree (bare repository)"))?
             .to_path_buf();
         Ok(Repo { root, repo })
+    }
+
+    /// The gix repository.
+    pub fn gix(&self) -> &gix::Repository {
+        &self.repo
+    }
+
+    /// The common git directory (shared by all worktrees): where per-machine state lives.
+    pub fn common_dir(&self) -> PathBuf {
+        let d = self.repo.common_dir();
+        if d.is_absolute() {
+            d.to_path_buf()
+        } else {
+            self.root.join(d)
+        }
     }
 
     /// The commit id a branch points at, if the branch exists.

@@ -76,6 +76,11 @@ string_enum!(
 );
 
 string_enum!(
+    /// How a feature's branch is merged into the integration branch.
+    MergeStrategy { Squash = "squash", Merge = "merge" }
+);
+
+string_enum!(
     /// Lifecycle state of a milestone.
     MilestoneStatus {
         Pending = "pending",
@@ -134,6 +139,8 @@ pub struct Mission {
     pub forge: Option<ForgeKind>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub land: Option<Land>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<MergeStrategy>,
     #[serde(default)]
     pub approved: Option<Approval>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -422,6 +429,7 @@ impl Mission {
             base: None,
             forge: None,
             land: None,
+            merge: None,
             approved: None,
             agents: None,
             models: None,

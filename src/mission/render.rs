@@ -29,6 +29,9 @@ pub fn render_frontmatter(m: &Mission) -> String {
     if let Some(v) = m.land {
         line(&mut o, 0, "land", v.as_str());
     }
+    if let Some(v) = m.merge {
+        line(&mut o, 0, "merge", v.as_str());
+    }
     line(&mut o, 0, "approved", &opt(m.approved.as_ref(), approval));
     if let Some(v) = &m.agents {
         line(&mut o, 0, "agents", &role_map(v));

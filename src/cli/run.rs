@@ -1,0 +1,206 @@
+//! `git mission run`, `pulse` and `work`: the supervisor from the command line.
+
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::runs::Layout;
+use crate::store::Store;
+use crate::supervisor::{self, RunEnd};
+use crate::workspace::check_mission_id;
+
+use super::{Ctx, exit};
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Mission id
+    pub id: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PulseArgs {
+    /// Mission id
+    #[arg(required_unless_present = "all")]
+    pub id: Option<String>,
+    /// Every mission that is approved or running
+    #[arg(long, conflicts_with = "id")]
+    pub all: bool,
+    /// Print the planned actions without taking them
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WorkArgs {
+    /// Mission id
+    pub id: String,
+    /// Feature id
+    pub feature: String,
+    /// Execute this already dispatched run (used by the supervisor)
+    #[arg(long, value_name = "RUN-ID")]
+    pub run: Option<String>,
+}
+
+pub fn run(cx: &Ctx, a: &RunArgs) -> Result<u8> {
+    check_mission_id(&a.id)?;
+    let ws = cx.workspace()?;
+    let quiet = cx.out.quiet || cx.out.json;
+    let end = supervisor::run(&ws, &a.id, &cx.overrides(), &mut |action| {
+        if !quiet {
+            cx.out.note(&format!("· {action}"));
+        }
+    })?;
+    let status = Store::new(&ws.repo, &a.id)
+        .head()?
+        .map(|h| h.mission().status);
+    match end {
+        RunEnd::Completed => {
+            if cx.out.json {
+                cx.out
+                    .json(&json!({ "id": a.id, "status": status, "stopped": false }));
+            } else {
+                cx.out.data(&format!("mission {} completed", a.id));
+            }
+            Ok(exit::OK)
+        }
+        RunEnd::Stopped { status, reason } => {
+            if cx.out.json {
+                cx.out.json(
+                    &json!({ "id": a.id, "status": status, "stopped": true, "reason": reason }),
+                );
+            }
+            cx.out
+                .warning(&format!("mission {} stopped ({status}): {reason}", a.id));
+            cx.out.hint(&format!(
+                "see `git mission status {}` for what to do next",
+                a.id
+            ));
+            Ok(exit::STOPPED)
+        }
+    }
+}
+
+pub fn pulse(cx: &Ctx, a: &PulseArgs) -> Result<u8> {
+    let ws = cx.workspace()?;
+    let ids = match &a.id {
+        Some(id) => vec![id.clone()],
+        None => ws.list_ids()?,
+    };
+    let ov = cx.overrides();
+    let mut out = Vec::new();
+    let mut stopped = false;
+    let exe = supervisor::current_exe()?;
+    let (tx, _rx) = std::sync::mpsc::channel();
+    for id in &ids {
+        if a.dry_run {
+            let actions = supervisor::dry_run(&ws, id, &ov)?;
+            out.push(json!({ "id": id, "actions": actions.iter().map(ToString::to_string).collect::<Vec<_>>() }));
+            if !cx.out.json {
+                for act in &actions {
+                    cx.out.data(&format!("{id}: {act}"));
+                }
+                if actions.is_empty() {
+                    cx.out.data(&format!("{id}: nothing to do"));
+                }
+            }
+            continue;
+        }
+        let r = supervisor::pulse(&ws, id, &ov, &exe, &tx)?;
+        stopped |= matches!(
+            r.status,
+            crate::mission::MissionStatus::Blocked | crate::mission::MissionStatus::Paused
+        );
+        if !cx.out.json {
+            for act in &r.actions {
+                cx.out.data(&format!("{id}: {act}"));
+            }
+        }
+        out.push(json!({ "id": id, "status": r.status, "running": r.running, "actions": r.actions.iter().map(ToString::to_string).collect::<Vec<_>>() }));
+    }
+    if cx.out.json {
+        cx.out.json(&out);
+    }
+    Ok(if stopped && a.id.is_some() {
+        exit::STOPPED
+    } else {
+        exit::OK
+    })
+}
+
+pub fn work(cx: &Ctx, a: &WorkArgs) -> Result<u8> {
+    check_mission_id(&a.id)?;
+    if !crate::mission::ids::is_feature_id(&a.feature) {
+        return Err(Error::user_hint(
+            format!("invalid feature id {:?}", a.feature),
+            "feature ids look like F1, F2b",
+        ));
+    }
+    let ws = cx.workspace()?;
+    let store = Store::new(&ws.repo, &a.id);
+    let layout = Layout::new(&ws.repo.common_dir(), &a.id);
+    let ov = cx.overrides();
+    let run = match &a.run {
+        Some(r) => {
+            if !crate::mission::ids::is_run_id(r) {
+                return Err(Error::user(format!("invalid run id {r:?}")));
+            }
+            r.clone()
+        }
+        None => {
+            // Dispatch it here, then execute it in this process.
+            let o = crate::pulse::observe::observe(&ws, &store, &layout, &ov)?;
+            let f = o
+                .snapshot
+                .mission
+                .feature(&a.feature)
+                .map(|(_, f)| f.clone())
+                .ok_or_else(|| {
+                    Error::user(format!("mission {} has no feature {}", a.id, a.feature))
+                })?;
+            if f.status != crate::mission::FeatureStatus::Pending {
+                return Err(Error::user(format!(
+                    "{} is {}, not pending",
+                    a.feature, f.status
+                )));
+            }
+            let mut ex = crate::pulse::execute::Exec {
+                ws: &ws,
+                store: &store,
+                layout: &layout,
+                config: &o.config,
+                exe: supervisor::current_exe()?,
+                children: Vec::new(),
+            };
+            ex.dispatch_here(&a.feature, f.attempts + 1)?.ok_or_else(|| Error::user(format!("{} cannot be dispatched now (mission not running, milestone not active, dependencies not merged, or no free worker slot)", a.feature)))?
+        }
+    };
+    let head = store
+        .head()?
+        .ok_or_else(|| Error::user(format!("mission {} has not started", a.id)))?;
+    let config =
+        crate::config::Config::load(&ws.repo, Some((head.mission(), store.file.as_str())), &ov)?;
+    let record = crate::worker::execute(&ws.repo, &store, &config, &layout, &run)?;
+    let mut ex = crate::pulse::execute::Exec {
+        ws: &ws,
+        store: &store,
+        layout: &layout,
+        config: &config,
+        exe: supervisor::current_exe()?,
+        children: Vec::new(),
+    };
+    ex.record(&run, Some(&a.feature), false)?;
+    if cx.out.json {
+        cx.out.json(&json!({ "run": run, "feature": a.feature, "failure": record.failure, "exit": record.finished }));
+    } else {
+        match &record.failure {
+            None => cx.out.data(&format!("{} run {run}: done", a.feature)),
+            Some(f) => cx
+                .out
+                .data(&format!("{} run {run}: failed: {f}", a.feature)),
+        }
+    }
+    Ok(if record.failure.is_none() {
+        exit::OK
+    } else {
+        exit::USER
+    })
+}

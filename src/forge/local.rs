@@ -1,0 +1,325 @@
+//! The local forge: a feature's PR is its branch `mission/<id>.<F#>`. Merging runs the
+//! feature's checks in its worktree (after merging a moved integration head into it), then
+//! commits the merge result onto `mission/<id>` with compare-and-swap, computing the tree with
+//! `git merge-tree` so no work tree is touched. Landing merges the integration branch into the
+//! base branch, never touching a dirty checkout of it.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::events::Event;
+use crate::git;
+use crate::mission::{FeatureStatus, MissionStatus};
+use crate::process;
+use crate::pulse::execute::Exec;
+use crate::runs::Meta;
+use crate::worker::{commit_env, prepare_worktree};
+use crate::workspace::{feature_branch, integration_branch};
+
+/// `git merge-tree --write-tree`: the merged tree, or the conflicting files.
+pub fn merge_tree(
+    root: &Path,
+    ours: &str,
+    theirs: &str,
+) -> Result<std::result::Result<String, Vec<String>>> {
+    let out = std::process::Command::new("git")
+        .args([
+            "merge-tree",
+            "--write-tree",
+            "--name-only",
+            "--no-messages",
+            ours,
+            theirs,
+        ])
+        .current_dir(root)
+        .output()
+        .map_err(|e| Error::Internal(format!("git merge-tree: {e}")))?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines = text.lines();
+    let tree = lines.next().unwrap_or("").trim().to_owned();
+    match out.status.code() {
+        Some(0) => Ok(Ok(tree)),
+        Some(1) => Ok(Err(lines
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect())),
+        _ => Err(Error::Git {
+            args: format!("merge-tree {ours} {theirs}"),
+            message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        }),
+    }
+}
+
+fn is_ancestor(root: &Path, a: &str, b: &str) -> bool {
+    std::process::Command::new("git")
+        .args(["merge-base", "--is-ancestor", a, b])
+        .current_dir(root)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Merges a reviewed feature into the integration branch.
+pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
+    let root = cx.ws.repo.root.clone();
+    let id = cx.store.id.clone();
+    let branch = feature_branch(&id, feature);
+    let head = cx
+        .store
+        .head()?
+        .ok_or_else(|| Error::user("the mission has not started"))?;
+    let Some((ms, f)) = head.mission().feature(feature) else {
+        return Ok(());
+    };
+    if f.status != FeatureStatus::Review || head.mission().status != MissionStatus::Running {
+        return Ok(());
+    }
+    let milestone = ms.id.clone();
+    let checks = f.checks.clone().unwrap_or_else(|| {
+        cx.config
+            .get("checks")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
+    });
+    if cx.ws.repo.branch_head(&branch)?.is_none() {
+        return Err(Error::user_hint(
+            format!("{feature} is in review but its branch {branch} is gone"),
+            format!("retry it: git mission retry {id} {feature}"),
+        ));
+    }
+    let meta = Meta {
+        run: String::new(),
+        mission: id.clone(),
+        role: crate::agents::Role::Worker,
+        milestone: milestone.clone(),
+        feature: Some(feature.to_owned()),
+        attempt: f.attempts,
+        agent: String::new(),
+        base: head.commit.to_string(),
+        branch: Some(branch.clone()),
+        worktree: cx.layout.worktree(feature),
+        started: String::new(),
+        work_pid: None,
+        conflict: false,
+    };
+    let wt = prepare_worktree(&cx.ws.repo, &meta, &head.commit.to_string())?;
+    let env = commit_env(&root);
+    let head_hex = head.commit.to_string();
+    // Bring the feature up to date with the integration branch first.
+    if !is_ancestor(&root, &head_hex, &branch)
+        && git::git_env(&wt, &env, &["merge", "--no-edit", "--quiet", &head_hex]).is_err()
+    {
+        let files: Vec<String> = git::git(&wt, &["diff", "--name-only", "--diff-filter=U"])?
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        let _ = git::git(&wt, &["merge", "--abort"]);
+        cx.store.mutate(&format!("{feature}: merge conflict"), |tx| {
+            let Some(f) = tx.mission.milestones.iter_mut().flat_map(|m| m.features.iter_mut()).find(|x| x.id == feature) else { return Ok(false) };
+            if f.status != FeatureStatus::Review {
+                return Ok(false);
+            }
+            f.status = FeatureStatus::Pending;
+            tx.event(Event::new("feature.conflict").milestone(&milestone).feature(feature).data(json!({ "files": files, "failure": format!("merging the integration branch conflicts in {}", files.join(", ")) })));
+            Ok(true)
+        })?;
+        return Ok(());
+    }
+    // Checks run in the feature's worktree, on the merged result.
+    let timeout = cx
+        .config
+        .get_str("limits.worker_timeout")
+        .and_then(|t| humantime::parse_duration(t).ok())
+        .unwrap_or(Duration::from_secs(7200));
+    let out_dir = cx.layout.root.join("checks").join(feature);
+    std::fs::create_dir_all(&out_dir).map_err(Error::io(&out_dir))?;
+    for (i, check) in checks.iter().enumerate() {
+        let out = out_dir.join(format!("{i}.log"));
+        let fin = process::run(
+            &process::shell_spec(check, &wt, &out, Some(timeout)),
+            &|| false,
+        )?;
+        if !fin.success() {
+            let tail = format!(
+                "{}\n{}",
+                process::tail(&out, 20),
+                process::tail(&out.with_extension("err"), 20)
+            );
+            let limit = cx.config.get_u64("limits.worker_attempts").unwrap_or(3) as u32;
+            cx.store.mutate(&format!("{feature}: checks failed"), |tx| {
+                let Some(f) = tx.mission.milestones.iter_mut().flat_map(|m| m.features.iter_mut()).find(|x| x.id == feature) else { return Ok(false) };
+                if f.status != FeatureStatus::Review {
+                    return Ok(false);
+                }
+                let failed = f.attempts >= limit;
+                f.status = if failed { FeatureStatus::Failed } else { FeatureStatus::Pending };
+                let failure = format!("check `{check}` failed (exit {:?}):\n{}", fin.code, tail.trim());
+                tx.event(Event::new("feature.checks_failed").milestone(&milestone).feature(feature).data(json!({ "check": check, "exit_code": fin.code, "failure": failure })));
+                if failed {
+                    tx.event(Event::new("feature.failed").milestone(&milestone).feature(feature).data(json!({ "failure": failure })));
+                }
+                Ok(true)
+            })?;
+            return Ok(());
+        }
+    }
+    let feature_head = git::git(&wt, &["rev-parse", "HEAD"])?.trim().to_owned();
+    let squash =
+        cx.config.get_str("merge") != Some("merge") && cx.config.get_str("mode") != Some("poc");
+    let title = f.title.clone();
+    let mut conflict = None;
+    let done = cx.store.mutate(&format!("{feature}: {title}"), |tx| {
+        let Some(f) = tx.mission.milestones.iter_mut().flat_map(|m| m.features.iter_mut()).find(|x| x.id == feature) else { return Ok(false) };
+        if f.status != FeatureStatus::Review {
+            return Ok(false);
+        }
+        let tree = match merge_tree(&root, &tx.head.commit.to_string(), &feature_head)? {
+            Ok(t) => t,
+            Err(files) => {
+                conflict = Some(files);
+                return Ok(false);
+            }
+        };
+        f.status = FeatureStatus::Merged;
+        tx.base_tree = Some(gix::ObjectId::from_hex(tree.as_bytes()).map_err(|e| Error::Internal(format!("tree id: {e}")))?);
+        if !squash {
+            tx.extra_parent = Some(gix::ObjectId::from_hex(feature_head.as_bytes()).map_err(|e| Error::Internal(format!("commit id: {e}")))?);
+        }
+        tx.event(Event::new("feature.merged").milestone(&milestone).feature(feature).data(json!({ "branch": branch, "head": feature_head, "strategy": if squash { "squash" } else { "merge" } })));
+        Ok(true)
+    })?;
+    if let Some(files) = conflict {
+        // The integration head moved while checks ran and now conflicts: try again next pulse.
+        tracing::info!(
+            "{feature}: the integration branch moved and conflicts in {files:?}; retrying next pulse"
+        );
+        return Ok(());
+    }
+    if done.is_some() {
+        let _ = git::git(
+            &root,
+            &["worktree", "remove", "--force", &wt.to_string_lossy()],
+        );
+        let _ = git::git(&root, &["branch", "-D", &branch]);
+    }
+    Ok(())
+}
+
+/// Merges the integration branch into the base branch (`land: auto`).
+pub fn land(cx: &mut Exec) -> Result<()> {
+    let root = cx.ws.repo.root.clone();
+    let id = cx.store.id.clone();
+    let integ = integration_branch(&id);
+    let Some(base) = cx.config.get_str("base").map(str::to_owned) else {
+        return Ok(());
+    };
+    let Some(base_head) = cx.ws.repo.branch_head(&base)? else {
+        return Ok(());
+    };
+    let Some(integ_head) = cx.ws.repo.branch_head(&integ)? else {
+        return Ok(());
+    };
+    let head = cx
+        .store
+        .head()?
+        .ok_or_else(|| Error::user("the mission has not started"))?;
+    if head.events.iter().any(|e| e.kind == "mission.landed")
+        || is_ancestor(&root, &integ_head, &base_head)
+    {
+        return Ok(());
+    }
+    let env = commit_env(&root);
+    let message = format!("Land mission {id}: {}", head.mission().title);
+    let checkout = checked_out_at(&root, &base)?;
+    let result: std::result::Result<String, String> = match &checkout {
+        Some(wt) => {
+            let dirty = !git::git(wt, &["status", "--porcelain"])?.trim().is_empty();
+            if dirty {
+                Err(format!(
+                    "{base} is checked out at {} with uncommitted changes; land it by hand: git merge {integ}",
+                    wt.display()
+                ))
+            } else if git::git_env(
+                wt,
+                &env,
+                &["merge", "--no-ff", "--quiet", "-m", &message, &integ],
+            )
+            .is_ok()
+            {
+                Ok(git::git(wt, &["rev-parse", "HEAD"])?.trim().to_owned())
+            } else {
+                let _ = git::git(wt, &["merge", "--abort"]);
+                Err(format!(
+                    "merging {integ} into {base} conflicts; land it by hand: git merge {integ}"
+                ))
+            }
+        }
+        None => match merge_tree(&root, &base_head, &integ_head)? {
+            Ok(tree) => {
+                let commit = git::git_env(
+                    &root,
+                    &env,
+                    &[
+                        "commit-tree",
+                        &tree,
+                        "-p",
+                        &base_head,
+                        "-p",
+                        &integ_head,
+                        "-m",
+                        &message,
+                    ],
+                )?
+                .trim()
+                .to_owned();
+                git::git(
+                    &root,
+                    &[
+                        "update-ref",
+                        &format!("refs/heads/{base}"),
+                        &commit,
+                        &base_head,
+                    ],
+                )?;
+                Ok(commit)
+            }
+            Err(files) => Err(format!(
+                "merging {integ} into {base} conflicts in {}; land it by hand",
+                files.join(", ")
+            )),
+        },
+    };
+    cx.store.mutate("mission: land", |tx| {
+        if tx.has_event(|e| e.kind == "mission.landed" || e.kind == "mission.land_deferred")
+            && result.is_err()
+        {
+            return Ok(false);
+        }
+        match &result {
+            Ok(commit) => tx.event(
+                Event::new("mission.landed").data(json!({ "base": base, "commit": commit })),
+            ),
+            Err(why) => tx.event(
+                Event::new("mission.land_deferred").data(json!({ "base": base, "message": why })),
+            ),
+        }
+        Ok(true)
+    })?;
+    Ok(())
+}
+
+/// The work tree where `branch` is checked out, if any.
+fn checked_out_at(root: &Path, branch: &str) -> Result<Option<std::path::PathBuf>> {
+    let list = git::git(root, &["worktree", "list", "--porcelain"])?;
+    let mut current: Option<&str> = None;
+    for line in list.lines() {
+        if let Some(p) = line.strip_prefix("worktree ") {
+            current = Some(p);
+        } else if line == format!("branch refs/heads/{branch}") {
+            return Ok(current.map(std::path::PathBuf::from));
+        }
+    }
+    Ok(None)
+}

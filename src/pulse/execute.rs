@@ -1,0 +1,525 @@
+//! `execute`: the effects of each planned action. Every action re-checks its precondition
+//! against freshly read state inside its store mutation, so two pulses acting at once never
+//! dispatch a feature twice, and a crashed pulse is repaired by the next one.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::json;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::events::Event;
+use crate::forge::local;
+use crate::mission::{
+    Block, BlockReason, FeatureStatus, MilestoneStatus, MissionDoc, MissionStatus,
+};
+use crate::runs::{self, ExitRecord, Layout, Meta};
+use crate::store::Store;
+use crate::validation;
+use crate::workspace::{Workspace, feature_branch};
+
+use super::plan::Action;
+
+/// What `execute` needs.
+pub struct Exec<'a> {
+    pub ws: &'a Workspace,
+    pub store: &'a Store<'a>,
+    pub layout: &'a Layout,
+    pub config: &'a Config,
+    /// The `git-mission` executable, for detached workers.
+    pub exe: PathBuf,
+    /// Workers started by this process (so `run` wakes when one exits).
+    pub children: Vec<(String, Child)>,
+}
+
+pub fn now() -> jiff::Timestamp {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .unwrap_or_else(|_| jiff::Timestamp::now())
+}
+
+impl Exec<'_> {
+    pub fn execute(&mut self, action: &Action) -> Result<()> {
+        tracing::info!(mission = %self.store.id, "{action}");
+        match action {
+            Action::Start => self.start(),
+            Action::Activate { milestone } => self.activate(milestone),
+            Action::Dispatch {
+                feature,
+                attempt,
+                conflict,
+            } => self.dispatch(feature, *attempt, *conflict),
+            Action::Record { run, feature, lost } => self.record(run, feature.as_deref(), *lost),
+            Action::Merge { feature } => local::merge(self, feature),
+            Action::Validate { milestone } => validation::validate(self, milestone),
+            Action::Complete => self.complete(),
+            Action::Land => local::land(self),
+            Action::Block {
+                reason,
+                feature,
+                message,
+            } => self
+                .block(*reason, None, feature.clone(), message.clone())
+                .map(|_| ()),
+            Action::PauseForBudget { message } => self.pause_for_budget(message),
+        }
+    }
+
+    fn start(&mut self) -> Result<()> {
+        let base = self
+            .config
+            .get_str("base")
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                Error::user_hint(
+                    "the mission has no base branch",
+                    "set `base: main` in the mission file",
+                )
+            })?;
+        let commit = self
+            .ws
+            .repo
+            .branch_head(&base)?
+            .ok_or_else(|| Error::user(format!("the base branch {base} does not exist")))?;
+        let text = self
+            .ws
+            .repo
+            .read_at_branch(&base, &self.store.file)?
+            .ok_or_else(|| {
+                Error::user_hint(
+                    format!("{} is not committed on {base}", self.store.file),
+                    format!("commit the approved mission file on {base}, then run again"),
+                )
+            })?;
+        let doc = MissionDoc::parse(text).map_err(|d| Error::Invalid {
+            file: format!("{base}:{}", self.store.file),
+            diagnostics: vec![d],
+        })?;
+        if doc.mission.status != MissionStatus::Approved || doc.mission.approved.is_none() {
+            return Err(Error::user_hint(
+                format!(
+                    "the mission file committed on {base} is not approved (status {})",
+                    doc.mission.status
+                ),
+                format!(
+                    "run `git mission approve {}` and commit the file",
+                    self.store.id
+                ),
+            ));
+        }
+        let oid = gix::ObjectId::from_hex(commit.as_bytes())
+            .map_err(|e| Error::Internal(format!("bad commit id: {e}")))?;
+        self.store.create(oid)?;
+        self.store.mutate("mission: start", |tx| {
+            if tx.mission.status != MissionStatus::Approved {
+                return Ok(false);
+            }
+            tx.mission.status = MissionStatus::Running;
+            tx.event(Event::new("mission.started").data(json!({ "base": base, "commit": commit })));
+            if let Some(first) = tx
+                .mission
+                .milestones
+                .iter_mut()
+                .find(|m| m.status == MilestoneStatus::Pending)
+            {
+                first.status = MilestoneStatus::Active;
+                let id = first.id.clone();
+                tx.event(Event::new("milestone.started").milestone(&id));
+            }
+            Ok(true)
+        })?;
+        Ok(())
+    }
+
+    fn activate(&mut self, milestone: &str) -> Result<()> {
+        self.store
+            .mutate(&format!("mission: start {milestone}"), |tx| {
+                let busy = tx.mission.active_milestone().is_some();
+                let Some(m) = tx.mission.milestones.iter_mut().find(|m| m.id == milestone) else {
+                    return Ok(false);
+                };
+                if busy
+                    || m.status != MilestoneStatus::Pending
+                    || tx.mission.status != MissionStatus::Running
+                {
+                    return Ok(false);
+                }
+                m.status = MilestoneStatus::Active;
+                tx.event(Event::new("milestone.started").milestone(milestone));
+                Ok(true)
+            })?;
+        Ok(())
+    }
+
+    fn dispatch(&mut self, feature: &str, attempt: u32, conflict: bool) -> Result<()> {
+        let Some(run) = self.prepare_run(feature, attempt, conflict)? else {
+            return Ok(());
+        };
+        let dir = self.layout.run(&run);
+        let log =
+            std::fs::File::create(dir.join("work.log")).map_err(Error::io(dir.join("work.log")))?;
+        let log2 = log.try_clone().map_err(Error::io(dir.join("work.log")))?;
+        use std::os::unix::process::CommandExt;
+        let spawned = Command::new(&self.exe)
+            .arg("-C")
+            .arg(&self.ws.repo.root)
+            .args(["work", &self.store.id, feature, "--run", &run])
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .process_group(0)
+            .spawn();
+        match spawned {
+            Ok(child) => self.children.push((run, child)),
+            Err(e) => {
+                let _ = std::fs::write(dir.join("spawn-failed"), e.to_string());
+                tracing::warn!("cannot start the worker for {feature}: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Dispatches a feature to be executed by this process (`git mission work` by hand).
+    pub fn dispatch_here(&mut self, feature: &str, attempt: u32) -> Result<Option<String>> {
+        self.prepare_run(feature, attempt, false)
+    }
+
+    /// Commits the dispatch (re-checking every precondition) and writes the run directory.
+    fn prepare_run(
+        &mut self,
+        feature: &str,
+        attempt: u32,
+        conflict: bool,
+    ) -> Result<Option<String>> {
+        let run = runs::new_run_id(feature, attempt);
+        let limit = if self.poc() {
+            1
+        } else {
+            self.config
+                .get_u64("limits.max_parallel_workers")
+                .unwrap_or(2)
+                .max(1) as usize
+        };
+        let mut milestone = String::new();
+        let committed = self
+            .store
+            .mutate(&format!("{feature}: dispatch run {run}"), |tx| {
+                if tx.mission.status != MissionStatus::Running {
+                    return Ok(false);
+                }
+                let running = tx
+                    .mission
+                    .features()
+                    .filter(|(_, f)| f.status == FeatureStatus::Running)
+                    .count();
+                let done: Vec<String> = tx
+                    .mission
+                    .features()
+                    .filter(|(_, f)| {
+                        matches!(f.status, FeatureStatus::Merged | FeatureStatus::Skipped)
+                    })
+                    .map(|(_, f)| f.id.clone())
+                    .collect();
+                let Some(ms) = tx
+                    .mission
+                    .milestones
+                    .iter_mut()
+                    .find(|m| m.features.iter().any(|f| f.id == feature))
+                else {
+                    return Ok(false);
+                };
+                if ms.status != MilestoneStatus::Active || running >= limit {
+                    return Ok(false);
+                }
+                milestone = ms.id.clone();
+                let f = ms
+                    .features
+                    .iter_mut()
+                    .find(|f| f.id == feature)
+                    .expect("found above");
+                if f.status != FeatureStatus::Pending
+                    || !f.depends_on.iter().all(|d| done.contains(d))
+                {
+                    return Ok(false);
+                }
+                f.status = FeatureStatus::Running;
+                if attempt > 1 {
+                    tx.event(
+                        Event::new("feature.retried")
+                            .milestone(&milestone)
+                            .feature(feature)
+                            .run(&run, attempt),
+                    );
+                }
+                tx.event(
+                    Event::new("feature.dispatched")
+                        .milestone(&milestone)
+                        .feature(feature)
+                        .run(&run, attempt)
+                        .data(json!({ "conflict": conflict })),
+                );
+                tx.event(
+                    Event::new("run.started")
+                        .milestone(&milestone)
+                        .feature(feature)
+                        .run(&run, attempt)
+                        .data(json!({ "role": "worker" })),
+                );
+                Ok(true)
+            })?;
+        let Some(head) = committed else {
+            return Ok(None);
+        };
+        let dir = self.layout.run(&run);
+        std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+        let spec = crate::worker::agent_spec(self.config, crate::agents::Role::Worker);
+        let meta = Meta {
+            run: run.clone(),
+            mission: self.store.id.clone(),
+            role: crate::agents::Role::Worker,
+            milestone,
+            feature: Some(feature.to_owned()),
+            attempt,
+            agent: spec
+                .as_ref()
+                .map(|s| s.agent.clone())
+                .unwrap_or_else(|_| "none".into()),
+            base: head.commit.to_string(),
+            branch: Some(feature_branch(&self.store.id, feature)),
+            worktree: self.layout.worktree(feature),
+            started: now().to_string(),
+            work_pid: None,
+            conflict,
+        };
+        runs::write_json(&dir.join("meta.json"), &meta)?;
+        Ok(Some(run))
+    }
+
+    fn poc(&self) -> bool {
+        self.config.get_str("mode") == Some("poc")
+    }
+
+    /// Integrates a finished (or lost) run into the mission state. Idempotent by run id.
+    pub fn record(&mut self, run: &str, feature: Option<&str>, lost: bool) -> Result<()> {
+        let dir = self.layout.run(run);
+        let meta = runs::read_meta(&dir).ok();
+        let exit = match runs::read_exit(&dir) {
+            Some(e) => e,
+            None if lost => ExitRecord {
+                failure: Some("the worker process died before it finished (lost run)".into()),
+                finished_at: now().to_string(),
+                ..ExitRecord::default()
+            },
+            None => return Ok(()),
+        };
+        let attempt_of = |tx_attempt: u32| meta.as_ref().map_or(tx_attempt, |m| m.attempt);
+        let limit = self.config.get_u64("limits.worker_attempts").unwrap_or(3) as u32;
+        let alert_pct = self.config.get_u64("budget.alert_pct").unwrap_or(80) as f64;
+        let budget = self.config.budget();
+        let usage = exit.outcome.usage.clone();
+        let hours = exit.finished.wall_ms as f64 / 3_600_000.0;
+        self.store.mutate(&format!("{}: record run {run}", feature.unwrap_or("run")), |tx| {
+            if super::observe::recorded(&tx.head.events, run) {
+                return Ok(false);
+            }
+            let fid = feature.map(str::to_owned).or_else(|| meta.as_ref().and_then(|m| m.feature.clone()));
+            let dispatched_attempt = tx
+                .head
+                .events
+                .iter()
+                .rev()
+                .find(|e| e.kind == "feature.dispatched" && e.run.as_deref() == Some(run))
+                .and_then(|e| e.attempt)
+                .unwrap_or(1);
+            let attempt = attempt_of(dispatched_attempt);
+            let milestone = tx.mission.feature(fid.as_deref().unwrap_or("")).map(|(m, _)| m.id.clone()).unwrap_or_default();
+            // Spending, whatever the outcome.
+            let before = tx.mission.spent.clone();
+            tx.mission.spent.usd += usage.usd.unwrap_or(0.0);
+            tx.mission.spent.tokens += usage.total_tokens();
+            tx.mission.spent.hours += hours;
+            tx.mission.spent.runs += 1;
+            let kind = if exit.cancelled {
+                "run.cancelled"
+            } else if exit.finished.timed_out {
+                "run.timed_out"
+            } else {
+                "run.finished"
+            };
+            let mut data = json!({
+                "exit_code": exit.finished.code, "signal": exit.finished.signal, "wall_ms": exit.finished.wall_ms,
+                "tokens": usage.total_tokens(), "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+                "usd": usage.usd, "usd_estimated": usage.usd_estimated, "changed_files": exit.changed.len(),
+            });
+            if let Some(f) = &exit.failure {
+                data["failure"] = json!(f);
+            }
+            tx.event(Event::new(kind).milestone(&milestone).feature(fid.as_deref().unwrap_or("")).run(run, attempt).data(data));
+            if let Some(m) = &meta {
+                let path = format!("{}/{}/runs/{run}.md", crate::workspace::MISSIONS_DIR, tx.mission.id);
+                tx.files.push((path, runs::run_document(m, &exit).into_bytes()));
+            }
+            budget_events(tx, &before, &budget, alert_pct);
+            let Some(fid) = fid else { return Ok(true) };
+            let blocked_now = {
+                let Some(f) = tx.mission.milestones.iter_mut().flat_map(|m| m.features.iter_mut()).find(|f| f.id == fid) else {
+                    return Ok(true);
+                };
+                if f.status != FeatureStatus::Running {
+                    return Ok(true); // skipped or changed meanwhile: keep the record only
+                }
+                if exit.failure.is_none() {
+                    f.status = FeatureStatus::Review;
+                    f.attempts = f.attempts.max(attempt);
+                    false
+                } else if exit.cancelled {
+                    f.status = FeatureStatus::Pending;
+                    false
+                } else {
+                    f.attempts = f.attempts.max(attempt);
+                    if f.attempts >= limit {
+                        f.status = FeatureStatus::Failed;
+                        true
+                    } else {
+                        f.status = FeatureStatus::Pending;
+                        false
+                    }
+                }
+            };
+            if exit.failure.is_none() {
+                tx.event(Event::new("feature.handoff").milestone(&milestone).feature(&fid).run(run, attempt).data(json!({ "status": exit.handoff_status })));
+            } else if blocked_now {
+                let message = format!("{fid} failed {limit} attempts; last: {}", exit.failure.as_deref().unwrap_or("?"));
+                tx.event(Event::new("feature.failed").milestone(&milestone).feature(&fid).run(run, attempt).data(json!({ "failure": exit.failure })));
+                if tx.mission.status == MissionStatus::Running {
+                    tx.mission.status = MissionStatus::Blocked;
+                    tx.mission.block = Some(Block {
+                        reason: BlockReason::WorkerFailed,
+                        milestone: Some(milestone.clone()),
+                        feature: Some(fid.clone()),
+                        since: now(),
+                        packet: None,
+                        message: message.clone(),
+                    });
+                    tx.event(Event::new("mission.blocked").milestone(&milestone).feature(&fid).data(json!({ "reason": "worker_failed", "message": message })));
+                }
+            }
+            Ok(true)
+        })?;
+        Ok(())
+    }
+
+    fn complete(&mut self) -> Result<()> {
+        self.store.mutate("mission: completed", |tx| {
+            if tx.mission.status != MissionStatus::Running
+                || !tx
+                    .mission
+                    .milestones
+                    .iter()
+                    .all(|m| matches!(m.status, MilestoneStatus::Passed | MilestoneStatus::Skipped))
+            {
+                return Ok(false);
+            }
+            tx.mission.status = MissionStatus::Completed;
+            let spent = tx.mission.spent.clone();
+            tx.event(Event::new("mission.completed").data(json!({ "spent": spent })));
+            Ok(true)
+        })?;
+        Ok(())
+    }
+
+    /// Blocks the mission (if it is running).
+    pub fn block(
+        &mut self,
+        reason: BlockReason,
+        milestone: Option<String>,
+        feature: Option<String>,
+        message: String,
+    ) -> Result<bool> {
+        let done = self
+            .store
+            .mutate(&format!("mission: blocked ({reason})"), |tx| {
+                if tx.mission.status != MissionStatus::Running {
+                    return Ok(false);
+                }
+                tx.mission.status = MissionStatus::Blocked;
+                tx.mission.block = Some(Block {
+                    reason,
+                    milestone: milestone.clone(),
+                    feature: feature.clone(),
+                    since: now(),
+                    packet: None,
+                    message: message.clone(),
+                });
+                let mut e = Event::new("mission.blocked")
+                    .data(json!({ "reason": reason.as_str(), "message": message }));
+                e.milestone = milestone.clone();
+                e.feature = feature.clone();
+                tx.event(e);
+                Ok(true)
+            })?;
+        Ok(done.is_some())
+    }
+
+    fn pause_for_budget(&mut self, message: &str) -> Result<()> {
+        self.store
+            .mutate("mission: paused (budget exceeded)", |tx| {
+                if tx.mission.status != MissionStatus::Running {
+                    return Ok(false);
+                }
+                tx.mission.status = MissionStatus::Paused;
+                tx.mission.block = Some(Block {
+                    reason: BlockReason::BudgetExceeded,
+                    milestone: None,
+                    feature: None,
+                    since: now(),
+                    packet: None,
+                    message: message.to_owned(),
+                });
+                tx.event(Event::new("budget.exceeded").data(json!({ "message": message })));
+                tx.event(Event::new("mission.paused").data(json!({ "reason": "budget_exceeded" })));
+                Ok(true)
+            })?;
+        Ok(())
+    }
+}
+
+/// `budget.alert` once per limit when spending crosses `alert_pct`.
+fn budget_events(
+    tx: &mut crate::store::Tx,
+    before: &crate::mission::Spent,
+    budget: &crate::mission::Budget,
+    pct: f64,
+) {
+    let after = tx.mission.spent.clone();
+    let checks = [
+        ("usd", budget.usd, before.usd, after.usd),
+        (
+            "tokens",
+            budget.tokens.map(|x| x as f64),
+            before.tokens as f64,
+            after.tokens as f64,
+        ),
+        ("hours", budget.hours, before.hours, after.hours),
+        (
+            "runs",
+            budget.runs.map(f64::from),
+            f64::from(before.runs),
+            f64::from(after.runs),
+        ),
+    ];
+    for (limit, max, was, now) in checks {
+        let Some(max) = max else { continue };
+        let threshold = max * pct / 100.0;
+        if was < threshold
+            && now >= threshold
+            && !tx.has_event(|e| e.kind == "budget.alert" && e.data["limit"] == limit)
+        {
+            tx.event(
+                Event::new("budget.alert")
+                    .data(json!({ "limit": limit, "spent": now, "max": max, "alert_pct": pct })),
+            );
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! `observe`: everything a pulse plans from, read once — the mission at the integration head
+//! (or the approved file before it starts), the configuration, the run directories of this
+//! machine and the processes behind them.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::config::{Config, Overrides};
+use crate::error::Result;
+use crate::events::Event;
+use crate::mission::{FeatureStatus, Mission, Mode};
+use crate::runs::{Layout, RunState};
+use crate::store::{Head, Store};
+use crate::workspace::Workspace;
+
+use super::plan::{ObservedRun, RunObs, Snapshot};
+
+/// What was observed, with the handles the executor needs.
+pub struct Observed {
+    pub snapshot: Snapshot,
+    pub head: Option<Head>,
+    pub config: Config,
+    pub file: String,
+}
+
+/// Whether the log already holds the outcome of `run`.
+pub fn recorded(events: &[Event], run: &str) -> bool {
+    events.iter().any(|e| {
+        e.run.as_deref() == Some(run) && e.kind.starts_with("run.") && e.kind != "run.started"
+    })
+}
+
+pub fn observe(ws: &Workspace, store: &Store, layout: &Layout, ov: &Overrides) -> Result<Observed> {
+    let head = store.head()?;
+    let (mission, file) = match &head {
+        Some(h) => (h.mission().clone(), store.file.clone()),
+        None => {
+            let l = ws.load(&store.id, false)?;
+            (l.doc.mission, l.file)
+        }
+    };
+    let config = Config::load(&ws.repo, Some((&mission, file.as_str())), ov)?;
+    let events: &[Event] = head.as_ref().map_or(&[], |h| h.events.as_slice());
+    let runs: Vec<ObservedRun> = layout
+        .list()
+        .into_iter()
+        .filter(|(meta, _)| meta.mission == store.id && !recorded(events, &meta.run))
+        .map(|(meta, state)| ObservedRun {
+            run: meta.run,
+            feature: meta.feature,
+            milestone: meta.milestone,
+            attempt: meta.attempt,
+            state: match state {
+                RunState::Running { .. } => RunObs::Running,
+                RunState::Exited => RunObs::Exited,
+                RunState::Lost => RunObs::Lost,
+            },
+        })
+        .collect();
+    let mut dispatched = HashMap::new();
+    let mut conflicted = HashSet::new();
+    for (_, f) in mission.features() {
+        let last = events.iter().rev().find(|e| {
+            e.feature.as_deref() == Some(f.id.as_str())
+                && matches!(e.kind.as_str(), "feature.dispatched" | "feature.conflict")
+        });
+        match last {
+            Some(e) if e.kind == "feature.conflict" && f.status == FeatureStatus::Pending => {
+                conflicted.insert(f.id.clone());
+            }
+            Some(e) if e.kind == "feature.dispatched" && f.status == FeatureStatus::Running => {
+                if let Some(run) = &e.run
+                    && !recorded(events, run)
+                {
+                    dispatched.insert(f.id.clone(), (run.clone(), e.attempt.unwrap_or(1)));
+                }
+            }
+            _ => {}
+        }
+    }
+    let over_budget = over_budget(&mission, &config);
+    let snapshot = Snapshot {
+        started: head.is_some(),
+        runs,
+        dispatched,
+        max_parallel: config.get_u64("limits.max_parallel_workers").unwrap_or(2) as u32,
+        worker_attempts: config.get_u64("limits.worker_attempts").unwrap_or(3) as u32,
+        poc: mission
+            .mode
+            .map_or(config.get_str("mode") == Some("poc"), |m| m == Mode::Poc),
+        over_budget,
+        land_auto: config.get_str("land") == Some("auto"),
+        conflicted,
+        mission,
+    };
+    Ok(Observed {
+        snapshot,
+        head,
+        config,
+        file,
+    })
+}
+
+/// Which budget limit is reached, if any.
+pub fn over_budget(m: &Mission, config: &Config) -> Option<String> {
+    let b = config.budget();
+    let s = &m.spent;
+    if let Some(l) = b.usd
+        && s.usd >= l
+    {
+        return Some(format!("spent ${:.2} of ${l:.2}", s.usd));
+    }
+    if let Some(l) = b.tokens
+        && s.tokens >= l
+    {
+        return Some(format!("used {} of {l} tokens", s.tokens));
+    }
+    if let Some(l) = b.hours
+        && s.hours >= l
+    {
+        return Some(format!("used {:.2} of {l:.2} agent hours", s.hours));
+    }
+    if let Some(l) = b.runs
+        && s.runs >= l
+    {
+        return Some(format!("used {} of {l} runs", s.runs));
+    }
+    None
+}

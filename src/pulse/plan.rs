@@ -1,0 +1,487 @@
+//! `plan`: a pure function from a snapshot of the world to the actions a pulse takes, each
+//! printable on one line (`git mission pulse --dry-run`). It never does anything itself, so
+//! it is tested table by table without spawning a process.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use crate::mission::{BlockReason, FeatureStatus, MilestoneStatus, Mission, MissionStatus};
+
+/// A live or finished run, as observed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedRun {
+    pub run: String,
+    pub feature: Option<String>,
+    pub milestone: String,
+    pub attempt: u32,
+    pub state: RunObs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunObs {
+    Running,
+    Exited,
+    Lost,
+}
+
+/// Everything `plan` looks at.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub mission: Mission,
+    /// Whether the integration branch exists.
+    pub started: bool,
+    /// Runs on this machine that are not yet recorded in the event log (plus running ones).
+    pub runs: Vec<ObservedRun>,
+    /// Runs the event log says were dispatched for features still `running`, by feature.
+    pub dispatched: HashMap<String, (String, u32)>,
+    pub max_parallel: u32,
+    pub worker_attempts: u32,
+    pub poc: bool,
+    /// A budget limit is reached: no new run may start.
+    pub over_budget: Option<String>,
+    /// `land: auto` on a forge that can land.
+    pub land_auto: bool,
+    /// Features whose last failure was a merge conflict (their next run resolves it).
+    pub conflicted: HashSet<String>,
+}
+
+/// One thing a pulse does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Start,
+    Record {
+        run: String,
+        feature: Option<String>,
+        lost: bool,
+    },
+    Activate {
+        milestone: String,
+    },
+    Dispatch {
+        feature: String,
+        attempt: u32,
+        conflict: bool,
+    },
+    Merge {
+        feature: String,
+    },
+    Validate {
+        milestone: String,
+    },
+    Complete,
+    Land,
+    Block {
+        reason: BlockReason,
+        feature: Option<String>,
+        message: String,
+    },
+    PauseForBudget {
+        message: String,
+    },
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Start => write!(
+                f,
+                "start: create the integration branch and mark the mission running"
+            ),
+            Action::Record { run, feature, lost } => write!(
+                f,
+                "record {} run {run}{}",
+                feature.as_deref().unwrap_or("validation"),
+                if *lost {
+                    " (its worker died: counted as a failed attempt)"
+                } else {
+                    ""
+                }
+            ),
+            Action::Activate { milestone } => write!(f, "activate milestone {milestone}"),
+            Action::Dispatch {
+                feature,
+                attempt,
+                conflict,
+            } => {
+                write!(
+                    f,
+                    "dispatch {feature} (attempt {attempt}){}",
+                    if *conflict {
+                        " to resolve a merge conflict"
+                    } else {
+                        ""
+                    }
+                )
+            }
+            Action::Merge { feature } => write!(
+                f,
+                "merge {feature} into the integration branch after its checks pass"
+            ),
+            Action::Validate { milestone } => write!(f, "validate milestone {milestone}"),
+            Action::Complete => write!(f, "complete the mission"),
+            Action::Land => write!(f, "land the integration branch on the base branch"),
+            Action::Block {
+                reason,
+                feature,
+                message,
+            } => {
+                write!(
+                    f,
+                    "block: {reason}{} — {message}",
+                    feature
+                        .as_deref()
+                        .map(|x| format!(" ({x})"))
+                        .unwrap_or_default()
+                )
+            }
+            Action::PauseForBudget { message } => write!(f, "pause: budget exceeded — {message}"),
+        }
+    }
+}
+
+/// The actions for a snapshot, in the order they should run.
+pub fn plan(s: &Snapshot) -> Vec<Action> {
+    let m = &s.mission;
+    let mut out = Vec::new();
+    // Finished runs are integrated whatever the mission's state: running workers finish.
+    for r in &s.runs {
+        if r.state != RunObs::Running {
+            out.push(Action::Record {
+                run: r.run.clone(),
+                feature: r.feature.clone(),
+                lost: r.state == RunObs::Lost,
+            });
+        }
+    }
+    // A feature marked running whose run is nowhere on this machine was lost (its dispatch
+    // committed but its worker never started, or its run directory is gone).
+    let observed: HashSet<&str> = s.runs.iter().map(|r| r.run.as_str()).collect();
+    for (feature, (run, _)) in &s.dispatched {
+        if !observed.contains(run.as_str()) {
+            out.push(Action::Record {
+                run: run.clone(),
+                feature: Some(feature.clone()),
+                lost: true,
+            });
+        }
+    }
+    out.sort_by_key(ToString::to_string);
+    match m.status {
+        MissionStatus::Approved if !s.started => {
+            out.push(Action::Start);
+            return out;
+        }
+        MissionStatus::Running => {}
+        _ => return out,
+    }
+    let recording: HashSet<String> = out
+        .iter()
+        .filter_map(|a| match a {
+            Action::Record {
+                feature: Some(f), ..
+            } => Some(f.clone()),
+            _ => None,
+        })
+        .collect();
+    let Some(mi) = m.milestones.iter().position(|x| {
+        matches!(
+            x.status,
+            MilestoneStatus::Active | MilestoneStatus::Validating
+        )
+    }) else {
+        match m
+            .milestones
+            .iter()
+            .find(|x| x.status == MilestoneStatus::Pending)
+        {
+            Some(next) => out.push(Action::Activate {
+                milestone: next.id.clone(),
+            }),
+            None => {
+                out.push(Action::Complete);
+                if s.land_auto {
+                    out.push(Action::Land);
+                }
+            }
+        }
+        return out;
+    };
+    let ms = &m.milestones[mi];
+    let status: HashMap<&str, FeatureStatus> = m
+        .features()
+        .map(|(_, f)| (f.id.as_str(), f.status))
+        .collect();
+    let done = |id: &str| {
+        matches!(
+            status.get(id),
+            Some(FeatureStatus::Merged | FeatureStatus::Skipped)
+        )
+    };
+    let mut running = ms
+        .features
+        .iter()
+        .filter(|f| f.status == FeatureStatus::Running)
+        .count() as u32;
+    let mut merging = false;
+    for f in &ms.features {
+        if f.status == FeatureStatus::Review && !recording.contains(&f.id) {
+            out.push(Action::Merge {
+                feature: f.id.clone(),
+            });
+            merging = true;
+        }
+    }
+    let all_done = ms
+        .features
+        .iter()
+        .all(|f| matches!(f.status, FeatureStatus::Merged | FeatureStatus::Skipped));
+    if all_done {
+        if !recording.is_empty() {
+            return out;
+        }
+        out.push(Action::Validate {
+            milestone: ms.id.clone(),
+        });
+        return out;
+    }
+    let limit = if s.poc { 1 } else { s.max_parallel.max(1) };
+    let mut dispatchable = Vec::new();
+    for f in &ms.features {
+        if f.status == FeatureStatus::Pending
+            && f.depends_on.iter().all(|d| done(d))
+            && !recording.contains(&f.id)
+        {
+            dispatchable.push(f);
+        }
+    }
+    if !dispatchable.is_empty() {
+        if let Some(why) = &s.over_budget {
+            out.push(Action::PauseForBudget {
+                message: why.clone(),
+            });
+            return out;
+        }
+        for f in dispatchable {
+            if running >= limit {
+                break;
+            }
+            running += 1;
+            out.push(Action::Dispatch {
+                feature: f.id.clone(),
+                attempt: f.attempts + 1,
+                conflict: s.conflicted.contains(&f.id),
+            });
+        }
+        return out;
+    }
+    let busy = running > 0 || merging || !recording.is_empty();
+    if !busy {
+        let stuck: Vec<&str> = ms
+            .features
+            .iter()
+            .filter(|f| f.status == FeatureStatus::Pending)
+            .map(|f| f.id.as_str())
+            .collect();
+        if let Some(first) = stuck.first() {
+            out.push(Action::Block {
+                reason: BlockReason::NoRunnableWork,
+                feature: Some((*first).to_owned()),
+                message: format!(
+                    "{} cannot start: a dependency failed or cannot be met",
+                    stuck.join(", ")
+                ),
+            });
+        } else if let Some(failed) = ms
+            .features
+            .iter()
+            .find(|f| f.status == FeatureStatus::Failed)
+        {
+            out.push(Action::Block {
+                reason: BlockReason::WorkerFailed,
+                feature: Some(failed.id.clone()),
+                message: format!("{} failed after {} attempts", failed.id, failed.attempts),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mission::{Feature, Milestone, Validation};
+
+    fn feature(id: &str, status: FeatureStatus, deps: &[&str]) -> Feature {
+        Feature {
+            id: id.into(),
+            title: id.into(),
+            status,
+            depends_on: deps.iter().map(|d| (*d).to_owned()).collect(),
+            assertions: vec![],
+            checks: None,
+            skills: vec![],
+            attempts: 0,
+            pr: None,
+            origin: None,
+            description: String::new(),
+        }
+    }
+
+    fn snapshot(features: Vec<Feature>) -> Snapshot {
+        let mut m = Mission::draft("x", "X");
+        m.status = MissionStatus::Running;
+        m.milestones = vec![
+            Milestone {
+                id: "M1".into(),
+                title: "one".into(),
+                status: MilestoneStatus::Active,
+                failures: 0,
+                validation: Validation {
+                    commands: vec!["true".into()],
+                    ..Validation::default()
+                },
+                features,
+            },
+            Milestone {
+                id: "M2".into(),
+                title: "two".into(),
+                status: MilestoneStatus::Pending,
+                failures: 0,
+                validation: Validation {
+                    scrutiny: true,
+                    ..Validation::default()
+                },
+                features: vec![feature("F9", FeatureStatus::Pending, &[])],
+            },
+        ];
+        Snapshot {
+            mission: m,
+            started: true,
+            runs: vec![],
+            dispatched: HashMap::new(),
+            max_parallel: 2,
+            worker_attempts: 3,
+            poc: false,
+            over_budget: None,
+            land_auto: false,
+            conflicted: HashSet::new(),
+        }
+    }
+
+    fn lines(s: &Snapshot) -> Vec<String> {
+        plan(s).iter().map(ToString::to_string).collect()
+    }
+
+    use FeatureStatus::*;
+
+    #[test]
+    fn dispatches_ready_features_up_to_the_parallel_limit() {
+        let s = snapshot(vec![
+            feature("F1", Pending, &[]),
+            feature("F2", Pending, &[]),
+            feature("F3", Pending, &[]),
+            feature("F4", Pending, &["F1"]),
+        ]);
+        assert_eq!(
+            lines(&s),
+            ["dispatch F1 (attempt 1)", "dispatch F2 (attempt 1)"]
+        );
+        let mut poc = s.clone();
+        poc.poc = true;
+        assert_eq!(lines(&poc), ["dispatch F1 (attempt 1)"]);
+    }
+
+    #[test]
+    fn dependencies_wait_for_merge_and_running_workers_count() {
+        let s = snapshot(vec![
+            feature("F1", Running, &[]),
+            feature("F2", Review, &[]),
+            feature("F3", Pending, &["F2"]),
+            feature("F4", Pending, &[]),
+        ]);
+        assert_eq!(
+            lines(&s),
+            [
+                "merge F2 into the integration branch after its checks pass",
+                "dispatch F4 (attempt 1)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_finished_milestone_is_validated_and_the_next_one_activated() {
+        let s = snapshot(vec![
+            feature("F1", Merged, &[]),
+            feature("F2", Skipped, &[]),
+        ]);
+        assert_eq!(lines(&s), ["validate milestone M1"]);
+        let mut next = s.clone();
+        next.mission.milestones[0].status = MilestoneStatus::Passed;
+        assert_eq!(lines(&next), ["activate milestone M2"]);
+        next.mission.milestones[1].status = MilestoneStatus::Passed;
+        next.land_auto = true;
+        assert_eq!(
+            lines(&next),
+            [
+                "complete the mission",
+                "land the integration branch on the base branch"
+            ]
+        );
+    }
+
+    #[test]
+    fn finished_and_lost_runs_are_recorded_first() {
+        let mut s = snapshot(vec![
+            feature("F1", Running, &[]),
+            feature("F2", Running, &[]),
+        ]);
+        s.runs = vec![ObservedRun {
+            run: "r1".into(),
+            feature: Some("F1".into()),
+            milestone: "M1".into(),
+            attempt: 1,
+            state: RunObs::Exited,
+        }];
+        s.dispatched.insert("F1".into(), ("r1".into(), 1));
+        s.dispatched.insert("F2".into(), ("r2".into(), 1));
+        assert_eq!(
+            lines(&s),
+            [
+                "record F1 run r1",
+                "record F2 run r2 (its worker died: counted as a failed attempt)"
+            ]
+        );
+    }
+
+    #[test]
+    fn budget_and_stuck_work_stop_the_mission() {
+        let mut s = snapshot(vec![feature("F1", Pending, &[])]);
+        s.over_budget = Some("usd 40.00 of 40.00".into());
+        assert_eq!(lines(&s), ["pause: budget exceeded — usd 40.00 of 40.00"]);
+        let stuck = snapshot(vec![
+            feature("F1", Failed, &[]),
+            feature("F2", Pending, &["F1"]),
+        ]);
+        assert_eq!(
+            lines(&stuck),
+            [
+                "block: no_runnable_work (F2) — F2 cannot start: a dependency failed or cannot be met"
+            ]
+        );
+    }
+
+    #[test]
+    fn only_records_happen_while_paused_or_blocked_and_start_needs_approval() {
+        let mut s = snapshot(vec![feature("F1", Pending, &[])]);
+        s.mission.status = MissionStatus::Paused;
+        assert!(plan(&s).is_empty());
+        s.mission.status = MissionStatus::Approved;
+        s.started = false;
+        assert_eq!(
+            lines(&s),
+            ["start: create the integration branch and mark the mission running"]
+        );
+        s.mission.status = MissionStatus::Draft;
+        assert!(plan(&s).is_empty());
+    }
+}

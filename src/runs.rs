@@ -1,0 +1,200 @@
+//! Per-machine run directories: `<git common dir>/git-mission/<id>/runs/<run-id>/` hold what a
+//! detached worker needs and leaves behind (meta, prompt, output, handoff, exit record), so any
+//! later pulse can integrate a run whose supervisor is gone. Worktrees live beside them.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::agents::{Outcome, Role};
+use crate::error::{Error, Result};
+use crate::process::Finished;
+use crate::store::lock::pid_alive;
+
+/// Facts recorded when a run is dispatched.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Meta {
+    pub run: String,
+    pub mission: String,
+    pub role: Role,
+    pub milestone: String,
+    pub feature: Option<String>,
+    pub attempt: u32,
+    pub agent: String,
+    /// The integration commit the worktree was cut from.
+    pub base: String,
+    pub branch: Option<String>,
+    pub worktree: PathBuf,
+    pub started: String,
+    /// The `git mission work` process executing the run.
+    #[serde(default)]
+    pub work_pid: Option<u32>,
+    /// True when this run resolves a merge conflict.
+    #[serde(default)]
+    pub conflict: bool,
+}
+
+/// What a finished run left, written by the worker before it integrates the run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ExitRecord {
+    pub finished: Finished,
+    pub cancelled: bool,
+    pub outcome: Outcome,
+    /// Files changed against `Meta::base`.
+    pub changed: Vec<String>,
+    pub touched_mission_file: bool,
+    pub handoff: Option<String>,
+    pub handoff_status: Option<String>,
+    /// Why the attempt failed, when it did (the effectiveness guard's verdict).
+    pub failure: Option<String>,
+    /// The branch head after the run.
+    pub head: Option<String>,
+    pub finished_at: String,
+}
+
+/// The state of a run directory, as a pulse observes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunState {
+    /// Its worker process (or agent group) is alive.
+    Running { pid: u32 },
+    /// It finished and left an exit record.
+    Exited,
+    /// No live process and no exit record: its worker died.
+    Lost,
+}
+
+/// The directories of one mission on this machine.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub root: PathBuf,
+}
+
+impl Layout {
+    pub fn new(common_dir: &Path, mission: &str) -> Layout {
+        Layout {
+            root: common_dir.join("git-mission").join(mission),
+        }
+    }
+    pub fn runs(&self) -> PathBuf {
+        self.root.join("runs")
+    }
+    pub fn run(&self, run: &str) -> PathBuf {
+        self.runs().join(run)
+    }
+    pub fn worktree(&self, name: &str) -> PathBuf {
+        self.root.join("worktrees").join(name)
+    }
+    pub fn lock(&self) -> PathBuf {
+        self.root.join("run.lock")
+    }
+
+    /// Every run directory with its meta and state.
+    pub fn list(&self) -> Vec<(Meta, RunState)> {
+        let Ok(rd) = std::fs::read_dir(self.runs()) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(Meta, RunState)> = rd
+            .flatten()
+            .filter_map(|e| {
+                let dir = e.path();
+                let meta = read_meta(&dir).ok()?;
+                let state = state(&dir, &meta);
+                Some((meta, state))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.started.cmp(&b.0.started).then(a.0.run.cmp(&b.0.run)));
+        out
+    }
+}
+
+pub fn read_meta(dir: &Path) -> Result<Meta> {
+    let p = dir.join("meta.json");
+    let text = std::fs::read_to_string(&p).map_err(Error::io(&p))?;
+    serde_json::from_str(&text).map_err(|e| Error::Internal(format!("{}: {e}", p.display())))
+}
+
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(value).expect("serialises"))
+        .map_err(Error::io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(Error::io(path))
+}
+
+pub fn read_exit(dir: &Path) -> Option<ExitRecord> {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("exit.json")).ok()?).ok()
+}
+
+fn state(dir: &Path, meta: &Meta) -> RunState {
+    if dir.join("exit.json").exists() {
+        return RunState::Exited;
+    }
+    if let Some(pid) = meta.work_pid
+        && pid_alive(pid)
+    {
+        return RunState::Running { pid };
+    }
+    // The agent's group may outlive a killed worker process.
+    if let Some(pgid) = std::fs::read_to_string(dir.join("agent.pgid"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        && crate::process::group_alive(pgid)
+    {
+        return RunState::Running { pid: pgid };
+    }
+    // Dispatched a moment ago and not yet started: give it the benefit of the doubt.
+    if meta.work_pid.is_none() && !dir.join("spawn-failed").exists() {
+        let fresh = std::fs::metadata(dir.join("meta.json"))
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() < 10);
+        if fresh {
+            return RunState::Running { pid: 0 };
+        }
+    }
+    RunState::Lost
+}
+
+/// A fresh run id: time, what it is for, attempt, and a per-process suffix.
+pub fn new_run_id(what: &str, attempt: u32) -> String {
+    let now = jiff::Timestamp::now();
+    let stamp = now.strftime("%Y%m%dT%H%M%S").to_string();
+    let nanos = now.subsec_nanosecond();
+    format!(
+        "{stamp}-{what}-{attempt}-{:x}{:04x}",
+        std::process::id() & 0xffff,
+        (nanos / 1000) & 0xffff
+    )
+}
+
+/// Markdown with front matter, for `runs/<run-id>.md` in the mission workspace.
+pub fn run_document(meta: &Meta, exit: &ExitRecord) -> String {
+    let status = if exit.failure.is_none() {
+        "done"
+    } else {
+        "failed"
+    };
+    let mut front = serde_json::json!({
+        "run": meta.run, "role": meta.role, "milestone": meta.milestone, "feature": meta.feature,
+        "attempt": meta.attempt, "agent": meta.agent, "status": status,
+        "exit_code": exit.finished.code, "timed_out": exit.finished.timed_out, "cancelled": exit.cancelled,
+        "wall_seconds": exit.finished.wall_ms as f64 / 1000.0,
+        "tokens": exit.outcome.usage.total_tokens(), "usd": exit.outcome.usage.usd,
+        "usd_estimated": exit.outcome.usage.usd_estimated,
+        "changed_files": exit.changed.len(),
+    });
+    if let Some(f) = &exit.failure {
+        front["failure"] = serde_json::Value::String(f.clone());
+    }
+    let yaml = serde_norway::to_string(&front).unwrap_or_default();
+    let mut out = format!("---\n{yaml}---\n");
+    match &exit.handoff {
+        Some(h) => out.push_str(h.trim_end()),
+        None => out.push_str("(no handoff)"),
+    }
+    out.push('\n');
+    if let Some(m) = &exit.outcome.final_message {
+        out.push_str(&format!("\n## Final message\n\n{}\n", m.trim_end()));
+    }
+    out
+}

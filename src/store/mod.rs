@@ -1,0 +1,312 @@
+//! The mission store: the mission file and its workspace on the integration branch
+//! `mission/<id>`, read with gix and changed only by commits made without any work tree,
+//! with compare-and-swap on the ref. A lost race re-reads, re-applies the mutation and retries
+//! (bounded), recording a `state.retry` event.
+
+pub mod lock;
+
+use std::time::Duration;
+
+use gix::ObjectId;
+use gix::bstr::ByteSlice;
+
+use crate::error::{Error, Result};
+use crate::events::{self, Event};
+use crate::git::Repo;
+use crate::mission::{Mission, MissionDoc};
+use crate::workspace::{MISSIONS_DIR, integration_branch, mission_file};
+
+/// How often a lost compare-and-swap is retried before giving up.
+const MAX_RETRIES: u32 = 16;
+
+/// The state at the integration head.
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub commit: ObjectId,
+    pub tree: ObjectId,
+    pub doc: MissionDoc,
+    pub events: Vec<Event>,
+    events_text: String,
+}
+
+impl Head {
+    pub fn mission(&self) -> &Mission {
+        &self.doc.mission
+    }
+    pub fn last_seq(&self) -> u64 {
+        self.events.last().map_or(0, |e| e.seq)
+    }
+}
+
+/// A change being prepared against a fresh head.
+pub struct Tx<'h> {
+    pub head: &'h Head,
+    pub mission: Mission,
+    pub events: Vec<Event>,
+    /// Files to add or replace, repository-relative.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Start from this tree instead of the head's (a merge result), and add a second parent.
+    pub base_tree: Option<ObjectId>,
+    pub extra_parent: Option<ObjectId>,
+    /// Replace the mission body (generated blocks, Decision Log).
+    pub body: Option<String>,
+}
+
+impl Tx<'_> {
+    pub fn event(&mut self, e: Event) {
+        self.events.push(e);
+    }
+    /// Whether the committed log or this transaction already holds a matching event.
+    pub fn has_event(&self, f: impl Fn(&Event) -> bool) -> bool {
+        self.head.events.iter().any(&f) || self.events.iter().any(&f)
+    }
+}
+
+/// The store of one mission.
+pub struct Store<'r> {
+    pub repo: &'r Repo,
+    pub id: String,
+    pub branch: String,
+    pub file: String,
+    pub events_file: String,
+}
+
+impl<'r> Store<'r> {
+    pub fn new(repo: &'r Repo, id: &str) -> Store<'r> {
+        Store {
+            repo,
+            id: id.to_owned(),
+            branch: integration_branch(id),
+            file: mission_file(id),
+            events_file: format!("{MISSIONS_DIR}/{id}/events.jsonl"),
+        }
+    }
+
+    fn refname(&self) -> String {
+        format!("refs/heads/{}", self.branch)
+    }
+
+    /// The integration head, or `None` before the mission started.
+    pub fn head(&self) -> Result<Option<Head>> {
+        let g = self.repo.gix();
+        let err =
+            |e: &dyn std::fmt::Display| Error::Internal(format!("reading {}: {e}", self.branch));
+        let Some(mut r) = g
+            .try_find_reference(self.refname().as_str())
+            .map_err(|e| err(&e))?
+        else {
+            return Ok(None);
+        };
+        let commit = r.peel_to_commit().map_err(|e| err(&e))?;
+        let tree = commit.tree_id().map_err(|e| err(&e))?.detach();
+        let read = |path: &str| -> Result<Option<String>> {
+            let t = g.find_tree(tree).map_err(|e| err(&e))?;
+            match t.lookup_entry_by_path(path).map_err(|e| err(&e))? {
+                None => Ok(None),
+                Some(entry) => {
+                    let o = entry.object().map_err(|e| err(&e))?;
+                    Ok(Some(o.data.to_str_lossy().into_owned()))
+                }
+            }
+        };
+        let text = read(&self.file)?.ok_or_else(|| Error::User {
+            message: format!("{} has no {}", self.branch, self.file),
+            hint: Some("the integration branch is damaged; run `git mission doctor`".into()),
+        })?;
+        let doc = MissionDoc::parse(text).map_err(|d| Error::Invalid {
+            file: format!("{}:{}", self.branch, self.file),
+            diagnostics: vec![d],
+        })?;
+        let events_text = read(&self.events_file)?.unwrap_or_default();
+        let (events, _) = events::parse(&events_text);
+        Ok(Some(Head {
+            commit: commit.id,
+            tree,
+            doc,
+            events,
+            events_text,
+        }))
+    }
+
+    /// A file of the integration head's tree.
+    pub fn read_at(&self, head: &Head, path: &str) -> Result<Option<String>> {
+        let g = self.repo.gix();
+        let err = |e: &dyn std::fmt::Display| {
+            Error::Internal(format!("reading {path} at {}: {e}", self.branch))
+        };
+        let t = g.find_tree(head.tree).map_err(|e| err(&e))?;
+        match t.lookup_entry_by_path(path).map_err(|e| err(&e))? {
+            None => Ok(None),
+            Some(entry) => Ok(Some(
+                entry
+                    .object()
+                    .map_err(|e| err(&e))?
+                    .data
+                    .to_str_lossy()
+                    .into_owned(),
+            )),
+        }
+    }
+
+    /// Creates the integration branch at `base` (a commit holding the approved mission).
+    pub fn create(&self, base: ObjectId) -> Result<bool> {
+        use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+        let edit = RefEdit {
+            change: Change::Update {
+                log: LogChange {
+                    mode: RefLog::AndReference,
+                    force_create_reflog: false,
+                    message: "git-mission: start".into(),
+                },
+                expected: PreviousValue::MustNotExist,
+                new: gix::refs::Target::Object(base),
+            },
+            name: self
+                .refname()
+                .try_into()
+                .map_err(|e| Error::Internal(format!("ref name: {e}")))?,
+            deref: false,
+        };
+        match self.repo.gix().edit_reference(edit) {
+            Ok(_) => Ok(true),
+            Err(_) if self.head()?.is_some() => Ok(false),
+            Err(e) => Err(Error::Internal(format!("creating {}: {e}", self.branch))),
+        }
+    }
+
+    /// Applies `f` to freshly read state and commits the result with compare-and-swap.
+    /// `f` returns `Ok(false)` when there is nothing to do (its precondition no longer
+    /// holds); then nothing is committed and `Ok(None)` is returned.
+    pub fn mutate(
+        &self,
+        message: &str,
+        mut f: impl FnMut(&mut Tx) -> Result<bool>,
+    ) -> Result<Option<Head>> {
+        let mut lost = 0;
+        loop {
+            let head = self
+                .head()?
+                .ok_or_else(|| Error::user(format!("mission {} has not started", self.id)))?;
+            let mut tx = Tx {
+                head: &head,
+                mission: head.mission().clone(),
+                events: Vec::new(),
+                files: Vec::new(),
+                base_tree: None,
+                extra_parent: None,
+                body: None,
+            };
+            if !f(&mut tx)? {
+                return Ok(None);
+            }
+            if lost > 0 {
+                tx.events.push(
+                    Event::new("state.retry")
+                        .data(serde_json::json!({ "lost_races": lost, "change": message })),
+                );
+            }
+            match self.commit(&head, tx, message) {
+                Ok(()) => return self.head(),
+                Err(CommitError::Race) if lost < MAX_RETRIES => {
+                    lost += 1;
+                    tracing::info!(mission = %self.id, lost, "state.retry: the integration head moved; re-applying");
+                    std::thread::sleep(Duration::from_millis(u64::from(lost) * 5));
+                }
+                Err(CommitError::Race) => {
+                    return Err(Error::Internal(format!(
+                        "gave up after {lost} lost races committing to {}",
+                        self.branch
+                    )));
+                }
+                Err(CommitError::Other(e)) => return Err(e),
+            }
+        }
+    }
+
+    fn commit(&self, head: &Head, tx: Tx, message: &str) -> Result<(), CommitError> {
+        let g = self.repo.gix();
+        let err = |e: &dyn std::fmt::Display| {
+            CommitError::Other(Error::Internal(format!(
+                "committing to {}: {e}",
+                self.branch
+            )))
+        };
+        let Tx {
+            mission,
+            mut events,
+            files,
+            base_tree,
+            extra_parent,
+            body,
+            ..
+        } = tx;
+        let (mut text, _) = head.doc.rewrite(&mission);
+        if let Some(b) = &body {
+            let doc = MissionDoc::parse(text).map_err(|d| err(&d.message))?;
+            text = doc.with_body(b);
+        }
+        let now = jiff::Timestamp::now()
+            .round(jiff::Unit::Second)
+            .unwrap_or_else(|_| jiff::Timestamp::now())
+            .to_string();
+        let mut log = head.events_text.clone();
+        events::append(&mut log, &mut events, head.last_seq(), &now);
+        let mut editor = g
+            .edit_tree(base_tree.unwrap_or(head.tree))
+            .map_err(|e| err(&e))?;
+        let mut put = |path: &str, bytes: &[u8]| -> Result<(), CommitError> {
+            let blob = g.write_blob(bytes).map_err(|e| err(&e))?.detach();
+            editor
+                .upsert(path, gix::object::tree::EntryKind::Blob, blob)
+                .map_err(|e| err(&e))?;
+            Ok(())
+        };
+        put(&self.file, text.as_bytes())?;
+        put(&self.events_file, log.as_bytes())?;
+        for (path, bytes) in &files {
+            put(path, bytes)?;
+        }
+        let tree = editor.write().map_err(|e| err(&e))?.detach();
+        let sig = signature(self.repo);
+        let mut buf = gix::date::parse::TimeBuf::default();
+        let sig_ref = sig.to_ref(&mut buf);
+        let mut parents = vec![head.commit];
+        parents.extend(extra_parent);
+        match g.commit_as(
+            sig_ref,
+            sig_ref,
+            self.refname().as_str(),
+            message,
+            tree,
+            parents,
+        ) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                // Distinguish a moved ref (lost race) from real failures by re-reading it.
+                match self.head() {
+                    Ok(Some(h)) if h.commit != head.commit => Err(CommitError::Race),
+                    _ => Err(err(&e)),
+                }
+            }
+        }
+    }
+}
+
+enum CommitError {
+    Race,
+    Other(Error),
+}
+
+/// The identity the supervisor commits as: the repository's committer, else git-mission.
+fn signature(repo: &Repo) -> gix::actor::Signature {
+    let g = repo.gix();
+    let (name, email) = match g.committer() {
+        Some(Ok(c)) => (c.name.to_owned(), c.email.to_owned()),
+        _ => ("git-mission".into(), "git-mission@localhost".into()),
+    };
+    gix::actor::Signature {
+        name,
+        email,
+        time: gix::date::Time::now_utc(),
+    }
+}

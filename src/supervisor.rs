@@ -1,0 +1,173 @@
+//! The supervisor: pulses (observe → plan → execute) and the `run` loop that repeats them,
+//! woken at once when a worker it started exits and otherwise on a short timer.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::config::Overrides;
+use crate::error::{Error, Result};
+use crate::mission::MissionStatus;
+use crate::pulse::execute::Exec;
+use crate::pulse::observe::observe;
+use crate::pulse::{Action, plan};
+use crate::runs::{Layout, RunState};
+use crate::store::Store;
+use crate::store::lock::RunLock;
+use crate::workspace::{Workspace, check_mission_id};
+
+/// What one pulse did.
+#[derive(Debug, Clone)]
+pub struct PulseReport {
+    pub actions: Vec<Action>,
+    pub status: MissionStatus,
+    /// Runs of this mission still alive on this machine.
+    pub running: usize,
+}
+
+/// Where `git-mission` itself is, to start detached workers.
+pub fn current_exe() -> Result<PathBuf> {
+    std::env::current_exe()
+        .map_err(|e| Error::Internal(format!("cannot find the git-mission executable: {e}")))
+}
+
+/// The actions a pulse would take, without taking them.
+pub fn dry_run(ws: &Workspace, id: &str, ov: &Overrides) -> Result<Vec<Action>> {
+    check_mission_id(id)?;
+    let store = Store::new(&ws.repo, id);
+    let layout = Layout::new(&ws.repo.common_dir(), id);
+    let o = observe(ws, &store, &layout, ov)?;
+    Ok(plan(&o.snapshot))
+}
+
+/// One pulse. Workers it starts are returned through `children` for `run` to wait on.
+pub fn pulse(
+    ws: &Workspace,
+    id: &str,
+    ov: &Overrides,
+    exe: &std::path::Path,
+    sink: &mpsc::Sender<String>,
+) -> Result<PulseReport> {
+    check_mission_id(id)?;
+    let store = Store::new(&ws.repo, id);
+    let layout = Layout::new(&ws.repo.common_dir(), id);
+    let o = observe(ws, &store, &layout, ov)?;
+    let actions = plan(&o.snapshot);
+    let mut ex = Exec {
+        ws,
+        store: &store,
+        layout: &layout,
+        config: &o.config,
+        exe: exe.to_owned(),
+        children: Vec::new(),
+    };
+    for a in &actions {
+        ex.execute(a)?;
+    }
+    for (run, mut child) in ex.children.drain(..) {
+        let tx = sink.clone();
+        std::thread::spawn(move || {
+            let _ = child.wait();
+            let _ = tx.send(run);
+        });
+    }
+    let status = match store.head()? {
+        Some(h) => h.mission().status,
+        None => o.snapshot.mission.status,
+    };
+    let running = layout
+        .list()
+        .iter()
+        .filter(|(m, s)| m.mission == id && matches!(s, RunState::Running { .. }))
+        .count();
+    Ok(PulseReport {
+        actions,
+        status,
+        running,
+    })
+}
+
+/// How `run` ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunEnd {
+    Completed,
+    Stopped {
+        status: MissionStatus,
+        reason: String,
+    },
+}
+
+/// The local supervisor loop: pulses until the mission completes, blocks, pauses or runs out
+/// of budget; running workers are waited for and recorded before it returns.
+pub fn run(
+    ws: &Workspace,
+    id: &str,
+    ov: &Overrides,
+    on_action: &mut dyn FnMut(&Action),
+) -> Result<RunEnd> {
+    check_mission_id(id)?;
+    let layout = Layout::new(&ws.repo.common_dir(), id);
+    let (mut lock, replaced) = RunLock::acquire(&layout.lock())?;
+    if let Some(dead) = replaced {
+        tracing::warn!(
+            "a previous `git mission run` (pid {} on {}) died; taking over its mission",
+            dead.pid,
+            dead.host
+        );
+    }
+    let exe = current_exe()?;
+    let (tx, rx) = mpsc::channel::<String>();
+    let mut idle = 0;
+    loop {
+        lock.heartbeat();
+        let report = pulse(ws, id, ov, &exe, &tx)?;
+        for a in &report.actions {
+            on_action(a);
+        }
+        match report.status {
+            MissionStatus::Completed if report.running == 0 => return Ok(RunEnd::Completed),
+            MissionStatus::Draft => {
+                return Err(Error::user_hint(
+                    format!("mission {id} is not approved"),
+                    format!("git mission approve {id}, commit it, then run again"),
+                ));
+            }
+            MissionStatus::Blocked | MissionStatus::Paused | MissionStatus::Cancelled
+                if report.running == 0 && report.actions.is_empty() =>
+            {
+                let store = Store::new(&ws.repo, id);
+                let reason = store
+                    .head()?
+                    .and_then(|h| h.mission().block.clone())
+                    .map(|b| format!("{}: {}", b.reason, b.message))
+                    .unwrap_or_else(|| report.status.to_string());
+                return Ok(RunEnd::Stopped {
+                    status: report.status,
+                    reason,
+                });
+            }
+            _ => {}
+        }
+        if report.actions.is_empty() && report.running == 0 {
+            idle += 1;
+            if idle > 3 {
+                return Err(Error::Internal(format!(
+                    "mission {id} makes no progress (status {}) and nothing is running",
+                    report.status
+                )));
+            }
+        } else {
+            idle = 0;
+        }
+        if !report.actions.is_empty() && report.running == 0 {
+            continue; // more to do at once
+        }
+        // Woken by a worker's exit; the timer covers adopted workers and other processes.
+        let _ = rx.recv_timeout(Duration::from_millis(if report.running > 0 {
+            1000
+        } else {
+            50
+        }));
+        while rx.try_recv().is_ok() {}
+    }
+}

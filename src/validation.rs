@@ -1,0 +1,188 @@
+//! Milestone validation by commands: each `validation.commands` entry runs in a fresh detached
+//! worktree at the integration head. Pass → the milestone passes; fail → `failures += 1`, the
+//! output is kept in `runs/<run-id>.md`, and the mission blocks with `validation_failed`
+//! (`validation_limit` once `limits.validation_failures` is reached).
+//!
+//! Validator agents (scrutiny, user testing) are not run yet: a milestone validated only by
+//! them is reported as such in its report and passes on its commands alone.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::events::Event;
+use crate::git;
+use crate::mission::{Block, BlockReason, MilestoneStatus, MissionStatus};
+use crate::process;
+use crate::pulse::execute::{Exec, now};
+use crate::runs;
+
+struct CommandResult {
+    command: String,
+    code: Option<i32>,
+    timed_out: bool,
+    wall_ms: u64,
+    tail: String,
+}
+
+pub fn validate(cx: &mut Exec, milestone: &str) -> Result<()> {
+    let started = cx.store.mutate(&format!("{milestone}: validating"), |tx| {
+        if tx.mission.status != MissionStatus::Running {
+            return Ok(false);
+        }
+        let Some(m) = tx.mission.milestones.iter_mut().find(|m| m.id == milestone) else {
+            return Ok(false);
+        };
+        let ready = m.features.iter().all(|f| {
+            matches!(
+                f.status,
+                crate::mission::FeatureStatus::Merged | crate::mission::FeatureStatus::Skipped
+            )
+        });
+        if !ready
+            || !matches!(
+                m.status,
+                MilestoneStatus::Active | MilestoneStatus::Validating
+            )
+        {
+            return Ok(false);
+        }
+        m.status = MilestoneStatus::Validating;
+        tx.event(Event::new("milestone.validating").milestone(milestone));
+        Ok(true)
+    })?;
+    let Some(head) = started else { return Ok(()) };
+    let ms = head
+        .mission()
+        .milestone(milestone)
+        .cloned()
+        .ok_or_else(|| Error::Internal(format!("no milestone {milestone}")))?;
+    let run = runs::new_run_id(milestone, ms.failures + 1);
+    let wt = cx.layout.worktree(&format!("validate-{milestone}"));
+    let root = cx.ws.repo.root.clone();
+    let _ = git::git(
+        &root,
+        &["worktree", "remove", "--force", &wt.to_string_lossy()],
+    );
+    let _ = git::git(&root, &["worktree", "prune"]);
+    if let Some(p) = wt.parent() {
+        std::fs::create_dir_all(p).map_err(Error::io(p))?;
+    }
+    git::git(
+        &root,
+        &[
+            "worktree",
+            "add",
+            "--quiet",
+            "--detach",
+            &wt.to_string_lossy(),
+            &head.commit.to_string(),
+        ],
+    )?;
+    let out_dir = cx.layout.run(&run);
+    std::fs::create_dir_all(&out_dir).map_err(Error::io(&out_dir))?;
+    let timeout = cx
+        .config
+        .get_str("limits.worker_timeout")
+        .and_then(|t| humantime::parse_duration(t).ok())
+        .unwrap_or(Duration::from_secs(7200));
+    let mut results = Vec::new();
+    for (i, command) in ms.validation.commands.iter().enumerate() {
+        let out = out_dir.join(format!("command-{i}.log"));
+        let fin = process::run(
+            &process::shell_spec(command, &wt, &out, Some(timeout)),
+            &|| false,
+        )?;
+        let tail = [
+            process::tail(&out, 30),
+            process::tail(&out.with_extension("err"), 30),
+        ]
+        .join("\n")
+        .trim()
+        .to_owned();
+        results.push(CommandResult {
+            command: command.clone(),
+            code: fin.code,
+            timed_out: fin.timed_out,
+            wall_ms: fin.wall_ms,
+            tail,
+        });
+    }
+    let _ = git::git(
+        &root,
+        &["worktree", "remove", "--force", &wt.to_string_lossy()],
+    );
+    let passed = results.iter().all(|r| r.code == Some(0) && !r.timed_out);
+    let report = report(
+        milestone,
+        &run,
+        &head.commit.to_string(),
+        &results,
+        &ms.validation,
+        passed,
+    );
+    let cap = cx.config.get_u64("limits.validation_failures").unwrap_or(5) as u32;
+    let wall: u64 = results.iter().map(|r| r.wall_ms).sum();
+    cx.store.mutate(&format!("{milestone}: validation {}", if passed { "passed" } else { "failed" }), |tx| {
+        let Some(m) = tx.mission.milestones.iter_mut().find(|m| m.id == milestone) else { return Ok(false) };
+        if m.status != MilestoneStatus::Validating {
+            return Ok(false);
+        }
+        let path = format!("{}/{}/runs/{run}.md", crate::workspace::MISSIONS_DIR, tx.mission.id);
+        tx.files.push((path, report.clone().into_bytes()));
+        let summary: Vec<_> = results.iter().map(|r| json!({ "command": r.command, "exit_code": r.code, "timed_out": r.timed_out })).collect();
+        if passed {
+            m.status = MilestoneStatus::Passed;
+            let attempt = m.failures + 1;
+            tx.event(Event::new("milestone.passed").milestone(milestone).run(&run, attempt).data(json!({ "commands": summary, "wall_ms": wall })));
+        } else {
+            m.failures += 1;
+            m.status = MilestoneStatus::Active;
+            let failures = m.failures;
+            let reason = if failures >= cap { BlockReason::ValidationLimit } else { BlockReason::ValidationFailed };
+            let failing: Vec<&str> = results.iter().filter(|r| r.code != Some(0) || r.timed_out).map(|r| r.command.as_str()).collect();
+            let message = format!("validation of {milestone} failed ({failures} of {cap} allowed): {}", failing.join("; "));
+            tx.event(Event::new("milestone.failed").milestone(milestone).run(&run, failures).data(json!({ "commands": summary, "failures": failures })));
+            tx.mission.status = MissionStatus::Blocked;
+            tx.mission.block = Some(Block { reason, milestone: Some(milestone.to_owned()), feature: None, since: now(), packet: None, message: message.clone() });
+            tx.event(Event::new("mission.blocked").milestone(milestone).data(json!({ "reason": reason.as_str(), "message": message })));
+        }
+        Ok(true)
+    })?;
+    Ok(())
+}
+
+fn report(
+    milestone: &str,
+    run: &str,
+    commit: &str,
+    results: &[CommandResult],
+    v: &crate::mission::Validation,
+    passed: bool,
+) -> String {
+    let mut o = format!(
+        "---\nrun: {run}\nrole: validator\nmilestone: {milestone}\ncommit: {commit}\nverdict: {}\n---\n# Validation of {milestone}\n\n",
+        if passed { "pass" } else { "fail" }
+    );
+    if results.is_empty() {
+        o.push_str("No validation commands.\n");
+    }
+    for r in results {
+        let status = if r.timed_out {
+            "timed out".to_owned()
+        } else {
+            format!("exit {}", r.code.map_or("signal".into(), |c| c.to_string()))
+        };
+        o.push_str(&format!(
+            "## `{}` — {status} ({:.1} s)\n\n```\n{}\n```\n\n",
+            r.command,
+            r.wall_ms as f64 / 1000.0,
+            r.tail
+        ));
+    }
+    if v.scrutiny || v.user_testing.is_some() {
+        o.push_str("Validator agents (scrutiny, user testing) are not run by this version; the verdict rests on the commands.\n");
+    }
+    o
+}

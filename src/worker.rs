@@ -1,0 +1,440 @@
+//! One worker run (`git mission work`): prepare the feature's worktree, compose the prompt,
+//! run the agent through the process builder, commit what it left, apply the effectiveness
+//! guard's facts and write the exit record. Integrating the run into the mission state is the
+//! supervisor's job (`pulse::execute::record_run`), so a run whose worker dies is still
+//! integrated by a later pulse.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::agents::{self, AgentSpec, Role};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::git::{self, Repo};
+use crate::mission::{Mission, body};
+use crate::process;
+use crate::runs::{self, ExitRecord, Layout, Meta};
+use crate::store::{Head, Store};
+use crate::workspace::{MISSIONS_DIR, mission_file};
+
+/// The agent for a role: a profile of that name, or the agent itself, with the role's model.
+pub fn agent_spec(config: &Config, role: Role) -> Result<AgentSpec> {
+    let key = format!("agents.{}", role.as_str());
+    let name = config.get_str(&key).unwrap_or("none").to_owned();
+    if name == "none" {
+        return Err(Error::user_hint(
+            format!("no agent is configured for the {} role", role.as_str()),
+            format!("set `{key}` in the mission file or todo/missions/config.yml"),
+        ));
+    }
+    let model = config
+        .get_str(&format!("models.{}", role.as_str()))
+        .map(str::to_owned);
+    if let Some(p) = config.profile(&name) {
+        return Ok(AgentSpec {
+            agent: p.agent.clone(),
+            model: p.model.clone().or(model),
+            command: p.command.clone(),
+            args: p.args.clone().unwrap_or_default(),
+        });
+    }
+    Ok(AgentSpec {
+        agent: name,
+        model,
+        command: None,
+        args: Vec::new(),
+    })
+}
+
+/// Environment variables that identify git the supervisor's commits, when git has no identity.
+pub fn commit_env(root: &Path) -> Vec<(String, String)> {
+    let has = |k: &str| {
+        std::env::var_os(k).is_some() || git::git_opt(root, &["config", k]).ok().flatten().is_some()
+    };
+    let mut env = Vec::new();
+    if !has("user.name") && std::env::var_os("GIT_AUTHOR_NAME").is_none() {
+        env.push(("GIT_AUTHOR_NAME".into(), "git-mission".into()));
+        env.push(("GIT_COMMITTER_NAME".into(), "git-mission".into()));
+    }
+    if !has("user.email") && std::env::var_os("GIT_AUTHOR_EMAIL").is_none() {
+        env.push(("GIT_AUTHOR_EMAIL".into(), "git-mission@localhost".into()));
+        env.push(("GIT_COMMITTER_EMAIL".into(), "git-mission@localhost".into()));
+    }
+    env
+}
+
+/// Runs git in `dir` with the commit identity fallback.
+fn git_in(dir: &Path, env: &[(String, String)], args: &[&str]) -> Result<String> {
+    git::git_env(dir, env, args)
+}
+
+/// Creates (or reuses) the feature's worktree on its branch. Returns its path.
+pub fn prepare_worktree(repo: &Repo, meta: &Meta, integration_head: &str) -> Result<PathBuf> {
+    let wt = meta.worktree.clone();
+    let branch = meta
+        .branch
+        .clone()
+        .ok_or_else(|| Error::Internal("worker run without a branch".into()))?;
+    if wt.join(".git").exists() {
+        return Ok(wt);
+    }
+    if let Some(parent) = wt.parent() {
+        std::fs::create_dir_all(parent).map_err(Error::io(parent))?;
+    }
+    let _ = git::git(&repo.root, &["worktree", "prune"]);
+    let wt_s = wt.to_string_lossy().into_owned();
+    if repo.branch_head(&branch)?.is_some() {
+        git::git(&repo.root, &["worktree", "add", "--quiet", &wt_s, &branch])?;
+    } else {
+        git::git(
+            &repo.root,
+            &[
+                "worktree",
+                "add",
+                "--quiet",
+                "-b",
+                &branch,
+                &wt_s,
+                integration_head,
+            ],
+        )?;
+    }
+    Ok(wt)
+}
+
+/// The prompt of a worker run.
+pub fn compose_prompt(
+    store: &Store,
+    head: &Head,
+    meta: &Meta,
+    conflict_files: &[String],
+) -> Result<String> {
+    let m = head.mission();
+    let fid = meta.feature.as_deref().unwrap_or("");
+    let (ms, f) = m
+        .feature(fid)
+        .ok_or_else(|| Error::Internal(format!("no feature {fid}")))?;
+    let doc_body = head.doc.body();
+    let secs = body::sections(doc_body);
+    let section = |t: &str| {
+        body::section(&secs, t)
+            .map(|s| strip_comments(&doc_body[s.content.clone()]))
+            .filter(|s| !s.trim().is_empty())
+    };
+    let mut p = format!("# Mission {}: {}\n\n", m.id, m.title);
+    for t in ["Objective", "Non-goals", "Assumptions"] {
+        if let Some(text) = section(t) {
+            p.push_str(&format!("## {t}\n\n{}\n\n", text.trim()));
+        }
+    }
+    p.push_str(&format!("## Your milestone: {} — {}\n\n", ms.id, ms.title));
+    p.push_str(&format!(
+        "## Your feature: {} — {}\n\n{}\n\n",
+        f.id,
+        f.title,
+        f.description.trim()
+    ));
+    if !f.assertions.is_empty() {
+        p.push_str("### Contract assertions this feature must make true\n\n");
+        for a in &f.assertions {
+            let text = m
+                .contract
+                .iter()
+                .find(|c| &c.id == a)
+                .map_or("", |c| c.text.as_str());
+            p.push_str(&format!("- {a}: {text}\n"));
+        }
+        p.push('\n');
+    }
+    let mut deps = String::new();
+    for d in &f.depends_on {
+        let run = head
+            .events
+            .iter()
+            .rev()
+            .find(|e| e.kind == "feature.handoff" && e.feature.as_deref() == Some(d))
+            .and_then(|e| e.run.clone());
+        if let Some(run) = run
+            && let Some(text) =
+                store.read_at(head, &format!("{MISSIONS_DIR}/{}/runs/{run}.md", m.id))?
+        {
+            deps.push_str(&format!("### {d} (run {run})\n\n{}\n\n", text.trim()));
+        }
+    }
+    if !deps.is_empty() {
+        p.push_str("## What the features you depend on did\n\n");
+        p.push_str(&deps);
+    }
+    let failures: Vec<String> = head
+        .events
+        .iter()
+        .filter(|e| {
+            e.kind.starts_with("run.")
+                && e.kind != "run.started"
+                && e.feature.as_deref() == Some(fid)
+        })
+        .filter_map(|e| {
+            let why = e.data.get("failure")?.as_str()?;
+            Some(format!(
+                "- attempt {} (run {}): {why}",
+                e.attempt.unwrap_or(0),
+                e.run.as_deref().unwrap_or("?")
+            ))
+        })
+        .collect();
+    if !failures.is_empty() {
+        p.push_str("## Notes from earlier attempts\n\nEarlier attempts at this feature failed. Do not repeat their mistakes:\n\n");
+        p.push_str(&failures.join("\n"));
+        p.push_str("\n\n");
+    }
+    if !conflict_files.is_empty() {
+        p.push_str("## Resolve a merge conflict first\n\nThe integration branch moved and merging it into your branch conflicts in:\n\n");
+        for c in conflict_files {
+            p.push_str(&format!("- {c}\n"));
+        }
+        p.push_str("\nThe merge is in progress in your worktree. Resolve every conflict (remove all conflict markers), keeping both sides' intent, then finish.\n\n");
+    }
+    p.push_str(&format!(
+        "## How to work\n\n\
+         - You are in a git worktree on branch `{branch}`, cut from the mission's integration branch. Change only what this feature needs.\n\
+         - Do not edit `{file}`: the supervisor owns it, and a change to it fails the attempt.\n\
+         - Commit your work when you can; anything left uncommitted is committed for you.\n\
+         - Finish by writing your handoff to the file named by `$GIT_MISSION_HANDOFF_FILE`: Markdown starting with front matter \
+           (`---`, `status: done|partial|blocked`, `---`), then a summary, the tests you ran, and follow-ups.\n",
+        branch = meta.branch.as_deref().unwrap_or("?"),
+        file = mission_file(&m.id),
+    ));
+    Ok(p)
+}
+
+fn strip_comments(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("<!--") {
+        out.push_str(&rest[..i]);
+        match rest[i..].find("-->") {
+            Some(j) => rest = &rest[i + j + 3..],
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The `status:` of a handoff's front matter.
+pub fn handoff_status(text: &str) -> Option<String> {
+    let rest = text.strip_prefix("---\n")?;
+    let end = rest.find("\n---")?;
+    rest[..end].lines().find_map(|l| {
+        l.strip_prefix("status:")
+            .map(|v| v.trim().trim_matches('"').to_owned())
+    })
+}
+
+/// Executes a dispatched worker run and writes its exit record. Returns the record.
+pub fn execute(
+    repo: &Repo,
+    store: &Store,
+    config: &Config,
+    layout: &Layout,
+    run: &str,
+) -> Result<ExitRecord> {
+    let dir = layout.run(run);
+    let mut meta = runs::read_meta(&dir)?;
+    if let Some(prev) = runs::read_exit(&dir) {
+        return Ok(prev);
+    }
+    meta.work_pid = Some(std::process::id());
+    runs::write_json(&dir.join("meta.json"), &meta)?;
+    let head = store
+        .head()?
+        .ok_or_else(|| Error::user(format!("mission {} has not started", meta.mission)))?;
+    let wt = prepare_worktree(repo, &meta, &meta.base)?;
+    let env_commit = commit_env(&repo.root);
+    // A conflict run starts with the integration branch merged in, conflicts left in place.
+    let mut conflict_files = Vec::new();
+    if meta.conflict {
+        let merged = git_in(
+            &wt,
+            &env_commit,
+            &["merge", "--no-edit", "--no-ff", &head.commit.to_string()],
+        );
+        if merged.is_err() {
+            conflict_files = git::git(&wt, &["diff", "--name-only", "--diff-filter=U"])?
+                .lines()
+                .map(str::to_owned)
+                .collect();
+        }
+    }
+    let prompt = compose_prompt(store, &head, &meta, &conflict_files)?;
+    let prompt_file = dir.join("prompt.md");
+    std::fs::write(&prompt_file, &prompt).map_err(Error::io(&prompt_file))?;
+    let handoff_file = dir.join("handoff.md");
+    let _ = std::fs::remove_file(&handoff_file);
+    let home = dir.join("home");
+    let tmp = dir.join("tmp");
+    for d in [&home, &tmp] {
+        std::fs::create_dir_all(d).map_err(Error::io(d))?;
+    }
+    let spec = agent_spec(config, Role::Worker)?;
+    let adapter = agents::adapter(&spec.agent)
+        .ok_or_else(|| Error::user(format!("no adapter for agent {:?}", spec.agent)))?;
+    let inv = adapter.invocation(&spec, Role::Worker, &prompt_file, &home);
+    if inv.argv.is_empty() {
+        return Err(Error::user_hint(
+            format!("the worker agent {:?} has no command", spec.agent),
+            "give the exec profile a `command: [\"program\", \"arg\"]`",
+        ));
+    }
+    let s = |x: &Path| x.to_string_lossy().into_owned();
+    let mut env: Vec<(String, String)> = vec![
+        ("GIT_MISSION_ID".into(), meta.mission.clone()),
+        ("GIT_MISSION_ROLE".into(), "worker".into()),
+        ("GIT_MISSION_MILESTONE".into(), meta.milestone.clone()),
+        (
+            "GIT_MISSION_FEATURE".into(),
+            meta.feature.clone().unwrap_or_default(),
+        ),
+        ("GIT_MISSION_RUN".into(), meta.run.clone()),
+        ("GIT_MISSION_ATTEMPT".into(), meta.attempt.to_string()),
+        ("GIT_MISSION_PROMPT_FILE".into(), s(&prompt_file)),
+        ("GIT_MISSION_HANDOFF_FILE".into(), s(&handoff_file)),
+        ("GIT_MISSION_WORKTREE".into(), s(&wt)),
+        ("TMPDIR".into(), s(&tmp)),
+    ];
+    env.extend(env_commit.iter().cloned());
+    env.extend(inv.env.iter().cloned());
+    let timeout = config
+        .get_str("limits.worker_timeout")
+        .and_then(|t| humantime::parse_duration(t).ok())
+        .unwrap_or(Duration::from_secs(7200));
+    let cancel_marker = dir.join("cancel");
+    let pspec = process::Spec {
+        argv: inv.argv.clone(),
+        cwd: wt.clone(),
+        env,
+        stdin: inv.prompt_on_stdin.then(|| prompt_file.clone()),
+        stdout: dir.join("stdout.log"),
+        stderr: dir.join("stderr.log"),
+        timeout: Some(timeout),
+        grace: Duration::from_secs(5),
+        pgid_file: Some(dir.join("agent.pgid")),
+    };
+    let finished = process::run(&pspec, &|| cancel_marker.exists())?;
+    let cancelled = cancel_marker.exists() && !finished.timed_out;
+    let read = |n: &str| std::fs::read_to_string(dir.join(n)).unwrap_or_default();
+    let outcome = adapter.parse(&read("stdout.log"), &read("stderr.log"), finished.code);
+
+    // Whatever the agent left is committed: work is never lost.
+    let dirty = !git::git(&wt, &["status", "--porcelain"])?.trim().is_empty();
+    if dirty {
+        git_in(&wt, &env_commit, &["add", "-A"])?;
+        let what = if finished.timed_out {
+            "timed out"
+        } else if cancelled {
+            "cancelled"
+        } else {
+            "finished"
+        };
+        let msg = format!(
+            "{}: work left by run {} ({what})",
+            meta.feature.as_deref().unwrap_or("?"),
+            meta.run
+        );
+        git_in(
+            &wt,
+            &env_commit,
+            &["commit", "--quiet", "--no-verify", "-m", &msg],
+        )?;
+    }
+    let file = mission_file(&meta.mission);
+    let changed: Vec<String> = git::git(&wt, &["diff", "--name-only", &meta.base, "HEAD"])?
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let touched_mission_file = changed.iter().any(|c| c == &file);
+    if touched_mission_file {
+        // Undo it on the branch so the next attempt starts clean; the run still fails.
+        git_in(&wt, &env_commit, &["checkout", &meta.base, "--", &file])?;
+        git_in(
+            &wt,
+            &env_commit,
+            &[
+                "commit",
+                "--quiet",
+                "--no-verify",
+                "-m",
+                &format!("Revert the worker's change to {file} (the supervisor owns it)"),
+            ],
+        )?;
+    }
+    let handoff = std::fs::read_to_string(&handoff_file)
+        .ok()
+        .filter(|h| !h.trim().is_empty());
+    let handoff_status = handoff.as_deref().and_then(handoff_status);
+    let markers = if meta.conflict {
+        conflict_markers(&wt, &changed)
+    } else {
+        Vec::new()
+    };
+    let failure = if cancelled {
+        Some("cancelled".to_owned())
+    } else if finished.timed_out {
+        Some(format!(
+            "timed out after {}",
+            humantime::format_duration(timeout)
+        ))
+    } else if !outcome.success {
+        Some(
+            outcome
+                .error
+                .clone()
+                .unwrap_or_else(|| "the agent reported an error".into()),
+        )
+    } else if touched_mission_file {
+        Some(format!("the diff touches the mission file {file}"))
+    } else if changed.is_empty() && handoff.is_none() {
+        Some("no changes and no handoff: the run did nothing".into())
+    } else if handoff_status.as_deref() == Some("blocked") {
+        Some("the worker reported itself blocked (see its handoff)".into())
+    } else if !markers.is_empty() {
+        Some(format!("conflict markers remain in {}", markers.join(", ")))
+    } else {
+        None
+    };
+    let head_commit = git::git(&wt, &["rev-parse", "HEAD"])?.trim().to_owned();
+    let record = ExitRecord {
+        finished,
+        cancelled,
+        outcome,
+        changed,
+        touched_mission_file,
+        handoff,
+        handoff_status,
+        failure,
+        head: Some(head_commit),
+        finished_at: jiff::Timestamp::now().to_string(),
+    };
+    runs::write_json(&dir.join("exit.json"), &record)?;
+    Ok(record)
+}
+
+fn conflict_markers(wt: &Path, files: &[String]) -> Vec<String> {
+    files
+        .iter()
+        .filter(|f| {
+            std::fs::read_to_string(wt.join(f)).is_ok_and(|t| {
+                t.lines()
+                    .any(|l| l.starts_with("<<<<<<< ") || l.starts_with(">>>>>>> "))
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+/// The mission's id for messages.
+pub fn describe(m: &Mission) -> String {
+    format!("{} ({})", m.id, m.title)
+}
