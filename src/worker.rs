@@ -350,14 +350,19 @@ pub fn execute(
         )?;
     }
     let file = mission_file(&meta.mission);
-    let changed: Vec<String> = git::git(&wt, &["diff", "--name-only", &meta.base, "HEAD"])?
+    // A retry reuses the branch, which forked from an older integration head: compare with
+    // the fork point, so only the branch's own changes count.
+    let fork = git::git(&wt, &["merge-base", &meta.base, "HEAD"])?
+        .trim()
+        .to_owned();
+    let changed: Vec<String> = git::git(&wt, &["diff", "--name-only", &fork, "HEAD"])?
         .lines()
         .map(str::to_owned)
         .collect();
     let touched_mission_file = changed.iter().any(|c| c == &file);
     if touched_mission_file {
         // Undo it on the branch so the next attempt starts clean; the run still fails.
-        git_in(&wt, &env_commit, &["checkout", &meta.base, "--", &file])?;
+        git_in(&wt, &env_commit, &["checkout", &fork, "--", &file])?;
         git_in(
             &wt,
             &env_commit,

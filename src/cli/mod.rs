@@ -5,6 +5,7 @@
 mod approve;
 mod config;
 mod control;
+mod demo;
 mod estimate;
 mod init;
 mod list;
@@ -109,6 +110,8 @@ pub enum Command {
     Cancel(control::IdArgs),
     /// Print the event log
     Log(control::LogArgs),
+    /// Build a sample repository and run a whole mission on it, offline, in seconds
+    Demo(demo::Args),
 }
 
 /// Runs the command line with the process arguments and environment.
@@ -178,6 +181,7 @@ fn dispatch(cli: &Cli, out: &Out) -> Result<u8, Error> {
         Command::Resume(a) => control::resume(&ctx, a),
         Command::Cancel(a) => control::cancel(&ctx, a),
         Command::Log(a) => control::log(&ctx, a),
+        Command::Demo(a) => demo::run(&ctx, a),
     }
 }
 

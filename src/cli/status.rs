@@ -121,7 +121,7 @@ fn money(x: f64) -> String {
     format!("${x:.2}")
 }
 
-fn human(v: &StatusView) -> String {
+pub fn human(v: &StatusView) -> String {
     let mut o = format!("{} — {}\n", v.id, v.title);
     o.push_str(&format!(
         "status: {}   mode: {}   base: {}   forge: {}   land: {}\n",
