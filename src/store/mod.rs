@@ -167,7 +167,13 @@ impl<'r> Store<'r> {
                 .map_err(|e| Error::Internal(format!("ref name: {e}")))?,
             deref: false,
         };
-        match self.repo.gix().edit_reference(edit) {
+        let sig = signature(self.repo);
+        let mut buf = gix::date::parse::TimeBuf::default();
+        match self
+            .repo
+            .gix()
+            .edit_references_as(Some(edit), Some(sig.to_ref(&mut buf)))
+        {
             Ok(_) => Ok(true),
             Err(_) if self.head()?.is_some() => Ok(false),
             Err(e) => Err(Error::Internal(format!("creating {}: {e}", self.branch))),

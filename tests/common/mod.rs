@@ -149,3 +149,81 @@ impl TestRepo {
 pub fn mission_path(id: &str) -> String {
     format!("todo/missions/{id}-mission.md")
 }
+
+/// A worker script that writes `out-<feature>.txt`, commits it and leaves a handoff.
+pub const OK_WORKER: &str = r#"set -eu
+echo "$GIT_MISSION_FEATURE by $GIT_MISSION_RUN" > "out-$GIT_MISSION_FEATURE.txt"
+git add -A
+git commit -q -m "$GIT_MISSION_FEATURE: work"
+printf -- '---\nstatus: done\n---\nWrote out-%s.txt\n' "$GIT_MISSION_FEATURE" > "$GIT_MISSION_HANDOFF_FILE"
+"#;
+
+impl TestRepo {
+    /// Writes `scripts/w.sh` and an approved, committed mission `m` whose workers run it.
+    /// `settings` are extra frontmatter lines; `milestones` is the YAML of the milestone list.
+    pub fn mission(&self, script: &str, settings: &str, milestones: &str) {
+        self.write("scripts/w.sh", script);
+        let text = format!(
+            "---\nschema: 1\nid: m\ntitle: Test mission\nstatus: draft\napproved: null\nagents: {{worker: w}}\nprofiles:\n  w: {{agent: exec, command: [sh, scripts/w.sh]}}\n{settings}spent: {{usd: 0, tokens: 0, hours: 0, runs: 0}}\nblock: null\ncontract:\n  - {{id: VC1, text: works}}\nresources: []\nmilestones:\n{milestones}---\n# Test\n\n## Objective\n\nTest.\n\n## Non-goals\n\nNone.\n\n## Risks\n\nNone.\n"
+        );
+        self.write(&mission_path("m"), &text);
+        let v = self.run(&["validate", "m"]);
+        assert_eq!(v.code, 0, "{}", v.snapshot());
+        self.run(&["approve", "m"]).success();
+        self.commit_all("plan and approve m");
+    }
+
+    /// Runs `git-mission` with a deadline: a hung supervisor fails the test instead of hanging it.
+    pub fn run_deadline(&self, args: &[&str], env: &[(&str, &str)], secs: u64) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_git-mission"));
+        self.env(&mut cmd);
+        cmd.envs(env.iter().copied())
+            .args(args)
+            .current_dir(&self.root);
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let child = cmd.spawn().expect("spawn git-mission");
+        let pid = child.id();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        match rx.recv_timeout(std::time::Duration::from_secs(secs)) {
+            Ok(out) => {
+                let out = out.expect("wait");
+                Output {
+                    code: out.status.code().unwrap_or(-1),
+                    stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                    stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                }
+            }
+            Err(_) => {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                panic!("git-mission {args:?} did not finish within {secs} s");
+            }
+        }
+    }
+
+    /// The events of mission `m` on its integration branch.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.git(&["show", "mission/m:todo/missions/m/events.jsonl"])
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("event JSON"))
+            .collect()
+    }
+
+    /// `status m --json`.
+    pub fn status_json(&self) -> serde_json::Value {
+        let out = self.run(&["status", "m", "--json"]);
+        serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|_| panic!("status json: {}", out.snapshot()))
+    }
+}
+
+/// Events of a kind, optionally for one feature.
+pub fn count(events: &[serde_json::Value], kind: &str, feature: Option<&str>) -> usize {
+    events
+        .iter()
+        .filter(|e| e["type"] == kind && feature.is_none_or(|f| e["feature"] == f))
+        .count()
+}

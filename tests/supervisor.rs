@@ -1,0 +1,357 @@
+//! The supervisor end to end: real repositories, real worktrees, real processes; agents are
+//! `exec` scripts. Synchronisation between a test and its workers uses FIFOs, never sleeps.
+
+mod common;
+
+use common::{OK_WORKER, TestRepo, count};
+
+/// Reads a FIFO, failing the test (instead of hanging it) if no writer comes.
+fn read_fifo(path: &std::path::Path, secs: u64) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let p = path.to_owned();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::fs::read_to_string(p));
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(secs))
+        .unwrap_or_else(|_| panic!("nobody wrote to {} within {secs} s", path.display()))
+        .expect("read fifo")
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let ok = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo")
+        .success();
+    assert!(ok, "mkfifo {}", path.display());
+}
+
+#[test]
+fn parallel_workers_dependencies_validation_and_landing() {
+    let repo = TestRepo::new();
+    // F1 and F2 meet at a FIFO: neither can finish unless both run at the same time.
+    let script = format!(
+        "case \"$GIT_MISSION_FEATURE\" in\n  F1) read x < \"$RENDEZVOUS\" ;;\n  F2) echo go > \"$RENDEZVOUS\" ;;\n  F3) test -f out-F1.txt || {{ echo 'F1 output missing' >&2; exit 1; }} ;;\nesac\n{OK_WORKER}"
+    );
+    repo.mission(
+        &script,
+        "land: auto\nlimits: {max_parallel_workers: 2, worker_timeout: 30s}\n",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"test -f out-F1.txt\", \"test -f out-F2.txt\", \"test -f out-F3.txt\"], assertions: [VC1]}\n    features:\n      - {id: F1, title: first, description: x}\n      - {id: F2, title: second, description: x}\n      - {id: F3, title: third, depends_on: [F1], description: x}\n  - id: M2\n    title: Two\n    validation: {commands: [\"test -f out-F4.txt\"], assertions: [VC1]}\n    features:\n      - {id: F4, title: fourth, description: x}\n",
+    );
+    let fifo = repo.home().join("rendezvous");
+    mkfifo(&fifo);
+    let out = repo.run_deadline(
+        &["run", "m"],
+        &[("RENDEZVOUS", &fifo.to_string_lossy())],
+        60,
+    );
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(out.stdout.contains("mission m completed"));
+    let s = repo.status_json();
+    assert_eq!(s["status"], "completed");
+    for m in s["milestones"].as_array().expect("milestones") {
+        assert_eq!(m["status"], "passed");
+        for f in m["features"].as_array().expect("features") {
+            assert_eq!(f["status"], "merged", "{f}");
+            assert_eq!(f["attempts"], 1, "{f}");
+        }
+    }
+    let ev = repo.events();
+    for f in ["F1", "F2", "F3", "F4"] {
+        assert_eq!(count(&ev, "feature.dispatched", Some(f)), 1, "{f}");
+        assert_eq!(count(&ev, "feature.merged", Some(f)), 1, "{f}");
+    }
+    assert_eq!(count(&ev, "milestone.passed", None), 2);
+    assert_eq!(count(&ev, "mission.landed", None), 1);
+    // Sequence numbers are contiguous: no update was lost.
+    let seqs: Vec<u64> = ev.iter().map(|e| e["seq"].as_u64().expect("seq")).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    // Landed on main (checked out and clean): the work is in the base branch and work tree.
+    for f in ["F1", "F2", "F3", "F4"] {
+        assert!(
+            repo.root().join(format!("out-{f}.txt")).exists(),
+            "{f} not landed"
+        );
+    }
+    // Worktrees and feature branches are gone after merge.
+    assert_eq!(repo.git(&["worktree", "list"]).lines().count(), 1);
+    assert!(
+        !repo
+            .git(&["branch", "--list", "mission/m.*"])
+            .contains("mission/m.")
+    );
+    // Every run has a handoff document in the workspace.
+    let runs = repo.git(&[
+        "ls-tree",
+        "--name-only",
+        "mission/m",
+        "todo/missions/m/runs/",
+    ]);
+    assert_eq!(
+        runs.lines().count(),
+        4 + 2,
+        "4 worker runs and 2 validations:\n{runs}"
+    );
+}
+
+#[test]
+fn a_failing_worker_is_retried_with_notes_then_blocks() {
+    let repo = TestRepo::new();
+    repo.mission(
+        "echo \"attempt $GIT_MISSION_ATTEMPT failed on purpose\" >&2\nexit 1\n",
+        "limits: {worker_attempts: 2}\n",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"true\"]}\n    features:\n      - {id: F1, title: first, description: x}\n",
+    );
+    let out = repo.run_deadline(&["run", "m"], &[], 60);
+    assert_eq!(out.code, 3, "{}", out.snapshot());
+    assert!(out.stderr.contains("worker_failed"), "{}", out.snapshot());
+    let s = repo.status_json();
+    assert_eq!(s["status"], "blocked");
+    assert_eq!(s["block"]["reason"], "worker_failed");
+    assert_eq!(s["block"]["feature"], "F1");
+    let f1 = &s["milestones"][0]["features"][0];
+    assert_eq!(f1["status"], "failed");
+    assert_eq!(f1["attempts"], 2);
+    let ev = repo.events();
+    assert_eq!(count(&ev, "feature.dispatched", Some("F1")), 2);
+    assert_eq!(count(&ev, "feature.retried", Some("F1")), 1);
+    assert_eq!(count(&ev, "mission.blocked", None), 1);
+    // The second attempt's prompt carried the first attempt's failure.
+    let runs = repo.root().join(".git/git-mission/m/runs");
+    let second = std::fs::read_dir(&runs)
+        .expect("runs")
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().contains("-F1-2-"))
+        .expect("attempt 2");
+    let prompt = std::fs::read_to_string(second.path().join("prompt.md")).expect("prompt");
+    assert!(prompt.contains("attempt 1 failed on purpose"), "{prompt}");
+    // The next actions say how to recover.
+    assert!(s["next"].as_array().expect("next").iter().any(|n| {
+        n.as_str()
+            .is_some_and(|n| n.contains("git mission retry m F1"))
+    }));
+}
+
+#[test]
+fn a_worker_past_its_timeout_that_ignores_term_is_killed_with_its_group_and_its_work_kept() {
+    let repo = TestRepo::new();
+    repo.mission(
+        "echo 'half done' > wip.txt\ntrap '' TERM\n(trap '' TERM; exec sleep 60) &\nsleep 60\n",
+        "limits: {worker_attempts: 1, worker_timeout: 1s}\n",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"true\"]}\n    features:\n      - {id: F1, title: first, description: x}\n",
+    );
+    let out = repo.run_deadline(&["run", "m"], &[], 60);
+    assert_eq!(out.code, 3, "{}", out.snapshot());
+    let ev = repo.events();
+    assert_eq!(count(&ev, "run.timed_out", Some("F1")), 1, "{ev:?}");
+    // Work in progress was committed on the feature branch.
+    let wip = repo.git(&["show", "mission/m.F1:wip.txt"]);
+    assert_eq!(wip, "half done\n");
+    // No process of the agent's group is left.
+    let runs = repo.root().join(".git/git-mission/m/runs");
+    let run = std::fs::read_dir(&runs)
+        .expect("runs")
+        .flatten()
+        .next()
+        .expect("one run");
+    let pgid: u32 = std::fs::read_to_string(run.path().join("agent.pgid"))
+        .expect("pgid")
+        .trim()
+        .parse()
+        .expect("number");
+    assert!(
+        !git_mission::process::group_alive(pgid),
+        "processes of group {pgid} survived"
+    );
+}
+
+#[test]
+fn a_worker_that_changes_nothing_fails_its_attempt() {
+    let repo = TestRepo::new();
+    repo.mission(
+        "echo 'thinking very hard'\nexit 0\n",
+        "limits: {worker_attempts: 1}\n",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"true\"]}\n    features:\n      - {id: F1, title: first, description: x}\n",
+    );
+    let out = repo.run_deadline(&["run", "m"], &[], 60);
+    assert_eq!(out.code, 3, "{}", out.snapshot());
+    let ev = repo.events();
+    let finished: Vec<_> = ev.iter().filter(|e| e["type"] == "run.finished").collect();
+    assert_eq!(finished.len(), 1);
+    assert_eq!(
+        finished[0]["data"]["failure"],
+        "no changes and no handoff: the run did nothing"
+    );
+    assert_eq!(repo.status_json()["block"]["reason"], "worker_failed");
+}
+
+#[test]
+fn a_worker_that_edits_the_mission_file_fails_and_the_edit_never_lands() {
+    let repo = TestRepo::new();
+    repo.mission(
+        &format!("echo 'status: completed # sneaky' >> todo/missions/m-mission.md\n{OK_WORKER}"),
+        "limits: {worker_attempts: 1}\n",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"true\"]}\n    features:\n      - {id: F1, title: first, description: x}\n",
+    );
+    let out = repo.run_deadline(&["run", "m"], &[], 60);
+    assert_eq!(out.code, 3, "{}", out.snapshot());
+    let ev = repo.events();
+    let finished: Vec<_> = ev.iter().filter(|e| e["type"] == "run.finished").collect();
+    assert_eq!(
+        finished[0]["data"]["failure"],
+        "the diff touches the mission file todo/missions/m-mission.md"
+    );
+    let on_branch = repo.git(&["show", "mission/m:todo/missions/m-mission.md"]);
+    assert!(!on_branch.contains("sneaky"));
+    // The edit was reverted on the feature branch too, so a retry starts clean.
+    assert!(
+        !repo
+            .git(&["show", "mission/m.F1:todo/missions/m-mission.md"])
+            .contains("sneaky")
+    );
+}
+
+#[test]
+fn a_killed_supervisor_is_replaced_and_no_merged_feature_runs_again() {
+    let repo = TestRepo::new();
+    let script = format!(
+        "if [ \"$GIT_MISSION_FEATURE\" = F2 ]; then echo started > \"$STARTED\"; read x < \"$GO\"; fi\n{OK_WORKER}"
+    );
+    repo.mission(
+        &script,
+        "limits: {worker_timeout: 60s}\n",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"test -f out-F2.txt\"]}\n    features:\n      - {id: F1, title: first, description: x}\n      - {id: F2, title: second, depends_on: [F1], description: x}\n",
+    );
+    let (started, go) = (repo.home().join("started"), repo.home().join("go"));
+    mkfifo(&started);
+    mkfifo(&go);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_git-mission"));
+    cmd.args(["run", "m"])
+        .current_dir(repo.root())
+        .env("GIT_CONFIG_GLOBAL", repo.home().join(".gitconfig"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", repo.home())
+        .env("STARTED", &started)
+        .env("GO", &go)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut supervisor = cmd.spawn().expect("spawn run");
+    // F2 is dispatched only after F1 merged; when it says it started, kill the supervisor.
+    assert_eq!(read_fifo(&started, 60), "started\n");
+    supervisor.kill().expect("kill -9");
+    supervisor.wait().expect("reap");
+    std::fs::write(&go, "go\n").expect("let F2 finish");
+    let out = repo.run_deadline(&["run", "m"], &[], 60);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let ev = repo.events();
+    assert_eq!(count(&ev, "feature.dispatched", Some("F1")), 1);
+    assert_eq!(count(&ev, "feature.dispatched", Some("F2")), 1);
+    assert_eq!(count(&ev, "feature.merged", Some("F2")), 1);
+    assert_eq!(repo.status_json()["status"], "completed");
+}
+
+#[test]
+fn two_pulses_at_once_lose_no_update_and_dispatch_nothing_twice() {
+    let repo = TestRepo::new();
+    repo.mission(
+        OK_WORKER,
+        "limits: {max_parallel_workers: 4}\n",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"true\"]}\n    features:\n      - {id: F1, title: a, description: x}\n      - {id: F2, title: b, description: x}\n      - {id: F3, title: c, description: x}\n      - {id: F4, title: d, description: x}\n",
+    );
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_git-mission"))
+            .args(["pulse", "m"])
+            .current_dir(repo.root())
+            .env("GIT_CONFIG_GLOBAL", repo.home().join(".gitconfig"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", repo.home())
+            .output()
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(spawn);
+        let b = s.spawn(spawn);
+        (
+            a.join().expect("thread").expect("pulse a"),
+            b.join().expect("thread").expect("pulse b"),
+        )
+    });
+    assert!(a.status.success() && b.status.success(), "{a:?}\n{b:?}");
+    let out = repo.run_deadline(&["run", "m"], &[], 60);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let ev = repo.events();
+    for f in ["F1", "F2", "F3", "F4"] {
+        assert_eq!(
+            count(&ev, "feature.dispatched", Some(f)),
+            1,
+            "{f} dispatched more than once"
+        );
+        assert_eq!(count(&ev, "feature.merged", Some(f)), 1, "{f}");
+    }
+    assert_eq!(count(&ev, "mission.started", None), 1);
+    let seqs: Vec<u64> = ev.iter().map(|e| e["seq"].as_u64().expect("seq")).collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "an update was lost"
+    );
+}
+
+#[test]
+fn a_budget_limit_pauses_the_mission() {
+    let repo = TestRepo::new();
+    repo.mission(
+        OK_WORKER,
+        "limits: {max_parallel_workers: 1}\nbudget: {runs: 2, alert_pct: 50}\n",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"true\"]}\n    features:\n      - {id: F1, title: a, description: x}\n      - {id: F2, title: b, description: x}\n      - {id: F3, title: c, description: x}\n",
+    );
+    let out = repo.run_deadline(&["run", "m"], &[], 60);
+    assert_eq!(out.code, 3, "{}", out.snapshot());
+    let s = repo.status_json();
+    assert_eq!(s["status"], "paused");
+    assert_eq!(s["block"]["reason"], "budget_exceeded");
+    assert_eq!(s["budget"]["spent"]["runs"], 2);
+    let ev = repo.events();
+    assert_eq!(count(&ev, "budget.alert", None), 1);
+    assert_eq!(count(&ev, "budget.exceeded", None), 1);
+    assert_eq!(count(&ev, "feature.dispatched", Some("F3")), 0);
+    // Resuming while still over budget is refused with a hint.
+    let r = repo.run(&["resume", "m"]);
+    assert_eq!(r.code, 1, "{}", r.snapshot());
+    assert!(
+        r.stderr.contains("the budget is still exceeded"),
+        "{}",
+        r.snapshot()
+    );
+    // With more budget it resumes and completes.
+    let ok = repo.run(&["-c", "budget.runs=10", "resume", "m"]);
+    ok.success();
+    let done = repo.run_deadline(&["-c", "budget.runs=10", "run", "m"], &[], 60);
+    assert_eq!(done.code, 0, "{}", done.snapshot());
+}
+
+#[test]
+fn pulse_dry_run_prints_the_plan_and_changes_nothing() {
+    let repo = TestRepo::new();
+    repo.mission(
+        OK_WORKER,
+        "",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"true\"]}\n    features:\n      - {id: F1, title: a, description: x}\n",
+    );
+    let out = repo.run(&["pulse", "m", "--dry-run"]);
+    out.success();
+    assert_eq!(
+        out.stdout,
+        "m: start: create the integration branch and mark the mission running\n"
+    );
+    assert!(repo.git(&["branch", "--list", "mission/m"]).is_empty());
+}
+
+#[test]
+fn run_refuses_an_unapproved_mission() {
+    let repo = TestRepo::new();
+    repo.run(&["new", "m"]).success();
+    repo.commit_all("draft");
+    let out = repo.run_deadline(&["run", "m"], &[], 30);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(out.stderr.contains("not approved"), "{}", out.snapshot());
+}
