@@ -47,15 +47,47 @@ pub struct EstimateView {
     pub source: &'static str,
 }
 
-/// A worker or validator process. The supervisor fills these in; none exist before it runs.
+/// A worker process alive on this machine.
 #[derive(Debug, Clone, Serialize)]
 pub struct ActiveRun {
     pub run: String,
     pub role: String,
     pub feature: Option<String>,
+    pub attempt: u32,
     pub agent: String,
     pub pid: u32,
     pub started: String,
+    pub elapsed_secs: i64,
+}
+
+/// The live runs of a mission, from its run directories on this machine.
+pub fn active_runs(layout: &crate::runs::Layout, mission: &str) -> Vec<ActiveRun> {
+    let now = jiff::Timestamp::now();
+    layout
+        .list()
+        .into_iter()
+        .filter(|(m, _)| m.mission == mission)
+        .filter_map(|(m, s)| match s {
+            crate::runs::RunState::Running { pid } => {
+                let elapsed = m
+                    .started
+                    .parse::<jiff::Timestamp>()
+                    .map(|t| (now - t).get_seconds())
+                    .unwrap_or(0);
+                Some(ActiveRun {
+                    run: m.run,
+                    role: m.role.as_str().to_owned(),
+                    feature: m.feature,
+                    attempt: m.attempt,
+                    agent: m.agent,
+                    pid,
+                    started: m.started,
+                    elapsed_secs: elapsed,
+                })
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -87,6 +119,7 @@ pub fn status_view(
     source: Source,
     config: &Config,
     branches: &[String],
+    active_runs: Vec<ActiveRun>,
 ) -> StatusView {
     let est = estimate::estimate(m);
     let milestones = m
@@ -134,7 +167,7 @@ pub fn status_view(
             spent: m.spent.clone(),
         },
         estimate: estimate_view(&est, m),
-        active_runs: Vec::new(),
+        active_runs,
         milestones,
         next: next_actions(m),
     }

@@ -136,6 +136,9 @@ pub fn validate(cx: &mut Exec, milestone: &str) -> Result<()> {
             m.status = MilestoneStatus::Passed;
             let attempt = m.failures + 1;
             tx.event(Event::new("milestone.passed").milestone(milestone).run(&run, attempt).data(json!({ "commands": summary, "wall_ms": wall })));
+            if let Some(alert) = estimate_alert(tx, milestone) {
+                tx.event(alert);
+            }
         } else {
             m.failures += 1;
             m.status = MilestoneStatus::Active;
@@ -185,4 +188,37 @@ fn report(
         o.push_str("Validator agents (scrutiny, user testing) are not run by this version; the verdict rests on the commands.\n");
     }
     o
+}
+
+/// After a milestone: actual runs and cost against the estimate. More than 50 % over raises a
+/// `budget.alert` with a projection for the rest of the mission.
+fn estimate_alert(tx: &crate::store::Tx, milestone: &str) -> Option<Event> {
+    let est = crate::budget::estimate::estimate(&tx.mission);
+    let me = est.milestones.iter().find(|m| m.id == milestone)?;
+    let runs_of = |e: &&Event| {
+        e.milestone.as_deref() == Some(milestone)
+            && e.kind.starts_with("run.")
+            && e.kind != "run.started"
+    };
+    let finished: Vec<&Event> = tx.head.events.iter().filter(runs_of).collect();
+    // The worker runs, plus this validation.
+    let actual_runs = finished.len() as f64 + 1.0;
+    let actual_usd: f64 = finished.iter().filter_map(|e| e.data["usd"].as_f64()).sum();
+    let est_runs = f64::from(me.runs.total);
+    let (ratio, basis) = if actual_usd > 0.0 && me.usd.mid > 0.0 {
+        (actual_usd / me.usd.mid, "usd")
+    } else {
+        (actual_runs / est_runs.max(1.0), "runs")
+    };
+    if ratio <= 1.5 {
+        return None;
+    }
+    let remaining_runs = f64::from(est.remaining_runs) * ratio;
+    let projection_usd = tx.mission.spent.usd + est.remaining_usd.mid * ratio;
+    Some(Event::new("budget.alert").milestone(milestone).data(json!({
+        "kind": "estimate", "basis": basis, "ratio": (ratio * 100.0).round() / 100.0,
+        "actual_runs": actual_runs, "estimated_runs": est_runs, "actual_usd": actual_usd, "estimated_usd": me.usd.mid,
+        "projected_remaining_runs": remaining_runs.round(), "projected_total_usd": (projection_usd * 100.0).round() / 100.0,
+        "message": format!("{milestone} took {:.0} % of its estimate; at this rate the rest of the mission needs about {:.0} more runs", ratio * 100.0, remaining_runs),
+    })))
 }

@@ -325,7 +325,22 @@ pub fn execute(
     let finished = process::run(&pspec, &|| cancel_marker.exists())?;
     let cancelled = cancel_marker.exists() && !finished.timed_out;
     let read = |n: &str| std::fs::read_to_string(dir.join(n)).unwrap_or_default();
-    let outcome = adapter.parse(&read("stdout.log"), &read("stderr.log"), finished.code);
+    let mut outcome = adapter.parse(&read("stdout.log"), &read("stderr.log"), finished.code);
+    if outcome.usage.usd.is_none() && outcome.usage.total_tokens() > 0 {
+        // The agent reported tokens but no cost: price them, and say it is an estimate.
+        let model = outcome.usage.model.clone().or(spec.model.clone());
+        if let Some(m) = model {
+            let u = &outcome.usage;
+            outcome.usage.usd = agents::prices::estimate_usd(
+                &m,
+                u.input_tokens,
+                u.output_tokens,
+                u.cache_read_tokens,
+                u.cache_write_tokens,
+            );
+            outcome.usage.usd_estimated = outcome.usage.usd.is_some();
+        }
+    }
 
     // Whatever the agent left is committed: work is never lost.
     let dirty = !git::git(&wt, &["status", "--porcelain"])?.trim().is_empty();

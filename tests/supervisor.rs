@@ -355,3 +355,222 @@ fn run_refuses_an_unapproved_mission() {
     assert_eq!(out.code, 1, "{}", out.snapshot());
     assert!(out.stderr.contains("not approved"), "{}", out.snapshot());
 }
+
+#[test]
+fn pause_now_stops_running_workers_shows_them_first_and_resume_finishes() {
+    let repo = TestRepo::new();
+    let script = format!(
+        "if [ ! -f \"$MARK\" ]; then touch \"$MARK\"; echo started > \"$STARTED\"; sleep 120; fi\n{OK_WORKER}"
+    );
+    repo.mission(
+        &script,
+        "limits: {worker_timeout: 5m}\n",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"true\"]}\n    features:\n      - {id: F1, title: a, description: x}\n",
+    );
+    let started = repo.home().join("started");
+    mkfifo(&started);
+    let mark = repo.home().join("mark");
+    let env = [
+        ("STARTED", started.to_string_lossy().into_owned()),
+        ("MARK", mark.to_string_lossy().into_owned()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = std::thread::scope(|s| {
+        let sup = s.spawn(|| repo.run_deadline(&["run", "m"], &env, 60));
+        assert_eq!(read_fifo(&started, 60), "started\n");
+        // While it runs, status shows the live worker.
+        let st = repo.status_json();
+        let active = st["active_runs"].as_array().expect("active runs");
+        assert_eq!(active.len(), 1, "{st}");
+        assert_eq!(active[0]["feature"], "F1");
+        assert_eq!(active[0]["agent"], "exec");
+        assert!(active[0]["pid"].as_u64().is_some_and(|p| p > 0));
+        let p = repo.run(&["pause", "m", "--now"]);
+        assert_eq!(p.code, 0, "{}", p.snapshot());
+        sup.join().expect("supervisor thread")
+    });
+    assert_eq!(out.code, 3, "{}", out.snapshot());
+    let s = repo.status_json();
+    assert_eq!(s["status"], "paused");
+    let f1 = &s["milestones"][0]["features"][0];
+    assert_eq!(f1["status"], "pending");
+    assert_eq!(
+        f1["attempts"], 0,
+        "a cancelled run does not use up an attempt"
+    );
+    assert_eq!(count(&repo.events(), "run.cancelled", Some("F1")), 1);
+    repo.run(&["resume", "m"]).success();
+    let done = repo.run_deadline(&["run", "m"], &env, 60);
+    assert_eq!(done.code, 0, "{}", done.snapshot());
+}
+
+#[test]
+fn cancel_stops_the_mission() {
+    let repo = TestRepo::new();
+    repo.mission(
+        OK_WORKER,
+        "",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"true\"]}\n    features:\n      - {id: F1, title: a, description: x}\n",
+    );
+    repo.run(&["pulse", "m"]).success();
+    let c = repo.run(&["cancel", "m"]);
+    assert_eq!(c.code, 0, "{}", c.snapshot());
+    assert_eq!(repo.status_json()["status"], "cancelled");
+    let again = repo.run_deadline(&["run", "m"], &[], 60);
+    assert_eq!(again.code, 3, "{}", again.snapshot());
+    assert_eq!(count(&repo.events(), "mission.cancelled", None), 1);
+}
+
+#[test]
+fn a_merge_conflict_dispatches_a_conflict_resolution_run() {
+    let repo = TestRepo::new();
+    let script = r#"set -eu
+if grep -q '^<<<<<<<' shared.txt 2>/dev/null; then
+  printf 'F1\nF2\n' > shared.txt
+  git add -A
+  git commit -q --no-edit
+  printf -- '---\nstatus: done\n---\nResolved the conflict.\n' > "$GIT_MISSION_HANDOFF_FILE"
+  exit 0
+fi
+echo "$GIT_MISSION_FEATURE" > shared.txt
+git add -A
+git commit -q -m "$GIT_MISSION_FEATURE: shared"
+printf -- '---\nstatus: done\n---\nok\n' > "$GIT_MISSION_HANDOFF_FILE"
+"#;
+    repo.mission(
+        script,
+        "limits: {max_parallel_workers: 2}\n",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"grep -q F1 shared.txt && grep -q F2 shared.txt\"]}\n    features:\n      - {id: F1, title: a, description: x}\n      - {id: F2, title: b, description: x}\n",
+    );
+    let out = repo.run_deadline(&["run", "m"], &[], 60);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let ev = repo.events();
+    assert_eq!(count(&ev, "feature.conflict", None), 1, "{ev:#?}");
+    let conflicted = ev
+        .iter()
+        .find(|e| e["type"] == "feature.conflict")
+        .expect("conflict")["feature"]
+        .as_str()
+        .expect("f")
+        .to_owned();
+    assert!(ev.iter().any(|e| e["type"] == "feature.dispatched"
+        && e["feature"] == conflicted.as_str()
+        && e["data"]["conflict"] == true));
+    assert_eq!(repo.git(&["show", "mission/m:shared.txt"]), "F1\nF2\n");
+}
+
+#[test]
+fn poc_mode_runs_one_worker_at_a_time_and_keeps_worker_commits() {
+    let repo = TestRepo::new();
+    repo.mission(
+        OK_WORKER,
+        "mode: poc\nlimits: {max_parallel_workers: 4}\n",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"true\"]}\n    features:\n      - {id: F1, title: a, description: x}\n      - {id: F2, title: b, description: x}\n      - {id: F3, title: c, description: x}\n",
+    );
+    let out = repo.run_deadline(&["run", "m"], &[], 60);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    // Never two features running: each dispatch follows the previous feature's record.
+    let ev = repo.events();
+    let mut running = 0i32;
+    for e in &ev {
+        match e["type"].as_str() {
+            Some("feature.dispatched") => {
+                running += 1;
+                assert!(running <= 1, "two workers at once in poc mode: {ev:#?}");
+            }
+            Some("run.finished") => running -= 1,
+            _ => {}
+        }
+    }
+    let log = repo.git(&["log", "--format=%s", "mission/m"]);
+    for f in ["F1", "F2", "F3"] {
+        assert!(
+            log.contains(&format!("{f}: work")),
+            "{f}'s own commit is in the history:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn a_milestone_far_over_its_estimate_raises_an_alert_with_a_projection() {
+    let repo = TestRepo::new();
+    repo.mission(
+        &format!("if [ \"$GIT_MISSION_ATTEMPT\" -lt 3 ]; then exit 1; fi\n{OK_WORKER}"),
+        "limits: {worker_attempts: 3}\n",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"true\"]}\n    features:\n      - {id: F1, title: a, description: x}\n      - {id: F2, title: b, description: x}\n  - id: M2\n    title: Two\n    validation: {commands: [\"true\"]}\n    features:\n      - {id: F3, title: c, description: x}\n",
+    );
+    let out = repo.run_deadline(&["run", "m"], &[], 60);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let ev = repo.events();
+    let alert = ev
+        .iter()
+        .find(|e| e["type"] == "budget.alert" && e["data"]["kind"] == "estimate")
+        .expect("estimate alert");
+    assert_eq!(alert["milestone"], "M1");
+    assert_eq!(alert["data"]["actual_runs"], 7.0);
+    assert_eq!(alert["data"]["estimated_runs"], 4.0);
+    assert!(
+        alert["data"]["projected_remaining_runs"]
+            .as_f64()
+            .is_some_and(|r| r > 3.0),
+        "{alert}"
+    );
+}
+
+#[test]
+fn the_demo_runs_a_whole_mission_offline() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let target = dir.path().join("demo");
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_git-mission"))
+        .args(["demo", "--dir", &target.to_string_lossy()])
+        .env("GIT_CONFIG_GLOBAL", dir.path().join("gitconfig"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(started.elapsed().as_secs() < 15);
+    assert!(stdout.contains("status: completed"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "The repository is {}",
+            target.canonicalize().expect("dir").display()
+        )),
+        "{stdout}"
+    );
+    let greet = std::process::Command::new("sh")
+        .arg("src/greet.sh")
+        .current_dir(&target)
+        .output()
+        .expect("greet");
+    assert_eq!(
+        String::from_utf8_lossy(&greet.stdout),
+        "Hello, Ada\nHello, Grace\nHello, Linus\n"
+    );
+    // F3 failed once and was retried; F4 waited for it.
+    let events = std::process::Command::new("git")
+        .args(["show", "mission/demo:todo/missions/demo/events.jsonl"])
+        .current_dir(&target)
+        .output()
+        .expect("events");
+    let events = String::from_utf8_lossy(&events.stdout);
+    assert!(
+        events
+            .lines()
+            .any(|l| l.contains("\"feature.retried\"") && l.contains("\"F3\""))
+    );
+    // A second demo into the same directory is refused.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_git-mission"))
+        .args(["demo", "--dir", &target.to_string_lossy()])
+        .output()
+        .expect("demo");
+    assert_eq!(again.status.code(), Some(1));
+}

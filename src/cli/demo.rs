@@ -110,6 +110,7 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         },
         &config,
         &[],
+        Vec::new(),
     );
     if cx.out.json {
         cx.out

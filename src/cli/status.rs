@@ -41,6 +41,7 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         loaded.source.clone(),
         &config,
         &branches,
+        report::active_runs(&crate::runs::Layout::new(&ws.repo.common_dir(), &id), &id),
     );
     let errors: Vec<_> = Workspace::diagnostics(&loaded, &config.profile_names())
         .into_iter()
@@ -188,12 +189,16 @@ pub fn human(v: &StatusView) -> String {
         o.push_str("active runs:\n");
         for r in &v.active_runs {
             o.push_str(&format!(
-                "  {} {} {} pid {} since {}\n",
-                r.run,
-                r.role,
+                "  {} {} attempt {} ({}, {}) pid {} for {}\n",
                 r.feature.as_deref().unwrap_or("-"),
+                r.role,
+                r.attempt,
+                r.agent,
+                r.run,
                 r.pid,
-                r.started
+                humantime::format_duration(std::time::Duration::from_secs(
+                    r.elapsed_secs.max(0) as u64
+                ))
             ));
         }
     }
