@@ -228,24 +228,24 @@ fn blocked_actions(m: &Mission) -> Vec<String> {
     }
     out.extend(match b.reason {
         BlockReason::ValidationFailed => vec![
-            format!("add repair work: git mission feature add {id} {ms} --title \"...\" --from-finding <run-id>:<finding>"),
-            format!("or validate again: git mission revalidate {id} {ms}"),
+            format!("see what failed: git mission show {id} {ms}"),
+            format!("fix it on mission/{id} (or change the plan), then validate again: git mission resume {id}"),
         ],
         BlockReason::ValidationLimit => vec![format!(
-            "raise limits.validation_failures or replan {ms}, then: git mission resume {id}"
+            "raise limits.validation_failures or replan {ms} in the mission file, then: git mission resume {id}"
         )],
         BlockReason::WorkerFailed => vec![
-            format!("retry with guidance: git mission steer {id} {f} \"...\" && git mission retry {id} {f}"),
-            format!("or skip it: git mission skip {id} {f} --reason \"...\""),
+            format!("see its runs: git mission log {id}"),
+            format!("give {f} a fresh set of attempts: git mission resume {id}"),
         ],
         BlockReason::BudgetExceeded => vec![format!("raise the budget, then: git mission resume {id}")],
         BlockReason::ResourceNeeded => vec![format!(
             "provide the resource, mark it `available` in the mission file, then: git mission resume {id}"
         )],
-        BlockReason::Conflict => vec![format!("resolve the conflict on mission/{id}.{f}, then: git mission retry {id} {f}")],
-        BlockReason::CorruptState => vec!["repair it: git mission doctor".to_owned()],
+        BlockReason::Conflict => vec![format!("resolve the conflict on mission/{id}.{f}, then: git mission resume {id}")],
+        BlockReason::CorruptState => vec![format!("inspect mission/{id}; the recovery cookbook is docs/recovery.md")],
         BlockReason::NoRunnableWork | BlockReason::NeedsInput => {
-            vec![format!("answer or replan (git mission feature add|edit|drop), then: git mission resume {id}")]
+            vec![format!("change the plan so work can continue, then: git mission resume {id}")]
         }
     });
     out

@@ -47,10 +47,9 @@ pub fn agent_spec(config: &Config, role: Role) -> Result<AgentSpec> {
 }
 
 /// Environment variables that identify git the supervisor's commits, when git has no identity.
-pub fn commit_env(root: &Path) -> Vec<(String, String)> {
-    let has = |k: &str| {
-        std::env::var_os(k).is_some() || git::git_opt(root, &["config", k]).ok().flatten().is_some()
-    };
+pub fn commit_env(repo: &Repo) -> Vec<(String, String)> {
+    let snapshot = repo.gix().config_snapshot();
+    let has = |k: &str| snapshot.string(k).is_some_and(|v| !v.is_empty());
     let mut env = Vec::new();
     if !has("user.name") && std::env::var_os("GIT_AUTHOR_NAME").is_none() {
         env.push(("GIT_AUTHOR_NAME".into(), "git-mission".into()));
@@ -252,7 +251,7 @@ pub fn execute(
         .head()?
         .ok_or_else(|| Error::user(format!("mission {} has not started", meta.mission)))?;
     let wt = prepare_worktree(repo, &meta, &meta.base)?;
-    let env_commit = commit_env(&repo.root);
+    let env_commit = commit_env(repo);
     // A conflict run starts with the integration branch merged in, conflicts left in place.
     let mut conflict_files = Vec::new();
     if meta.conflict {

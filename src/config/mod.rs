@@ -393,10 +393,27 @@ impl Config {
     }
 
     fn git_layer(&mut self, root: &Path, scope: &str, origin: Origin) -> Result<()> {
-        let out = git::git_opt(
-            root,
-            &["config", "--null", scope, "--get-regexp", r"^mission\."],
-        )?;
+        // Read once per process: a supervisor loads configuration on every pulse.
+        static CACHE: std::sync::Mutex<Vec<(std::path::PathBuf, String, Option<String>)>> =
+            std::sync::Mutex::new(Vec::new());
+        let cached = CACHE.lock().ok().and_then(|c| {
+            c.iter()
+                .find(|(r, s, _)| r == root && s == scope)
+                .map(|(_, _, o)| o.clone())
+        });
+        let out = match cached {
+            Some(o) => o,
+            None => {
+                let o = git::git_opt(
+                    root,
+                    &["config", "--null", scope, "--get-regexp", r"^mission\."],
+                )?;
+                if let Ok(mut c) = CACHE.lock() {
+                    c.push((root.to_owned(), scope.to_owned(), o.clone()));
+                }
+                o
+            }
+        };
         for item in out
             .unwrap_or_default()
             .split('\0')

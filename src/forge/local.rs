@@ -61,6 +61,21 @@ fn is_ancestor(root: &Path, a: &str, b: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Whether `integ` has changes beyond the mission's own files since `branch` forked from it.
+fn needs_update(root: &Path, id: &str, integ: &str, branch: &str) -> Result<bool> {
+    if is_ancestor(root, integ, branch) {
+        return Ok(false);
+    }
+    let fork = git::git(root, &["merge-base", integ, branch])?
+        .trim()
+        .to_owned();
+    let state = crate::workspace::mission_file(id);
+    let workspace = format!("{}/{id}/", crate::workspace::MISSIONS_DIR);
+    Ok(git::git(root, &["diff", "--name-only", &fork, integ])?
+        .lines()
+        .any(|f| f != state && !f.starts_with(&workspace)))
+}
+
 /// Merges a reviewed feature into the integration branch.
 pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
     let root = cx.ws.repo.root.clone();
@@ -105,10 +120,11 @@ pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
         conflict: false,
     };
     let wt = prepare_worktree(&cx.ws.repo, &meta, &head.commit.to_string())?;
-    let env = commit_env(&root);
+    let env = commit_env(&cx.ws.repo);
     let head_hex = head.commit.to_string();
-    // Bring the feature up to date with the integration branch first.
-    if !is_ancestor(&root, &head_hex, &branch)
+    // Bring the feature up to date with the integration branch first, when the integration
+    // branch changed more than the mission's own state since the feature forked.
+    if needs_update(&root, &id, &head_hex, &branch)?
         && git::git_env(&wt, &env, &["merge", "--no-edit", "--quiet", &head_hex]).is_err()
     {
         let files: Vec<String> = git::git(&wt, &["diff", "--name-only", "--diff-filter=U"])?
@@ -230,7 +246,7 @@ pub fn land(cx: &mut Exec) -> Result<()> {
     {
         return Ok(());
     }
-    let env = commit_env(&root);
+    let env = commit_env(&cx.ws.repo);
     let message = format!("Land mission {id}: {}", head.mission().title);
     let checkout = checked_out_at(&root, &base)?;
     let result: std::result::Result<String, String> = match &checkout {
