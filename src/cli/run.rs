@@ -88,6 +88,7 @@ pub fn pulse(cx: &Ctx, a: &PulseArgs) -> Result<u8> {
     let ov = cx.overrides();
     let mut out = Vec::new();
     let mut stopped = false;
+    let mut failed = false;
     let exe = supervisor::current_exe()?;
     let (tx, _rx) = std::sync::mpsc::channel();
     for id in &ids {
@@ -104,7 +105,16 @@ pub fn pulse(cx: &Ctx, a: &PulseArgs) -> Result<u8> {
             }
             continue;
         }
-        let r = supervisor::pulse(&ws, id, &ov, &exe, &tx)?;
+        let r = match supervisor::pulse(&ws, id, &ov, &exe, &tx) {
+            Ok(r) => r,
+            Err(e) if a.all => {
+                // One broken mission must not stop the others.
+                cx.out.warning(&format!("{id}: {e}"));
+                failed = true;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         stopped |= matches!(
             r.status,
             crate::mission::MissionStatus::Blocked | crate::mission::MissionStatus::Paused
@@ -119,7 +129,9 @@ pub fn pulse(cx: &Ctx, a: &PulseArgs) -> Result<u8> {
     if cx.out.json {
         cx.out.json(&out);
     }
-    Ok(if stopped && a.id.is_some() {
+    Ok(if failed {
+        exit::USER
+    } else if stopped && a.id.is_some() {
         exit::STOPPED
     } else {
         exit::OK

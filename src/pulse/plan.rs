@@ -5,7 +5,9 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use crate::mission::{BlockReason, FeatureStatus, MilestoneStatus, Mission, MissionStatus};
+use crate::mission::{
+    BlockReason, FeatureStatus, MilestoneStatus, Mission, MissionStatus, ResourceStatus,
+};
 
 /// A live or finished run, as observed.
 #[derive(Debug, Clone, PartialEq)]
@@ -207,6 +209,14 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
         return out;
     };
     let ms = &m.milestones[mi];
+    let needed: Vec<&str> = m
+        .resources
+        .iter()
+        .filter(|r| {
+            r.status == ResourceStatus::Needed && r.needed_by.as_deref().is_none_or(|n| n == ms.id)
+        })
+        .map(|r| r.name.as_str())
+        .collect();
     let status: HashMap<&str, FeatureStatus> = m
         .features()
         .map(|(_, f)| (f.id.as_str(), f.status))
@@ -255,6 +265,16 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
         }
     }
     if !dispatchable.is_empty() {
+        if !needed.is_empty() {
+            if running == 0 && !merging {
+                out.push(Action::Block {
+                    reason: BlockReason::ResourceNeeded,
+                    feature: None,
+                    message: format!("{} needs {}", ms.id, needed.join(", ")),
+                });
+            }
+            return out;
+        }
         if let Some(why) = &s.over_budget {
             out.push(Action::PauseForBudget {
                 message: why.clone(),
@@ -468,6 +488,21 @@ mod tests {
                 "block: no_runnable_work (F2) — F2 cannot start: a dependency failed or cannot be met"
             ]
         );
+    }
+
+    #[test]
+    fn a_needed_resource_blocks_its_milestone_only() {
+        let mut s = snapshot(vec![feature("F1", Pending, &[])]);
+        s.mission.resources = vec![crate::mission::Resource {
+            name: "staging db".into(),
+            status: ResourceStatus::Needed,
+            needed_by: Some("M2".into()),
+        }];
+        assert_eq!(lines(&s), ["dispatch F1 (attempt 1)"]);
+        s.mission.resources[0].needed_by = Some("M1".into());
+        assert_eq!(lines(&s), ["block: resource_needed — M1 needs staging db"]);
+        s.mission.resources[0].status = ResourceStatus::Available;
+        assert_eq!(lines(&s), ["dispatch F1 (attempt 1)"]);
     }
 
     #[test]
