@@ -8,6 +8,7 @@ pub mod agents;
 pub mod budget;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod error;
 pub mod events;
 pub mod forge;

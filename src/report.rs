@@ -27,7 +27,15 @@ pub struct StatusView {
     pub estimate: EstimateView,
     pub active_runs: Vec<ActiveRun>,
     pub milestones: Vec<MilestoneView>,
+    /// Features of the original plan vs repair work added from validation findings.
+    pub scope: Scope,
     pub next: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Scope {
+    pub original: usize,
+    pub repair: usize,
 }
 
 /// The effective limits (from every configuration layer) and what has been spent.
@@ -168,6 +176,10 @@ pub fn status_view(
         },
         estimate: estimate_view(&est, m),
         active_runs,
+        scope: Scope {
+            original: m.features().filter(|(_, f)| f.origin.is_none()).count(),
+            repair: m.features().filter(|(_, f)| f.origin.is_some()).count(),
+        },
         milestones,
         next: next_actions(m),
     }
@@ -228,15 +240,17 @@ fn blocked_actions(m: &Mission) -> Vec<String> {
     }
     out.extend(match b.reason {
         BlockReason::ValidationFailed => vec![
-            format!("see what failed: git mission show {id} {ms}"),
-            format!("fix it on mission/{id} (or change the plan), then validate again: git mission resume {id}"),
+            format!("see what failed: git mission log {id}, then git mission show {id} <run-id>"),
+            format!("add repair work: git mission feature add {id} {ms} --title \"...\" --from-finding <run-id>:<finding>, then: git mission resume {id}"),
+            format!("or validate again now: git mission revalidate {id} {ms}"),
         ],
         BlockReason::ValidationLimit => vec![format!(
             "raise limits.validation_failures or replan {ms} in the mission file, then: git mission resume {id}"
         )],
         BlockReason::WorkerFailed => vec![
             format!("see its runs: git mission log {id}"),
-            format!("give {f} a fresh set of attempts: git mission resume {id}"),
+            format!("guide and retry it: git mission steer {id} {f} \"...\" && git mission retry {id} {f}, then: git mission run {id}"),
+            format!("or skip it: git mission skip {id} {f} --reason \"...\""),
         ],
         BlockReason::BudgetExceeded => vec![format!("raise the budget, then: git mission resume {id}")],
         BlockReason::ResourceNeeded => vec![format!(

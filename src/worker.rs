@@ -186,6 +186,22 @@ pub fn compose_prompt(
         p.push_str(&failures.join("\n"));
         p.push_str("\n\n");
     }
+    let steering: Vec<String> = head
+        .events
+        .iter()
+        .filter(|e| {
+            e.kind == "feature.steer_delivered" && e.run.as_deref() == Some(meta.run.as_str())
+        })
+        .flat_map(|e| e.data["messages"].as_array().cloned().unwrap_or_default())
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    if !steering.is_empty() {
+        p.push_str("## Steering from the people running this mission\n\nFollow these instructions; they override the feature description where they disagree:\n\n");
+        for s in &steering {
+            p.push_str(&format!("- {}\n", s.trim()));
+        }
+        p.push('\n');
+    }
     if !conflict_files.is_empty() {
         p.push_str("## Resolve a merge conflict first\n\nThe integration branch moved and merging it into your branch conflicts in:\n\n");
         for c in conflict_files {

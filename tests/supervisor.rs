@@ -128,7 +128,7 @@ fn a_failing_worker_is_retried_with_notes_then_blocks() {
     // The next actions say how to recover.
     assert!(s["next"].as_array().expect("next").iter().any(|n| {
         n.as_str()
-            .is_some_and(|n| n.contains("git mission resume m"))
+            .is_some_and(|n| n.contains("git mission retry m F1"))
     }));
 }
 

@@ -11,6 +11,7 @@ mod init;
 mod list;
 mod new;
 mod output;
+mod plan;
 mod run;
 mod show;
 mod status;
@@ -110,6 +111,17 @@ pub enum Command {
     Cancel(control::IdArgs),
     /// Print the event log
     Log(control::LogArgs),
+    /// Skip a feature (its dependents may then start)
+    Skip(plan::SkipArgs),
+    /// Give a failed feature a fresh set of attempts
+    Retry(plan::FeatureRef),
+    /// Add a message to a feature's next worker prompt
+    Steer(plan::SteerArgs),
+    /// Replan: add, edit or drop features
+    #[command(subcommand)]
+    Feature(plan::FeatureCmd),
+    /// Run a milestone's validation again
+    Revalidate(plan::RevalidateArgs),
     /// Build a sample repository and run a whole mission on it, offline, in seconds
     Demo(demo::Args),
 }
@@ -182,6 +194,11 @@ fn dispatch(cli: &Cli, out: &Out) -> Result<u8, Error> {
         Command::Cancel(a) => control::cancel(&ctx, a),
         Command::Log(a) => control::log(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, a),
+        Command::Skip(a) => plan::skip(&ctx, a),
+        Command::Retry(a) => plan::retry(&ctx, a),
+        Command::Steer(a) => plan::steer(&ctx, a),
+        Command::Feature(c) => plan::feature(&ctx, c),
+        Command::Revalidate(a) => plan::revalidate(&ctx, a),
     }
 }
 

@@ -241,6 +241,12 @@ pub fn human(v: &StatusView) -> String {
         e.hours.low,
         e.hours.high
     ));
+    if v.scope.repair > 0 {
+        o.push_str(&format!(
+            "scope: {} planned features, {} repair features\n",
+            v.scope.original, v.scope.repair
+        ));
+    }
     if !v.next.is_empty() {
         o.push_str("next:\n");
         for n in &v.next {

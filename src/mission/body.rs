@@ -182,3 +182,64 @@ mod tests {
         );
     }
 }
+
+/// The body with `entry` appended at the end of the `## {heading}` section (created at the end
+/// of the body if missing). Text already in the section is kept.
+pub fn append_to_section(body: &str, heading: &str, entry: &str) -> String {
+    let mut entry = entry.trim_end().to_owned();
+    entry.push('\n');
+    let secs = sections(body);
+    match section(&secs, heading) {
+        Some(s) => {
+            let (before, after) = body.split_at(s.content.end);
+            let trimmed = before.trim_end_matches('\n');
+            // Consecutive entries form one list; after prose, a comment or the heading, a blank line.
+            let last = trimmed.lines().last().unwrap_or("");
+            let sep = if last.starts_with("- ") { "\n" } else { "\n\n" };
+            let tail = if after.is_empty() {
+                String::new()
+            } else {
+                format!("\n{after}")
+            };
+            format!("{trimmed}{sep}{entry}{tail}")
+        }
+        None => {
+            let sep = if body.is_empty() || body.ends_with("\n\n") {
+                ""
+            } else if body.ends_with('\n') {
+                "\n"
+            } else {
+                "\n\n"
+            };
+            format!("{body}{sep}## {heading}\n\n{entry}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod append_tests {
+    use super::append_to_section;
+
+    #[test]
+    fn entries_go_to_the_end_of_their_section() {
+        let body = "## Decision Log\n\n<!-- Append-only. -->\n\n## Retrospective\n\nx\n";
+        let one = append_to_section(body, "Decision Log", "- a");
+        assert_eq!(
+            one,
+            "## Decision Log\n\n<!-- Append-only. -->\n\n- a\n\n## Retrospective\n\nx\n"
+        );
+        let two = append_to_section(&one, "Decision Log", "- b");
+        assert_eq!(
+            two,
+            "## Decision Log\n\n<!-- Append-only. -->\n\n- a\n- b\n\n## Retrospective\n\nx\n"
+        );
+        assert_eq!(
+            append_to_section("# T\n", "Decision Log", "- a"),
+            "# T\n\n## Decision Log\n\n- a\n"
+        );
+        assert_eq!(
+            append_to_section("## Decision Log\n", "Decision Log", "- a"),
+            "## Decision Log\n\n- a\n"
+        );
+    }
+}

@@ -259,6 +259,38 @@ impl Exec<'_> {
                         .run(&run, attempt)
                         .data(json!({ "conflict": conflict })),
                 );
+                // Steering messages not yet delivered go to this run's prompt, exactly once.
+                let delivered: Vec<u64> = tx
+                    .head
+                    .events
+                    .iter()
+                    .filter(|e| {
+                        e.kind == "feature.steer_delivered" && e.feature.as_deref() == Some(feature)
+                    })
+                    .flat_map(|e| e.data["seqs"].as_array().cloned().unwrap_or_default())
+                    .filter_map(|v| v.as_u64())
+                    .collect();
+                let pending: Vec<(u64, String)> = tx
+                    .head
+                    .events
+                    .iter()
+                    .filter(|e| {
+                        e.kind == "feature.steered"
+                            && e.feature.as_deref() == Some(feature)
+                            && !delivered.contains(&e.seq)
+                    })
+                    .filter_map(|e| Some((e.seq, e.data["message"].as_str()?.to_owned())))
+                    .collect();
+                if !pending.is_empty() {
+                    let (seqs, messages): (Vec<u64>, Vec<String>) = pending.into_iter().unzip();
+                    tx.event(
+                        Event::new("feature.steer_delivered")
+                            .milestone(&milestone)
+                            .feature(feature)
+                            .run(&run, attempt)
+                            .data(json!({ "seqs": seqs, "messages": messages })),
+                    );
+                }
                 tx.event(
                     Event::new("run.started")
                         .milestone(&milestone)

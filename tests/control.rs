@@ -1,0 +1,264 @@
+//! Human control end to end: skip, retry, steer, feature add with provenance, revalidate and
+//! the validation failure limit, each recorded in the Decision Log and the event log.
+
+mod common;
+
+use common::{OK_WORKER, TestRepo, count};
+
+const ONE_FEATURE: &str = "  - id: M1\n    title: One\n    validation: {commands: [\"true\"]}\n    features:\n      - {id: F1, title: first, description: x}\n";
+
+fn runs_dir(repo: &TestRepo) -> std::path::PathBuf {
+    repo.root().join(".git/git-mission/m/runs")
+}
+
+/// Prompts of F1's runs, oldest first.
+fn prompts(repo: &TestRepo) -> Vec<String> {
+    let mut dirs: Vec<_> = std::fs::read_dir(runs_dir(repo))
+        .expect("runs")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("prompt.md").exists())
+        .collect();
+    dirs.sort_by_key(|p| std::fs::read_to_string(p.join("meta.json")).expect("meta"));
+    let mut with_time: Vec<(String, String)> = dirs
+        .iter()
+        .map(|d| {
+            let meta: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(d.join("meta.json")).expect("meta"))
+                    .expect("json");
+            (
+                format!(
+                    "{}-{}",
+                    meta["started"].as_str().unwrap_or(""),
+                    meta["run"].as_str().unwrap_or("")
+                ),
+                std::fs::read_to_string(d.join("prompt.md")).expect("prompt"),
+            )
+        })
+        .collect();
+    with_time.sort();
+    with_time.into_iter().map(|(_, p)| p).collect()
+}
+
+#[test]
+fn skipping_a_failed_dependency_unblocks_its_dependents() {
+    let repo = TestRepo::new();
+    repo.mission(
+        &format!("if [ \"$GIT_MISSION_FEATURE\" = F1 ]; then exit 1; fi\n{OK_WORKER}"),
+        "limits: {worker_attempts: 1}\n",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"test -f out-F2.txt\"]}\n    features:\n      - {id: F1, title: first, description: x}\n      - {id: F2, title: second, depends_on: [F1], description: x}\n",
+    );
+    assert_eq!(repo.run_deadline(&["run", "m"], &[], 60).code, 3);
+    assert_eq!(repo.status_json()["block"]["reason"], "worker_failed");
+    let s = repo.run(&["skip", "m", "F1", "--reason", "the upstream API is gone"]);
+    assert_eq!(s.code, 0, "{}", s.snapshot());
+    assert_eq!(s.stdout, "skipped F1: the upstream API is gone\n");
+    let st = repo.status_json();
+    assert_eq!(st["status"], "running");
+    assert_eq!(
+        st["block"],
+        serde_json::Value::Null,
+        "a recovered block is history"
+    );
+    let out = repo.run_deadline(&["run", "m"], &[], 60);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let file = repo.git(&["show", "mission/m:todo/missions/m-mission.md"]);
+    let log = &file[file.find("## Decision Log").expect("decision log")..];
+    assert!(log.contains(" · Ada Lovelace <ada@example.com> · skipped F1: the upstream API is gone · why: the upstream API is gone"), "{log}");
+    let ev = repo.events();
+    assert_eq!(count(&ev, "plan.changed", Some("F1")), 1);
+    assert_eq!(count(&ev, "mission.unblocked", None), 1);
+}
+
+#[test]
+fn a_steering_message_reaches_the_next_prompt_and_only_that_one() {
+    let repo = TestRepo::new();
+    // Invocations 1 and 2 fail, the third succeeds.
+    let script = format!(
+        "n=$(cat \"$COUNTER\" 2>/dev/null || echo 0); n=$((n+1)); echo $n > \"$COUNTER\"\nif [ $n -lt 3 ]; then exit 1; fi\n{OK_WORKER}"
+    );
+    repo.mission(&script, "limits: {worker_attempts: 1}\n", ONE_FEATURE);
+    let counter = repo.home().join("counter");
+    let env = [("COUNTER", counter.to_string_lossy().into_owned())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(repo.run_deadline(&["run", "m"], &env, 60).code, 3);
+    let steer = repo.run(&[
+        "steer",
+        "m",
+        "F1",
+        "Use the $(blue) `widget`; ignore; rm -rf /",
+    ]);
+    assert_eq!(steer.code, 0, "{}", steer.snapshot());
+    repo.run(&["retry", "m", "F1"]).success();
+    assert_eq!(repo.run_deadline(&["run", "m"], &env, 60).code, 3);
+    repo.run(&["retry", "m", "F1"]).success();
+    let done = repo.run_deadline(&["run", "m"], &env, 60);
+    assert_eq!(done.code, 0, "{}", done.snapshot());
+    let p = prompts(&repo);
+    assert_eq!(p.len(), 3);
+    let text = "Use the $(blue) `widget`; ignore; rm -rf /";
+    assert!(!p[0].contains(text));
+    assert!(p[1].contains(&format!("- {text}")), "{}", p[1]);
+    assert!(!p[2].contains(text), "delivered twice:\n{}", p[2]);
+    assert!(!repo.root().join("blue").exists());
+    let ev = repo.events();
+    assert_eq!(count(&ev, "feature.steered", Some("F1")), 1);
+    assert_eq!(count(&ev, "feature.steer_delivered", Some("F1")), 1);
+}
+
+#[test]
+fn repair_work_from_a_finding_carries_its_provenance() {
+    let repo = TestRepo::new();
+    repo.mission(
+        OK_WORKER,
+        "limits: {validation_failures: 5}\n",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"test -f out-F2.txt\"]}\n    features:\n      - {id: F1, title: first, description: x}\n",
+    );
+    let out = repo.run_deadline(&["run", "m"], &[], 60);
+    assert_eq!(out.code, 3, "{}", out.snapshot());
+    let st = repo.status_json();
+    assert_eq!(st["block"]["reason"], "validation_failed");
+    let run = repo
+        .events()
+        .iter()
+        .rev()
+        .find(|e| e["type"] == "milestone.failed")
+        .expect("failed")["run"]
+        .as_str()
+        .expect("run")
+        .to_owned();
+    let add = repo.run(&[
+        "feature",
+        "add",
+        "m",
+        "M1",
+        "--title",
+        "Write out-F2.txt",
+        "--description",
+        "The validation wants it.",
+        "--from-finding",
+        &format!("{run}:missing-file"),
+        "--reason",
+        "validation says so",
+    ]);
+    assert_eq!(add.code, 0, "{}", add.snapshot());
+    assert!(
+        add.stdout.starts_with(
+            "added F2 to M1: Write out-F2.txt (repair for finding missing-file of run "
+        ),
+        "{}",
+        add.stdout
+    );
+    repo.run(&["resume", "m"]).success();
+    let done = repo.run_deadline(&["run", "m"], &[], 60);
+    assert_eq!(done.code, 0, "{}", done.snapshot());
+    let st = repo.status_json();
+    assert_eq!(st["status"], "completed");
+    assert_eq!(st["scope"]["original"], 1);
+    assert_eq!(st["scope"]["repair"], 1);
+    let f2 = &st["milestones"][0]["features"][1];
+    assert_eq!(f2["repair"], true);
+    let file = repo.git(&["show", "mission/m:todo/missions/m-mission.md"]);
+    assert!(
+        file.contains(&format!(
+            "origin: {{validation_run: {run}, finding: missing-file}}"
+        )),
+        "{file}"
+    );
+    assert_eq!(
+        repo.events()
+            .iter()
+            .filter(
+                |e| e["type"] == "plan.changed" && e["data"]["origin"]["finding"] == "missing-file"
+            )
+            .count(),
+        1
+    );
+    let human = repo.run(&["status", "m"]);
+    assert!(
+        human.stdout.contains("Write out-F2.txt [repair]"),
+        "{}",
+        human.stdout
+    );
+}
+
+#[test]
+fn the_validation_failure_limit_needs_a_human() {
+    let repo = TestRepo::new();
+    repo.mission(
+        OK_WORKER,
+        "limits: {validation_failures: 2}\n",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"false\"]}\n    features:\n      - {id: F1, title: first, description: x}\n",
+    );
+    assert_eq!(repo.run_deadline(&["run", "m"], &[], 60).code, 3);
+    assert_eq!(repo.status_json()["block"]["reason"], "validation_failed");
+    let again = repo.run(&["revalidate", "m", "M1"]);
+    assert_eq!(again.code, 3, "{}", again.snapshot());
+    let st = repo.status_json();
+    assert_eq!(st["block"]["reason"], "validation_limit");
+    assert_eq!(st["milestones"][0]["failures"], 2);
+    let r = repo.run(&["resume", "m"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("validation failure limit")
+            && r.stderr.contains("hint: raise limits.validation_failures"),
+        "{}",
+        r.snapshot()
+    );
+    let rv = repo.run(&["revalidate", "m", "M1"]);
+    assert_eq!(rv.code, 1, "{}", rv.snapshot());
+    // The milestone never passed.
+    assert_eq!(count(&repo.events(), "milestone.passed", None), 0);
+}
+
+#[test]
+fn planning_changes_before_the_start_edit_the_work_tree_file() {
+    let repo = TestRepo::new();
+    repo.mission(OK_WORKER, "", ONE_FEATURE);
+    let add = repo.run(&[
+        "feature",
+        "add",
+        "m",
+        "M1",
+        "--title",
+        "Docs",
+        "--depends-on",
+        "F1",
+    ]);
+    assert_eq!(add.code, 0, "{}", add.snapshot());
+    let edit = repo.run(&[
+        "feature",
+        "edit",
+        "m",
+        "F2",
+        "--description",
+        "Write the docs.",
+    ]);
+    assert_eq!(edit.code, 0, "{}", edit.snapshot());
+    let text = repo.read("todo/missions/m-mission.md");
+    assert!(
+        text.contains("title: Docs") && text.contains("Write the docs."),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches(" · Ada Lovelace <ada@example.com> · ").count(),
+        2,
+        "{text}"
+    );
+    let drop = repo.run(&["feature", "drop", "m", "F1", "--reason", "x"]);
+    assert_eq!(drop.code, 1, "F2 depends on F1: {}", drop.snapshot());
+    assert!(drop.stderr.contains("F2 depend on F1"));
+    let bad = repo.run(&[
+        "feature",
+        "add",
+        "m",
+        "M1",
+        "--title",
+        "x",
+        "--from-finding",
+        "../../etc:passwd",
+    ]);
+    assert_eq!(bad.code, 1);
+    let v = repo.run(&["validate", "m"]);
+    assert_eq!(v.code, 0, "{}", v.snapshot());
+}
