@@ -16,6 +16,7 @@ pub mod git;
 pub mod mission;
 pub mod process;
 pub mod pulse;
+pub mod recovery;
 pub mod report;
 pub mod runs;
 pub mod store;

@@ -124,6 +124,25 @@ pub fn validate(cx: &mut Exec, milestone: &str) -> Result<()> {
     );
     let cap = cx.config.get_u64("limits.validation_failures").unwrap_or(5) as u32;
     let wall: u64 = results.iter().map(|r| r.wall_ms).sum();
+    let git_state = if passed {
+        crate::recovery::GitState::default()
+    } else {
+        cx.git_state()
+    };
+    let details: String = results
+        .iter()
+        .filter(|r| r.code != Some(0) || r.timed_out)
+        .map(|r| {
+            let code = r.code.map_or("by a signal".to_owned(), |c| c.to_string());
+            format!(
+                "$ {}\n(exit {code}{})\n{}",
+                r.command,
+                if r.timed_out { ", timed out" } else { "" },
+                r.tail
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n");
     cx.store.mutate(&format!("{milestone}: validation {}", if passed { "passed" } else { "failed" }), |tx| {
         let Some(m) = tx.mission.milestones.iter_mut().find(|m| m.id == milestone) else { return Ok(false) };
         if m.status != MilestoneStatus::Validating {
@@ -149,6 +168,7 @@ pub fn validate(cx: &mut Exec, milestone: &str) -> Result<()> {
             tx.event(Event::new("milestone.failed").milestone(milestone).run(&run, failures).data(json!({ "commands": summary, "failures": failures })));
             tx.mission.status = MissionStatus::Blocked;
             tx.mission.block = Some(Block { reason, milestone: Some(milestone.to_owned()), feature: None, since: now(), packet: None, message: message.clone() });
+            crate::recovery::attach(tx, &git_state, &details, std::slice::from_ref(&run));
             tx.event(Event::new("mission.blocked").milestone(milestone).data(json!({ "reason": reason.as_str(), "message": message })));
         }
         Ok(true)

@@ -197,6 +197,11 @@ fn the_validation_failure_limit_needs_a_human() {
     let st = repo.status_json();
     assert_eq!(st["block"]["reason"], "validation_limit");
     assert_eq!(st["milestones"][0]["failures"], 2);
+    let packet = st["block"]["packet"].as_str().expect("packet");
+    assert_eq!(packet, "todo/missions/m/recovery/2-validation_limit.md");
+    let text = repo.git(&["show", &format!("mission/m:{packet}")]);
+    assert!(text.contains("$ false\n(exit 1)"), "{text}");
+    assert!(text.contains("raise limits.validation_failures"), "{text}");
     let r = repo.run(&["resume", "m"]);
     assert_eq!(r.code, 1);
     assert!(

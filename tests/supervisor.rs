@@ -125,6 +125,26 @@ fn a_failing_worker_is_retried_with_notes_then_blocks() {
         .expect("attempt 2");
     let prompt = std::fs::read_to_string(second.path().join("prompt.md")).expect("prompt");
     assert!(prompt.contains("attempt 1 failed on purpose"), "{prompt}");
+    // A recovery packet was written in the same commit as the block.
+    let packet = s["block"]["packet"]
+        .as_str()
+        .expect("packet path")
+        .to_owned();
+    assert_eq!(packet, "todo/missions/m/recovery/1-worker_failed.md");
+    let text = repo.git(&["show", &format!("mission/m:{packet}")]);
+    for part in [
+        "reason: worker_failed",
+        "# Blocked: worker_failed",
+        "## What failed",
+        "attempt 2 failed on purpose",
+        "## Runs involved",
+        "## Git state",
+        "unmerged feature branches: `mission/m.F1`",
+        "## Recommended next actions",
+        "git mission retry m F1",
+    ] {
+        assert!(text.contains(part), "packet lacks {part:?}:\n{text}");
+    }
     // The next actions say how to recover.
     assert!(s["next"].as_array().expect("next").iter().any(|n| {
         n.as_str()

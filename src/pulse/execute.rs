@@ -328,6 +328,15 @@ impl Exec<'_> {
         Ok(Some(run))
     }
 
+    /// Git facts for a recovery packet.
+    pub fn git_state(&self) -> crate::recovery::GitState {
+        crate::recovery::GitState::gather(
+            &self.ws.repo.root,
+            &self.store.id,
+            &self.layout.root.join("worktrees"),
+        )
+    }
+
     fn poc(&self) -> bool {
         self.config.get_str("mode") == Some("poc")
     }
@@ -350,6 +359,16 @@ impl Exec<'_> {
         let alert_pct = self.config.get_u64("budget.alert_pct").unwrap_or(80) as f64;
         let budget = self.config.budget();
         let usage = exit.outcome.usage.clone();
+        // Facts for a recovery packet, in case this failure blocks the mission.
+        let packet_facts = exit.failure.as_ref().map(|f| {
+            let tail = crate::process::tail(&dir.join("stderr.log"), 20);
+            let details = if tail.trim().is_empty() {
+                f.clone()
+            } else {
+                format!("{f}\n\nstderr of the last run (last 20 lines):\n{tail}")
+            };
+            (self.git_state(), details)
+        });
         let hours = exit.finished.wall_ms as f64 / 3_600_000.0;
         self.store.mutate(&format!("{}: record run {run}", feature.unwrap_or("run")), |tx| {
             if super::observe::recorded(&tx.head.events, run) {
@@ -434,6 +453,16 @@ impl Exec<'_> {
                         packet: None,
                         message: message.clone(),
                     });
+                    if let Some((git_state, details)) = &packet_facts {
+                        let runs: Vec<String> = tx
+                            .head
+                            .events
+                            .iter()
+                            .filter(|e| e.kind == "feature.dispatched" && e.feature.as_deref() == Some(fid.as_str()))
+                            .filter_map(|e| e.run.clone())
+                            .collect();
+                        crate::recovery::attach(tx, git_state, details, &runs);
+                    }
                     tx.event(Event::new("mission.blocked").milestone(&milestone).feature(&fid).data(json!({ "reason": "worker_failed", "message": message })));
                 }
             }
@@ -469,6 +498,7 @@ impl Exec<'_> {
         feature: Option<String>,
         message: String,
     ) -> Result<bool> {
+        let git_state = self.git_state();
         let done = self
             .store
             .mutate(&format!("mission: blocked ({reason})"), |tx| {
@@ -484,6 +514,7 @@ impl Exec<'_> {
                     packet: None,
                     message: message.clone(),
                 });
+                crate::recovery::attach(tx, &git_state, &message, &[]);
                 let mut e = Event::new("mission.blocked")
                     .data(json!({ "reason": reason.as_str(), "message": message }));
                 e.milestone = milestone.clone();
@@ -495,6 +526,7 @@ impl Exec<'_> {
     }
 
     fn pause_for_budget(&mut self, message: &str) -> Result<()> {
+        let git_state = self.git_state();
         self.store
             .mutate("mission: paused (budget exceeded)", |tx| {
                 if tx.mission.status != MissionStatus::Running {
@@ -509,6 +541,8 @@ impl Exec<'_> {
                     packet: None,
                     message: message.to_owned(),
                 });
+                let spent = serde_json::to_string(&tx.mission.spent).unwrap_or_default();
+                crate::recovery::attach(tx, &git_state, &format!("{message}\nspent: {spent}"), &[]);
                 tx.event(Event::new("budget.exceeded").data(json!({ "message": message })));
                 tx.event(Event::new("mission.paused").data(json!({ "reason": "budget_exceeded" })));
                 Ok(true)
