@@ -23,6 +23,7 @@ pub mod store;
 pub mod supervisor;
 pub mod templates;
 pub mod validation;
+pub mod validator;
 pub mod worker;
 pub mod workspace;
 

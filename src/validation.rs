@@ -109,11 +109,53 @@ pub fn validate(cx: &mut Exec, milestone: &str) -> Result<()> {
             tail,
         });
     }
+    let commands_passed = results.iter().all(|r| r.code == Some(0) && !r.timed_out);
+    // Validator agents judge only what the commands let through.
+    let mut validators: Vec<crate::validator::Outcome> = Vec::new();
+    let mut validator_error = None;
+    if commands_passed {
+        let modes: Vec<&'static str> = [
+            ("scrutiny", ms.validation.scrutiny),
+            ("user-testing", ms.validation.user_testing.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(m, _)| m)
+        .collect();
+        if !modes.is_empty()
+            && cx
+                .config
+                .get_str("agents.validator")
+                .is_none_or(|a| a == "none")
+        {
+            validator_error = Some(format!(
+                "{milestone} asks for a {} validator but agents.validator is none",
+                modes.join(" and ")
+            ));
+        } else {
+            let summary: String = results
+                .iter()
+                .map(|r| format!("- `{}`: exit 0", r.command))
+                .collect::<Vec<_>>()
+                .join("\n");
+            for mode in modes {
+                let vrun = runs::new_run_id(&format!("{milestone}-{mode}"), ms.failures + 1);
+                match crate::validator::run(cx, &head, &ms, mode, &wt, &summary, &vrun) {
+                    Ok(o) => validators.push(o),
+                    Err(e) => {
+                        validator_error = Some(format!("the {mode} validator could not run: {e}"))
+                    }
+                }
+            }
+        }
+    }
     let _ = git::git(
         &root,
         &["worktree", "remove", "--force", &wt.to_string_lossy()],
     );
-    let passed = results.iter().all(|r| r.code == Some(0) && !r.timed_out);
+    let passed = commands_passed
+        && validator_error.is_none()
+        && validators.iter().all(|v| v.failure.is_none());
     let report = report(
         milestone,
         &run,
@@ -143,14 +185,49 @@ pub fn validate(cx: &mut Exec, milestone: &str) -> Result<()> {
         })
         .collect::<Vec<_>>()
         .join("\n\n");
+    let mut details = details;
+    if let Some(e) = &validator_error {
+        details.push_str(&format!("\n{e}"));
+    }
+    for v in &validators {
+        if let Some(f) = &v.failure {
+            details.push_str(&format!("\n{f} (run {}):", v.run));
+            for finding in v.report.iter().flat_map(|r| r.findings.iter()) {
+                details.push_str(&format!(
+                    "\n- [{}:{:?}] {} — {}",
+                    finding.id,
+                    finding.severity,
+                    finding.evidence,
+                    finding.suggested_fix.as_deref().unwrap_or("")
+                ));
+            }
+        }
+    }
+    let validator_runs: Vec<String> = validators.iter().map(|v| v.run.clone()).collect();
     cx.store.mutate(&format!("{milestone}: validation {}", if passed { "passed" } else { "failed" }), |tx| {
-        let Some(m) = tx.mission.milestones.iter_mut().find(|m| m.id == milestone) else { return Ok(false) };
-        if m.status != MilestoneStatus::Validating {
+        let Some(mi) = tx.mission.milestones.iter().position(|m| m.id == milestone) else { return Ok(false) };
+        if tx.mission.milestones[mi].status != MilestoneStatus::Validating {
             return Ok(false);
         }
+        let attempt = tx.mission.milestones[mi].failures + 1;
         let path = format!("{}/{}/runs/{run}.md", crate::workspace::MISSIONS_DIR, tx.mission.id);
         tx.files.push((path, report.clone().into_bytes()));
+        for v in &validators {
+            let path = format!("{}/{}/runs/{}.md", crate::workspace::MISSIONS_DIR, tx.mission.id, v.run);
+            tx.files.push((path, validator_document(milestone, v).into_bytes()));
+            tx.mission.spent.usd += v.usage.usd.unwrap_or(0.0);
+            tx.mission.spent.tokens += v.usage.total_tokens();
+            tx.mission.spent.hours += v.wall_ms as f64 / 3_600_000.0;
+            tx.mission.spent.runs += 1;
+            let verdict = v.report.as_ref().map(|r| r.verdict);
+            let findings = v.report.as_ref().map_or(0, |r| r.findings.len());
+            tx.event(Event::new("run.finished").milestone(milestone).run(&v.run, attempt).data(json!({
+                "role": "validator", "mode": v.mode, "verdict": verdict, "findings": findings, "failure": v.failure,
+                "tokens": v.usage.total_tokens(), "usd": v.usage.usd, "usd_estimated": v.usage.usd_estimated, "wall_ms": v.wall_ms,
+            })));
+        }
         let summary: Vec<_> = results.iter().map(|r| json!({ "command": r.command, "exit_code": r.code, "timed_out": r.timed_out })).collect();
+        let m = &mut tx.mission.milestones[mi];
         if passed {
             m.status = MilestoneStatus::Passed;
             let attempt = m.failures + 1;
@@ -163,12 +240,16 @@ pub fn validate(cx: &mut Exec, milestone: &str) -> Result<()> {
             m.status = MilestoneStatus::Active;
             let failures = m.failures;
             let reason = if failures >= cap { BlockReason::ValidationLimit } else { BlockReason::ValidationFailed };
-            let failing: Vec<&str> = results.iter().filter(|r| r.code != Some(0) || r.timed_out).map(|r| r.command.as_str()).collect();
+            let mut failing: Vec<String> = results.iter().filter(|r| r.code != Some(0) || r.timed_out).map(|r| r.command.clone()).collect();
+            failing.extend(validator_error.clone());
+            failing.extend(validators.iter().filter_map(|v| v.failure.clone()));
             let message = format!("validation of {milestone} failed ({failures} of {cap} allowed): {}", failing.join("; "));
-            tx.event(Event::new("milestone.failed").milestone(milestone).run(&run, failures).data(json!({ "commands": summary, "failures": failures })));
+            tx.event(Event::new("milestone.failed").milestone(milestone).run(&run, failures).data(json!({ "commands": summary, "failures": failures, "validator_runs": validator_runs })));
             tx.mission.status = MissionStatus::Blocked;
             tx.mission.block = Some(Block { reason, milestone: Some(milestone.to_owned()), feature: None, since: now(), packet: None, message: message.clone() });
-            crate::recovery::attach(tx, &git_state, &details, std::slice::from_ref(&run));
+            let mut involved = vec![run.clone()];
+            involved.extend(validator_runs.iter().cloned());
+            crate::recovery::attach(tx, &git_state, &details, &involved);
             tx.event(Event::new("mission.blocked").milestone(milestone).data(json!({ "reason": reason.as_str(), "message": message })));
         }
         Ok(true)
@@ -241,4 +322,41 @@ fn estimate_alert(tx: &crate::store::Tx, milestone: &str) -> Option<Event> {
         "projected_remaining_runs": remaining_runs.round(), "projected_total_usd": (projection_usd * 100.0).round() / 100.0,
         "message": format!("{milestone} took {:.0} % of its estimate; at this rate the rest of the mission needs about {:.0} more runs", ratio * 100.0, remaining_runs),
     })))
+}
+
+/// `runs/<run-id>.md` of a validator run: front matter, the findings, and the raw report.
+fn validator_document(milestone: &str, v: &crate::validator::Outcome) -> String {
+    let verdict = v.report.as_ref().map_or("fail", |r| {
+        if r.verdict == crate::validator::Verdict::Pass {
+            "pass"
+        } else {
+            "fail"
+        }
+    });
+    let mut o = format!(
+        "---\nrun: {}\nrole: validator\nmode: {}\nmilestone: {milestone}\nverdict: {verdict}\n---\n# {} validation of {milestone}\n\n",
+        v.run, v.mode, v.mode
+    );
+    if let Some(f) = &v.failure {
+        o.push_str(&format!("{f}\n\n"));
+    }
+    if let Some(r) = &v.report {
+        o.push_str(&format!("Recommendation: {:?}\n\n", r.recommendation));
+        for f in &r.findings {
+            o.push_str(&format!(
+                "## Finding {} ({:?})\n\n- assertion: {}\n- feature: {}\n- evidence: {}\n- suggested fix: {}\n\n",
+                f.id,
+                f.severity,
+                f.assertion.as_deref().unwrap_or("-"),
+                f.feature.as_deref().unwrap_or("-"),
+                f.evidence,
+                f.suggested_fix.as_deref().unwrap_or("-")
+            ));
+        }
+        o.push_str(&format!(
+            "```json\n{}\n```\n",
+            serde_json::to_string_pretty(r).unwrap_or_default()
+        ));
+    }
+    o
 }

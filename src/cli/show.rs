@@ -23,7 +23,11 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
     if ids::is_feature_id(&a.what) {
         feature(cx, &ws, m, &a.what)
     } else if ids::is_milestone_id(&a.what) {
-        milestone(cx, m, &a.what)
+        let events = crate::store::Store::new(&ws.repo, &a.id)
+            .head()?
+            .map(|h| h.events)
+            .unwrap_or_default();
+        milestone(cx, m, &a.what, &events)
     } else if ids::is_run_id(&a.what) {
         run_file(cx, &ws, &loaded.source, &a.id, &a.what)
     } else {
@@ -109,7 +113,7 @@ fn feature(cx: &Ctx, ws: &Workspace, m: &Mission, id: &str) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn milestone(cx: &Ctx, m: &Mission, id: &str) -> Result<u8> {
+fn milestone(cx: &Ctx, m: &Mission, id: &str, events: &[crate::events::Event]) -> Result<u8> {
     let ms = m.milestone(id).ok_or_else(|| {
         let known: Vec<&str> = m.milestones.iter().map(|x| x.id.as_str()).collect();
         Error::user_hint(
@@ -117,8 +121,19 @@ fn milestone(cx: &Ctx, m: &Mission, id: &str) -> Result<u8> {
             format!("milestones: {}", known.join(", ")),
         )
     })?;
+    // Validations of this milestone, newest last: the command run and its validator runs.
+    let validations: Vec<serde_json::Value> = events
+        .iter()
+        .filter(|e| e.milestone.as_deref() == Some(id))
+        .filter_map(|e| match e.kind.as_str() {
+            "milestone.passed" | "milestone.failed" => Some(json!({ "run": e.run, "kind": "commands", "verdict": if e.kind == "milestone.passed" { "pass" } else { "fail" } })),
+            "run.finished" if e.data["role"] == "validator" => Some(json!({ "run": e.run, "kind": e.data["mode"], "verdict": e.data["verdict"], "findings": e.data["findings"], "failure": e.data["failure"] })),
+            _ => None,
+        })
+        .collect();
     if cx.out.json {
-        cx.out.json(&json!({ "mission": m.id, "milestone": ms }));
+        cx.out
+            .json(&json!({ "mission": m.id, "milestone": ms, "validations": validations }));
         return Ok(exit::OK);
     }
     let v = &ms.validation;
@@ -154,6 +169,22 @@ fn milestone(cx: &Ctx, m: &Mission, id: &str) -> Result<u8> {
     o.push_str("features:\n");
     for f in &ms.features {
         o.push_str(&format!("  {} [{}] {}\n", f.id, f.status, f.title));
+    }
+    if !validations.is_empty() {
+        o.push_str("validations (see each with `git mission show <id> <run>`):\n");
+        for v in &validations {
+            let extra = match (v["findings"].as_u64(), v["failure"].as_str()) {
+                (_, Some(f)) => format!(" — {f}"),
+                (Some(n), None) if n > 0 => format!(" — {n} findings"),
+                _ => String::new(),
+            };
+            o.push_str(&format!(
+                "  {} {}: {}{extra}\n",
+                v["run"].as_str().unwrap_or("?"),
+                v["kind"].as_str().unwrap_or("?"),
+                v["verdict"].as_str().unwrap_or("none")
+            ));
+        }
     }
     cx.out.data(&o);
     Ok(exit::OK)

@@ -125,7 +125,11 @@ impl Exec<'_> {
             {
                 first.status = MilestoneStatus::Active;
                 let id = first.id.clone();
-                tx.event(Event::new("milestone.started").milestone(&id));
+                tx.event(
+                    Event::new("milestone.started")
+                        .milestone(&id)
+                        .data(json!({ "commit": commit })),
+                );
             }
             Ok(true)
         })?;
@@ -146,7 +150,12 @@ impl Exec<'_> {
                     return Ok(false);
                 }
                 m.status = MilestoneStatus::Active;
-                tx.event(Event::new("milestone.started").milestone(milestone));
+                let commit = tx.head.commit.to_string();
+                tx.event(
+                    Event::new("milestone.started")
+                        .milestone(milestone)
+                        .data(json!({ "commit": commit })),
+                );
                 Ok(true)
             })?;
         Ok(())
@@ -193,6 +202,30 @@ impl Exec<'_> {
         conflict: bool,
     ) -> Result<Option<String>> {
         let run = runs::new_run_id(feature, attempt);
+        // The run directory exists before the dispatch is committed, so no other pulse can see
+        // a dispatched run without its directory and take it for lost.
+        let dir = self.layout.run(&run);
+        std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+        let spec = crate::worker::agent_spec(self.config, crate::agents::Role::Worker);
+        let mut meta = Meta {
+            run: run.clone(),
+            mission: self.store.id.clone(),
+            role: crate::agents::Role::Worker,
+            milestone: String::new(),
+            feature: Some(feature.to_owned()),
+            attempt,
+            agent: spec
+                .as_ref()
+                .map(|s| s.agent.clone())
+                .unwrap_or_else(|_| "none".into()),
+            base: String::new(),
+            branch: Some(feature_branch(&self.store.id, feature)),
+            worktree: self.layout.worktree(feature),
+            started: now().to_string(),
+            work_pid: None,
+            conflict,
+        };
+        runs::write_json(&dir.join("meta.json"), &meta)?;
         let limit = if self.poc() {
             1
         } else {
@@ -301,29 +334,11 @@ impl Exec<'_> {
                 Ok(true)
             })?;
         let Some(head) = committed else {
+            let _ = std::fs::remove_dir_all(&dir);
             return Ok(None);
         };
-        let dir = self.layout.run(&run);
-        std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
-        let spec = crate::worker::agent_spec(self.config, crate::agents::Role::Worker);
-        let meta = Meta {
-            run: run.clone(),
-            mission: self.store.id.clone(),
-            role: crate::agents::Role::Worker,
-            milestone,
-            feature: Some(feature.to_owned()),
-            attempt,
-            agent: spec
-                .as_ref()
-                .map(|s| s.agent.clone())
-                .unwrap_or_else(|_| "none".into()),
-            base: head.commit.to_string(),
-            branch: Some(feature_branch(&self.store.id, feature)),
-            worktree: self.layout.worktree(feature),
-            started: now().to_string(),
-            work_pid: None,
-            conflict,
-        };
+        meta.milestone = milestone;
+        meta.base = head.commit.to_string();
         runs::write_json(&dir.join("meta.json"), &meta)?;
         Ok(Some(run))
     }
@@ -345,6 +360,11 @@ impl Exec<'_> {
     pub fn record(&mut self, run: &str, feature: Option<&str>, lost: bool) -> Result<()> {
         let dir = self.layout.run(run);
         let meta = runs::read_meta(&dir).ok();
+        if lost && meta.as_ref().is_some_and(|m| m.base.is_empty()) {
+            // Prepared but never dispatched (the dispatch lost its race): nothing to record.
+            let _ = std::fs::remove_dir_all(&dir);
+            return Ok(());
+        }
         let exit = match runs::read_exit(&dir) {
             Some(e) => e,
             None if lost => ExitRecord {

@@ -1,0 +1,177 @@
+//! Validator agents: a scrutiny validator (an `exec` script) must write a valid JSON report;
+//! no report or garbage fails the milestone, a failing report with findings leads to repair
+//! work with provenance, and a passing revalidation completes the mission.
+
+mod common;
+
+use common::{OK_WORKER, TestRepo, count};
+
+const VALIDATOR: &str = r#"case "$MODE" in
+  pass) echo '{"verdict":"pass","recommendation":"accept","findings":[]}' > "$GIT_MISSION_REPORT_FILE" ;;
+  none) echo "forgot the report" ;;
+  garbage) echo 'this is not json' > "$GIT_MISSION_REPORT_FILE" ;;
+  repair)
+    if [ -f out-F2.txt ]; then
+      echo '{"verdict":"pass","recommendation":"accept","findings":[]}' > "$GIT_MISSION_REPORT_FILE"
+    else
+      echo '{"verdict":"fail","recommendation":"repair","findings":[{"id":"f1","severity":"major","assertion":"VC1","evidence":"out-F2.txt is missing","suggested_fix":"write out-F2.txt"}]}' > "$GIT_MISSION_REPORT_FILE"
+    fi ;;
+esac
+"#;
+
+fn repo() -> TestRepo {
+    let repo = TestRepo::new();
+    repo.write("scripts/v.sh", VALIDATOR);
+    repo.mission(
+        OK_WORKER,
+        "",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"true\"], scrutiny: true, assertions: [VC1]}\n    features:\n      - {id: F1, title: first, assertions: [VC1], description: x}\n",
+    );
+    // The validator is a profile given on the command line.
+    let text = repo.read("todo/missions/m-mission.md").replacen("  w: {agent: exec, command: [sh, scripts/w.sh]}\n", "  w: {agent: exec, command: [sh, scripts/w.sh]}\n  v: {agent: exec, command: [sh, scripts/v.sh]}\n", 1);
+    repo.write("todo/missions/m-mission.md", &text);
+    repo.commit_all("add the validator profile");
+    repo
+}
+
+fn run(repo: &TestRepo, mode: &str) -> common::Output {
+    repo.run_deadline(
+        &["-c", "agents.validator=v", "run", "m"],
+        &[("MODE", mode)],
+        60,
+    )
+}
+
+#[test]
+fn a_passing_report_passes_the_milestone() {
+    let repo = repo();
+    let out = run(&repo, "pass");
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let ev = repo.events();
+    let v = ev
+        .iter()
+        .find(|e| e["type"] == "run.finished" && e["data"]["role"] == "validator")
+        .expect("validator run");
+    assert_eq!(v["data"]["verdict"], "pass");
+    let run_id = v["run"].as_str().expect("run id");
+    let doc = repo.git(&[
+        "show",
+        &format!("mission/m:todo/missions/m/runs/{run_id}.md"),
+    ]);
+    assert!(
+        doc.contains("mode: scrutiny") && doc.contains("verdict: pass"),
+        "{doc}"
+    );
+    // The validator got the contract, the features' handoffs and the diff in its prompt.
+    let prompt = std::fs::read_to_string(
+        repo.root()
+            .join(format!(".git/git-mission/m/runs/{run_id}/prompt.md")),
+    )
+    .expect("prompt");
+    for part in [
+        "VC1: works",
+        "### F1 — first",
+        "Handoff (run",
+        "## What changed since the milestone started",
+        "out-F1.txt",
+        "$GIT_MISSION_REPORT_FILE",
+    ] {
+        assert!(prompt.contains(part), "prompt lacks {part:?}:\n{prompt}");
+    }
+}
+
+#[test]
+fn no_report_or_garbage_fails_the_milestone() {
+    for (mode, why) in [
+        ("none", "wrote no report"),
+        ("garbage", "report is invalid"),
+    ] {
+        let repo = repo();
+        let out = run(&repo, mode);
+        assert_eq!(out.code, 3, "{mode}: {}", out.snapshot());
+        let st = repo.status_json();
+        assert_eq!(st["block"]["reason"], "validation_failed", "{mode}");
+        assert!(
+            st["block"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(why)),
+            "{mode}: {st}"
+        );
+        assert_eq!(count(&repo.events(), "milestone.passed", None), 0, "{mode}");
+    }
+}
+
+#[test]
+fn a_finding_becomes_repair_work_and_revalidation_completes_the_mission() {
+    let repo = repo();
+    assert_eq!(run(&repo, "repair").code, 3);
+    let ev = repo.events();
+    let failed = ev
+        .iter()
+        .find(|e| e["type"] == "milestone.failed")
+        .expect("failed");
+    let vrun = failed["data"]["validator_runs"][0]
+        .as_str()
+        .expect("validator run")
+        .to_owned();
+    let packet = repo.status_json()["block"]["packet"]
+        .as_str()
+        .expect("packet")
+        .to_owned();
+    let text = repo.git(&["show", &format!("mission/m:{packet}")]);
+    assert!(
+        text.contains("[f1:Major] out-F2.txt is missing — write out-F2.txt"),
+        "{text}"
+    );
+    let show = repo.run(&["show", "m", "M1"]);
+    assert!(
+        show.stdout.contains(&format!(
+            "{vrun} scrutiny: fail — the scrutiny validator failed the milestone (1 findings)"
+        )),
+        "{}",
+        show.stdout
+    );
+    let add = repo.run(&[
+        "feature",
+        "add",
+        "m",
+        "M1",
+        "--title",
+        "Write out-F2.txt",
+        "--from-finding",
+        &format!("{vrun}:f1"),
+    ]);
+    assert_eq!(add.code, 0, "{}", add.snapshot());
+    repo.run(&["resume", "m"]).success();
+    let out = run(&repo, "repair");
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let st = repo.status_json();
+    assert_eq!(st["status"], "completed");
+    assert_eq!(st["milestones"][0]["failures"], 1);
+    assert_eq!(st["milestones"][0]["features"][1]["repair"], true);
+    let file = repo.git(&["show", "mission/m:todo/missions/m-mission.md"]);
+    assert!(
+        file.contains(&format!("origin: {{validation_run: {vrun}, finding: f1}}")),
+        "{file}"
+    );
+    assert!(
+        file.contains(&format!(
+            "added F2 to M1: Write out-F2.txt (repair for finding f1 of run {vrun})"
+        )),
+        "{file}"
+    );
+}
+
+#[test]
+fn scrutiny_without_a_validator_agent_fails_instead_of_passing() {
+    let repo = repo();
+    let out = repo.run_deadline(&["-c", "agents.validator=none", "run", "m"], &[], 60);
+    assert_eq!(out.code, 3, "{}", out.snapshot());
+    let st = repo.status_json();
+    assert!(
+        st["block"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("agents.validator is none")),
+        "{st}"
+    );
+}
