@@ -367,3 +367,79 @@ fn mermaid(s: &str) -> String {
         .replace('<', "#lt;")
         .replace('>', "#gt;")
 }
+
+/// The generated Retrospective block, written when the mission completes: outcome per
+/// milestone, attempts and failures per feature, estimate vs actual, repair work and its
+/// provenance, and mission skills worth promoting.
+pub fn retrospective(m: &Mission, events: &[crate::events::Event], skills: &[String]) -> String {
+    let est = estimate::estimate(m);
+    let failed_runs = |f: &str| {
+        events
+            .iter()
+            .filter(|e| {
+                e.feature.as_deref() == Some(f)
+                    && e.kind.starts_with("run.")
+                    && e.kind != "run.started"
+                    && !e.data["failure"].is_null()
+            })
+            .count()
+    };
+    let mut o = String::from(
+        "### Outcome\n\n| Milestone | Outcome | Failed validations |\n|---|---|---|\n",
+    );
+    for ms in &m.milestones {
+        o.push_str(&format!(
+            "| {} {} | {} | {} |\n",
+            ms.id,
+            cell(&ms.title),
+            ms.status,
+            ms.failures
+        ));
+    }
+    o.push_str(
+        "\n### Features\n\n| Feature | Outcome | Attempts | Failed runs |\n|---|---|---|---|\n",
+    );
+    for (_, f) in m.features() {
+        o.push_str(&format!(
+            "| {} {} | {} | {} | {} |\n",
+            f.id,
+            cell(&f.title),
+            f.status,
+            f.attempts,
+            failed_runs(&f.id)
+        ));
+    }
+    let s = &m.spent;
+    o.push_str(&format!(
+        "\n### Budget: estimate vs actual\n\n- runs: estimated {} , actual {}\n- cost: estimated ${:.2}–${:.2} (expected ${:.2}), actual ${:.2}\n- agent time: estimated {:.1}–{:.1} h, actual {:.2} h; tokens: {}\n",
+        est.runs.total, s.runs, est.usd.low, est.usd.high, est.usd.mid, s.usd, est.hours.low, est.hours.high, s.hours, s.tokens
+    ));
+    let repairs: Vec<String> = m
+        .features()
+        .filter_map(|(ms, f)| {
+            let o = f.origin.as_ref()?;
+            Some(format!(
+                "- {} {} ({}): finding {} of validation run {}",
+                f.id, f.title, m.milestones[ms].id, o.finding, o.validation_run
+            ))
+        })
+        .collect();
+    o.push_str("\n### Repair work\n\n");
+    if repairs.is_empty() {
+        o.push_str("None: every milestone passed on its planned features.\n");
+    } else {
+        o.push_str(&repairs.join("\n"));
+        o.push('\n');
+    }
+    o.push_str("\n### Mission skills worth promoting\n\n");
+    if skills.is_empty() {
+        o.push_str("None written under the mission workspace's skills/.\n");
+    } else {
+        for sk in skills {
+            o.push_str(&format!(
+                "- `{sk}`: consider moving it to the repository's shared skills\n"
+            ));
+        }
+    }
+    o
+}

@@ -492,6 +492,22 @@ impl Exec<'_> {
     }
 
     fn complete(&mut self) -> Result<()> {
+        let skills = crate::git::git(
+            &self.ws.repo.root,
+            &[
+                "ls-tree",
+                "-d",
+                "--name-only",
+                &format!(
+                    "{}:{}/{}/skills/",
+                    self.store.branch,
+                    crate::workspace::MISSIONS_DIR,
+                    self.store.id
+                ),
+            ],
+        )
+        .map(|s| s.lines().map(str::to_owned).collect::<Vec<_>>())
+        .unwrap_or_default();
         self.store.mutate("mission: completed", |tx| {
             if tx.mission.status != MissionStatus::Running
                 || !tx
@@ -505,6 +521,13 @@ impl Exec<'_> {
             tx.mission.status = MissionStatus::Completed;
             let spent = tx.mission.spent.clone();
             tx.event(Event::new("mission.completed").data(json!({ "spent": spent })));
+            let retro = crate::report::retrospective(&tx.mission, &tx.head.events, &skills);
+            tx.body = Some(crate::mission::body::set_block(
+                tx.head.doc.body(),
+                "retrospective",
+                "Retrospective",
+                &retro,
+            ));
             Ok(true)
         })?;
         Ok(())
