@@ -6,14 +6,12 @@
 //! validation, never a pass.
 
 use std::path::Path;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::agents::{self, Role, Usage};
+use crate::agents::{Role, Usage};
 use crate::error::{Error, Result};
 use crate::mission::Milestone;
-use crate::process;
 use crate::pulse::execute::Exec;
 use crate::store::Head;
 use crate::workspace::MISSIONS_DIR;
@@ -111,54 +109,29 @@ pub fn run(
 ) -> Result<Outcome> {
     let dir = cx.layout.run(run);
     std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
-    let spec = crate::worker::agent_spec(cx.config, Role::Validator)?;
-    let adapter = agents::adapter(&spec.agent)
-        .ok_or_else(|| Error::user(format!("no adapter for agent {:?}", spec.agent)))?;
-    let prompt_file = dir.join("prompt.md");
-    std::fs::write(&prompt_file, prompt(cx, head, ms, mode, commands)?)
-        .map_err(Error::io(&prompt_file))?;
     let report_file = dir.join("report.json");
     let _ = std::fs::remove_file(&report_file);
-    let home = dir.join("home");
-    let tmp = dir.join("tmp");
-    for d in [&home, &tmp] {
-        std::fs::create_dir_all(d).map_err(Error::io(d))?;
-    }
-    let inv = adapter.invocation(&spec, Role::Validator, &prompt_file, &home);
     let s = |x: &Path| x.to_string_lossy().into_owned();
-    let mut env: Vec<(String, String)> = vec![
+    let env: Vec<(String, String)> = vec![
         ("GIT_MISSION_ID".into(), cx.store.id.clone()),
-        ("GIT_MISSION_ROLE".into(), "validator".into()),
         ("GIT_MISSION_VALIDATOR".into(), mode.into()),
         ("GIT_MISSION_MILESTONE".into(), ms.id.clone()),
         ("GIT_MISSION_FEATURE".into(), String::new()),
         ("GIT_MISSION_RUN".into(), run.to_owned()),
         ("GIT_MISSION_ATTEMPT".into(), (ms.failures + 1).to_string()),
-        ("GIT_MISSION_PROMPT_FILE".into(), s(&prompt_file)),
         ("GIT_MISSION_REPORT_FILE".into(), s(&report_file)),
         ("GIT_MISSION_WORKTREE".into(), s(wt)),
-        ("TMPDIR".into(), s(&tmp)),
     ];
-    env.extend(inv.env.iter().cloned());
-    let timeout = cx
-        .config
-        .get_str("limits.worker_timeout")
-        .and_then(|t| humantime::parse_duration(t).ok())
-        .unwrap_or(Duration::from_secs(7200));
-    let pspec = process::Spec {
-        argv: inv.argv.clone(),
-        cwd: wt.to_owned(),
+    let prompt = prompt(cx, head, ms, mode, commands)?;
+    let (fin, outcome) = crate::worker::AgentRun {
+        config: cx.config,
+        role: Role::Validator,
+        dir: &dir,
+        cwd: wt,
+        prompt: &prompt,
         env,
-        stdin: inv.prompt_on_stdin.then(|| prompt_file.clone()),
-        stdout: dir.join("stdout.log"),
-        stderr: dir.join("stderr.log"),
-        timeout: Some(timeout),
-        grace: Duration::from_secs(5),
-        pgid_file: Some(dir.join("agent.pgid")),
-    };
-    let fin = process::run(&pspec, &|| dir.join("cancel").exists())?;
-    let read = |n: &str| std::fs::read_to_string(dir.join(n)).unwrap_or_default();
-    let outcome = adapter.parse(&read("stdout.log"), &read("stderr.log"), fin.code);
+    }
+    .run()?;
     let (report, failure) = match std::fs::read_to_string(&report_file) {
         Err(_) if fin.timed_out => (
             None,
@@ -205,6 +178,15 @@ fn prompt(cx: &Exec, head: &Head, ms: &Milestone, mode: &str, commands: &str) ->
         "# Validate milestone {} — {} of mission {}: {}\n\n",
         ms.id, ms.title, m.id, m.title
     );
+    let skill = if mode == "user-testing" {
+        "validator-user-testing"
+    } else {
+        "validator-scrutiny"
+    };
+    p.push_str(&format!(
+        "## Your method (skill {skill})\n\n{}\n\n",
+        crate::skills::body(skill).trim()
+    ));
     p.push_str(&format!(
         "You are the {mode} validator. Do not change any file: inspect the code in this worktree (the integration branch at the milestone's end), run read-only commands, and judge whether the milestone does what its contract assertions say.\n\n"
     ));

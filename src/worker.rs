@@ -209,6 +209,20 @@ pub fn compose_prompt(
         }
         p.push_str("\nThe merge is in progress in your worktree. Resolve every conflict (remove all conflict markers), keeping both sides' intent, then finish.\n\n");
     }
+    for skill in &f.skills {
+        if !crate::mission::ids::is_mission_id(skill) {
+            continue; // a name that could leave the skills directory
+        }
+        let path = format!("{MISSIONS_DIR}/{}/skills/{skill}/SKILL.md", m.id);
+        match store.read_at(head, &path)? {
+            Some(text) => p.push_str(&format!("## Skill: {skill}\n\n{}\n\n", text.trim())),
+            None => p.push_str(&format!("## Skill: {skill}\n\n(not found at {path})\n\n")),
+        }
+    }
+    p.push_str(&format!(
+        "## Your working method (skill mission-worker)\n\n{}\n\n",
+        crate::skills::body("mission-worker").trim()
+    ));
     p.push_str(&format!(
         "## How to work\n\n\
          - You are in a git worktree on branch `{branch}`, cut from the mission's integration branch. Change only what this feature needs.\n\
@@ -472,4 +486,98 @@ fn conflict_markers(wt: &Path, files: &[String]) -> Vec<String> {
 /// The mission's id for messages.
 pub fn describe(m: &Mission) -> String {
     format!("{} ({})", m.id, m.title)
+}
+
+/// One agent run outside a feature's worker: the prompt file, private home and temp dirs under
+/// `dir`, the `GIT_MISSION_*` variables given in `env`, this executable first on `PATH` (so the
+/// agent can call `git mission`), the role's timeout, and the adapter's verdict.
+pub struct AgentRun<'a> {
+    pub config: &'a Config,
+    pub role: Role,
+    pub dir: &'a Path,
+    pub cwd: &'a Path,
+    pub prompt: &'a str,
+    pub env: Vec<(String, String)>,
+}
+
+impl AgentRun<'_> {
+    pub fn run(self) -> Result<(process::Finished, agents::Outcome)> {
+        let dir = self.dir;
+        std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+        let prompt_file = dir.join("prompt.md");
+        std::fs::write(&prompt_file, self.prompt).map_err(Error::io(&prompt_file))?;
+        let home = dir.join("home");
+        let tmp = dir.join("tmp");
+        for d in [&home, &tmp] {
+            std::fs::create_dir_all(d).map_err(Error::io(d))?;
+        }
+        let spec = agent_spec(self.config, self.role)?;
+        let adapter = agents::adapter(&spec.agent)
+            .ok_or_else(|| Error::user(format!("no adapter for agent {:?}", spec.agent)))?;
+        let inv = adapter.invocation(&spec, self.role, &prompt_file, &home);
+        if inv.argv.is_empty() {
+            return Err(Error::user_hint(
+                format!(
+                    "the {} agent {:?} has no command",
+                    self.role.as_str(),
+                    spec.agent
+                ),
+                "give the exec profile a `command: [\"program\", \"arg\"]`",
+            ));
+        }
+        let exe_dir = std::env::current_exe()
+            .ok()
+            .and_then(|e| e.parent().map(Path::to_path_buf));
+        let path = match (exe_dir, std::env::var_os("PATH")) {
+            (Some(d), Some(p)) => format!("{}:{}", d.display(), p.to_string_lossy()),
+            (Some(d), None) => d.display().to_string(),
+            (None, p) => p
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        let mut env = self.env;
+        env.push(("GIT_MISSION_ROLE".into(), self.role.as_str().into()));
+        env.push((
+            "GIT_MISSION_PROMPT_FILE".into(),
+            prompt_file.to_string_lossy().into_owned(),
+        ));
+        env.push(("TMPDIR".into(), tmp.to_string_lossy().into_owned()));
+        env.push(("PATH".into(), path));
+        env.extend(inv.env.iter().cloned());
+        let timeout = self
+            .config
+            .get_str("limits.worker_timeout")
+            .and_then(|t| humantime::parse_duration(t).ok())
+            .unwrap_or(Duration::from_secs(7200));
+        let pspec = process::Spec {
+            argv: inv.argv.clone(),
+            cwd: self.cwd.to_owned(),
+            env,
+            stdin: inv.prompt_on_stdin.then(|| prompt_file.clone()),
+            stdout: dir.join("stdout.log"),
+            stderr: dir.join("stderr.log"),
+            timeout: Some(timeout),
+            grace: Duration::from_secs(5),
+            pgid_file: Some(dir.join("agent.pgid")),
+        };
+        let cancel = dir.join("cancel");
+        let fin = process::run(&pspec, &|| cancel.exists())?;
+        let read = |n: &str| std::fs::read_to_string(dir.join(n)).unwrap_or_default();
+        let mut outcome = adapter.parse(&read("stdout.log"), &read("stderr.log"), fin.code);
+        if outcome.usage.usd.is_none()
+            && outcome.usage.total_tokens() > 0
+            && let Some(m) = outcome.usage.model.clone().or(spec.model.clone())
+        {
+            let u = &outcome.usage;
+            outcome.usage.usd = agents::prices::estimate_usd(
+                &m,
+                u.input_tokens,
+                u.output_tokens,
+                u.cache_read_tokens,
+                u.cache_write_tokens,
+            );
+            outcome.usage.usd_estimated = outcome.usage.usd.is_some();
+        }
+        Ok((fin, outcome))
+    }
 }

@@ -267,3 +267,94 @@ fn planning_changes_before_the_start_edit_the_work_tree_file() {
     let v = repo.run(&["validate", "m"]);
     assert_eq!(v.code, 0, "{}", v.snapshot());
 }
+
+#[test]
+fn new_plan_runs_the_planner_and_validates_its_plan() {
+    let repo = TestRepo::new();
+    // A planner script that writes a whole plan from the prompt's instructions.
+    repo.write(
+        "scripts/planner.sh",
+        r#"set -eu
+grep -q 'Validation contract first' "$GIT_MISSION_PROMPT_FILE"
+grep -q 'Goal: Greet people' "$GIT_MISSION_PROMPT_FILE"
+cat > "$GIT_MISSION_FILE" <<'PLAN'
+---
+schema: 1
+id: greet
+title: Greeter
+status: draft
+approved: null
+budget: {usd: 10}
+contract:
+  - {id: VC1, text: "Everyone is greeted"}
+milestones:
+  - id: M1
+    title: Greeting
+    validation: {commands: ["true"], assertions: [VC1]}
+    features:
+      - {id: F1, title: Greet, assertions: [VC1], description: "Write greet.sh."}
+---
+# Greeter
+
+## Objective
+
+Greet people.
+
+## Non-goals
+
+Nothing else.
+
+## Risks
+
+None.
+PLAN
+"#,
+    );
+    repo.write(
+        "todo/missions/config.yml",
+        "agents: {planner: p}\nprofiles:\n  p: {agent: exec, command: [sh, scripts/planner.sh]}\n",
+    );
+    let out = repo.run(&["new", "greet", "--goal", "Greet people", "--plan"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(out.stdout, "todo/missions/greet-mission.md\n");
+    let v = repo.run(&["validate", "greet"]);
+    assert_eq!(v.code, 0, "{}", v.snapshot());
+    // A planner whose plan does not validate fails `new --plan` with the located errors.
+    repo.write("scripts/planner.sh", "sed -i 's/^milestones: \\[\\]$/milestones: [{id: M1, title: x, features: [{id: F1, title: y, depends_on: [F7]}]}]/' \"$GIT_MISSION_FILE\"\n");
+    let bad = repo.run(&["new", "other", "--plan"]);
+    assert_eq!(bad.code, 1, "{}", bad.snapshot());
+    assert!(
+        bad.stderr.contains("depends on unknown feature \"F7\""),
+        "{}",
+        bad.snapshot()
+    );
+}
+
+#[test]
+fn skills_install_puts_the_skills_where_agents_read_them() {
+    let repo = TestRepo::new();
+    let out = repo.run(&["skills", "install"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    for dir in [".agents/skills", ".claude/skills"] {
+        for name in [
+            "mission-plan",
+            "mission-orchestrator",
+            "mission-worker",
+            "validator-scrutiny",
+            "validator-user-testing",
+        ] {
+            let text = repo.read(&format!("{dir}/{name}/SKILL.md"));
+            assert!(
+                text.starts_with(&format!("---\nname: {name}\n")),
+                "{dir}/{name}"
+            );
+        }
+    }
+    let init = repo.run(&["init", "--agent", "codex"]);
+    assert_eq!(init.code, 0, "{}", init.snapshot());
+    assert!(
+        init.stdout.contains("created todo/missions/config.yml"),
+        "{}",
+        init.snapshot()
+    );
+}

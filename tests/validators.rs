@@ -175,3 +175,123 @@ fn scrutiny_without_a_validator_agent_fails_instead_of_passing() {
         "{st}"
     );
 }
+
+const ORCHESTRATOR: &str = r#"set -eu
+case "$ORCH" in
+  repair)
+    vrun=$(grep -oE '[0-9]{8}T[0-9]{6}-M1-scrutiny-[0-9]+-[0-9a-f]+' "$GIT_MISSION_PROMPT_FILE" | head -1)
+    git mission feature add "$GIT_MISSION_ID" M1 --title "Write out-F2.txt" --description "The validator wants it." --from-finding "$vrun:f1" --reason "finding f1"
+    git mission resume "$GIT_MISSION_ID"
+    echo "Added repair work for f1 and resumed." > "$GIT_MISSION_HANDOFF_FILE" ;;
+  meddle)
+    echo hacked > hack.txt
+    git add -A
+    git commit -q -m "orchestrator meddling"
+    echo "hacked" >> README.md
+    echo "Should M1 be dropped instead?" > "$GIT_MISSION_HANDOFF_FILE" ;;
+esac
+"#;
+
+fn orchestrated() -> TestRepo {
+    let repo = repo();
+    repo.write("scripts/o.sh", ORCHESTRATOR);
+    let text = repo.read("todo/missions/m-mission.md").replacen("  v: {agent: exec, command: [sh, scripts/v.sh]}\n", "  v: {agent: exec, command: [sh, scripts/v.sh]}\n  o: {agent: exec, command: [sh, scripts/o.sh]}\n", 1);
+    repo.write("todo/missions/m-mission.md", &text);
+    repo.commit_all("add the orchestrator profile");
+    repo
+}
+
+#[test]
+fn the_orchestrator_repairs_from_a_finding_and_the_mission_completes() {
+    let repo = orchestrated();
+    let out = repo.run_deadline(
+        &[
+            "-c",
+            "agents.validator=v",
+            "-c",
+            "agents.orchestrator=o",
+            "run",
+            "m",
+        ],
+        &[("MODE", "repair"), ("ORCH", "repair")],
+        60,
+    );
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let st = repo.status_json();
+    assert_eq!(st["status"], "completed");
+    assert_eq!(st["scope"]["repair"], 1);
+    assert_eq!(st["milestones"][0]["failures"], 1);
+    let ev = repo.events();
+    let turn = ev
+        .iter()
+        .find(|e| e["type"] == "orchestrator.turn")
+        .expect("turn");
+    assert_eq!(turn["data"]["outcome"], "continued");
+    assert_eq!(
+        turn["data"]["answer"],
+        "Added repair work for f1 and resumed.\n"
+    );
+    assert_eq!(count(&ev, "orchestrator.turn", None), 1);
+    let file = repo.git(&["show", "mission/m:todo/missions/m-mission.md"]);
+    assert!(
+        file.contains("(repair for finding f1 of run ") && file.contains("why: finding f1"),
+        "{file}"
+    );
+}
+
+#[test]
+fn an_orchestrator_that_edits_code_has_its_edits_discarded_and_the_mission_waits_for_a_person() {
+    let repo = orchestrated();
+    let out = repo.run_deadline(
+        &[
+            "-c",
+            "agents.validator=v",
+            "-c",
+            "agents.orchestrator=o",
+            "run",
+            "m",
+        ],
+        &[("MODE", "repair"), ("ORCH", "meddle")],
+        60,
+    );
+    assert_eq!(out.code, 3, "{}", out.snapshot());
+    let st = repo.status_json();
+    assert_eq!(st["block"]["reason"], "needs_input");
+    assert_eq!(st["block"]["message"], "Should M1 be dropped instead?");
+    let ev = repo.events();
+    let turn = ev
+        .iter()
+        .find(|e| e["type"] == "orchestrator.turn")
+        .expect("turn");
+    assert_eq!(turn["data"]["outcome"], "needs_input");
+    let discarded = turn["data"]["discarded"].as_array().expect("discarded");
+    assert!(
+        discarded.iter().any(|d| d == "README.md") && discarded.iter().any(|d| d == "1 commit(s)"),
+        "{turn}"
+    );
+    assert!(
+        repo.git(&["ls-tree", "--name-only", "mission/m"])
+            .lines()
+            .all(|f| f != "hack.txt")
+    );
+    assert!(
+        !repo
+            .git(&["show", "mission/m:README.md"])
+            .contains("hacked")
+    );
+    // One turn per block: running again does not ask the orchestrator again.
+    let again = repo.run_deadline(
+        &[
+            "-c",
+            "agents.validator=v",
+            "-c",
+            "agents.orchestrator=o",
+            "run",
+            "m",
+        ],
+        &[("MODE", "repair"), ("ORCH", "meddle")],
+        60,
+    );
+    assert_eq!(again.code, 3);
+    assert_eq!(count(&repo.events(), "orchestrator.turn", None), 1);
+}

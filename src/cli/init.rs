@@ -28,15 +28,28 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
     if created {
         ws.write(CONFIG_FILE, &config_text(a.agent.as_deref()))?;
     }
+    // With an agent, its skills go where it reads them (aider reads none).
+    let skills = match a.agent.as_deref() {
+        Some("aider") | None => Vec::new(),
+        Some(agent) => crate::skills::install(ws.root(), Some(agent), false)?,
+    };
     if cx.out.json {
-        cx.out
-            .json(&serde_json::json!({ "file": CONFIG_FILE, "created": created }));
-    } else if created {
-        cx.out.data(&format!("created {CONFIG_FILE}"));
-        cx.out.hint("next: git mission new <id> --title \"...\"");
+        cx.out.json(
+            &serde_json::json!({ "file": CONFIG_FILE, "created": created, "skills": skills }),
+        );
     } else {
-        cx.out
-            .data(&format!("{CONFIG_FILE} already exists; left as it is"));
+        if created {
+            cx.out.data(&format!("created {CONFIG_FILE}"));
+        } else {
+            cx.out
+                .data(&format!("{CONFIG_FILE} already exists; left as it is"));
+        }
+        for s in skills.iter().filter(|s| s.action == "written") {
+            cx.out.data(&format!("installed {}", s.path));
+        }
+        if created {
+            cx.out.hint("next: git mission new <id> --title \"...\"");
+        }
     }
     Ok(exit::OK)
 }

@@ -14,6 +14,7 @@ mod output;
 mod plan;
 mod run;
 mod show;
+mod skills;
 mod status;
 mod validate;
 
@@ -122,6 +123,9 @@ pub enum Command {
     Feature(plan::FeatureCmd),
     /// Run a milestone's validation again
     Revalidate(plan::RevalidateArgs),
+    /// Install the shipped skills where agents read them
+    #[command(subcommand)]
+    Skills(skills::SkillsCmd),
     /// Build a sample repository and run a whole mission on it, offline, in seconds
     Demo(demo::Args),
 }
@@ -194,6 +198,7 @@ fn dispatch(cli: &Cli, out: &Out) -> Result<u8, Error> {
         Command::Cancel(a) => control::cancel(&ctx, a),
         Command::Log(a) => control::log(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, a),
+        Command::Skills(c) => skills::run(&ctx, c),
         Command::Skip(a) => plan::skip(&ctx, a),
         Command::Retry(a) => plan::retry(&ctx, a),
         Command::Steer(a) => plan::steer(&ctx, a),

@@ -20,6 +20,9 @@ pub struct Args {
     /// full (PRs, parallel workers) or poc (one worker, straight onto the integration branch)
     #[arg(long, value_parser = ["full", "poc"])]
     pub mode: Option<String>,
+    /// Let the planner agent write the plan (skill mission-plan); it must pass `validate`
+    #[arg(long)]
+    pub plan: bool,
     /// Start from a mission-type template
     #[arg(long, value_parser = templates::TYPES.iter().map(|t| t.0).collect::<Vec<_>>())]
     pub template: Option<String>,
@@ -62,6 +65,9 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
     };
     let text = MissionDoc::compose(&mission, &body);
     ws.write(&file, &text)?;
+    if a.plan {
+        return plan(cx, &ws, &a.id, &file, goal);
+    }
     if cx.out.json {
         cx.out
             .json(&serde_json::json!({ "id": a.id, "file": file, "template": a.template }));
@@ -82,4 +88,92 @@ fn title_from_id(id: &str) -> String {
         Some(f) => f.to_uppercase().chain(c).collect(),
         None => String::new(),
     }
+}
+
+/// Runs the planner agent on the new mission file, then validates what it wrote.
+fn plan(
+    cx: &Ctx,
+    ws: &crate::workspace::Workspace,
+    id: &str,
+    file: &str,
+    goal: &str,
+) -> Result<u8> {
+    let loaded = ws.load(id, false)?;
+    let config = cx.config(ws, Some(&loaded))?;
+    let run = crate::runs::new_run_id("plan", 1);
+    let dir = crate::runs::Layout::new(&ws.repo.common_dir(), id).run(&run);
+    let abs = ws.path(file);
+    let prompt = format!(
+        "{}\n\n# Your task\n\nWrite the plan of mission `{id}` into `{file}` (the file exists, made from the template).\n\nGoal: {}\n\n\
+         Keep `status: draft` and `approved: null`: a person approves the plan. When you are done, \
+         `git mission validate {id}` must report no errors.\n",
+        crate::skills::body("mission-plan").trim(),
+        if goal.is_empty() {
+            "(none given: read the repository and the file's Objective section)"
+        } else {
+            goal
+        }
+    );
+    let env = vec![
+        ("GIT_MISSION_ID".to_owned(), id.to_owned()),
+        ("GIT_MISSION_RUN".to_owned(), run.clone()),
+        (
+            "GIT_MISSION_FILE".to_owned(),
+            abs.to_string_lossy().into_owned(),
+        ),
+        (
+            "GIT_MISSION_WORKTREE".to_owned(),
+            ws.root().to_string_lossy().into_owned(),
+        ),
+    ];
+    cx.out
+        .note(&format!("the planner is writing {file} (run {run})"));
+    let (fin, outcome) = crate::worker::AgentRun {
+        config: &config,
+        role: crate::agents::Role::Planner,
+        dir: &dir,
+        cwd: ws.root(),
+        prompt: &prompt,
+        env,
+    }
+    .run()?;
+    if !outcome.success {
+        return Err(Error::user_hint(
+            format!(
+                "the planner failed: {}",
+                outcome
+                    .error
+                    .unwrap_or_else(|| format!("exit {:?}", fin.code))
+            ),
+            format!("its output is in {}", dir.display()),
+        ));
+    }
+    let planned = ws.load(id, false)?;
+    if planned.doc.mission.status != crate::mission::MissionStatus::Draft
+        || planned.doc.mission.approved.is_some()
+    {
+        return Err(Error::user_hint(
+            "the planner approved its own plan",
+            format!("set `status: draft` and `approved: null` in {file}; only a person approves"),
+        ));
+    }
+    let diags = crate::workspace::Workspace::diagnostics(&planned, &config.profile_names());
+    let errors: Vec<_> = diags
+        .iter()
+        .filter(|d| d.severity == crate::mission::Severity::Error)
+        .cloned()
+        .collect();
+    if !errors.is_empty() {
+        return Err(Error::Invalid {
+            file: file.to_owned(),
+            diagnostics: errors,
+        });
+    }
+    if cx.out.json {
+        cx.out.json(&serde_json::json!({ "id": id, "file": file, "planned_by": run, "warnings": diags.len() }));
+    } else {
+        cx.out.data(file);
+        cx.out.hint(&format!("review the plan ({} readiness warnings: `git mission validate {id}`), then `git mission approve {id}`", diags.len()));
+    }
+    Ok(exit::OK)
 }

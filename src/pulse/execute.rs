@@ -62,6 +62,7 @@ impl Exec<'_> {
             } => self
                 .block(*reason, None, feature.clone(), message.clone())
                 .map(|_| ()),
+            Action::Orchestrate => crate::orchestrator::turn(self),
             Action::PauseForBudget { message } => self.pause_for_budget(message),
         }
     }

@@ -90,6 +90,19 @@ pub fn observe(ws: &Workspace, store: &Store, layout: &Layout, ov: &Overrides) -
         over_budget,
         land_auto: config.get_str("land") == Some("auto"),
         conflicted,
+        orchestrator: config
+            .get_str("agents.orchestrator")
+            .is_some_and(|a| a != "none"),
+        turn_taken: {
+            let last_block = events
+                .iter()
+                .rev()
+                .find(|e| e.kind == "mission.blocked")
+                .map_or(0, |e| e.seq);
+            events
+                .iter()
+                .any(|e| e.kind == "orchestrator.turn" && e.seq > last_block)
+        },
         mission,
     };
     Ok(Observed {

@@ -45,6 +45,10 @@ pub struct Snapshot {
     pub land_auto: bool,
     /// Features whose last failure was a merge conflict (their next run resolves it).
     pub conflicted: HashSet<String>,
+    /// An orchestrator agent is configured.
+    pub orchestrator: bool,
+    /// The orchestrator already had its turn for the current block.
+    pub turn_taken: bool,
 }
 
 /// One thing a pulse does.
@@ -80,6 +84,7 @@ pub enum Action {
     PauseForBudget {
         message: String,
     },
+    Orchestrate,
 }
 
 impl fmt::Display for Action {
@@ -137,6 +142,10 @@ impl fmt::Display for Action {
                 )
             }
             Action::PauseForBudget { message } => write!(f, "pause: budget exceeded — {message}"),
+            Action::Orchestrate => write!(
+                f,
+                "orchestrator turn: ask the orchestrator agent to recover from the block"
+            ),
         }
     }
 }
@@ -174,6 +183,19 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
             return out;
         }
         MissionStatus::Running => {}
+        MissionStatus::Blocked if s.orchestrator && !s.turn_taken && out.is_empty() => {
+            // One recovery turn per block; some blocks are for a human only.
+            let human_only = m.block.as_ref().is_none_or(|b| {
+                matches!(
+                    b.reason,
+                    BlockReason::ValidationLimit | BlockReason::NeedsInput
+                )
+            });
+            if !human_only {
+                out.push(Action::Orchestrate);
+            }
+            return out;
+        }
         _ => return out,
     }
     let recording: HashSet<String> = out
@@ -385,6 +407,8 @@ mod tests {
             over_budget: None,
             land_auto: false,
             conflicted: HashSet::new(),
+            orchestrator: false,
+            turn_taken: false,
         }
     }
 
@@ -488,6 +512,31 @@ mod tests {
                 "block: no_runnable_work (F2) — F2 cannot start: a dependency failed or cannot be met"
             ]
         );
+    }
+
+    #[test]
+    fn a_block_gets_one_orchestrator_turn_unless_only_a_human_can_decide() {
+        let mut s = snapshot(vec![feature("F1", Failed, &[])]);
+        s.mission.status = MissionStatus::Blocked;
+        s.mission.block = Some(crate::mission::Block {
+            reason: BlockReason::WorkerFailed,
+            milestone: None,
+            feature: Some("F1".into()),
+            since: "2026-11-21T10:00:00Z".parse().expect("ts"),
+            packet: None,
+            message: "x".into(),
+        });
+        assert!(plan(&s).is_empty(), "no orchestrator configured");
+        s.orchestrator = true;
+        assert_eq!(
+            lines(&s),
+            ["orchestrator turn: ask the orchestrator agent to recover from the block"]
+        );
+        s.turn_taken = true;
+        assert!(plan(&s).is_empty(), "one turn per block");
+        s.turn_taken = false;
+        s.mission.block.as_mut().expect("block").reason = BlockReason::ValidationLimit;
+        assert!(plan(&s).is_empty(), "validation_limit is for a human");
     }
 
     #[test]

@@ -1,0 +1,178 @@
+//! The orchestrator turn: after a block, one run of the orchestrator agent (role
+//! `orchestrator`, the `mission-orchestrator` skill, the recovery packet as prompt) in a scratch
+//! detached worktree. It acts only through `git mission` commands; code it changes is discarded
+//! and reported. Afterwards the mission continues only if it is running and valid; otherwise it
+//! stays blocked with `needs_input` and the orchestrator's question.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::agents::Role;
+use crate::error::{Error, Result};
+use crate::events::Event;
+use crate::git;
+use crate::mission::{Block, BlockReason, MissionStatus, Severity};
+use crate::pulse::execute::{Exec, now};
+use crate::runs;
+
+pub fn turn(cx: &mut Exec) -> Result<()> {
+    let head = cx
+        .store
+        .head()?
+        .ok_or_else(|| Error::user("the mission has not started"))?;
+    let Some(block) = head.mission().block.clone() else {
+        return Ok(());
+    };
+    if head.mission().status != MissionStatus::Blocked {
+        return Ok(());
+    }
+    let turns = head
+        .events
+        .iter()
+        .filter(|e| e.kind == "orchestrator.turn")
+        .count() as u32;
+    let run = runs::new_run_id("orchestrator", turns + 1);
+    let dir = cx.layout.run(&run);
+    std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+    let root = cx.ws.repo.root.clone();
+    let wt = cx.layout.worktree("orchestrator");
+    let _ = git::git(
+        &root,
+        &["worktree", "remove", "--force", &wt.to_string_lossy()],
+    );
+    if let Some(p) = wt.parent() {
+        std::fs::create_dir_all(p).map_err(Error::io(p))?;
+    }
+    if git::git(
+        &root,
+        &[
+            "worktree",
+            "add",
+            "--quiet",
+            "--detach",
+            &wt.to_string_lossy(),
+            &head.commit.to_string(),
+        ],
+    )
+    .is_err()
+    {
+        git::git(&root, &["worktree", "prune"])?;
+        git::git(
+            &root,
+            &[
+                "worktree",
+                "add",
+                "--quiet",
+                "--detach",
+                &wt.to_string_lossy(),
+                &head.commit.to_string(),
+            ],
+        )?;
+    }
+    let packet = match &block.packet {
+        Some(p) => cx.store.read_at(&head, p)?.unwrap_or_default(),
+        None => String::new(),
+    };
+    let id = cx.store.id.clone();
+    let prompt = format!(
+        "{}\n\n# The block\n\nMission `{id}` is blocked ({}): {}\n\n{}\n\n# Where you are\n\nA scratch worktree of the repository (your changes to files here are discarded). \
+         Run `git mission` commands for mission `{id}` from here, e.g. `git mission status {id}`. \
+         Write what you did, or your question for a person, to `$GIT_MISSION_HANDOFF_FILE`.\n",
+        crate::skills::body("mission-orchestrator"),
+        block.reason,
+        block.message,
+        packet.trim()
+    );
+    let handoff_file = dir.join("handoff.md");
+    let s = |x: &Path| x.to_string_lossy().into_owned();
+    let mut env: Vec<(String, String)> = vec![
+        ("GIT_MISSION_ID".into(), id.clone()),
+        (
+            "GIT_MISSION_MILESTONE".into(),
+            block.milestone.clone().unwrap_or_default(),
+        ),
+        (
+            "GIT_MISSION_FEATURE".into(),
+            block.feature.clone().unwrap_or_default(),
+        ),
+        ("GIT_MISSION_RUN".into(), run.clone()),
+        ("GIT_MISSION_ATTEMPT".into(), (turns + 1).to_string()),
+        ("GIT_MISSION_HANDOFF_FILE".into(), s(&handoff_file)),
+        ("GIT_MISSION_WORKTREE".into(), s(&wt)),
+    ];
+    env.extend(crate::worker::commit_env(&cx.ws.repo));
+    let (fin, outcome) = crate::worker::AgentRun {
+        config: cx.config,
+        role: Role::Orchestrator,
+        dir: &dir,
+        cwd: &wt,
+        prompt: &prompt,
+        env,
+    }
+    .run()?;
+    // Whatever it changed in files is discarded, and said.
+    let mut discarded: Vec<String> = git::git(&wt, &["status", "--porcelain"])?
+        .lines()
+        .map(|l| l[3.min(l.len())..].to_owned())
+        .collect();
+    let commits = git::git(&wt, &["rev-list", &format!("{}..HEAD", head.commit)])?;
+    if !commits.trim().is_empty() {
+        discarded.push(format!("{} commit(s)", commits.lines().count()));
+    }
+    let _ = git::git(
+        &root,
+        &["worktree", "remove", "--force", &wt.to_string_lossy()],
+    );
+    let answer = std::fs::read_to_string(&handoff_file)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .or(outcome.final_message.clone());
+    let question = answer
+        .clone()
+        .unwrap_or_else(|| "the orchestrator gave no answer".into());
+    let question: String = question.trim().chars().take(800).collect();
+    // Is the mission runnable and valid now?
+    let after = cx
+        .store
+        .head()?
+        .ok_or_else(|| Error::Internal("the mission vanished".into()))?;
+    let errors: Vec<String> =
+        crate::mission::validate::validate(&after.doc, Some(&id), &cx.config.profile_names())
+            .into_iter()
+            .filter(|d| d.severity == Severity::Error)
+            .map(|d| d.message)
+            .collect();
+    let usage = outcome.usage.clone();
+    cx.store.mutate("orchestrator: turn", |tx| {
+        tx.mission.spent.usd += usage.usd.unwrap_or(0.0);
+        tx.mission.spent.tokens += usage.total_tokens();
+        tx.mission.spent.hours += fin.wall_ms as f64 / 3_600_000.0;
+        tx.mission.spent.runs += 1;
+        let continues = tx.mission.status == MissionStatus::Running && errors.is_empty();
+        let outcome = if continues { "continued" } else { "needs_input" };
+        tx.event(Event::new("orchestrator.turn").run(&run, turns + 1).data(json!({
+            "outcome": outcome, "block": block.reason.as_str(), "discarded": discarded, "answer": answer,
+            "exit_code": fin.code, "timed_out": fin.timed_out, "errors": errors,
+        })));
+        if !continues {
+            let message = if errors.is_empty() {
+                question.clone()
+            } else {
+                format!("the orchestrator left the mission invalid: {}", errors.join("; "))
+            };
+            tx.mission.status = MissionStatus::Blocked;
+            tx.mission.block = Some(Block {
+                reason: BlockReason::NeedsInput,
+                milestone: block.milestone.clone(),
+                feature: block.feature.clone(),
+                since: now(),
+                packet: block.packet.clone(),
+                message: message.clone(),
+            });
+            tx.event(Event::new("mission.blocked").data(json!({ "reason": "needs_input", "message": message })));
+        }
+        Ok(true)
+    })?;
+    Ok(())
+}
