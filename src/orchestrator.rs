@@ -35,40 +35,35 @@ pub fn turn(cx: &mut Exec) -> Result<()> {
     let run = runs::new_run_id("orchestrator", turns + 1);
     let dir = cx.layout.run(&run);
     std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
-    let root = cx.ws.repo.root.clone();
+
     let wt = cx.layout.worktree("orchestrator");
-    let _ = git::git(
-        &root,
-        &["worktree", "remove", "--force", &wt.to_string_lossy()],
-    );
+    let _ = cx
+        .ws
+        .repo
+        .worktree(&["remove", "--force", &wt.to_string_lossy()]);
     if let Some(p) = wt.parent() {
         std::fs::create_dir_all(p).map_err(Error::io(p))?;
     }
-    if git::git(
-        &root,
-        &[
-            "worktree",
+    if cx
+        .ws
+        .repo
+        .worktree(&[
             "add",
             "--quiet",
             "--detach",
             &wt.to_string_lossy(),
             &head.commit.to_string(),
-        ],
-    )
-    .is_err()
+        ])
+        .is_err()
     {
-        git::git(&root, &["worktree", "prune"])?;
-        git::git(
-            &root,
-            &[
-                "worktree",
-                "add",
-                "--quiet",
-                "--detach",
-                &wt.to_string_lossy(),
-                &head.commit.to_string(),
-            ],
-        )?;
+        cx.ws.repo.worktree(&["prune"])?;
+        cx.ws.repo.worktree(&[
+            "add",
+            "--quiet",
+            "--detach",
+            &wt.to_string_lossy(),
+            &head.commit.to_string(),
+        ])?;
     }
     let packet = match &block.packet {
         Some(p) => cx.store.read_at(&head, p)?.unwrap_or_default(),
@@ -120,10 +115,10 @@ pub fn turn(cx: &mut Exec) -> Result<()> {
     if !commits.trim().is_empty() {
         discarded.push(format!("{} commit(s)", commits.lines().count()));
     }
-    let _ = git::git(
-        &root,
-        &["worktree", "remove", "--force", &wt.to_string_lossy()],
-    );
+    let _ = cx
+        .ws
+        .repo
+        .worktree(&["remove", "--force", &wt.to_string_lossy()]);
     let answer = std::fs::read_to_string(&handoff_file)
         .ok()
         .filter(|t| !t.trim().is_empty())

@@ -12,7 +12,6 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::events::Event;
-use crate::git;
 use crate::mission::{Block, BlockReason, MilestoneStatus, MissionStatus};
 use crate::process;
 use crate::pulse::execute::{Exec, now};
@@ -60,26 +59,22 @@ pub fn validate(cx: &mut Exec, milestone: &str) -> Result<()> {
         .ok_or_else(|| Error::Internal(format!("no milestone {milestone}")))?;
     let run = runs::new_run_id(milestone, ms.failures + 1);
     let wt = cx.layout.worktree(&format!("validate-{milestone}"));
-    let root = cx.ws.repo.root.clone();
-    let _ = git::git(
-        &root,
-        &["worktree", "remove", "--force", &wt.to_string_lossy()],
-    );
-    let _ = git::git(&root, &["worktree", "prune"]);
+
+    let _ = cx
+        .ws
+        .repo
+        .worktree(&["remove", "--force", &wt.to_string_lossy()]);
+    let _ = cx.ws.repo.worktree(&["prune"]);
     if let Some(p) = wt.parent() {
         std::fs::create_dir_all(p).map_err(Error::io(p))?;
     }
-    git::git(
-        &root,
-        &[
-            "worktree",
-            "add",
-            "--quiet",
-            "--detach",
-            &wt.to_string_lossy(),
-            &head.commit.to_string(),
-        ],
-    )?;
+    cx.ws.repo.worktree(&[
+        "add",
+        "--quiet",
+        "--detach",
+        &wt.to_string_lossy(),
+        &head.commit.to_string(),
+    ])?;
     let out_dir = cx.layout.run(&run);
     std::fs::create_dir_all(&out_dir).map_err(Error::io(&out_dir))?;
     let timeout = cx
@@ -149,10 +144,10 @@ pub fn validate(cx: &mut Exec, milestone: &str) -> Result<()> {
             }
         }
     }
-    let _ = git::git(
-        &root,
-        &["worktree", "remove", "--force", &wt.to_string_lossy()],
-    );
+    let _ = cx
+        .ws
+        .repo
+        .worktree(&["remove", "--force", &wt.to_string_lossy()]);
     let passed = commands_passed
         && validator_error.is_none()
         && validators.iter().all(|v| v.failure.is_none());

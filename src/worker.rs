@@ -80,23 +80,18 @@ pub fn prepare_worktree(repo: &Repo, meta: &Meta, integration_head: &str) -> Res
     if let Some(parent) = wt.parent() {
         std::fs::create_dir_all(parent).map_err(Error::io(parent))?;
     }
-    let _ = git::git(&repo.root, &["worktree", "prune"]);
     let wt_s = wt.to_string_lossy().into_owned();
-    if repo.branch_head(&branch)?.is_some() {
-        git::git(&repo.root, &["worktree", "add", "--quiet", &wt_s, &branch])?;
-    } else {
-        git::git(
-            &repo.root,
-            &[
-                "worktree",
-                "add",
-                "--quiet",
-                "-b",
-                &branch,
-                &wt_s,
-                integration_head,
-            ],
-        )?;
+    let add = || {
+        if repo.branch_head(&branch)?.is_some() {
+            repo.worktree(&["add", "--quiet", &wt_s, &branch])
+        } else {
+            repo.worktree(&["add", "--quiet", "-b", &branch, &wt_s, integration_head])
+        }
+    };
+    if add().is_err() {
+        // A stale registration of a deleted worktree: prune it and try once more.
+        repo.worktree(&["prune"])?;
+        add()?;
     }
     Ok(wt)
 }

@@ -214,10 +214,10 @@ pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
         return Ok(());
     }
     if done.is_some() {
-        let _ = git::git(
-            &root,
-            &["worktree", "remove", "--force", &wt.to_string_lossy()],
-        );
+        let _ = cx
+            .ws
+            .repo
+            .worktree(&["remove", "--force", &wt.to_string_lossy()]);
         let _ = git::git(&root, &["branch", "-D", &branch]);
     }
     Ok(())

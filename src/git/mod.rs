@@ -85,6 +85,31 @@ impl Repo {
         }
     }
 
+    /// `git worktree …` under a per-repository lock: concurrent `add`, `remove` and `prune`
+    /// from parallel workers otherwise race on `.git/worktrees/` (a prune can delete the
+    /// directory another process is creating).
+    pub fn worktree(&self, args: &[&str]) -> Result<String> {
+        use std::os::fd::AsRawFd;
+        let dir = self.common_dir().join("git-mission");
+        std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+        let path = dir.join("worktrees.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(Error::io(&path))?;
+        // SAFETY: flock on a file descriptor we own; released when `file` is dropped.
+        unsafe {
+            libc::flock(file.as_raw_fd(), libc::LOCK_EX);
+        }
+        let mut full = vec!["worktree"];
+        full.extend_from_slice(args);
+        let out = git(&self.root, &full);
+        drop(file);
+        out
+    }
+
     /// The commit id a branch points at, if the branch exists.
     pub fn branch_head(&self, branch: &str) -> Result<Option<String>> {
         let name = format!("refs/heads/{branch}");
