@@ -104,7 +104,58 @@ pub struct MilestoneView {
     pub title: String,
     pub status: MilestoneStatus,
     pub failures: u32,
+    /// The latest validation: its run, verdict and validator findings.
+    pub last_validation: Option<ValidationSummary>,
     pub features: Vec<FeatureView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidationSummary {
+    pub run: String,
+    pub verdict: &'static str,
+    pub validator_runs: Vec<String>,
+    pub findings: u64,
+}
+
+/// The latest validation of each milestone, from the event log.
+pub fn last_validations(
+    events: &[crate::events::Event],
+) -> std::collections::HashMap<String, ValidationSummary> {
+    let mut out = std::collections::HashMap::new();
+    let mut findings: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    for e in events {
+        if e.kind == "run.finished"
+            && e.data["role"] == "validator"
+            && let Some(r) = &e.run
+        {
+            findings.insert(r.clone(), e.data["findings"].as_u64().unwrap_or(0));
+        }
+        if let (Some(m), Some(run), "milestone.passed" | "milestone.failed") =
+            (&e.milestone, &e.run, e.kind.as_str())
+        {
+            let validator_runs: Vec<String> = e.data["validator_runs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect();
+            let n = validator_runs.iter().filter_map(|r| findings.get(r)).sum();
+            out.insert(
+                m.clone(),
+                ValidationSummary {
+                    run: run.clone(),
+                    verdict: if e.kind == "milestone.passed" {
+                        "pass"
+                    } else {
+                        "fail"
+                    },
+                    validator_runs,
+                    findings: n,
+                },
+            );
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -128,7 +179,9 @@ pub fn status_view(
     config: &Config,
     branches: &[String],
     active_runs: Vec<ActiveRun>,
+    events: &[crate::events::Event],
 ) -> StatusView {
+    let validations = last_validations(events);
     let est = estimate::estimate(m);
     let milestones = m
         .milestones
@@ -138,6 +191,7 @@ pub fn status_view(
             title: ms.title.clone(),
             status: ms.status,
             failures: ms.failures,
+            last_validation: validations.get(&ms.id).cloned(),
             features: ms
                 .features
                 .iter()

@@ -123,6 +123,15 @@ fn a_finding_becomes_repair_work_and_revalidation_completes_the_mission() {
         text.contains("[f1:Major] out-F2.txt is missing — write out-F2.txt"),
         "{text}"
     );
+    let lv = &repo.status_json()["milestones"][0]["last_validation"];
+    assert_eq!(lv["verdict"], "fail");
+    assert_eq!(lv["findings"], 1);
+    assert_eq!(lv["validator_runs"][0], vrun.as_str());
+    assert!(
+        repo.run(&["status", "m"])
+            .stdout
+            .contains("active (1 failed) [1 findings]")
+    );
     let show = repo.run(&["show", "m", "M1"]);
     assert!(
         show.stdout.contains(&format!(

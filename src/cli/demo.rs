@@ -111,6 +111,7 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         &config,
         &[],
         Vec::new(),
+        &head.events,
     );
     if cx.out.json {
         cx.out

@@ -27,6 +27,13 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         None => only_mission(&ws)?,
     };
     let loaded = ws.load(&id, true)?;
+    let events = match loaded.source {
+        Source::Branch { .. } => crate::store::Store::new(&ws.repo, &id)
+            .head()?
+            .map(|h| h.events)
+            .unwrap_or_default(),
+        Source::WorkTree => Vec::new(),
+    };
     let config = cx.config(&ws, Some(&loaded))?;
     let prefix = format!("mission/{id}.");
     let branches: Vec<String> = ws
@@ -42,6 +49,7 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         &config,
         &branches,
         report::active_runs(&crate::runs::Layout::new(&ws.repo.common_dir(), &id), &id),
+        &events,
     );
     let errors: Vec<_> = Workspace::diagnostics(&loaded, &config.profile_names())
         .into_iter()
@@ -150,6 +158,10 @@ pub fn human(v: &StatusView) -> String {
                 format!(" ({} failed)", m.failures)
             } else {
                 String::new()
+            };
+            let failures = match &m.last_validation {
+                Some(v) if v.findings > 0 => format!("{failures} [{} findings]", v.findings),
+                _ => failures,
             };
             t.add_row(vec![
                 m.id.clone(),
