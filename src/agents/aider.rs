@@ -127,8 +127,8 @@ impl Adapter for Aider {
             (Some(e), _) => Some(error_block(&lines[e..])),
             (None, _) => None,
         };
-        let error =
-            api_error.or_else(|| (exit_code != Some(0)).then(|| status_error(exit_code, stderr)));
+        let error = api_error
+            .or_else(|| (exit_code != Some(0)).then(|| super::status_error(exit_code, stderr, "")));
 
         let start = banner_end(&lines);
         let end = last_tokens.or(last_error).unwrap_or(lines.len()).max(start);
@@ -233,17 +233,6 @@ fn session_usd(report: &str) -> Option<f64> {
     })
 }
 
-/// "exited with status N: <last stderr line>", or "killed by a signal".
-fn status_error(exit_code: Option<i32>, stderr: &str) -> String {
-    match exit_code {
-        Some(code) => match stderr.lines().rev().map(str::trim).find(|l| !l.is_empty()) {
-            Some(tail) => format!("exited with status {code}: {tail}"),
-            None => format!("exited with status {code}"),
-        },
-        None => "killed by a signal".to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,16 +245,6 @@ mod tests {
         include_str!("../../tests/fixtures/agent-samples/aider.stdout.api-error-401.txt");
     const API_401_RC: &str =
         include_str!("../../tests/fixtures/agent-samples/aider.api-error-401.rc");
-
-    fn rc(file: &str) -> Option<i32> {
-        Some(
-            file.trim()
-                .strip_prefix("rc=")
-                .expect("rc= prefix")
-                .parse()
-                .expect("a number"),
-        )
-    }
 
     #[test]
     fn prompt_is_a_file_history_stays_out_of_the_worktree_and_validators_only_ask() {
@@ -319,7 +298,7 @@ mod tests {
 
     #[test]
     fn edit_run_reports_reply_tokens_and_cost() {
-        let out = Aider.parse(EDIT, "", rc(EDIT_RC));
+        let out = Aider.parse(EDIT, "", super::super::sample_rc(EDIT_RC));
         assert!(out.success);
         assert_eq!(out.error, None);
         assert_eq!(
@@ -344,8 +323,8 @@ mod tests {
 
     #[test]
     fn api_error_fails_although_aider_exited_zero() {
-        assert_eq!(rc(API_401_RC), Some(0));
-        let out = Aider.parse(API_401, "", rc(API_401_RC));
+        assert_eq!(super::super::sample_rc(API_401_RC), Some(0));
+        let out = Aider.parse(API_401, "", super::super::sample_rc(API_401_RC));
         assert!(!out.success);
         assert_eq!(
             out.error.as_deref(),

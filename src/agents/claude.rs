@@ -155,7 +155,11 @@ fn from_result(result: &Value, events: &[Value], stderr: &str, exit_code: Option
     } else if !denials.is_empty() {
         Some(format!("permission denied: {}", denials.join(", ")))
     } else if exit_code != Some(0) {
-        Some(status_error(exit_code, stderr, "after reporting success"))
+        Some(super::status_error(
+            exit_code,
+            stderr,
+            "after reporting success",
+        ))
     } else {
         None
     };
@@ -254,7 +258,7 @@ fn init_model(events: &[Value]) -> Option<String> {
 /// The outcome of a run that ended without a `result` event (killed, crashed, or a CLI usage
 /// error): always a failure, explained by the exit status and the last API retry, if any.
 fn without_result(events: &[Value], stderr: &str, exit_code: Option<i32>) -> Outcome {
-    let mut error = status_error(exit_code, stderr, "without a result event");
+    let mut error = super::status_error(exit_code, stderr, "without a result event");
     let retry = events.iter().rev().find(|e| {
         kind(e) == "system" && e.get("subtype").and_then(Value::as_str) == Some("api_retry")
     });
@@ -301,20 +305,6 @@ fn without_result(events: &[Value], stderr: &str, exit_code: Option<i32>) -> Out
     }
 }
 
-/// "exited with status N <context>: <last stderr line>", or "killed by a signal".
-fn status_error(exit_code: Option<i32>, stderr: &str, context: &str) -> String {
-    match exit_code {
-        Some(code) => {
-            let tail = stderr.lines().rev().map(str::trim).find(|l| !l.is_empty());
-            match tail {
-                Some(tail) => format!("exited with status {code} {context}: {tail}"),
-                None => format!("exited with status {code} {context}"),
-            }
-        }
-        None => format!("killed by a signal {context}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,19 +330,8 @@ mod tests {
     const STREAM_RC: &str =
         include_str!("../../tests/fixtures/agent-samples/claude.stream-json.tooluse.rc");
 
-    /// The exit code recorded in a sample's `.rc` file (`rc=N`).
-    fn rc(file: &str) -> Option<i32> {
-        Some(
-            file.trim()
-                .strip_prefix("rc=")
-                .expect("rc= prefix")
-                .parse()
-                .expect("a number"),
-        )
-    }
-
     fn parse(stdout: &str, rc_file: &str) -> Outcome {
-        Claude.parse(stdout, "", rc(rc_file))
+        Claude.parse(stdout, "", super::super::sample_rc(rc_file))
     }
 
     #[test]
@@ -456,7 +435,7 @@ mod tests {
 
     #[test]
     fn permission_denials_fail_a_run_that_exited_zero() {
-        assert_eq!(rc(DENIED_RC), Some(0));
+        assert_eq!(super::super::sample_rc(DENIED_RC), Some(0));
         let out = parse(DENIED, DENIED_RC);
         assert!(!out.success);
         assert_eq!(

@@ -132,13 +132,17 @@ impl Adapter for Codex {
 
         let error = failed.or(fatal).or_else(|| {
             if !completed {
-                let mut e = status_error(exit_code, stderr, "without turn.completed");
+                let mut e = super::status_error(exit_code, stderr, "without turn.completed");
                 if let Some(retry) = &last_retry {
                     e.push_str(&format!(" (last: {retry})"));
                 }
                 Some(e)
             } else if exit_code != Some(0) {
-                Some(status_error(exit_code, stderr, "after turn.completed"))
+                Some(super::status_error(
+                    exit_code,
+                    stderr,
+                    "after turn.completed",
+                ))
             } else {
                 None
             }
@@ -184,20 +188,6 @@ fn usage_from(turns: &[Value], model: Option<&str>) -> Usage {
     usage
 }
 
-/// "exited with status N <context>: <last stderr line>", or "killed by a signal <context>".
-fn status_error(exit_code: Option<i32>, stderr: &str, context: &str) -> String {
-    match exit_code {
-        Some(code) => {
-            let tail = stderr.lines().rev().map(str::trim).find(|l| !l.is_empty());
-            match tail {
-                Some(tail) => format!("exited with status {code} {context}: {tail}"),
-                None => format!("exited with status {code} {context}"),
-            }
-        }
-        None => format!("killed by a signal {context}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,16 +202,6 @@ mod tests {
         include_str!("../../tests/fixtures/agent-samples/codex.jsonl.api-error-401.jsonl");
     const API_401_RC: &str =
         include_str!("../../tests/fixtures/agent-samples/codex.jsonl.api-error-401.rc");
-
-    fn rc(file: &str) -> Option<i32> {
-        Some(
-            file.trim()
-                .strip_prefix("rc=")
-                .expect("rc= prefix")
-                .parse()
-                .expect("a number"),
-        )
-    }
 
     #[test]
     fn sandbox_follows_the_role_and_the_prompt_comes_from_stdin() {
@@ -271,7 +251,7 @@ mod tests {
 
     #[test]
     fn completed_turn_is_success_despite_the_metadata_warning() {
-        let out = Codex.parse(TOOLUSE, TOOLUSE_STDERR, rc(TOOLUSE_RC));
+        let out = Codex.parse(TOOLUSE, TOOLUSE_STDERR, super::super::sample_rc(TOOLUSE_RC));
         assert!(out.success);
         assert_eq!(out.error, None);
         assert_eq!(out.final_message.as_deref(), Some("MOCK-DONE final answer"));
@@ -296,8 +276,8 @@ mod tests {
 
     #[test]
     fn failed_turn_reports_the_api_error() {
-        assert_eq!(rc(API_401_RC), Some(1));
-        let out = Codex.parse(API_401, "", rc(API_401_RC));
+        assert_eq!(super::super::sample_rc(API_401_RC), Some(1));
+        let out = Codex.parse(API_401, "", super::super::sample_rc(API_401_RC));
         assert!(!out.success);
         assert_eq!(
             out.error.as_deref(),

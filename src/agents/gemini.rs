@@ -344,16 +344,6 @@ mod tests {
     /// The mock's error body, which gemini passes through as its error message.
     const MOCK_400: &str = r#"{"type":"error","error":{"type":"invalid_request_error","message":"mock: bad request","code":"bad_request"}}"#;
 
-    fn rc(file: &str) -> Option<i32> {
-        Some(
-            file.trim()
-                .strip_prefix("rc=")
-                .expect("rc= prefix")
-                .parse()
-                .expect("a number"),
-        )
-    }
-
     #[test]
     fn always_passes_a_model_and_sets_approval_by_role() {
         let spec = AgentSpec {
@@ -412,7 +402,7 @@ mod tests {
 
     #[test]
     fn stream_success_takes_the_answer_and_the_stats_model() {
-        let out = Gemini.parse(STREAM, "", rc(STREAM_RC));
+        let out = Gemini.parse(STREAM, "", super::super::sample_rc(STREAM_RC));
         assert!(out.success);
         assert_eq!(out.error, None);
         assert_eq!(out.final_message.as_deref(), Some("MOCK-DONE final answer"));
@@ -433,8 +423,8 @@ mod tests {
 
     #[test]
     fn stream_error_result_fails_with_its_message() {
-        assert_eq!(rc(STREAM_400_RC), Some(144));
-        let out = Gemini.parse(STREAM_400, "", rc(STREAM_400_RC));
+        assert_eq!(super::super::sample_rc(STREAM_400_RC), Some(144));
+        let out = Gemini.parse(STREAM_400, "", super::super::sample_rc(STREAM_400_RC));
         assert!(!out.success);
         assert_eq!(out.error, Some(format!("[API Error: {MOCK_400}]")));
         assert_eq!(out.final_message, None);
@@ -445,7 +435,7 @@ mod tests {
 
     #[test]
     fn json_success_reads_the_response_and_model_tokens() {
-        let out = Gemini.parse(JSON, "", rc(JSON_RC));
+        let out = Gemini.parse(JSON, "", super::super::sample_rc(JSON_RC));
         assert!(out.success);
         assert_eq!(out.error, None);
         assert_eq!(out.final_message.as_deref(), Some("MOCK-DONE final answer"));
@@ -464,7 +454,11 @@ mod tests {
     #[test]
     fn json_error_is_read_from_the_end_of_stderr() {
         assert!(JSON_400_STDOUT.is_empty());
-        let out = Gemini.parse(JSON_400_STDOUT, JSON_400_STDERR, rc(JSON_400_RC));
+        let out = Gemini.parse(
+            JSON_400_STDOUT,
+            JSON_400_STDERR,
+            super::super::sample_rc(JSON_400_RC),
+        );
         assert!(!out.success);
         assert_eq!(out.error, Some(format!("{MOCK_400} (code 400)")));
         assert_eq!(out.final_message, None);

@@ -119,6 +119,34 @@ pub trait Adapter: Send + Sync {
     fn parse(&self, stdout: &str, stderr: &str, exit_code: Option<i32>) -> Outcome;
 }
 
+/// "exited with status N[ context]: <last stderr line>", or "killed by a signal[ context]".
+pub(crate) fn status_error(exit_code: Option<i32>, stderr: &str, context: &str) -> String {
+    let ctx = if context.is_empty() {
+        String::new()
+    } else {
+        format!(" {context}")
+    };
+    match exit_code {
+        Some(code) => match stderr.lines().rev().map(str::trim).find(|l| !l.is_empty()) {
+            Some(tail) => format!("exited with status {code}{ctx}: {tail}"),
+            None => format!("exited with status {code}{ctx}"),
+        },
+        None => format!("killed by a signal{ctx}"),
+    }
+}
+
+/// The exit code recorded in a captured sample's `.rc` file (`rc=N`).
+#[cfg(test)]
+pub(crate) fn sample_rc(file: &str) -> Option<i32> {
+    Some(
+        file.trim()
+            .strip_prefix("rc=")
+            .expect("rc= prefix")
+            .parse()
+            .expect("a number"),
+    )
+}
+
 /// The adapter for an agent name, if this build has one.
 pub fn adapter(name: &str) -> Option<&'static dyn Adapter> {
     ADAPTERS.iter().copied().find(|a| a.name() == name)

@@ -125,7 +125,7 @@ impl Adapter for OpenCode {
                 (!rejected.is_empty())
                     .then(|| format!("permission rejected: {}", rejected.join(", ")))
             })
-            .or_else(|| (exit_code != Some(0)).then(|| status_error(exit_code, stderr)));
+            .or_else(|| (exit_code != Some(0)).then(|| super::status_error(exit_code, stderr, "")));
         let final_message = (!step_texts.is_empty()).then(|| step_texts.join("\n"));
         Outcome {
             success: error.is_none(),
@@ -188,17 +188,6 @@ fn describe_error(error: Option<&Value>) -> String {
     }
 }
 
-/// "exited with status N: <last stderr line>", or "killed by a signal".
-fn status_error(exit_code: Option<i32>, stderr: &str) -> String {
-    match exit_code {
-        Some(code) => match stderr.lines().rev().map(str::trim).find(|l| !l.is_empty()) {
-            Some(tail) => format!("exited with status {code}: {tail}"),
-            None => format!("exited with status {code}"),
-        },
-        None => "killed by a signal".to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,16 +209,6 @@ mod tests {
     const REJECTED_STDERR: &str = include_str!(
         "../../tests/fixtures/agent-samples/opencode.json.permission-ask-rejected.stderr"
     );
-
-    fn rc(file: &str) -> Option<i32> {
-        Some(
-            file.trim()
-                .strip_prefix("rc=")
-                .expect("rc= prefix")
-                .parse()
-                .expect("a number"),
-        )
-    }
 
     fn env<'a>(inv: &'a Invocation, key: &str) -> Option<&'a str> {
         inv.env
@@ -296,7 +275,7 @@ mod tests {
 
     #[test]
     fn tool_run_sums_both_steps_and_keeps_the_last_steps_text() {
-        let out = OpenCode.parse(TOOLUSE, "", rc(TOOLUSE_RC));
+        let out = OpenCode.parse(TOOLUSE, "", super::super::sample_rc(TOOLUSE_RC));
         assert!(out.success);
         assert_eq!(out.error, None);
         assert_eq!(out.final_message.as_deref(), Some("MOCK-DONE final answer"));
@@ -318,7 +297,7 @@ mod tests {
     fn step_sums_match_the_sessions_export_totals() {
         let export: Value = serde_json::from_str(EXPORT).expect("export sample is JSON");
         let info = &export["info"];
-        let out = OpenCode.parse(TOOLUSE, "", rc(TOOLUSE_RC));
+        let out = OpenCode.parse(TOOLUSE, "", super::super::sample_rc(TOOLUSE_RC));
         assert_eq!(
             Some(out.usage.input_tokens),
             info["tokens"]["input"].as_u64()
@@ -333,8 +312,8 @@ mod tests {
 
     #[test]
     fn api_error_event_fails_the_run() {
-        assert_eq!(rc(API_401_RC), Some(1));
-        let out = OpenCode.parse(API_401, "", rc(API_401_RC));
+        assert_eq!(super::super::sample_rc(API_401_RC), Some(1));
+        let out = OpenCode.parse(API_401, "", super::super::sample_rc(API_401_RC));
         assert!(!out.success);
         assert_eq!(
             out.error.as_deref(),
@@ -348,8 +327,12 @@ mod tests {
 
     #[test]
     fn auto_rejected_permission_fails_a_run_that_exited_zero() {
-        assert_eq!(rc(REJECTED_RC), Some(0));
-        let out = OpenCode.parse(REJECTED, REJECTED_STDERR, rc(REJECTED_RC));
+        assert_eq!(super::super::sample_rc(REJECTED_RC), Some(0));
+        let out = OpenCode.parse(
+            REJECTED,
+            REJECTED_STDERR,
+            super::super::sample_rc(REJECTED_RC),
+        );
         assert!(!out.success);
         assert_eq!(
             out.error.as_deref(),
