@@ -293,29 +293,11 @@ pub fn execute(
         }
     }
     let prompt = compose_prompt(store, &head, &meta, &conflict_files)?;
-    let prompt_file = dir.join("prompt.md");
-    std::fs::write(&prompt_file, &prompt).map_err(Error::io(&prompt_file))?;
     let handoff_file = dir.join("handoff.md");
     let _ = std::fs::remove_file(&handoff_file);
-    let home = dir.join("home");
-    let tmp = dir.join("tmp");
-    for d in [&home, &tmp] {
-        std::fs::create_dir_all(d).map_err(Error::io(d))?;
-    }
-    let spec = agent_spec(config, Role::Worker)?;
-    let adapter = agents::adapter(&spec.agent)
-        .ok_or_else(|| Error::user(format!("no adapter for agent {:?}", spec.agent)))?;
-    let inv = adapter.invocation(&spec, Role::Worker, &prompt_file, &home);
-    if inv.argv.is_empty() {
-        return Err(Error::user_hint(
-            format!("the worker agent {:?} has no command", spec.agent),
-            "give the exec profile a `command: [\"program\", \"arg\"]`",
-        ));
-    }
     let s = |x: &Path| x.to_string_lossy().into_owned();
     let mut env: Vec<(String, String)> = vec![
         ("GIT_MISSION_ID".into(), meta.mission.clone()),
-        ("GIT_MISSION_ROLE".into(), "worker".into()),
         ("GIT_MISSION_MILESTONE".into(), meta.milestone.clone()),
         (
             "GIT_MISSION_FEATURE".into(),
@@ -323,48 +305,24 @@ pub fn execute(
         ),
         ("GIT_MISSION_RUN".into(), meta.run.clone()),
         ("GIT_MISSION_ATTEMPT".into(), meta.attempt.to_string()),
-        ("GIT_MISSION_PROMPT_FILE".into(), s(&prompt_file)),
         ("GIT_MISSION_HANDOFF_FILE".into(), s(&handoff_file)),
         ("GIT_MISSION_WORKTREE".into(), s(&wt)),
-        ("TMPDIR".into(), s(&tmp)),
     ];
     env.extend(env_commit.iter().cloned());
-    env.extend(inv.env.iter().cloned());
     let timeout = config
         .get_str("limits.worker_timeout")
         .and_then(|t| humantime::parse_duration(t).ok())
         .unwrap_or(Duration::from_secs(7200));
-    let cancel_marker = dir.join("cancel");
-    let pspec = process::Spec {
-        argv: inv.argv.clone(),
-        cwd: wt.clone(),
+    let (finished, outcome) = AgentRun {
+        config,
+        role: Role::Worker,
+        dir: &dir,
+        cwd: &wt,
+        prompt: &prompt,
         env,
-        stdin: inv.prompt_on_stdin.then(|| prompt_file.clone()),
-        stdout: dir.join("stdout.log"),
-        stderr: dir.join("stderr.log"),
-        timeout: Some(timeout),
-        grace: Duration::from_secs(5),
-        pgid_file: Some(dir.join("agent.pgid")),
-    };
-    let finished = process::run(&pspec, &|| cancel_marker.exists())?;
-    let cancelled = cancel_marker.exists() && !finished.timed_out;
-    let read = |n: &str| std::fs::read_to_string(dir.join(n)).unwrap_or_default();
-    let mut outcome = adapter.parse(&read("stdout.log"), &read("stderr.log"), finished.code);
-    if outcome.usage.usd.is_none() && outcome.usage.total_tokens() > 0 {
-        // The agent reported tokens but no cost: price them, and say it is an estimate.
-        let model = outcome.usage.model.clone().or(spec.model.clone());
-        if let Some(m) = model {
-            let u = &outcome.usage;
-            outcome.usage.usd = agents::prices::estimate_usd(
-                &m,
-                u.input_tokens,
-                u.output_tokens,
-                u.cache_read_tokens,
-                u.cache_write_tokens,
-            );
-            outcome.usage.usd_estimated = outcome.usage.usd.is_some();
-        }
     }
+    .run()?;
+    let cancelled = dir.join("cancel").exists() && !finished.timed_out;
 
     // Whatever the agent left is committed: work is never lost.
     let dirty = !git::git(&wt, &["status", "--porcelain"])?.trim().is_empty();
