@@ -7,6 +7,7 @@
 pub mod agents;
 pub mod budget;
 pub mod cli;
+pub mod comments;
 pub mod config;
 pub mod control;
 pub mod error;
