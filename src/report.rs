@@ -235,7 +235,14 @@ pub fn status_view(
             repair: m.features().filter(|(_, f)| f.origin.is_some()).count(),
         },
         milestones,
-        next: next_actions(m),
+        next: {
+            // A mission landed through configuration (`land: auto` outside the file) needs no hint.
+            let landed = events.iter().any(|e| e.kind == "mission.landed");
+            next_actions(m)
+                .into_iter()
+                .filter(|n| !(landed && n.starts_with("land it")))
+                .collect()
+        },
     }
 }
 
@@ -277,6 +284,9 @@ pub fn next_actions(m: &Mission) -> Vec<String> {
             _ => vec![format!("resume it: git mission resume {id}")],
         },
         MissionStatus::Blocked => blocked_actions(m),
+        MissionStatus::Completed if m.land != Some(crate::mission::Land::Auto) => vec![format!(
+            "land it on the base branch: git merge mission/{id} (or set `land: auto` next time)"
+        )],
         MissionStatus::Completed | MissionStatus::Cancelled => Vec::new(),
     }
 }

@@ -162,18 +162,14 @@ pub fn compose_prompt(
     let failures: Vec<String> = head
         .events
         .iter()
-        .filter(|e| {
-            e.kind.starts_with("run.")
-                && e.kind != "run.started"
-                && e.feature.as_deref() == Some(fid)
-        })
+        .filter(|e| e.feature.as_deref() == Some(fid) && e.kind != "feature.failed")
         .filter_map(|e| {
+            // Failed runs, failed checks and merge conflicts all carry a `failure`.
             let why = e.data.get("failure")?.as_str()?;
-            Some(format!(
-                "- attempt {} (run {}): {why}",
-                e.attempt.unwrap_or(0),
-                e.run.as_deref().unwrap_or("?")
-            ))
+            Some(match (&e.run, e.attempt) {
+                (Some(run), Some(a)) => format!("- attempt {a} (run {run}): {why}"),
+                _ => format!("- after its last run ({}): {why}", e.kind),
+            })
         })
         .collect();
     if !failures.is_empty() {

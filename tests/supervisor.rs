@@ -594,3 +594,36 @@ fn the_demo_runs_a_whole_mission_offline() {
         .expect("demo");
     assert_eq!(again.status.code(), Some(1));
 }
+
+#[test]
+fn failing_checks_send_the_feature_back_with_their_output_in_the_next_prompt() {
+    let repo = TestRepo::new();
+    // Attempt 1 forgets the file the check wants; attempt 2 writes it.
+    let script = format!(
+        "if [ \"$GIT_MISSION_ATTEMPT\" -ge 2 ]; then echo ok > must-exist.txt; fi\n{OK_WORKER}"
+    );
+    repo.mission(
+        &script,
+        "checks: [\"test -f must-exist.txt || (echo 'must-exist.txt is missing' && false)\"]\n",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"true\"]}\n    features:\n      - {id: F1, title: a, description: x}\n",
+    );
+    let out = repo.run_deadline(&["run", "m"], &[], 60);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let ev = repo.events();
+    assert_eq!(count(&ev, "feature.checks_failed", Some("F1")), 1);
+    assert_eq!(count(&ev, "feature.merged", Some("F1")), 1);
+    let runs = repo.root().join(".git/git-mission/m/runs");
+    let second = std::fs::read_dir(&runs)
+        .expect("runs")
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().contains("-F1-2-"))
+        .expect("attempt 2");
+    let prompt = std::fs::read_to_string(second.path().join("prompt.md")).expect("prompt");
+    assert!(prompt.contains("must-exist.txt is missing"), "{prompt}");
+    // land: pr on the local forge leaves landing to a person, and says how.
+    let st = repo.status_json();
+    assert_eq!(
+        st["next"][0],
+        "land it on the base branch: git merge mission/m (or set `land: auto` next time)"
+    );
+}
