@@ -111,7 +111,7 @@ impl<'r> Store<'r> {
         };
         let text = read(&self.file)?.ok_or_else(|| Error::User {
             message: format!("{} has no {}", self.branch, self.file),
-            hint: Some("the integration branch is damaged; run `git mission doctor`".into()),
+            hint: Some("the integration branch is damaged: inspect it with `git log --stat` (docs/recovery.md)".into()),
         })?;
         let doc = MissionDoc::parse(text).map_err(|d| Error::Invalid {
             file: format!("{}:{}", self.branch, self.file),
