@@ -108,7 +108,7 @@ impl Workspace {
                 let text = self.repo.read_at_branch(&branch, &file)?.ok_or_else(|| {
                     Error::user_hint(
                         format!("branch {branch} exists but has no {file}"),
-                        "inspect it with `git log --stat <branch>`; the recovery cookbook is docs/recovery.md",
+                        "inspect it with `git log --stat <branch>` and `git mission doctor`",
                     )
                 })?;
                 return Ok((text, Source::Branch { branch, commit }));

@@ -358,3 +358,66 @@ fn skills_install_puts_the_skills_where_agents_read_them() {
         init.snapshot()
     );
 }
+
+#[test]
+fn doctor_finds_dead_locks_orphans_and_missing_agents_and_fixes_only_what_is_safe() {
+    let repo = TestRepo::new();
+    repo.mission(OK_WORKER, "", ONE_FEATURE);
+    assert_eq!(repo.run_deadline(&["run", "m"], &[], 60).code, 0);
+    let ok = repo.run(&["doctor"]);
+    assert_eq!(ok.code, 0, "{}", ok.snapshot());
+    assert_eq!(ok.stdout, "no problems found\n");
+    // A dead lock holder, a leftover worktree and branch of a merged feature.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into());
+    std::fs::write(
+        repo.root().join(".git/git-mission/m/run.lock"),
+        format!(
+            "{{\"pid\": 999999999, \"host\": \"{host}\", \"started\": \"x\", \"heartbeat\": \"x\"}}"
+        ),
+    )
+    .expect("lock");
+    let wt = repo.root().join(".git/git-mission/m/worktrees/F1");
+    repo.git(&[
+        "worktree",
+        "add",
+        "--quiet",
+        "-b",
+        "mission/m.F1",
+        &wt.to_string_lossy(),
+        "mission/m",
+    ]);
+    let found = repo.run(&["doctor"]);
+    assert_eq!(found.code, 1, "{}", found.snapshot());
+    for kind in [
+        "m: stale-lock: the run lock is held by pid 999999999",
+        "m: orphan-worktree: worktree",
+        "m: orphan-branch: branch mission/m.F1",
+    ] {
+        assert!(found.stdout.contains(kind), "{kind}:\n{}", found.stdout);
+    }
+    let fixed = repo.run(&["doctor", "--fix"]);
+    assert!(
+        fixed.stdout.contains("stale-lock") && fixed.stdout.contains(" — fixed"),
+        "{}",
+        fixed.snapshot()
+    );
+    assert!(!wt.exists(), "the clean orphan worktree is removed");
+    assert!(!repo.root().join(".git/git-mission/m/run.lock").exists());
+    assert!(
+        repo.git(&["branch", "--list", "mission/m.F1"])
+            .contains("mission/m.F1"),
+        "branches are never deleted"
+    );
+    assert_eq!(fixed.code, 1, "the branch still needs a person");
+    // A worker command that does not exist.
+    let missing = repo.run(&["-c", "agents.worker=nope-agent-xyz", "doctor"]);
+    assert!(
+        missing
+            .stdout
+            .contains("missing-agent: the worker agent needs `nope-agent-xyz`"),
+        "{}",
+        missing.snapshot()
+    );
+}

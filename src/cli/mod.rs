@@ -6,6 +6,7 @@ mod approve;
 mod config;
 mod control;
 mod demo;
+mod doctor;
 mod estimate;
 mod init;
 mod list;
@@ -123,6 +124,8 @@ pub enum Command {
     Feature(plan::FeatureCmd),
     /// Run a milestone's validation again
     Revalidate(plan::RevalidateArgs),
+    /// Find stale locks, orphan worktrees and branches, broken files, missing agents
+    Doctor(doctor::Args),
     /// Install the shipped skills where agents read them
     #[command(subcommand)]
     Skills(skills::SkillsCmd),
@@ -199,6 +202,7 @@ fn dispatch(cli: &Cli, out: &Out) -> Result<u8, Error> {
         Command::Log(a) => control::log(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, a),
         Command::Skills(c) => skills::run(&ctx, c),
+        Command::Doctor(a) => doctor::run(&ctx, a),
         Command::Skip(a) => plan::skip(&ctx, a),
         Command::Retry(a) => plan::retry(&ctx, a),
         Command::Steer(a) => plan::steer(&ctx, a),
