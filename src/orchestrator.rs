@@ -140,10 +140,7 @@ pub fn turn(cx: &mut Exec) -> Result<()> {
             .collect();
     let usage = outcome.usage.clone();
     cx.store.mutate("orchestrator: turn", |tx| {
-        tx.mission.spent.usd += usage.usd.unwrap_or(0.0);
-        tx.mission.spent.tokens += usage.total_tokens();
-        tx.mission.spent.hours += fin.wall_ms as f64 / 3_600_000.0;
-        tx.mission.spent.runs += 1;
+        tx.mission.spent.add_run(usage.usd, usage.total_tokens(), fin.wall_ms);
         let continues = tx.mission.status == MissionStatus::Running && errors.is_empty();
         let outcome = if continues { "continued" } else { "needs_input" };
         tx.event(Event::new("orchestrator.turn").run(&run, turns + 1).data(json!({

@@ -6,8 +6,6 @@
 //! Validator agents (scrutiny, user testing) are not run yet: a milestone validated only by
 //! them is reported as such in its report and passes on its commands alone.
 
-use std::time::Duration;
-
 use serde_json::json;
 
 use crate::error::{Error, Result};
@@ -77,11 +75,7 @@ pub fn validate(cx: &mut Exec, milestone: &str) -> Result<()> {
     ])?;
     let out_dir = cx.layout.run(&run);
     std::fs::create_dir_all(&out_dir).map_err(Error::io(&out_dir))?;
-    let timeout = cx
-        .config
-        .get_str("limits.worker_timeout")
-        .and_then(|t| humantime::parse_duration(t).ok())
-        .unwrap_or(Duration::from_secs(7200));
+    let timeout = cx.config.worker_timeout();
     let mut results = Vec::new();
     for (i, command) in ms.validation.commands.iter().enumerate() {
         let out = out_dir.join(format!("command-{i}.log"));
@@ -210,10 +204,7 @@ pub fn validate(cx: &mut Exec, milestone: &str) -> Result<()> {
         for v in &validators {
             let path = format!("{}/{}/runs/{}.md", crate::workspace::MISSIONS_DIR, tx.mission.id, v.run);
             tx.files.push((path, validator_document(milestone, v).into_bytes()));
-            tx.mission.spent.usd += v.usage.usd.unwrap_or(0.0);
-            tx.mission.spent.tokens += v.usage.total_tokens();
-            tx.mission.spent.hours += v.wall_ms as f64 / 3_600_000.0;
-            tx.mission.spent.runs += 1;
+            tx.mission.spent.add_run(v.usage.usd, v.usage.total_tokens(), v.wall_ms);
             let verdict = v.report.as_ref().map(|r| r.verdict);
             let findings = v.report.as_ref().map_or(0, |r| r.findings.len());
             tx.event(Event::new("run.finished").milestone(milestone).run(&v.run, attempt).data(json!({

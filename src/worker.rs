@@ -305,10 +305,7 @@ pub fn execute(
         ("GIT_MISSION_WORKTREE".into(), s(&wt)),
     ];
     env.extend(env_commit.iter().cloned());
-    let timeout = config
-        .get_str("limits.worker_timeout")
-        .and_then(|t| humantime::parse_duration(t).ok())
-        .unwrap_or(Duration::from_secs(7200));
+    let timeout = config.worker_timeout();
     let (finished, outcome) = AgentRun {
         config,
         role: Role::Worker,
@@ -493,11 +490,7 @@ impl AgentRun<'_> {
         env.push(("TMPDIR".into(), tmp.to_string_lossy().into_owned()));
         env.push(("PATH".into(), path));
         env.extend(inv.env.iter().cloned());
-        let timeout = self
-            .config
-            .get_str("limits.worker_timeout")
-            .and_then(|t| humantime::parse_duration(t).ok())
-            .unwrap_or(Duration::from_secs(7200));
+        let timeout = self.config.worker_timeout();
         let pspec = process::Spec {
             argv: inv.argv.clone(),
             cwd: self.cwd.to_owned(),

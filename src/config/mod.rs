@@ -460,6 +460,13 @@ impl Config {
         self.get(key).and_then(Value::as_str)
     }
 
+    /// `limits.worker_timeout` as a duration (it is validated when loaded; 2 h otherwise).
+    pub fn worker_timeout(&self) -> std::time::Duration {
+        self.get_str("limits.worker_timeout")
+            .and_then(|t| humantime::parse_duration(t).ok())
+            .unwrap_or(std::time::Duration::from_secs(7200))
+    }
+
     /// The effective budget limits.
     pub fn budget(&self) -> Budget {
         let u32_of = |k: &str| self.get_u64(k).and_then(|v| u32::try_from(v).ok());

@@ -5,7 +5,6 @@
 //! base branch, never touching a dirty checkout of it.
 
 use std::path::Path;
-use std::time::Duration;
 
 use serde_json::json;
 
@@ -144,11 +143,7 @@ pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
         return Ok(());
     }
     // Checks run in the feature's worktree, on the merged result.
-    let timeout = cx
-        .config
-        .get_str("limits.worker_timeout")
-        .and_then(|t| humantime::parse_duration(t).ok())
-        .unwrap_or(Duration::from_secs(7200));
+    let timeout = cx.config.worker_timeout();
     let out_dir = cx.layout.root.join("checks").join(feature);
     std::fs::create_dir_all(&out_dir).map_err(Error::io(&out_dir))?;
     for (i, check) in checks.iter().enumerate() {

@@ -262,6 +262,16 @@ pub struct Spent {
     pub runs: u32,
 }
 
+impl Spent {
+    /// Adds one run's usage: its cost (0 when unknown), tokens and wall time.
+    pub fn add_run(&mut self, usd: Option<f64>, tokens: u64, wall_ms: u64) {
+        self.usd += usd.unwrap_or(0.0);
+        self.tokens += tokens;
+        self.hours += wall_ms as f64 / 3_600_000.0;
+        self.runs += 1;
+    }
+}
+
 /// Why the mission waits for a decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -390,7 +390,6 @@ impl Exec<'_> {
             };
             (self.git_state(), details)
         });
-        let hours = exit.finished.wall_ms as f64 / 3_600_000.0;
         self.store.mutate(&format!("{}: record run {run}", feature.unwrap_or("run")), |tx| {
             if super::observe::recorded(&tx.head.events, run) {
                 return Ok(false);
@@ -408,10 +407,7 @@ impl Exec<'_> {
             let milestone = tx.mission.feature(fid.as_deref().unwrap_or("")).map(|(m, _)| m.id.clone()).unwrap_or_default();
             // Spending, whatever the outcome.
             let before = tx.mission.spent.clone();
-            tx.mission.spent.usd += usage.usd.unwrap_or(0.0);
-            tx.mission.spent.tokens += usage.total_tokens();
-            tx.mission.spent.hours += hours;
-            tx.mission.spent.runs += 1;
+            tx.mission.spent.add_run(usage.usd, usage.total_tokens(), exit.finished.wall_ms);
             let kind = if exit.cancelled {
                 "run.cancelled"
             } else if exit.finished.timed_out {
