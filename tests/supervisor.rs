@@ -245,15 +245,12 @@ fn a_killed_supervisor_is_replaced_and_no_merged_feature_runs_again() {
     let (started, go) = (repo.home().join("started"), repo.home().join("go"));
     mkfifo(&started);
     mkfifo(&go);
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_git-mission"));
-    cmd.args(["run", "m"])
-        .current_dir(repo.root())
-        .env("GIT_CONFIG_GLOBAL", repo.home().join(".gitconfig"))
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", repo.home())
-        .env("STARTED", &started)
-        .env("GO", &go)
-        .stdout(std::process::Stdio::null())
+    let (s, g) = (
+        started.to_string_lossy().into_owned(),
+        go.to_string_lossy().into_owned(),
+    );
+    let mut cmd = repo.command(&["run", "m"], &[("STARTED", &s), ("GO", &g)]);
+    cmd.stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     let mut supervisor = cmd.spawn().expect("spawn run");
     // F2 is dispatched only after F1 merged; when it says it started, kill the supervisor.
@@ -278,15 +275,7 @@ fn two_pulses_at_once_lose_no_update_and_dispatch_nothing_twice() {
         "limits: {max_parallel_workers: 4}\n",
         "  - id: M1\n    title: One\n    validation: {commands: [\"true\"]}\n    features:\n      - {id: F1, title: a, description: x}\n      - {id: F2, title: b, description: x}\n      - {id: F3, title: c, description: x}\n      - {id: F4, title: d, description: x}\n",
     );
-    let spawn = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_git-mission"))
-            .args(["pulse", "m"])
-            .current_dir(repo.root())
-            .env("GIT_CONFIG_GLOBAL", repo.home().join(".gitconfig"))
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("HOME", repo.home())
-            .output()
-    };
+    let spawn = || repo.command(&["pulse", "m"], &[]).output();
     let (a, b) = std::thread::scope(|s| {
         let a = s.spawn(spawn);
         let b = s.spawn(spawn);

@@ -106,16 +106,19 @@ impl TestRepo {
         self.run_env(args, &[])
     }
 
-    /// Runs `git-mission` with extra environment variables.
-    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+    /// `git-mission` with these arguments, in the repository, with the hermetic environment.
+    pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_git-mission"));
         self.env(&mut cmd);
-        cmd.envs(env.iter().copied());
-        let out = cmd
+        cmd.envs(env.iter().copied())
             .args(args)
-            .current_dir(&self.root)
-            .output()
-            .expect("run git-mission");
+            .current_dir(&self.root);
+        cmd
+    }
+
+    /// Runs `git-mission` with extra environment variables.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let out = self.command(args, env).output().expect("run git-mission");
         let redact = |b: &[u8]| {
             String::from_utf8_lossy(b)
                 .replace(&*self.root.to_string_lossy(), "[REPO]")
@@ -175,11 +178,7 @@ impl TestRepo {
 
     /// Runs `git-mission` with a deadline: a hung supervisor fails the test instead of hanging it.
     pub fn run_deadline(&self, args: &[&str], env: &[(&str, &str)], secs: u64) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_git-mission"));
-        self.env(&mut cmd);
-        cmd.envs(env.iter().copied())
-            .args(args)
-            .current_dir(&self.root);
+        let mut cmd = self.command(args, env);
         cmd.stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
         let child = cmd.spawn().expect("spawn git-mission");
