@@ -455,6 +455,106 @@ pub fn parse_finding(s: &str) -> Result<Origin> {
     })
 }
 
+/// Resumes a paused or blocked mission. `Ok(None)`: nothing to resume; `Err((why, hint))`:
+/// refused (a validation limit, a budget still exceeded).
+#[allow(clippy::type_complexity)]
+pub fn resume_mission(
+    m: &mut Mission,
+    config: &crate::config::Config,
+) -> std::result::Result<Option<Vec<Event>>, (String, String)> {
+    use crate::mission::BlockReason;
+    if !matches!(m.status, MissionStatus::Paused | MissionStatus::Blocked) {
+        return Ok(None);
+    }
+    let mut events = Vec::new();
+    if let Some(b) = &m.block {
+        match b.reason {
+            BlockReason::ValidationLimit => {
+                return Err(("the milestone reached its validation failure limit; only a human decision can continue".to_owned(), "raise limits.validation_failures in the mission file, or replan the milestone, then resume".to_owned()));
+            }
+            BlockReason::BudgetExceeded => {
+                if let Some(why) = crate::pulse::observe::over_budget(m, config) {
+                    return Err((format!("the budget is still exceeded ({why})"), "raise the budget (budget: in the mission file, or -c budget.usd=...), then resume".to_owned()));
+                }
+            }
+            BlockReason::WorkerFailed => {
+                // Give the failed feature a fresh set of attempts.
+                if let Some(fid) = b.feature.clone()
+                    && let Some(f) = m
+                        .milestones
+                        .iter_mut()
+                        .flat_map(|ms| ms.features.iter_mut())
+                        .find(|f| f.id == fid)
+                    && f.status == FeatureStatus::Failed
+                {
+                    f.status = FeatureStatus::Pending;
+                    f.attempts = 0;
+                }
+            }
+            _ => {}
+        }
+        let reason = b.reason;
+        events.push(Event::new("mission.unblocked").data(json!({ "reason": reason.as_str() })));
+    }
+    m.status = MissionStatus::Running;
+    m.block = None;
+    events.push(Event::new("mission.resumed"));
+    Ok(Some(events))
+}
+
+/// Makes a milestone whose features are all merged or skipped validate again (the next pulse
+/// runs it). A milestone blocked on its validation is unblocked first.
+pub fn revalidate_mission(
+    m: &mut Mission,
+    milestone: &str,
+    cap: u32,
+    who: &str,
+) -> std::result::Result<Vec<Event>, String> {
+    use crate::mission::BlockReason;
+    let Some(ms) = m.milestones.iter_mut().find(|x| x.id == milestone) else {
+        return Err(format!("no milestone {milestone}"));
+    };
+    if !ms
+        .features
+        .iter()
+        .all(|f| matches!(f.status, FeatureStatus::Merged | FeatureStatus::Skipped))
+    {
+        return Err(format!("{milestone} still has features to merge"));
+    }
+    if ms.failures >= cap {
+        return Err(format!(
+            "{milestone} reached its validation failure limit ({} of {cap}); raise limits.validation_failures first",
+            ms.failures
+        ));
+    }
+    ms.status = MilestoneStatus::Active;
+    let mut events = Vec::new();
+    let blocked_here = m.block.as_ref().is_some_and(|b| {
+        matches!(
+            b.reason,
+            BlockReason::ValidationFailed | BlockReason::ValidationLimit
+        ) && b.milestone.as_deref() == Some(milestone)
+    });
+    if m.status == MissionStatus::Blocked && blocked_here {
+        m.status = MissionStatus::Running;
+        m.block = None;
+        events.push(
+            Event::new("mission.unblocked")
+                .milestone(milestone)
+                .data(json!({ "reason": "validation_failed", "by": who })),
+        );
+    }
+    if m.status != MissionStatus::Running {
+        return Err(format!("the mission is {}; resume it first", m.status));
+    }
+    events.push(
+        Event::new("plan.changed")
+            .milestone(milestone)
+            .data(json!({ "change": format!("revalidate {milestone}"), "by": who })),
+    );
+    Ok(events)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,10 @@ pub enum Error {
     },
     #[error("`git {args}` failed: {message}")]
     Git { args: String, message: String },
+    /// GitHub did not answer, or answered with an error: the pulse stops planning (a missing
+    /// answer is never "no PR") and the next pulse observes again (exit 1).
+    #[error("GitHub: {message}")]
+    Forge { message: String, status: u16 },
     /// Something that should not happen: a bug (exit 255).
     #[error("{0}")]
     Internal(String),

@@ -23,6 +23,28 @@ pub struct PulseReport {
     pub status: MissionStatus,
     /// Runs of this mission still alive on this machine.
     pub running: usize,
+    /// Waiting on the forge (PR checks, mergeability, a land PR): not idle.
+    pub waiting: bool,
+}
+
+/// The GitHub forge for a mission, when its configuration says so.
+pub fn open_forge(
+    ws: &Workspace,
+    store: &Store,
+    ov: &Overrides,
+) -> Result<Option<crate::forge::github::Forge>> {
+    let (mission, file) = match store.head()? {
+        Some(h) => (h.mission().clone(), store.file.clone()),
+        None => {
+            let l = ws.load(&store.id, false)?;
+            (l.doc.mission, l.file)
+        }
+    };
+    let config = crate::config::Config::load(&ws.repo, Some((&mission, file.as_str())), ov)?;
+    if !crate::forge::github::enabled(&config) {
+        return Ok(None);
+    }
+    crate::forge::github::Forge::open(&ws.repo, &config, &store.id).map(Some)
 }
 
 /// Where `git-mission` itself is, to start detached workers.
@@ -36,7 +58,8 @@ pub fn dry_run(ws: &Workspace, id: &str, ov: &Overrides) -> Result<Vec<Action>> 
     check_mission_id(id)?;
     let store = Store::new(&ws.repo, id);
     let layout = Layout::new(&ws.repo.common_dir(), id);
-    let o = observe(ws, &store, &layout, ov)?;
+    let forge = open_forge(ws, &store, ov)?;
+    let o = observe(ws, &store, &layout, ov, forge.as_ref())?;
     Ok(plan(&o.snapshot))
 }
 
@@ -51,7 +74,11 @@ pub fn pulse(
     check_mission_id(id)?;
     let store = Store::new(&ws.repo, id);
     let layout = Layout::new(&ws.repo.common_dir(), id);
-    let o = observe(ws, &store, &layout, ov)?;
+    let forge = open_forge(ws, &store, ov)?;
+    if let Some(f) = &forge {
+        f.sync(&ws.repo)?;
+    }
+    let o = observe(ws, &store, &layout, ov, forge.as_ref())?;
     let actions = plan(&o.snapshot);
     let mut ex = Exec {
         ws,
@@ -60,10 +87,31 @@ pub fn pulse(
         config: &o.config,
         exe: exe.to_owned(),
         children: Vec::new(),
+        forge: forge.as_ref(),
+        view: o.view.as_ref(),
     };
+    let mut result = Ok(());
     for a in &actions {
-        ex.execute(a)?;
+        result = ex.execute(a);
+        if result.is_err() {
+            break;
+        }
     }
+    // GitHub: the status comment, then the state the actions committed, even after an error.
+    if let Some(f) = &forge {
+        if result.is_ok() {
+            result = crate::forge::github::execute::publish(&ex);
+        }
+        let pushed = f.push_state(&ws.repo);
+        result = result.and(pushed);
+    }
+    let waiting = o.snapshot.github.as_ref().is_some_and(|g| {
+        o.snapshot
+            .mission
+            .features()
+            .any(|(_, f)| f.status == crate::mission::FeatureStatus::Review)
+            || (g.land != "none" && !g.unlanded.is_empty())
+    });
     for (run, mut child) in ex.children.drain(..) {
         let tx = sink.clone();
         std::thread::spawn(move || {
@@ -71,6 +119,7 @@ pub fn pulse(
             let _ = tx.send(run);
         });
     }
+    result?;
     let status = match store.head()? {
         Some(h) => h.mission().status,
         None => o.snapshot.mission.status,
@@ -84,6 +133,7 @@ pub fn pulse(
         actions,
         status,
         running,
+        waiting,
     })
 }
 
@@ -118,14 +168,48 @@ pub fn run(
     let exe = current_exe()?;
     let (tx, rx) = mpsc::channel::<String>();
     let mut idle = 0;
+    let mut forge_errors = 0;
+    let (poll, land_auto) = {
+        let store = Store::new(&ws.repo, id);
+        let (mission, file) = match store.head()? {
+            Some(h) => (h.mission().clone(), store.file.clone()),
+            None => {
+                let l = ws.load(id, false)?;
+                (l.doc.mission, l.file)
+            }
+        };
+        let c = crate::config::Config::load(&ws.repo, Some((&mission, file.as_str())), ov)?;
+        (
+            c.get_str("github.poll")
+                .and_then(|v| humantime::parse_duration(v).ok())
+                .unwrap_or(Duration::from_secs(30)),
+            // With `land: auto` on GitHub, `run` stays until the land PR is merged.
+            c.get_str("land") == Some("auto"),
+        )
+    };
     loop {
         lock.heartbeat();
-        let report = pulse(ws, id, ov, &exe, &tx)?;
+        let report = match pulse(ws, id, ov, &exe, &tx) {
+            Ok(r) => {
+                forge_errors = 0;
+                r
+            }
+            // GitHub trouble is transient for a supervisor: the next pulse observes again.
+            Err(e @ Error::Forge { .. }) if forge_errors < 30 => {
+                forge_errors += 1;
+                tracing::warn!("{e}; pulsing again");
+                std::thread::sleep(poll.max(Duration::from_millis(100)));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         for a in &report.actions {
             on_action(a);
         }
         match report.status {
-            MissionStatus::Completed if report.running == 0 => return Ok(RunEnd::Completed),
+            MissionStatus::Completed if report.running == 0 && !(report.waiting && land_auto) => {
+                return Ok(RunEnd::Completed);
+            }
             MissionStatus::Draft => {
                 return Err(Error::user_hint(
                     format!("mission {id} is not approved"),
@@ -147,6 +231,12 @@ pub fn run(
                 });
             }
             _ => {}
+        }
+        if report.actions.is_empty() && report.running == 0 && report.waiting {
+            // Waiting on GitHub (checks, mergeability): poll, not idle.
+            idle = 0;
+            std::thread::sleep(poll);
+            continue;
         }
         if report.actions.is_empty() && report.running == 0 {
             idle += 1;

@@ -33,6 +33,22 @@ pub fn mission_template(name: Option<&str>) -> &'static str {
         .unwrap_or(MISSION)
 }
 
+/// The GitHub workflows `init --github` installs, as (file name, text).
+pub const WORKFLOWS: &[(&str, &str)] = &[
+    (
+        "mission-pulse.yml",
+        include_str!("../templates/workflows/mission-pulse.yml"),
+    ),
+    (
+        "mission-worker.yml",
+        include_str!("../templates/workflows/mission-worker.yml"),
+    ),
+    (
+        "mission-comment.yml",
+        include_str!("../templates/workflows/mission-comment.yml"),
+    ),
+];
+
 #[cfg(test)]
 mod tests {
     use crate::mission::{MissionDoc, Severity, validate::validate};

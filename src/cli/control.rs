@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::events::Event;
-use crate::mission::{BlockReason, FeatureStatus, MissionStatus};
+use crate::mission::MissionStatus;
 use crate::process;
 use crate::pulse::execute::now;
 use crate::runs::{Layout, RunState};
@@ -120,42 +120,22 @@ pub fn resume(cx: &Ctx, a: &IdArgs) -> Result<u8> {
         &cx.overrides(),
     )?;
     let mut refused = None;
-    let changed = store.mutate("mission: resumed", |tx| {
-        if !matches!(tx.mission.status, MissionStatus::Paused | MissionStatus::Blocked) {
-            return Ok(false);
-        }
-        if let Some(b) = &tx.mission.block {
-            match b.reason {
-                BlockReason::ValidationLimit => {
-                    refused = Some(("the milestone reached its validation failure limit; only a human decision can continue".to_owned(), "raise limits.validation_failures in the mission file, or replan the milestone, then resume".to_owned()));
-                    return Ok(false);
+    let changed = store.mutate(
+        "mission: resumed",
+        |tx| match crate::control::resume_mission(&mut tx.mission, &config) {
+            Ok(Some(events)) => {
+                for e in events {
+                    tx.event(e);
                 }
-                BlockReason::BudgetExceeded => {
-                    if let Some(why) = crate::pulse::observe::over_budget(&tx.mission, &config) {
-                        refused = Some((format!("the budget is still exceeded ({why})"), "raise the budget (budget: in the mission file, or -c budget.usd=...), then resume".to_owned()));
-                        return Ok(false);
-                    }
-                }
-                BlockReason::WorkerFailed => {
-                    // Give the failed feature a fresh set of attempts.
-                    if let Some(fid) = b.feature.clone()
-                        && let Some(f) = tx.mission.milestones.iter_mut().flat_map(|m| m.features.iter_mut()).find(|f| f.id == fid)
-                        && f.status == FeatureStatus::Failed
-                    {
-                        f.status = FeatureStatus::Pending;
-                        f.attempts = 0;
-                    }
-                }
-                _ => {}
+                Ok(true)
             }
-            let reason = b.reason;
-            tx.event(Event::new("mission.unblocked").data(json!({ "reason": reason.as_str() })));
-        }
-        tx.mission.status = MissionStatus::Running;
-        tx.mission.block = None;
-        tx.event(Event::new("mission.resumed"));
-        Ok(true)
-    })?;
+            Ok(None) => Ok(false),
+            Err(why) => {
+                refused = Some(why);
+                Ok(false)
+            }
+        },
+    )?;
     if let Some((msg, hint)) = refused {
         return Err(Error::user_hint(msg, hint));
     }

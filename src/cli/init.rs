@@ -11,6 +11,9 @@ pub struct Args {
     /// Use this agent for every role (claude, codex, opencode, gemini, aider, exec)
     #[arg(long, value_name = "AGENT")]
     pub agent: Option<String>,
+    /// Also install the GitHub workflows (pulse, worker, comment) in .github/workflows/
+    #[arg(long)]
+    pub github: bool,
 }
 
 pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
@@ -33,9 +36,21 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         Some("aider") | None => Vec::new(),
         Some(agent) => crate::skills::install(ws.root(), Some(agent), false)?,
     };
+    // Workflows: written when absent, never overwritten (a user may have edited them).
+    let mut workflows = Vec::new();
+    if a.github {
+        for (name, text) in crate::templates::WORKFLOWS {
+            let rel = format!(".github/workflows/{name}");
+            let exists = ws.path(&rel).exists();
+            if !exists {
+                ws.write(&rel, text)?;
+            }
+            workflows.push(serde_json::json!({ "path": rel, "written": !exists }));
+        }
+    }
     if cx.out.json {
         cx.out.json(
-            &serde_json::json!({ "file": CONFIG_FILE, "created": created, "skills": skills }),
+            &serde_json::json!({ "file": CONFIG_FILE, "created": created, "skills": skills, "workflows": workflows }),
         );
     } else {
         if created {
@@ -46,6 +61,18 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         }
         for s in skills.iter().filter(|s| s.action == "written") {
             cx.out.data(&format!("installed {}", s.path));
+        }
+        for w in &workflows {
+            let path = w["path"].as_str().unwrap_or("");
+            if w["written"] == true {
+                cx.out.data(&format!("installed {path}"));
+            } else {
+                cx.out
+                    .data(&format!("{path} already exists; left as it is"));
+            }
+        }
+        if a.github {
+            cx.out.hint("commit the workflows, set `forge: github` and read docs/github.md (token, \"allow Actions to create pull requests\", agent secrets)");
         }
         if created {
             cx.out.hint("next: git mission new <id> --title \"...\"");

@@ -3,6 +3,7 @@
 //! prints or exits.
 
 mod approve;
+mod comment;
 mod config;
 mod control;
 mod demo;
@@ -126,6 +127,8 @@ pub enum Command {
     Revalidate(plan::RevalidateArgs),
     /// Find stale locks, orphan worktrees and branches, broken files, missing agents
     Doctor(doctor::Args),
+    /// Handle a GitHub issue_comment event payload (the mission-comment workflow)
+    Comment(comment::Args),
     /// Install the shipped skills where agents read them
     #[command(subcommand)]
     Skills(skills::SkillsCmd),
@@ -203,6 +206,7 @@ fn dispatch(cli: &Cli, out: &Out) -> Result<u8, Error> {
         Command::Demo(a) => demo::run(&ctx, a),
         Command::Skills(c) => skills::run(&ctx, c),
         Command::Doctor(a) => doctor::run(&ctx, a),
+        Command::Comment(a) => comment::run(&ctx, a),
         Command::Skip(a) => plan::skip(&ctx, a),
         Command::Retry(a) => plan::retry(&ctx, a),
         Command::Steer(a) => plan::steer(&ctx, a),

@@ -145,6 +145,13 @@ impl Out {
                 self.message(ERROR, "error", &e.to_string());
                 exit::USER
             }
+            Error::Forge { .. } => {
+                self.message(ERROR, "error", &e.to_string());
+                self.hint(
+                    "nothing was planned on partial information; the next pulse observes again",
+                );
+                exit::USER
+            }
             Error::Internal(_) => {
                 self.message(ERROR, "error", &format!("internal error: {e}"));
                 self.hint(

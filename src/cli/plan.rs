@@ -5,9 +5,8 @@ use serde_json::json;
 
 use crate::control::{self, Op};
 use crate::error::{Error, Result};
-use crate::events::Event;
 use crate::git;
-use crate::mission::{BlockReason, FeatureStatus, MilestoneStatus, MissionStatus, ids};
+use crate::mission::{MilestoneStatus, ids};
 use crate::pulse::execute::Exec;
 use crate::runs::Layout;
 use crate::store::Store;
@@ -268,35 +267,21 @@ pub fn revalidate(cx: &Ctx, a: &RevalidateArgs) -> Result<u8> {
     let (who, _) = git::identity(ws.root())?;
     let ms = a.milestone.clone();
     let mut refused = None;
-    store.mutate(&format!("{ms}: revalidate"), |tx| {
-        let Some(m) = tx.mission.milestones.iter_mut().find(|m| m.id == ms) else {
-            refused = Some(format!("no milestone {ms}"));
-            return Ok(false);
-        };
-        if !m.features.iter().all(|f| matches!(f.status, FeatureStatus::Merged | FeatureStatus::Skipped)) {
-            refused = Some(format!("{ms} still has features to merge"));
-            return Ok(false);
-        }
-        if m.failures >= cap {
-            refused = Some(format!("{ms} reached its validation failure limit ({} of {cap}); raise limits.validation_failures first", m.failures));
-            return Ok(false);
-        }
-        m.status = MilestoneStatus::Active;
-        let blocked_here = tx.mission.block.as_ref().is_some_and(|b| {
-            matches!(b.reason, BlockReason::ValidationFailed | BlockReason::ValidationLimit) && b.milestone.as_deref() == Some(ms.as_str())
-        });
-        if tx.mission.status == MissionStatus::Blocked && blocked_here {
-            tx.mission.status = MissionStatus::Running;
-            tx.mission.block = None;
-            tx.event(Event::new("mission.unblocked").milestone(&ms).data(json!({ "reason": "validation_failed", "by": who })));
-        }
-        if tx.mission.status != MissionStatus::Running {
-            refused = Some(format!("the mission is {}; resume it first", tx.mission.status));
-            return Ok(false);
-        }
-        tx.event(Event::new("plan.changed").milestone(&ms).data(json!({ "change": format!("revalidate {ms}"), "by": who })));
-        Ok(true)
-    })?;
+    store.mutate(
+        &format!("{ms}: revalidate"),
+        |tx| match crate::control::revalidate_mission(&mut tx.mission, &ms, cap, &who) {
+            Ok(events) => {
+                for e in events {
+                    tx.event(e);
+                }
+                Ok(true)
+            }
+            Err(why) => {
+                refused = Some(why);
+                Ok(false)
+            }
+        },
+    )?;
     if let Some(r) = refused {
         return Err(Error::user(r));
     }
@@ -308,6 +293,8 @@ pub fn revalidate(cx: &Ctx, a: &RevalidateArgs) -> Result<u8> {
         config: &config,
         exe: supervisor::current_exe()?,
         children: Vec::new(),
+        forge: None,
+        view: None,
     };
     crate::validation::validate(&mut ex, &a.milestone)?;
     let after = store

@@ -159,7 +159,7 @@ pub fn work(cx: &Ctx, a: &WorkArgs) -> Result<u8> {
         }
         None => {
             // Dispatch it here, then execute it in this process.
-            let o = crate::pulse::observe::observe(&ws, &store, &layout, &ov)?;
+            let o = crate::pulse::observe::observe(&ws, &store, &layout, &ov, None)?;
             let f = o
                 .snapshot
                 .mission
@@ -181,6 +181,8 @@ pub fn work(cx: &Ctx, a: &WorkArgs) -> Result<u8> {
                 config: &o.config,
                 exe: supervisor::current_exe()?,
                 children: Vec::new(),
+                forge: None,
+                view: None,
             };
             ex.dispatch_here(&a.feature, f.attempts + 1)?.ok_or_else(|| Error::user(format!("{} cannot be dispatched now (mission not running, milestone not active, dependencies not merged, or no free worker slot)", a.feature)))?
         }
@@ -198,6 +200,8 @@ pub fn work(cx: &Ctx, a: &WorkArgs) -> Result<u8> {
         config: &config,
         exe: supervisor::current_exe()?,
         children: Vec::new(),
+        forge: None,
+        view: None,
     };
     ex.record(&run, Some(&a.feature), false)?;
     if cx.out.json {

@@ -5,6 +5,8 @@
 
 use crate::mission::ids;
 
+pub mod apply;
+
 /// The grammar, for replies to comments that do not parse.
 pub const GRAMMAR: &str = "/mission [<id>] status|pause [now]|resume|cancel|approve|skip F# [reason]|retry F#|steer F# <text>|revalidate M#";
 
@@ -61,6 +63,11 @@ const VERBS: &[&str] = &[
     "steer",
     "revalidate",
 ];
+
+/// Whether a comment has any `/mission` line (valid or not).
+pub fn has_command(body: &str) -> bool {
+    !parse(body).is_empty()
+}
 
 /// Every `/mission` line of a comment body, parsed. Lines in fenced code blocks are not commands.
 pub fn parse(body: &str) -> Vec<Result<Parsed, Invalid>> {

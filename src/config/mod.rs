@@ -46,6 +46,7 @@ const MODES: &[&str] = &["full", "poc"];
 const FORGES: &[&str] = &["auto", "github", "local"];
 const LANDS: &[&str] = &["pr", "auto", "none"];
 const MERGES: &[&str] = &["squash", "merge"];
+const DISPATCHES: &[&str] = &["local", "actions"];
 
 /// Every key, in display order.
 pub const KEYS: &[KeyDef] = &[
@@ -72,6 +73,30 @@ pub const KEYS: &[KeyDef] = &[
         kind: Kind::Enum(LANDS),
         default: Some("\"pr\""),
         doc: "pr, auto or none: how a passed milestone reaches the base branch",
+    },
+    KeyDef {
+        name: "dispatch",
+        kind: Kind::Enum(DISPATCHES),
+        default: Some("\"local\""),
+        doc: "local or actions: where workers run (actions: the mission-worker workflow)",
+    },
+    KeyDef {
+        name: "github.repo",
+        kind: Kind::Str,
+        default: None,
+        doc: "owner/name on GitHub (default: $GITHUB_REPOSITORY, else the remote's URL)",
+    },
+    KeyDef {
+        name: "github.poll",
+        kind: Kind::Duration,
+        default: Some("\"30s\""),
+        doc: "how often `run` looks at GitHub while it waits for checks",
+    },
+    KeyDef {
+        name: "github.remote",
+        kind: Kind::Str,
+        default: Some("\"origin\""),
+        doc: "the git remote that is the GitHub repository",
     },
     KeyDef {
         name: "merge",

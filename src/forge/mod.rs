@@ -2,4 +2,5 @@
 //! treats a feature branch as its PR: run its checks, then merge it into the integration
 //! branch without touching any checked-out work tree.
 
+pub mod github;
 pub mod local;

@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::Event;
+use crate::forge::github::execute as gh;
 use crate::forge::local;
 use crate::mission::{
     Block, BlockReason, FeatureStatus, MilestoneStatus, MissionDoc, MissionStatus,
@@ -31,6 +32,9 @@ pub struct Exec<'a> {
     pub exe: PathBuf,
     /// Workers started by this process (so `run` wakes when one exits).
     pub children: Vec<(String, Child)>,
+    /// `forge: github`: the client and what this pulse's query saw.
+    pub forge: Option<&'a crate::forge::github::Forge>,
+    pub view: Option<&'a crate::forge::github::View>,
 }
 
 pub fn now() -> jiff::Timestamp {
@@ -64,6 +68,20 @@ impl Exec<'_> {
                 .map(|_| ()),
             Action::Orchestrate => crate::orchestrator::turn(self),
             Action::PauseForBudget { message } => self.pause_for_budget(message),
+            Action::Comment { id } => gh::comment(self, *id),
+            Action::Track => gh::track(self),
+            Action::CloseTracking => gh::close_tracking(self),
+            Action::Push { feature } => gh::push(self, feature),
+            Action::MergePr { feature, pr, sha } => gh::merge_pr(self, feature, *pr, sha),
+            Action::UpdatePr { feature, pr, sha } => gh::update_pr(self, feature, *pr, sha),
+            Action::PrConflict { feature, pr } => gh::pr_conflict(self, feature, *pr),
+            Action::PrChecksFailed { feature, pr, state } => {
+                gh::pr_checks_failed(self, feature, *pr, state)
+            }
+            Action::PrGone { feature, pr } => gh::pr_gone(self, feature, *pr),
+            Action::OpenLand => gh::open_land(self),
+            Action::MergeLand { pr, sha } => gh::merge_land(self, *pr, sha),
+            Action::LandGone { pr } => gh::land_gone(self, *pr),
         }
     }
 

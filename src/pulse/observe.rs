@@ -17,6 +17,8 @@ use super::plan::{ObservedRun, RunObs, Snapshot};
 /// What was observed, with the handles the executor needs.
 pub struct Observed {
     pub snapshot: Snapshot,
+    /// `forge: github`: the query's answer.
+    pub view: Option<crate::forge::github::View>,
     pub head: Option<Head>,
     pub config: Config,
     pub file: String,
@@ -29,7 +31,13 @@ pub fn recorded(events: &[Event], run: &str) -> bool {
     })
 }
 
-pub fn observe(ws: &Workspace, store: &Store, layout: &Layout, ov: &Overrides) -> Result<Observed> {
+pub fn observe(
+    ws: &Workspace,
+    store: &Store,
+    layout: &Layout,
+    ov: &Overrides,
+    forge: Option<&crate::forge::github::Forge>,
+) -> Result<Observed> {
     let head = store.head()?;
     let (mission, file) = match &head {
         Some(h) => (h.mission().clone(), store.file.clone()),
@@ -78,6 +86,22 @@ pub fn observe(ws: &Workspace, store: &Store, layout: &Layout, ov: &Overrides) -
         }
     }
     let over_budget = over_budget(&mission, &config);
+    // GitHub: one query; an error stops the pulse (a missing answer is never "no PR").
+    let (view, github) = match forge {
+        Some(f) => {
+            let view = f.observe(crate::forge::github::tracking_issue(events))?;
+            let g = crate::forge::github::snapshot(
+                &ws.repo,
+                &store.id,
+                &mission,
+                events,
+                &view,
+                config.get_str("land").unwrap_or("pr"),
+            )?;
+            (Some(view), Some(g))
+        }
+        None => (None, None),
+    };
     let snapshot = Snapshot {
         started: head.is_some(),
         runs,
@@ -88,7 +112,7 @@ pub fn observe(ws: &Workspace, store: &Store, layout: &Layout, ov: &Overrides) -
             .mode
             .map_or(config.get_str("mode") == Some("poc"), |m| m == Mode::Poc),
         over_budget,
-        land_auto: config.get_str("land") == Some("auto"),
+        land_auto: config.get_str("land") == Some("auto") && github.is_none(),
         conflicted,
         orchestrator: config
             .get_str("agents.orchestrator")
@@ -104,9 +128,11 @@ pub fn observe(ws: &Workspace, store: &Store, layout: &Layout, ov: &Overrides) -
                 .any(|e| e.kind == "orchestrator.turn" && e.seq > last_block)
         },
         mission,
+        github,
     };
     Ok(Observed {
         snapshot,
+        view,
         head,
         config,
         file,

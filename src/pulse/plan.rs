@@ -49,6 +49,8 @@ pub struct Snapshot {
     pub orchestrator: bool,
     /// The orchestrator already had its turn for the current block.
     pub turn_taken: bool,
+    /// `forge: github`: what the pulse's query saw.
+    pub github: Option<crate::forge::github::GhSnap>,
 }
 
 /// One thing a pulse does.
@@ -85,6 +87,57 @@ pub enum Action {
         message: String,
     },
     Orchestrate,
+    /// GitHub: handle (or answer) a `/mission` comment.
+    Comment {
+        id: u64,
+    },
+    /// GitHub: open (or find) the tracking issue.
+    Track,
+    /// GitHub: close the tracking issue of a finished mission.
+    CloseTracking,
+    /// GitHub: push a feature branch and open (or reuse) its PR.
+    Push {
+        feature: String,
+    },
+    /// GitHub: merge a feature PR whose head is `sha`.
+    MergePr {
+        feature: String,
+        pr: u64,
+        sha: String,
+    },
+    /// GitHub: bring a PR that is behind up to date with the integration branch.
+    UpdatePr {
+        feature: String,
+        pr: u64,
+        sha: String,
+    },
+    /// GitHub: a feature PR conflicts with the integration branch.
+    PrConflict {
+        feature: String,
+        pr: u64,
+    },
+    /// GitHub: a feature PR's checks failed.
+    PrChecksFailed {
+        feature: String,
+        pr: u64,
+        state: String,
+    },
+    /// GitHub: a recorded feature PR is no longer open (merged or closed elsewhere).
+    PrGone {
+        feature: String,
+        pr: u64,
+    },
+    /// GitHub: open the land PR (integration branch into the base branch).
+    OpenLand,
+    /// GitHub: merge the land PR (`land: auto`).
+    MergeLand {
+        pr: u64,
+        sha: String,
+    },
+    /// GitHub: the land PR is no longer open (merged or closed).
+    LandGone {
+        pr: u64,
+    },
 }
 
 impl fmt::Display for Action {
@@ -146,18 +199,139 @@ impl fmt::Display for Action {
                 f,
                 "orchestrator turn: ask the orchestrator agent to recover from the block"
             ),
+            Action::Comment { id } => write!(f, "handle the /mission command in comment {id}"),
+            Action::Track => write!(f, "open the tracking issue"),
+            Action::CloseTracking => write!(f, "close the tracking issue"),
+            Action::Push { feature } => {
+                write!(f, "push {feature} and open (or update) its pull request")
+            }
+            Action::MergePr { feature, pr, sha } => {
+                write!(f, "merge {feature} (PR #{pr}) at head {}", short(sha))
+            }
+            Action::UpdatePr { feature, pr, sha } => write!(
+                f,
+                "update {feature} (PR #{pr}, head {}) from the integration branch",
+                short(sha)
+            ),
+            Action::PrConflict { feature, pr } => write!(
+                f,
+                "{feature} (PR #{pr}) conflicts with the integration branch: back to a worker"
+            ),
+            Action::PrChecksFailed { feature, pr, state } => {
+                write!(f, "{feature} (PR #{pr}) checks {}", state.to_lowercase())
+            }
+            Action::PrGone { feature, pr } => {
+                write!(f, "{feature}: PR #{pr} is no longer open; find out why")
+            }
+            Action::OpenLand => write!(f, "open the land pull request"),
+            Action::MergeLand { pr, sha } => {
+                write!(f, "merge the land PR #{pr} at head {}", short(sha))
+            }
+            Action::LandGone { pr } => write!(f, "the land PR #{pr} is no longer open; record it"),
         }
     }
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..8).unwrap_or(sha)
+}
+
+/// GitHub actions that do not depend on the mission running: comments first (a `pause`
+/// takes effect before anything else), the tracking issue, landing.
+fn github_first(s: &Snapshot, g: &crate::forge::github::GhSnap, out: &mut Vec<Action>) {
+    for id in &g.comments {
+        out.push(Action::Comment { id: *id });
+    }
+    if !s.started {
+        return;
+    }
+    let finished = matches!(
+        s.mission.status,
+        MissionStatus::Completed | MissionStatus::Cancelled
+    );
+    if g.tracking.is_none() {
+        out.push(Action::Track);
+    }
+    if g.land != "none" && !g.unlanded.is_empty() {
+        match (&g.land_pr, g.land_gone) {
+            (Some(pr), _) => {
+                let green = pr.checks.as_deref().is_none_or(|c| c == "SUCCESS")
+                    && pr.mergeable == "MERGEABLE"
+                    && matches!(pr.merge_state.as_str(), "CLEAN" | "UNSTABLE" | "HAS_HOOKS");
+                let current = g.integration_head.as_deref() == Some(pr.head_sha.as_str());
+                if g.land == "auto" && green && current {
+                    out.push(Action::MergeLand {
+                        pr: pr.number,
+                        sha: pr.head_sha.clone(),
+                    });
+                }
+            }
+            (None, Some(pr)) => out.push(Action::LandGone { pr }),
+            (None, None) => out.push(Action::OpenLand),
+        }
+    }
+    if finished && g.tracking.is_some() && g.tracking_open && g.unlanded.is_empty() {
+        out.push(Action::CloseTracking);
+    }
+}
+
+/// What to do with a feature in review on GitHub; `None` while waiting (checks, mergeability).
+fn github_review(f: &crate::mission::Feature, g: &crate::forge::github::GhSnap) -> Option<Action> {
+    let feature = f.id.clone();
+    let Some(pr) = g.prs.get(&f.id) else {
+        return Some(match f.pr {
+            Some(pr) => Action::PrGone { feature, pr },
+            None => Action::Push { feature },
+        });
+    };
+    if g.heads.get(&f.id).is_some_and(|h| *h != pr.head_sha) {
+        return Some(Action::Push { feature });
+    }
+    let (number, sha) = (pr.number, pr.head_sha.clone());
+    if pr.mergeable == "CONFLICTING" || pr.merge_state == "DIRTY" {
+        return Some(Action::PrConflict {
+            feature,
+            pr: number,
+        });
+    }
+    if let Some(state @ ("FAILURE" | "ERROR")) = pr.checks.as_deref() {
+        return Some(Action::PrChecksFailed {
+            feature,
+            pr: number,
+            state: state.to_owned(),
+        });
+    }
+    if pr.merge_state == "BEHIND" {
+        return Some(Action::UpdatePr {
+            feature,
+            pr: number,
+            sha,
+        });
+    }
+    let green = pr.checks.as_deref().is_none_or(|c| c == "SUCCESS");
+    let ready = pr.mergeable == "MERGEABLE"
+        && matches!(pr.merge_state.as_str(), "CLEAN" | "UNSTABLE" | "HAS_HOOKS")
+        && !pr.draft
+        && pr.review.as_deref() != Some("CHANGES_REQUESTED");
+    (green && ready).then_some(Action::MergePr {
+        feature,
+        pr: number,
+        sha,
+    })
 }
 
 /// The actions for a snapshot, in the order they should run.
 pub fn plan(s: &Snapshot) -> Vec<Action> {
     let m = &s.mission;
     let mut out = Vec::new();
+    if let Some(g) = &s.github {
+        github_first(s, g, &mut out);
+    }
+    let mut recs = Vec::new();
     // Finished runs are integrated whatever the mission's state: running workers finish.
     for r in &s.runs {
         if r.state != RunObs::Running {
-            out.push(Action::Record {
+            recs.push(Action::Record {
                 run: r.run.clone(),
                 feature: r.feature.clone(),
                 lost: r.state == RunObs::Lost,
@@ -169,21 +343,23 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
     let observed: HashSet<&str> = s.runs.iter().map(|r| r.run.as_str()).collect();
     for (feature, (run, _)) in &s.dispatched {
         if !observed.contains(run.as_str()) {
-            out.push(Action::Record {
+            recs.push(Action::Record {
                 run: run.clone(),
                 feature: Some(feature.clone()),
                 lost: true,
             });
         }
     }
-    out.sort_by_key(ToString::to_string);
+    recs.sort_by_key(ToString::to_string);
+    let idle = recs.is_empty();
+    out.extend(recs);
     match m.status {
         MissionStatus::Approved if !s.started => {
             out.push(Action::Start);
             return out;
         }
         MissionStatus::Running => {}
-        MissionStatus::Blocked if s.orchestrator && !s.turn_taken && out.is_empty() => {
+        MissionStatus::Blocked if s.orchestrator && !s.turn_taken && idle => {
             // One recovery turn per block; some blocks are for a human only.
             let human_only = m.block.as_ref().is_none_or(|b| {
                 matches!(
@@ -257,10 +433,13 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
     let mut merging = false;
     for f in &ms.features {
         if f.status == FeatureStatus::Review && !recording.contains(&f.id) {
-            out.push(Action::Merge {
-                feature: f.id.clone(),
-            });
             merging = true;
+            match &s.github {
+                Some(g) => out.extend(github_review(f, g)),
+                None => out.push(Action::Merge {
+                    feature: f.id.clone(),
+                }),
+            }
         }
     }
     let all_done = ms
@@ -409,6 +588,7 @@ mod tests {
             conflicted: HashSet::new(),
             orchestrator: false,
             turn_taken: false,
+            github: None,
         }
     }
 

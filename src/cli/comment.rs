@@ -1,0 +1,229 @@
+//! `git mission comment --event <path>`: handle a GitHub `issue_comment` event payload (the
+//! mission-comment workflow). Only `created` comments by people are considered; the payload's
+//! text is data: it never reaches a shell, a path or a ref name.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use crate::comments::apply::{answer, handle};
+use crate::error::{Error, Result};
+use crate::forge::github::{CommentObs, Forge, MARK, mission_of_branch, reply_marker};
+use crate::store::Store;
+use crate::workspace::{Workspace, check_mission_id};
+
+use super::{Ctx, exit};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The event payload (in Actions: "$GITHUB_EVENT_PATH")
+    #[arg(long, value_name = "PATH")]
+    pub event: PathBuf,
+}
+
+fn ignored(cx: &Ctx, why: &str) -> Result<u8> {
+    if cx.out.json {
+        cx.out.json(&json!({ "handled": false, "ignored": why }));
+    } else {
+        cx.out.data(&format!("ignored: {why}"));
+    }
+    Ok(exit::OK)
+}
+
+pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
+    let text = std::fs::read_to_string(&a.event).map_err(Error::io(&a.event))?;
+    let payload: Value = serde_json::from_str(&text).map_err(|e| {
+        Error::user_hint(
+            format!("{} is not a JSON event payload: {e}", a.event.display()),
+            "pass the issue_comment event file: --event \"$GITHUB_EVENT_PATH\"",
+        )
+    })?;
+    let action = payload["action"].as_str().unwrap_or("");
+    if payload["comment"].is_null() || payload["issue"].is_null() {
+        return ignored(cx, "not an issue_comment event");
+    }
+    if action != "created" {
+        return ignored(
+            cx,
+            &format!("a comment {action} event (only new comments command)"),
+        );
+    }
+    let c = &payload["comment"];
+    let body = c["body"].as_str().unwrap_or("");
+    let login = c["user"]["login"].as_str().unwrap_or("");
+    let bot = c["user"]["type"].as_str() == Some("Bot")
+        || payload["sender"]["type"].as_str() == Some("Bot")
+        || login.ends_with("[bot]");
+    if bot {
+        return ignored(cx, &format!("a comment by the bot {login:?}"));
+    }
+    if body.contains(MARK) {
+        return ignored(cx, "a comment written by git mission");
+    }
+    if !crate::comments::has_command(body) {
+        return ignored(cx, "no /mission command");
+    }
+    let (Some(comment_id), Some(number)) = (c["id"].as_u64(), payload["issue"]["number"].as_u64())
+    else {
+        return ignored(cx, "the payload has no comment id or issue number");
+    };
+    let ws = cx.workspace()?;
+    let ov = cx.overrides();
+    let obs = CommentObs {
+        id: comment_id,
+        on: number,
+        body: body.to_owned(),
+        login: login.to_owned(),
+        bot,
+    };
+    // The missions addressed: named ones, else the thread's (tracking issue or mission PR).
+    let mut ids: Vec<String> = crate::comments::parse(body)
+        .into_iter()
+        .filter_map(|r| r.ok().and_then(|p| p.mission))
+        .collect();
+    let unnamed = crate::comments::parse(body)
+        .into_iter()
+        .any(|r| r.map_or(true, |p| p.mission.is_none()));
+    if unnamed {
+        let issue_body = payload["issue"]["body"].as_str().unwrap_or("");
+        if let Some(id) = tracking_mission(issue_body) {
+            ids.push(id);
+        } else if payload["issue"]["pull_request"].is_object()
+            && let Some(id) = pr_mission(&ws, &ov, number)?
+        {
+            ids.push(id);
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    ids.retain(|id| check_mission_id(id).is_ok());
+    if ids.is_empty() {
+        return ignored(
+            cx,
+            "no mission named, and the thread is not a mission's PR or tracking issue",
+        );
+    }
+    let mut results = Vec::new();
+    for id in &ids {
+        let store = Store::new(&ws.repo, id);
+        let forge = match crate::supervisor::open_forge(&ws, &store, &ov)? {
+            Some(f) => f,
+            None => {
+                return Err(Error::user_hint(
+                    format!("mission {id} does not use GitHub"),
+                    "set `forge: github` (docs/github.md)",
+                ));
+            }
+        };
+        let handled = apply_with_retry(&ws, &store, &forge, &ov, &obs)?;
+        if !already_answered(&forge, &obs, c["created_at"].as_str())? {
+            answer(&forge, &obs, &handled)?;
+        }
+        results.push(json!({ "mission": id, "ok": handled.ok, "reply": handled.reply }));
+    }
+    if cx.out.json {
+        cx.out
+            .json(&json!({ "handled": true, "comment": comment_id, "results": results }));
+    } else {
+        for r in &results {
+            cx.out.data(r["reply"].as_str().unwrap_or(""));
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// Applies the comment and pushes the state; a lost push race rolls back this process's own
+/// commit, re-reads and applies again (bounded).
+fn apply_with_retry(
+    ws: &Workspace,
+    store: &Store,
+    forge: &Forge,
+    ov: &crate::config::Overrides,
+    obs: &CommentObs,
+) -> Result<crate::comments::apply::Handled> {
+    let branch = crate::workspace::integration_branch(&store.id);
+    let mut last = None;
+    for _ in 0..4 {
+        forge.sync(&ws.repo)?;
+        let before = ws.repo.branch_head(&branch)?;
+        let head = store.head()?;
+        let (mission, file) = match &head {
+            Some(h) => (h.mission().clone(), store.file.clone()),
+            None => {
+                let l = ws.load(&store.id, false)?;
+                (l.doc.mission, l.file)
+            }
+        };
+        let config = crate::config::Config::load(&ws.repo, Some((&mission, file.as_str())), ov)?;
+        let handled = handle(ws, store, &config, forge, obs)?;
+        match forge.push_state(&ws.repo) {
+            Ok(()) => return Ok(handled),
+            Err(e @ Error::Forge { .. }) => {
+                let now = ws.repo.branch_head(&branch)?;
+                if let (Some(b), Some(n)) = (&before, &now)
+                    && b != n
+                {
+                    crate::git::git(
+                        &ws.repo.root,
+                        &["update-ref", &format!("refs/heads/{branch}"), b, n],
+                    )?;
+                }
+                last = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::Internal("comment not applied".into())))
+}
+
+/// Whether a reply to the comment already exists (a redelivered event).
+fn already_answered(forge: &Forge, obs: &CommentObs, since: Option<&str>) -> Result<bool> {
+    let mut path = format!(
+        "{}?per_page=100",
+        forge.gh.repo_path(&format!("/issues/{}/comments", obs.on))
+    );
+    if let Some(t) = since.filter(|t| t.parse::<jiff::Timestamp>().is_ok()) {
+        path.push_str(&format!("&since={t}"));
+    }
+    let r = forge.gh.get(&path)?;
+    if !r.ok() {
+        return Err(Error::Forge {
+            message: format!("list comments: {}", r.message()),
+            status: r.status,
+        });
+    }
+    let mark = reply_marker(obs.id);
+    Ok(r.body
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["body"].as_str().is_some_and(|b| b.contains(&mark))))
+}
+
+/// The mission of a tracking issue, from its hidden marker.
+fn tracking_mission(issue_body: &str) -> Option<String> {
+    let start = issue_body.find("<!-- git-mission:tracking mission=")?;
+    let rest = &issue_body[start + "<!-- git-mission:tracking mission=".len()..];
+    let id = rest.split_whitespace().next()?;
+    crate::mission::ids::is_mission_id(id).then(|| id.to_owned())
+}
+
+/// The mission of a PR, from its head branch (asked over REST: the payload lacks it).
+fn pr_mission(
+    ws: &Workspace,
+    ov: &crate::config::Overrides,
+    number: u64,
+) -> Result<Option<String>> {
+    let config = crate::config::Config::load(&ws.repo, None, ov)?;
+    let repo = match config.get_str("github.repo") {
+        Some(r) => r.to_owned(),
+        None => std::env::var("GITHUB_REPOSITORY").unwrap_or_default(),
+    };
+    let ep = crate::forge::github::client::Endpoint::from_env(&repo)?;
+    let gh = crate::forge::github::GitHub::new(ep)?;
+    let r = gh.get(&gh.repo_path(&format!("/pulls/{number}")))?;
+    if r.status != 200 {
+        return Ok(None);
+    }
+    Ok(r.body["head"]["ref"].as_str().and_then(mission_of_branch))
+}

@@ -1,0 +1,727 @@
+//! The GitHub actions of a pulse. Each re-checks its precondition in its store mutation; each
+//! write to GitHub is either idempotent by nature (a merge with the expected head SHA, a
+//! reaction, an edit) or preceded by a look-up of its hidden marker in what the pulse's query
+//! saw. A write that fails uncertainly stops the pulse; the next pulse observes what happened.
+
+use serde_json::json;
+
+use super::{CommentObs, Forge, MARK, View, marker, reply_marker};
+use crate::error::{Error, Result};
+use crate::events::Event;
+use crate::mission::{FeatureStatus, MissionStatus};
+use crate::pulse::execute::Exec;
+use crate::workspace::{MISSIONS_DIR, feature_branch, integration_branch};
+
+/// GitHub caps issue and PR bodies at 65,536 characters.
+const BODY_LIMIT: usize = 60_000;
+
+fn clip(s: &str) -> String {
+    if s.len() <= BODY_LIMIT {
+        return s.to_owned();
+    }
+    let mut end = BODY_LIMIT;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}\n\n… (truncated)", &s[..end])
+}
+
+fn parts<'a>(cx: &Exec<'a>) -> Result<(&'a Forge, &'a View)> {
+    match (cx.forge, cx.view) {
+        (Some(f), Some(v)) => Ok((f, v)),
+        _ => Err(Error::Internal("a GitHub action without a forge".into())),
+    }
+}
+
+fn unexpected(what: &str, r: &super::client::Reply) -> Error {
+    Error::Forge {
+        message: format!("{what}: {} (HTTP {})", r.message(), r.status),
+        status: r.status,
+    }
+}
+
+fn set_feature(
+    cx: &Exec,
+    message: &str,
+    feature: &str,
+    f: impl Fn(&mut crate::mission::Feature, &str, &mut Vec<Event>) -> bool,
+) -> Result<()> {
+    cx.store.mutate(message, |tx| {
+        let Some((ms, _)) = tx.mission.feature(feature) else {
+            return Ok(false);
+        };
+        let milestone = ms.id.clone();
+        let mut events = Vec::new();
+        let Some(feat) = tx
+            .mission
+            .milestones
+            .iter_mut()
+            .flat_map(|m| m.features.iter_mut())
+            .find(|x| x.id == feature)
+        else {
+            return Ok(false);
+        };
+        if !f(feat, &milestone, &mut events) {
+            return Ok(false);
+        }
+        for e in events {
+            tx.event(e);
+        }
+        Ok(true)
+    })?;
+    Ok(())
+}
+
+/// Push a feature branch and open (or reuse) its PR.
+pub fn push(cx: &mut Exec, feature: &str) -> Result<()> {
+    let (forge, view) = parts(cx)?;
+    let repo = &cx.ws.repo;
+    let id = cx.store.id.clone();
+    let head = cx
+        .store
+        .head()?
+        .ok_or_else(|| Error::user("the mission has not started"))?;
+    let Some((_, f)) = head.mission().feature(feature) else {
+        return Ok(());
+    };
+    if f.status != FeatureStatus::Review {
+        return Ok(());
+    }
+    let title = f.title.clone();
+    let branch = feature_branch(&id, feature);
+    let integ = integration_branch(&id);
+    let local = repo.branch_head(&branch)?.ok_or_else(|| {
+        Error::user_hint(
+            format!("{feature} is in review but its branch {branch} is gone"),
+            format!("retry it: git mission retry {id} {feature}"),
+        )
+    })?;
+    let remote = forge.remote.fetched(&repo.root, &branch)?;
+    match &remote {
+        Some(r) if *r == local => {}
+        Some(r) if super::sync::is_ancestor(&repo.root, &local, r) => {
+            // GitHub moved the branch (an update from the integration branch): follow it.
+            let wt = cx.layout.worktree(feature);
+            if wt.exists() {
+                let _ = repo.worktree(&["remove", "--force", &wt.to_string_lossy()]);
+            }
+            super::sync::fast_forward(&repo.root, &branch, Some(&local), r)?;
+            return Ok(());
+        }
+        _ => forge.remote.push(&repo.root, &branch)?,
+    }
+    let existing = view
+        .prs
+        .iter()
+        .find(|p| p.head == branch && p.base == integ)
+        .map(|p| p.number);
+    let number = match existing {
+        Some(n) => n,
+        None => {
+            let handoff = last_handoff(cx, &head, feature)?;
+            let body = clip(&format!(
+                "{}\n\n---\nFeature {feature} of mission `{id}`, opened by git mission. It merges into `{integ}` when its checks pass.\n\n{}",
+                handoff.unwrap_or_else(|| "(no handoff)".into()),
+                marker("feature", &format!("mission={id} feature={feature}"))
+            ));
+            let r = forge.gh.post(
+                &forge.gh.repo_path("/pulls"),
+                &json!({ "title": format!("{id} {feature}: {title}"), "head": branch, "base": integ, "body": body }),
+            )?;
+            match r.status {
+                201 => r.body["number"]
+                    .as_u64()
+                    .ok_or_else(|| unexpected("create PR", &r))?,
+                422 => find_pr(forge, &branch)?.ok_or_else(|| unexpected("create PR", &r))?,
+                _ => return Err(unexpected("create PR", &r)),
+            }
+        }
+    };
+    set_feature(
+        cx,
+        &format!("{feature}: PR #{number}"),
+        feature,
+        |f, ms, ev| {
+            if f.status != FeatureStatus::Review || f.pr == Some(number) {
+                return false;
+            }
+            f.pr = Some(number);
+            ev.push(
+                Event::new("feature.pr_opened")
+                    .milestone(ms)
+                    .feature(feature)
+                    .data(json!({ "pr": number, "head": local })),
+            );
+            true
+        },
+    )
+}
+
+/// The open PR whose head is `branch`, asked over REST (after a 422 "already exists").
+fn find_pr(forge: &Forge, branch: &str) -> Result<Option<u64>> {
+    let r = forge.gh.get(&format!(
+        "{}?state=open&head={}:{branch}&per_page=100",
+        forge.gh.repo_path("/pulls"),
+        forge.gh.ep.owner
+    ))?;
+    if !r.ok() {
+        return Err(unexpected("list PRs", &r));
+    }
+    Ok(r.body
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["head"]["ref"].as_str() == Some(branch))
+        .and_then(|p| p["number"].as_u64()))
+}
+
+/// The handoff of the feature's last run, from the integration branch.
+fn last_handoff(cx: &Exec, head: &crate::store::Head, feature: &str) -> Result<Option<String>> {
+    let run = head
+        .events
+        .iter()
+        .rev()
+        .find(|e| e.kind == "feature.handoff" && e.feature.as_deref() == Some(feature))
+        .and_then(|e| e.run.clone());
+    let Some(run) = run else {
+        return Ok(None);
+    };
+    cx.store.read_at(
+        head,
+        &format!("{MISSIONS_DIR}/{}/runs/{run}.md", cx.store.id),
+    )
+}
+
+/// Merge a feature PR at the head the pulse saw; 405/409 mean "look again next pulse".
+pub fn merge_pr(cx: &mut Exec, feature: &str, pr: u64, sha: &str) -> Result<()> {
+    let (forge, _) = parts(cx)?;
+    let head = cx
+        .store
+        .head()?
+        .ok_or_else(|| Error::user("the mission has not started"))?;
+    let Some((_, f)) = head.mission().feature(feature) else {
+        return Ok(());
+    };
+    if f.status != FeatureStatus::Review || head.mission().status != MissionStatus::Running {
+        return Ok(());
+    }
+    let title = format!("{} {feature}: {} (#{pr})", cx.store.id, f.title);
+    // The merge's parent must hold every state commit: push them first.
+    forge.push_state(&cx.ws.repo)?;
+    let r = forge.gh.put(
+        &forge.gh.repo_path(&format!("/pulls/{pr}/merge")),
+        &json!({ "sha": sha, "merge_method": forge.merge_method, "commit_title": title }),
+    )?;
+    match r.status {
+        200 => {}
+        405 | 409 | 422 => {
+            tracing::info!(
+                "{feature}: PR #{pr} not merged now ({}); next pulse",
+                r.message()
+            );
+            return Ok(());
+        }
+        _ => return Err(unexpected("merge PR", &r)),
+    }
+    let commit = r.body["sha"].as_str().unwrap_or("").to_owned();
+    record_merged(cx, feature, pr, sha, &commit)
+}
+
+fn record_merged(cx: &mut Exec, feature: &str, pr: u64, sha: &str, commit: &str) -> Result<()> {
+    let (forge, _) = parts(cx)?;
+    forge.sync(&cx.ws.repo)?;
+    let strategy = forge.merge_method.clone();
+    set_feature(
+        cx,
+        &format!("{feature}: merged PR #{pr}"),
+        feature,
+        |f, ms, ev| {
+            if f.status != FeatureStatus::Review {
+                return false;
+            }
+            f.status = FeatureStatus::Merged;
+            f.pr = Some(pr);
+            ev.push(
+                Event::new("feature.merged")
+                    .milestone(ms)
+                    .feature(feature)
+                    .data(json!({ "pr": pr, "head": sha, "commit": commit, "strategy": strategy })),
+            );
+            true
+        },
+    )?;
+    let wt = cx.layout.worktree(feature);
+    if wt.exists() {
+        let _ = cx
+            .ws
+            .repo
+            .worktree(&["remove", "--force", &wt.to_string_lossy()]);
+    }
+    Ok(())
+}
+
+pub fn update_pr(cx: &mut Exec, feature: &str, pr: u64, sha: &str) -> Result<()> {
+    let (forge, _) = parts(cx)?;
+    forge.push_state(&cx.ws.repo)?;
+    let r = forge.gh.put(
+        &forge.gh.repo_path(&format!("/pulls/{pr}/update-branch")),
+        &json!({ "expected_head_sha": sha }),
+    )?;
+    match r.status {
+        202 | 422 => {
+            tracing::info!("{feature}: PR #{pr} update: {}", r.message());
+            Ok(())
+        }
+        _ => Err(unexpected("update PR branch", &r)),
+    }
+}
+
+pub fn pr_conflict(cx: &mut Exec, feature: &str, pr: u64) -> Result<()> {
+    set_feature(
+        cx,
+        &format!("{feature}: PR #{pr} conflicts"),
+        feature,
+        |f, ms, ev| {
+            if f.status != FeatureStatus::Review {
+                return false;
+            }
+            f.status = FeatureStatus::Pending;
+            ev.push(
+                Event::new("feature.conflict")
+                    .milestone(ms)
+                    .feature(feature)
+                    .data(json!({
+                        "pr": pr, "files": [],
+                        "failure": format!("PR #{pr} conflicts with the integration branch"),
+                    })),
+            );
+            true
+        },
+    )
+}
+
+pub fn pr_checks_failed(cx: &mut Exec, feature: &str, pr: u64, state: &str) -> Result<()> {
+    let limit = cx.config.get_u64("limits.worker_attempts").unwrap_or(3) as u32;
+    set_feature(
+        cx,
+        &format!("{feature}: PR #{pr} checks failed"),
+        feature,
+        |f, ms, ev| {
+            if f.status != FeatureStatus::Review {
+                return false;
+            }
+            let failed = f.attempts >= limit;
+            f.status = if failed {
+                FeatureStatus::Failed
+            } else {
+                FeatureStatus::Pending
+            };
+            let failure = format!("the checks of PR #{pr} ended {state}");
+            ev.push(
+                Event::new("feature.checks_failed")
+                    .milestone(ms)
+                    .feature(feature)
+                    .data(json!({ "pr": pr, "state": state, "failure": failure })),
+            );
+            if failed {
+                ev.push(
+                    Event::new("feature.failed")
+                        .milestone(ms)
+                        .feature(feature)
+                        .data(json!({ "failure": failure })),
+                );
+            }
+            true
+        },
+    )
+}
+
+/// A recorded PR is not open any more: merged (by us in a pulse that died, or by a person)
+/// or closed.
+pub fn pr_gone(cx: &mut Exec, feature: &str, pr: u64) -> Result<()> {
+    let (forge, _) = parts(cx)?;
+    let r = forge.gh.get(&forge.gh.repo_path(&format!("/pulls/{pr}")))?;
+    if r.status == 200 && r.body["merged"].as_bool() == Some(true) {
+        let sha = r.body["head"]["sha"].as_str().unwrap_or("").to_owned();
+        let commit = r.body["merge_commit_sha"].as_str().unwrap_or("").to_owned();
+        return record_merged(cx, feature, pr, &sha, &commit);
+    }
+    if r.status != 200 && r.status != 404 {
+        return Err(unexpected("get PR", &r));
+    }
+    if r.status == 200 && r.body["state"].as_str() == Some("open") {
+        return Ok(()); // the query and this answer disagree: look again next pulse
+    }
+    set_feature(
+        cx,
+        &format!("{feature}: PR #{pr} closed"),
+        feature,
+        |f, ms, ev| {
+            if f.pr != Some(pr) {
+                return false;
+            }
+            f.pr = None;
+            ev.push(
+                Event::new("feature.pr_closed")
+                    .milestone(ms)
+                    .feature(feature)
+                    .data(json!({ "pr": pr })),
+            );
+            true
+        },
+    )
+}
+
+pub fn open_land(cx: &mut Exec) -> Result<()> {
+    let (forge, view) = parts(cx)?;
+    let id = cx.store.id.clone();
+    let integ = integration_branch(&id);
+    let Some(base) = cx.config.get_str("base").map(str::to_owned) else {
+        return Ok(());
+    };
+    let head = cx
+        .store
+        .head()?
+        .ok_or_else(|| Error::user("the mission has not started"))?;
+    if view.prs.iter().any(|p| p.head == integ && p.base == base) {
+        return Ok(());
+    }
+    forge.push_state(&cx.ws.repo)?;
+    let m = head.mission();
+    let body = clip(&format!(
+        "Lands mission `{id}` ({}) on `{base}`.\n\n{}\n{}",
+        m.title,
+        crate::report::status_block(m),
+        marker("land", &format!("mission={id}"))
+    ));
+    let r = forge.gh.post(
+        &forge.gh.repo_path("/pulls"),
+        &json!({ "title": format!("Land mission {id}: {}", m.title), "head": integ, "base": base, "body": body }),
+    )?;
+    let number = match r.status {
+        201 => r.body["number"].as_u64(),
+        422 => find_pr(forge, &integ)?,
+        _ => return Err(unexpected("open the land PR", &r)),
+    }
+    .ok_or_else(|| unexpected("open the land PR", &r))?;
+    cx.store
+        .mutate(&format!("mission: land PR #{number}"), |tx| {
+            if tx.has_event(|e| e.kind == "land.pr_opened" && e.data["pr"].as_u64() == Some(number))
+            {
+                return Ok(false);
+            }
+            tx.event(Event::new("land.pr_opened").data(json!({ "pr": number, "base": base })));
+            Ok(true)
+        })?;
+    Ok(())
+}
+
+pub fn merge_land(cx: &mut Exec, pr: u64, sha: &str) -> Result<()> {
+    let (forge, _) = parts(cx)?;
+    let id = cx.store.id.clone();
+    let r = forge.gh.put(
+        &forge.gh.repo_path(&format!("/pulls/{pr}/merge")),
+        &json!({ "sha": sha, "merge_method": "merge", "commit_title": format!("Land mission {id} (#{pr})") }),
+    )?;
+    match r.status {
+        200 => record_landed(cx, pr, true, r.body["sha"].as_str().unwrap_or("")),
+        405 | 409 | 422 => {
+            tracing::info!("land PR #{pr} not merged now ({}); next pulse", r.message());
+            Ok(())
+        }
+        _ => Err(unexpected("merge the land PR", &r)),
+    }
+}
+
+pub fn land_gone(cx: &mut Exec, pr: u64) -> Result<()> {
+    let (forge, _) = parts(cx)?;
+    let r = forge.gh.get(&forge.gh.repo_path(&format!("/pulls/{pr}")))?;
+    match r.status {
+        200 if r.body["state"].as_str() == Some("open") => Ok(()),
+        200 => {
+            let merged = r.body["merged"].as_bool() == Some(true);
+            let commit = r.body["merge_commit_sha"].as_str().unwrap_or("").to_owned();
+            record_landed(cx, pr, merged, &commit)
+        }
+        404 => record_landed(cx, pr, false, ""),
+        _ => Err(unexpected("get the land PR", &r)),
+    }
+}
+
+fn record_landed(cx: &mut Exec, pr: u64, merged: bool, commit: &str) -> Result<()> {
+    let base = cx.config.get_str("base").unwrap_or("main").to_owned();
+    cx.store.mutate(
+        &format!(
+            "mission: land PR #{pr} {}",
+            if merged { "merged" } else { "closed" }
+        ),
+        |tx| {
+            if tx.has_event(|e| e.kind == "land.pr_closed" && e.data["pr"].as_u64() == Some(pr)) {
+                return Ok(false);
+            }
+            tx.event(
+                Event::new("land.pr_closed")
+                    .data(json!({ "pr": pr, "merged": merged, "commit": commit })),
+            );
+            if merged {
+                let landed: Vec<String> = tx
+                    .head
+                    .events
+                    .iter()
+                    .filter(|e| e.kind == "milestone.landed")
+                    .filter_map(|e| e.milestone.clone())
+                    .collect();
+                let passed: Vec<String> = tx
+                    .mission
+                    .milestones
+                    .iter()
+                    .filter(|m| {
+                        m.status == crate::mission::MilestoneStatus::Passed
+                            && !landed.contains(&m.id)
+                    })
+                    .map(|m| m.id.clone())
+                    .collect();
+                for ms in passed {
+                    tx.event(
+                        Event::new("milestone.landed")
+                            .milestone(&ms)
+                            .data(json!({ "pr": pr, "commit": commit })),
+                    );
+                }
+                if tx.mission.status == MissionStatus::Completed
+                    && !tx.has_event(|e| e.kind == "mission.landed")
+                {
+                    tx.event(
+                        Event::new("mission.landed")
+                            .data(json!({ "base": base, "commit": commit, "pr": pr })),
+                    );
+                }
+            }
+            Ok(true)
+        },
+    )?;
+    Ok(())
+}
+
+fn tracking_marker(id: &str) -> String {
+    marker("tracking", &format!("mission={id}"))
+}
+
+/// Find the tracking issue by its marker, or open it; record its number.
+pub fn track(cx: &mut Exec) -> Result<()> {
+    let (forge, _) = parts(cx)?;
+    let id = cx.store.id.clone();
+    let mark = tracking_marker(&id);
+    let r = forge.gh.get(&format!(
+        "{}?state=all&per_page=100",
+        forge.gh.repo_path("/issues")
+    ))?;
+    if !r.ok() {
+        return Err(unexpected("list issues", &r));
+    }
+    let found = r
+        .body
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|i| {
+            i["pull_request"].is_null() && i["body"].as_str().is_some_and(|b| b.contains(&mark))
+        })
+        .and_then(|i| i["number"].as_u64());
+    let number = match found {
+        Some(n) => n,
+        None => {
+            let head = cx
+                .store
+                .head()?
+                .ok_or_else(|| Error::user("the mission has not started"))?;
+            let m = head.mission();
+            let body = format!(
+                "Mission Control for `{id}`: {}\n\nThe status comment below is kept up to date by git mission. Steer the mission with comments here or on its pull requests:\n\n```\n{}\n```\n\n{mark}",
+                m.title,
+                crate::comments::GRAMMAR
+            );
+            let r = forge.gh.post(
+                &forge.gh.repo_path("/issues"),
+                &json!({ "title": format!("Mission {id}: {}", m.title), "body": body }),
+            )?;
+            if r.status != 201 {
+                return Err(unexpected("open the tracking issue", &r));
+            }
+            r.body["number"]
+                .as_u64()
+                .ok_or_else(|| unexpected("open the tracking issue", &r))?
+        }
+    };
+    cx.store
+        .mutate(&format!("mission: tracking issue #{number}"), |tx| {
+            if tx.has_event(|e| e.kind == "github.tracking") {
+                return Ok(false);
+            }
+            tx.event(Event::new("github.tracking").data(json!({ "issue": number })));
+            Ok(true)
+        })?;
+    Ok(())
+}
+
+pub fn close_tracking(cx: &mut Exec) -> Result<()> {
+    let (forge, view) = parts(cx)?;
+    let Some((number, _, _)) = &view.tracking else {
+        return Ok(());
+    };
+    publish(cx)?;
+    let r = forge.gh.patch(
+        &forge.gh.repo_path(&format!("/issues/{number}")),
+        &json!({ "state": "closed", "state_reason": "completed" }),
+    )?;
+    if !r.ok() {
+        return Err(unexpected("close the tracking issue", &r));
+    }
+    Ok(())
+}
+
+/// The sticky status comment's text: only what changes with the mission's state (no clocks),
+/// so an unchanged mission means no request.
+pub fn status_text(cx: &Exec, head: &crate::store::Head) -> String {
+    let m = head.mission();
+    let id = &cx.store.id;
+    let mut s = format!(
+        "### Mission `{id}`: {}\n\n**Status:** {}",
+        m.title, m.status
+    );
+    if let Some(b) = &m.block {
+        s.push_str(&format!(" — blocked: {} ({})", b.reason, b.message));
+    }
+    s.push_str("\n\n");
+    s.push_str(&crate::report::status_block(m));
+    let running: Vec<String> = m
+        .features()
+        .filter(|(_, f)| f.status == FeatureStatus::Running)
+        .map(|(_, f)| {
+            let run = head
+                .events
+                .iter()
+                .rev()
+                .find(|e| e.kind == "feature.dispatched" && e.feature.as_deref() == Some(&f.id))
+                .and_then(|e| e.run.clone())
+                .unwrap_or_default();
+            format!("- {} `{run}`", f.id)
+        })
+        .collect();
+    if !running.is_empty() {
+        s.push_str(&format!("\n**Active runs**\n\n{}\n", running.join("\n")));
+    }
+    let next = crate::report::next_actions(m);
+    if !next.is_empty() {
+        s.push_str("\n**Next**\n\n");
+        for n in next {
+            s.push_str(&format!("- {n}\n"));
+        }
+    }
+    let sp = &m.spent;
+    s.push_str(&format!(
+        "\n**Budget spent:** ${:.2}, {} tokens, {} runs, {:.2} agent hours\n",
+        sp.usd, sp.tokens, sp.runs, sp.hours
+    ));
+    s.push_str(&format!("\n{}", marker("status", &format!("mission={id}"))));
+    s
+}
+
+/// After a pulse's actions: the sticky status comment (edited only when it changed) and
+/// alerts (budget, blocks) not yet posted.
+pub fn publish(cx: &Exec) -> Result<()> {
+    let (forge, view) = parts(cx)?;
+    let Some((number, _, comments)) = &view.tracking else {
+        return Ok(()); // created this pulse: the next pulse sees its comments
+    };
+    let Some(head) = cx.store.head()? else {
+        return Ok(());
+    };
+    let id = cx.store.id.clone();
+    let text = status_text(cx, &head);
+    let mark = marker("status", &format!("mission={id}"));
+    let sticky = comments.iter().rev().find(|c| c.body.contains(&mark));
+    match sticky {
+        Some(c) if c.body.trim() == text.trim() => {}
+        Some(c) => {
+            let r = forge.gh.patch(
+                &forge.gh.repo_path(&format!("/issues/comments/{}", c.id)),
+                &json!({ "body": text }),
+            )?;
+            if !r.ok() {
+                return Err(unexpected("update the status comment", &r));
+            }
+        }
+        None => {
+            post_comment(forge, *number, &text)?;
+        }
+    }
+    // Alerts since the tracking issue was opened, newest ten, each once.
+    let since = head
+        .events
+        .iter()
+        .find(|e| e.kind == "github.tracking")
+        .map_or(u64::MAX, |e| e.seq);
+    let alerts: Vec<&Event> = head
+        .events
+        .iter()
+        .filter(|e| {
+            e.seq > since
+                && matches!(
+                    e.kind.as_str(),
+                    "budget.alert" | "mission.blocked" | "estimate.alert"
+                )
+        })
+        .collect();
+    for e in alerts.iter().rev().take(10).rev() {
+        let mark = marker("alert", &format!("mission={id} event={}", e.seq));
+        if comments.iter().any(|c| c.body.contains(&mark)) {
+            continue;
+        }
+        let what = match e.kind.as_str() {
+            "budget.alert" => "Budget alert",
+            "estimate.alert" => "Estimate alert",
+            _ => "Mission blocked",
+        };
+        let detail = e.data["message"]
+            .as_str()
+            .or_else(|| e.data["reason"].as_str())
+            .unwrap_or("");
+        post_comment(
+            forge,
+            *number,
+            &format!("**{what}** for `{id}`: {detail}\n\n{}", mark),
+        )?;
+    }
+    Ok(())
+}
+
+fn post_comment(forge: &Forge, on: u64, body: &str) -> Result<u64> {
+    let r = forge.gh.post(
+        &forge.gh.repo_path(&format!("/issues/{on}/comments")),
+        &json!({ "body": clip(body) }),
+    )?;
+    if r.status != 201 {
+        return Err(unexpected("post a comment", &r));
+    }
+    Ok(r.body["id"].as_u64().unwrap_or(0))
+}
+
+/// Handle (or only answer) a `/mission` comment seen by the pulse's query.
+pub fn comment(cx: &mut Exec, id: u64) -> Result<()> {
+    let (forge, view) = parts(cx)?;
+    let Some(c) = view.comments().find(|c| c.id == id).cloned() else {
+        return Ok(());
+    };
+    let answered = view.has_marker(c.on, &reply_marker(c.id));
+    let handled = crate::comments::apply::handle(cx.ws, cx.store, cx.config, forge, &c)?;
+    if !answered {
+        crate::comments::apply::answer(forge, &c, &handled)?;
+    }
+    Ok(())
+}
+
+/// Whether a body is the tool's own.
+pub fn is_ours(c: &CommentObs) -> bool {
+    c.body.contains(MARK)
+}

@@ -1,0 +1,190 @@
+//! Moving mission branches between this clone and the GitHub remote with `git` (gix cannot
+//! push). The integration branch is pushed with a lease on the value last fetched, so a
+//! supervisor never overwrites state another one pushed; feature branches are pushed without
+//! force (a rejected push is an error, never a rewrite).
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::git;
+
+/// A remote and the environment that authenticates `git` to it.
+pub struct Remote {
+    pub name: String,
+    env: Vec<(String, String)>,
+}
+
+impl Remote {
+    /// `name` must be an existing remote of the repository.
+    pub fn open(root: &Path, name: &str, token: Option<&str>) -> Result<Remote> {
+        if name.starts_with('-') || name.contains(['/', ' ', ':']) || name.is_empty() {
+            return Err(Error::user(format!("{name:?} is not a remote name")));
+        }
+        let url = git::git_opt(root, &["remote", "get-url", name])?.ok_or_else(|| {
+            Error::user_hint(
+                format!("this repository has no remote {name:?}"),
+                format!("add it (`git remote add {name} https://github.com/OWNER/REPO`) or set github.remote"),
+            )
+        })?;
+        let url = url.trim().to_owned();
+        let mut env = Vec::new();
+        // An https remote gets the token as an extra header through the environment (never on a
+        // command line), the way actions/checkout does it.
+        if let (Some(token), Some(rest)) = (token, url.strip_prefix("https://")) {
+            let host = rest.split('/').next().unwrap_or("");
+            let host = host.rsplit('@').next().unwrap_or(host);
+            let basic = base64_encode(format!("x-access-token:{token}").as_bytes());
+            env.push(("GIT_CONFIG_COUNT".into(), "1".into()));
+            env.push((
+                "GIT_CONFIG_KEY_0".into(),
+                format!("http.https://{host}/.extraheader"),
+            ));
+            env.push((
+                "GIT_CONFIG_VALUE_0".into(),
+                format!("AUTHORIZATION: basic {basic}"),
+            ));
+        }
+        Ok(Remote {
+            name: name.to_owned(),
+            env,
+        })
+    }
+
+    fn tracking(&self, branch: &str) -> String {
+        format!("refs/remotes/{}/{branch}", self.name)
+    }
+
+    /// Fetches every branch of a mission (`mission/<id>` and `mission/<id>.*`) into
+    /// remote-tracking refs, pruning those gone on the remote.
+    pub fn fetch_mission(&self, root: &Path, id: &str) -> Result<()> {
+        let spec = format!(
+            "+refs/heads/mission/{id}*:refs/remotes/{}/mission/{id}*",
+            self.name
+        );
+        git::git_env(
+            root,
+            &self.env,
+            &[
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--prune",
+                &self.name,
+                &spec,
+            ],
+        )
+        .map_err(remote_error)?;
+        Ok(())
+    }
+
+    /// The remote's value of a branch, as last fetched.
+    pub fn fetched(&self, root: &Path, branch: &str) -> Result<Option<String>> {
+        Ok(git::git_opt(
+            root,
+            &["rev-parse", "--verify", "--quiet", &self.tracking(branch)],
+        )?
+        .map(|s| s.trim().to_owned()))
+    }
+
+    /// Pushes `branch`, expecting the remote to hold `expected` (`None`: to not have it).
+    pub fn push_lease(&self, root: &Path, branch: &str, expected: Option<&str>) -> Result<()> {
+        let lease = format!(
+            "--force-with-lease=refs/heads/{branch}:{}",
+            expected.unwrap_or("")
+        );
+        let spec = format!("refs/heads/{branch}:refs/heads/{branch}");
+        git::git_env(
+            root,
+            &self.env,
+            &["push", "--quiet", "--porcelain", &lease, &self.name, &spec],
+        )
+        .map_err(|e| match e {
+            Error::Git { message, .. } if message.contains("stale info") || message.contains("rejected") => {
+                Error::Forge {
+                    message: format!("{branch} changed on {} since it was fetched (another supervisor pushed); the next pulse re-reads it", self.name),
+                    status: 0,
+                }
+            }
+            e => remote_error(e),
+        })?;
+        // Keep the remote-tracking ref in step, so the next lease expects what we pushed.
+        let new = git::git(root, &["rev-parse", &format!("refs/heads/{branch}")])?;
+        git::git(root, &["update-ref", &self.tracking(branch), new.trim()])?;
+        Ok(())
+    }
+
+    /// Pushes a feature branch without force.
+    pub fn push(&self, root: &Path, branch: &str) -> Result<()> {
+        let spec = format!("refs/heads/{branch}:refs/heads/{branch}");
+        git::git_env(root, &self.env, &["push", "--quiet", &self.name, &spec])
+            .map_err(remote_error)?;
+        Ok(())
+    }
+}
+
+fn remote_error(e: Error) -> Error {
+    match e {
+        Error::Git { args, message } => Error::Forge {
+            message: format!("`git {args}`: {message}"),
+            status: 0,
+        },
+        e => e,
+    }
+}
+
+/// Whether `a` is an ancestor of (or equal to) `b`.
+pub fn is_ancestor(root: &Path, a: &str, b: &str) -> bool {
+    git::git(root, &["merge-base", "--is-ancestor", a, b]).is_ok()
+}
+
+/// Brings a local branch to the remote's value when the remote is ahead (compare-and-swap on
+/// the old value). Returns `false` when the local branch has commits the remote lacks.
+pub fn fast_forward(root: &Path, branch: &str, local: Option<&str>, remote: &str) -> Result<bool> {
+    let name = format!("refs/heads/{branch}");
+    match local {
+        None => {
+            git::git(root, &["update-ref", &name, remote, ""])?;
+            Ok(true)
+        }
+        Some(l) if l == remote => Ok(true),
+        Some(l) if is_ancestor(root, l, remote) => {
+            git::git(root, &["update-ref", &name, remote, l])?;
+            Ok(true)
+        }
+        Some(_) => Ok(false),
+    }
+}
+
+fn base64_encode(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64() {
+        assert_eq!(
+            super::base64_encode(b"x-access-token:abc"),
+            "eC1hY2Nlc3MtdG9rZW46YWJj"
+        );
+        assert_eq!(super::base64_encode(b"ab"), "YWI=");
+        assert_eq!(super::base64_encode(b"a"), "YQ==");
+    }
+}

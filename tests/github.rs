@@ -1,0 +1,527 @@
+//! `forge: github` end to end: the real binary, real git repositories (the emulator's
+//! repository is a real bare repo the tool pushes to), real worker processes, and the real
+//! octocrab client talking HTTP to the in-process GitHub emulator.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use common::{OK_WORKER, Output, TestRepo, count};
+use github_emulator::{Checks, Emulator, Fault, Faults};
+
+struct Gh {
+    repo: TestRepo,
+    bare: PathBuf,
+    emu: Emulator,
+}
+
+const TWO_MILESTONES: &str = "  - id: M1\n    title: One\n    validation: {commands: [\"test -f out-F1.txt\", \"test -f out-F2.txt\"], assertions: [VC1]}\n    features:\n      - {id: F1, title: first, description: x}\n      - {id: F2, title: second, depends_on: [F1], description: x}\n  - id: M2\n    title: Two\n    validation: {commands: [\"test -f out-F3.txt\"], assertions: [VC1]}\n    features:\n      - {id: F3, title: third, description: x}\n";
+
+impl Gh {
+    fn new(settings: &str, milestones: &str) -> Gh {
+        let repo = TestRepo::new();
+        let bare = repo.home().join("origin.git");
+        let ok = std::process::Command::new("git")
+            .args(["init", "-q", "--bare", "-b", "main"])
+            .arg(&bare)
+            .status()
+            .expect("git init --bare")
+            .success();
+        assert!(ok);
+        repo.git(&["remote", "add", "origin", &bare.to_string_lossy()]);
+        repo.mission(
+            OK_WORKER,
+            &format!("forge: github\nlimits: {{max_parallel_workers: 2, worker_timeout: 30s}}\n{settings}"),
+            milestones,
+        );
+        repo.git(&["push", "-q", "origin", "main"]);
+        let emu = Emulator::start(&bare, "acme", "widgets");
+        emu.set_permission("alice", "write");
+        emu.set_permission("rita", "read");
+        Gh { repo, bare, emu }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("GITHUB_API_URL", self.emu.url()),
+            ("GITHUB_TOKEN", "test-token".into()),
+            ("GITHUB_REPOSITORY", "acme/widgets".into()),
+            ("GIT_MISSION_GITHUB_POLL", "20ms".into()),
+        ]
+    }
+
+    fn run(&self, args: &[&str], secs: u64) -> Output {
+        let env = self.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.repo.run_deadline(args, &env, secs)
+    }
+
+    fn pulse(&self) -> Output {
+        self.run(&["pulse", "m"], 60)
+    }
+
+    /// A pulse that worked (exit 3: it worked and the mission is paused or blocked).
+    #[track_caller]
+    fn pulse_ok(&self) {
+        let out = self.pulse();
+        assert!(matches!(out.code, 0 | 3), "{}", out.snapshot());
+    }
+
+    /// Pulses until `done` holds (workers finish on their own; each pulse is a real process).
+    fn pulse_until(&self, what: &str, done: impl Fn(&Gh) -> bool) {
+        for _ in 0..400 {
+            if done(self) {
+                return;
+            }
+            self.pulse();
+        }
+        panic!("never reached: {what}");
+    }
+
+    fn bare_show(&self, spec: &str) -> Option<String> {
+        let out = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(&self.bare)
+            .args(["show", spec])
+            .output()
+            .expect("git show");
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn tracking(&self) -> u64 {
+        let issues = self.emu.issues();
+        assert_eq!(issues.len(), 1, "one tracking issue: {issues:?}");
+        issues[0].number
+    }
+
+    fn status(&self) -> String {
+        self.repo.status_json()["status"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+}
+
+/// Every comment the tool wrote carries a marker; none appears twice.
+fn assert_no_duplicate_comments(g: &Gh) {
+    let mut numbers: Vec<u64> = g.emu.issues().iter().map(|i| i.number).collect();
+    numbers.extend(g.emu.pulls().iter().map(|p| p.number));
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    for n in numbers {
+        for c in g.emu.comments(n) {
+            if let Some(start) = c.body.find("<!-- git-mission:") {
+                let mark = c.body[start..].split("-->").next().unwrap_or("").to_owned();
+                *seen.entry(format!("#{n} {mark}")).or_default() += 1;
+            }
+        }
+    }
+    for (mark, n) in &seen {
+        assert_eq!(*n, 1, "{mark} posted {n} times");
+    }
+}
+
+#[test]
+fn a_full_mission_through_pull_requests() {
+    let g = Gh::new("land: auto\n", TWO_MILESTONES);
+    g.emu.set_checks(Checks::PassAfter(1));
+    let out = g.run(&["run", "m"], 120);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(g.status(), "completed");
+    let pulls = g.emu.pulls();
+    // One PR per feature, each merged once at the head the tool saw, into the integration
+    // branch; land PRs into main.
+    for f in ["F1", "F2", "F3"] {
+        let prs: Vec<_> = pulls
+            .iter()
+            .filter(|p| p.head == format!("mission/m.{f}"))
+            .collect();
+        assert_eq!(prs.len(), 1, "{f}: {prs:?}");
+        assert!(prs[0].merged, "{f} merged");
+        assert_eq!(prs[0].base, "mission/m");
+        assert!(
+            prs[0].body.contains(&format!("Wrote out-{f}.txt")),
+            "handoff is the body"
+        );
+    }
+    let merges = g.emu.merges();
+    let mut merged_prs: Vec<u64> = merges.iter().map(|m| m.pr).collect();
+    merged_prs.sort_unstable();
+    merged_prs.dedup();
+    assert_eq!(merged_prs.len(), merges.len(), "no PR merged twice");
+    for m in &merges {
+        let pr = pulls.iter().find(|p| p.number == m.pr).expect("merged PR");
+        assert_eq!(
+            m.sha.as_deref(),
+            Some(pr.head_sha.as_str()),
+            "merge carries the head SHA"
+        );
+    }
+    let lands: Vec<_> = pulls.iter().filter(|p| p.head == "mission/m").collect();
+    assert!(!lands.is_empty() && lands.iter().all(|p| p.base == "main" && p.merged));
+    // Checks were pending before they passed: no merge was attempted early (no 405).
+    let reqs = g.emu.requests();
+    assert!(
+        !reqs
+            .iter()
+            .any(|r| r.route.ends_with("/merge") && r.status == 405)
+    );
+    // The work is on main in the GitHub repository.
+    for f in ["F1", "F2", "F3"] {
+        assert!(
+            g.bare_show(&format!("main:out-{f}.txt")).is_some(),
+            "{f} landed"
+        );
+    }
+    // The tracking issue shows the finished mission and is closed.
+    let t = g.tracking();
+    let issue = g.emu.issues().into_iter().next().expect("issue");
+    assert_eq!(issue.state, "closed");
+    let status: Vec<_> = g
+        .emu
+        .comments(t)
+        .into_iter()
+        .filter(|c| c.body.contains("git-mission:status"))
+        .collect();
+    assert_eq!(status.len(), 1, "one sticky status comment");
+    assert!(
+        status[0].body.contains("**Status:** completed"),
+        "{}",
+        status[0].body
+    );
+    let ev = g.repo.events();
+    assert_eq!(count(&ev, "milestone.landed", None), 2);
+    assert_eq!(count(&ev, "feature.pr_opened", None), 3);
+    assert_no_duplicate_comments(&g);
+    // The state the tool pushed is the state here.
+    assert_eq!(
+        g.bare_show("mission/m:todo/missions/m/events.jsonl")
+            .map(|s| s.lines().count()),
+        Some(ev.len())
+    );
+    g.emu.write_log(&contract_log("full-mission"));
+}
+
+fn contract_log(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("github-contract");
+    std::fs::create_dir_all(&dir).expect("log dir");
+    dir.join(format!("{name}.jsonl"))
+}
+
+#[test]
+fn comments_steer_the_mission_once_and_only_from_writers() {
+    let g = Gh::new("land: pr\n", TWO_MILESTONES);
+    // Checks never finish: the mission waits on F1's PR while people talk to it.
+    g.emu.set_checks(Checks::PassAfter(u32::MAX));
+    g.pulse_until("F1's PR is open", |g| {
+        g.emu.pulls().iter().any(|p| p.head == "mission/m.F1")
+    });
+    g.pulse_until("the tracking issue has a status comment", |g| {
+        g.emu.issues().first().is_some_and(|i| {
+            g.emu
+                .comments(i.number)
+                .iter()
+                .any(|c| c.body.contains("git-mission:status"))
+        })
+    });
+    let t = g.tracking();
+    // A read-only user and a bot cannot command.
+    let rita = g.emu.add_comment(t, "rita", false, "/mission pause");
+    let bot = g
+        .emu
+        .add_comment(t, "dependabot[bot]", true, "/mission pause");
+    g.pulse_ok();
+    assert_eq!(g.status(), "running");
+    let replies = |id: u64| {
+        g.emu
+            .comments(t)
+            .into_iter()
+            .filter(|c| c.body.contains(&format!("git-mission:reply comment={id} ")))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(replies(rita).len(), 1);
+    assert!(replies(rita)[0].body.contains("only people with write"));
+    assert_eq!(
+        g.emu.reactions(rita),
+        vec![("github-actions[bot]".to_owned(), "-1".to_owned())]
+    );
+    assert!(replies(bot).is_empty(), "bots are ignored silently");
+    // A writer pauses it, on the feature's PR (the mission is inferred from the branch).
+    let pr = g
+        .emu
+        .pulls()
+        .into_iter()
+        .find(|p| p.head == "mission/m.F1")
+        .expect("F1 PR")
+        .number;
+    let alice = g
+        .emu
+        .add_comment(pr, "alice", false, "Looks odd.\n/mission pause\n");
+    g.pulse_ok();
+    assert_eq!(g.status(), "paused");
+    // Seen again by more pulses: applied and answered once.
+    g.pulse_ok();
+    g.pulse_ok();
+    let on_pr: Vec<_> = g
+        .emu
+        .comments(pr)
+        .into_iter()
+        .filter(|c| {
+            c.body
+                .contains(&format!("git-mission:reply comment={alice} "))
+        })
+        .collect();
+    assert_eq!(on_pr.len(), 1, "{on_pr:?}");
+    assert!(on_pr[0].body.contains("paused m"));
+    assert_eq!(g.emu.reactions(alice).len(), 1);
+    let ev = g.repo.events();
+    assert_eq!(count(&ev, "mission.paused", None), 1);
+    assert_eq!(
+        count(&ev, "comment.handled", None),
+        2,
+        "rita's refusal and alice's pause"
+    );
+    // Hostile text is data: it is stored as steering, never run.
+    let pwned = g.repo.home().join("pwned");
+    let body = format!(
+        "/mission steer F2 $(touch {p}) `touch {p}` ; touch {p}",
+        p = pwned.display()
+    );
+    g.emu.add_comment(t, "alice", false, &body);
+    g.pulse_ok();
+    let ev = g.repo.events();
+    let steer = ev
+        .iter()
+        .find(|e| e["type"] == "feature.steered")
+        .expect("steering recorded");
+    assert!(
+        steer["data"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("$(touch")
+    );
+    // An unknown command is answered with the grammar.
+    let bad = g.emu.add_comment(t, "alice", false, "/mission dance");
+    g.emu.add_comment(t, "alice", false, "/mission resume");
+    g.emu.set_checks(Checks::PassAfter(0));
+    let out = g.run(&["run", "m"], 120);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!pwned.exists(), "comment text reached a shell");
+    assert_eq!(replies(bad).len(), 1);
+    assert!(replies(bad)[0].body.contains("/mission [<id>] status"));
+    assert_eq!(g.status(), "completed");
+    // land: pr — the land PR is open for a person to merge.
+    let lands: Vec<_> = g
+        .emu
+        .pulls()
+        .into_iter()
+        .filter(|p| p.head == "mission/m")
+        .collect();
+    assert_eq!(lands.len(), 1);
+    assert!(!lands[0].merged);
+    assert_no_duplicate_comments(&g);
+    g.emu.write_log(&contract_log("comments"));
+}
+
+#[test]
+fn a_storm_of_faults_loses_nothing_and_repeats_nothing() {
+    let g = Gh::new("land: auto\n", TWO_MILESTONES);
+    g.emu.set_checks(Checks::PassAfter(1));
+    g.emu.set_faults(Faults {
+        rate: 0.2,
+        seed: 7,
+        kinds: vec![Fault::ServerError, Fault::SecondaryLimit, Fault::TooMany],
+    });
+    let t0 = std::time::Instant::now();
+    g.pulse_until("the mission completes and lands", |g| {
+        g.status() == "completed"
+            && g.repo
+                .events()
+                .iter()
+                .any(|e| e["type"] == "mission.landed")
+    });
+    g.pulse_until("the tracking issue is closed", |g| {
+        g.emu.issues().first().is_some_and(|i| i.state == "closed")
+    });
+    eprintln!("storm: {:?}", t0.elapsed());
+    let faults = g
+        .emu
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.status >= 403
+                && r.status != 404
+                && r.status != 405
+                && r.status != 409
+                && r.status != 422
+        })
+        .count();
+    assert!(faults > 5, "the storm happened ({faults} faults)");
+    let pulls = g.emu.pulls();
+    for f in ["F1", "F2", "F3"] {
+        let n = pulls
+            .iter()
+            .filter(|p| p.head == format!("mission/m.{f}"))
+            .count();
+        assert_eq!(n, 1, "{f} has one PR");
+    }
+    let merges = g.emu.merges();
+    let mut prs: Vec<u64> = merges.iter().map(|m| m.pr).collect();
+    prs.sort_unstable();
+    prs.dedup();
+    assert_eq!(prs.len(), merges.len(), "no double merge: {merges:?}");
+    assert_eq!(g.emu.issues().len(), 1, "one tracking issue");
+    assert_no_duplicate_comments(&g);
+    for f in ["F1", "F2", "F3"] {
+        assert!(
+            g.bare_show(&format!("main:out-{f}.txt")).is_some(),
+            "{f} landed"
+        );
+    }
+    g.emu.write_log(&contract_log("storm"));
+}
+
+#[test]
+fn init_github_installs_the_workflows_once() {
+    let repo = TestRepo::new();
+    repo.write(".github/workflows/mission-pulse.yml", "# mine\n");
+    let out = repo.run(&["init", "--github"]);
+    out.success();
+    assert!(
+        out.stdout
+            .contains("installed .github/workflows/mission-worker.yml"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains(".github/workflows/mission-pulse.yml already exists")
+    );
+    assert_eq!(
+        repo.read(".github/workflows/mission-pulse.yml"),
+        "# mine\n",
+        "never overwritten"
+    );
+    let comment = repo.read(".github/workflows/mission-comment.yml");
+    assert!(comment.contains("git mission comment --event \"$GITHUB_EVENT_PATH\""));
+    assert!(
+        !comment.contains("github.event.comment.body }}"),
+        "no comment text in a script"
+    );
+}
+
+#[test]
+fn an_idle_pulse_makes_one_request() {
+    let g = Gh::new(
+        "land: pr\n",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"true\"], assertions: [VC1]}\n    features:\n      - {id: F1, title: first, description: x}\n      - {id: F2, title: second, description: x}\n",
+    );
+    g.emu.set_checks(Checks::PassAfter(u32::MAX));
+    g.pulse_until("both PRs are open and the status is posted", |g| {
+        g.emu.pulls().len() == 2
+            && g.emu.issues().first().is_some_and(|i| {
+                g.emu
+                    .comments(i.number)
+                    .iter()
+                    .any(|c| c.body.contains("git-mission:status"))
+            })
+    });
+    g.pulse_ok();
+    g.emu.clear_requests();
+    g.pulse_ok();
+    let reqs = g.emu.requests();
+    assert_eq!(
+        reqs.len(),
+        1,
+        "{:?}",
+        reqs.iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect::<Vec<_>>()
+    );
+    assert!(reqs[0].graphql);
+}
+
+#[test]
+fn comment_events_from_actions() {
+    let g = Gh::new("land: pr\n", TWO_MILESTONES);
+    g.emu.set_checks(Checks::PassAfter(u32::MAX));
+    g.pulse_until("the tracking issue exists", |g| !g.emu.issues().is_empty());
+    let t = g.tracking();
+    let issue_body = g.emu.issues()[0].body.clone();
+    let event = |action: &str, id: u64, login: &str, kind: &str, body: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(include_str!(
+            "github/webhooks/examples/issue_comment.created.2.json"
+        ))
+        .expect("example");
+        v["action"] = action.into();
+        v["issue"]["number"] = t.into();
+        v["issue"]["body"] = issue_body.clone().into();
+        v["comment"]["id"] = id.into();
+        v["comment"]["body"] = body.into();
+        v["comment"]["user"]["login"] = login.into();
+        v["comment"]["user"]["type"] = kind.into();
+        v["sender"]["login"] = login.into();
+        v["sender"]["type"] = kind.into();
+        let path = g.repo.home().join(format!("event-{id}-{action}.json"));
+        std::fs::write(&path, v.to_string()).expect("write event");
+        path.to_string_lossy().into_owned()
+    };
+    // edited, deleted and bot events are ignored without a request.
+    g.emu.clear_requests();
+    for (action, login, kind) in [
+        ("edited", "alice", "User"),
+        ("deleted", "alice", "User"),
+        ("created", "renovate[bot]", "Bot"),
+    ] {
+        let out = g.run(
+            &[
+                "comment",
+                "--event",
+                &event(action, 9001, login, kind, "/mission pause"),
+            ],
+            30,
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(out.stdout.starts_with("ignored:"), "{}", out.stdout);
+    }
+    assert!(g.emu.requests().is_empty());
+    // A writer's comment (the emulator holds it, as GitHub would) pauses the mission, once.
+    let id = g.emu.add_comment(t, "alice", false, "/mission pause");
+    let path = event("created", id, "alice", "User", "/mission pause");
+    g.run(&["comment", "--event", &path], 30).success();
+    g.run(&["comment", "--event", &path], 30).success();
+    // The mission state was pushed: a fresh fetch sees the pause.
+    g.repo.git(&[
+        "fetch",
+        "-q",
+        "origin",
+        "+mission/m:refs/remotes/origin/mission/m",
+    ]);
+    let text = g
+        .repo
+        .git(&["show", "origin/mission/m:todo/missions/m-mission.md"]);
+    assert!(text.contains("status: paused"), "{text}");
+    let replies = g
+        .emu
+        .comments(t)
+        .into_iter()
+        .filter(|c| c.body.contains(&format!("git-mission:reply comment={id} ")))
+        .count();
+    assert_eq!(replies, 1);
+    // The pulse sees the same comment and does not apply or answer it again.
+    g.pulse_ok();
+    assert_eq!(count(&g.repo.events(), "mission.paused", None), 1);
+    // Every real issue_comment example: handled or ignored, never a crash.
+    for entry in std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/github/webhooks/examples"
+    ))
+    .expect("examples")
+    {
+        let p = entry.expect("entry").path();
+        let out = g.run(&["comment", "--event", &p.to_string_lossy()], 30);
+        assert_eq!(out.code, 0, "{}: {}", p.display(), out.stderr);
+    }
+}
