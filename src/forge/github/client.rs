@@ -202,8 +202,15 @@ impl GitHub {
         if !r.ok() {
             return Err(forge_error(&format!("GraphQL: {}", r.message()), r.status));
         }
+        // A deleted tracking issue is an answer ("not found"), not a failure.
+        let missing_issue = |e: &Value| {
+            e["type"].as_str() == Some("NOT_FOUND")
+                && e["path"][0].as_str() == Some("repository")
+                && e["path"][1].as_str() == Some("issue")
+        };
         if let Some(errors) = r.body.get("errors").and_then(Value::as_array)
             && !errors.is_empty()
+            && !errors.iter().all(missing_issue)
         {
             let msgs: Vec<&str> = errors
                 .iter()

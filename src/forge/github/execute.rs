@@ -555,7 +555,7 @@ pub fn track(cx: &mut Exec) -> Result<()> {
     };
     cx.store
         .mutate(&format!("mission: tracking issue #{number}"), |tx| {
-            if tx.has_event(|e| e.kind == "github.tracking") {
+            if crate::forge::github::tracking_issue(&tx.head.events) == Some(number) {
                 return Ok(false);
             }
             tx.event(Event::new("github.tracking").data(json!({ "issue": number })));
@@ -660,7 +660,7 @@ pub fn publish(cx: &Exec) -> Result<()> {
     let since = head
         .events
         .iter()
-        .find(|e| e.kind == "github.tracking")
+        .rfind(|e| e.kind == "github.tracking")
         .map_or(u64::MAX, |e| e.seq);
     let alerts: Vec<&Event> = head
         .events

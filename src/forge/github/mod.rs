@@ -377,7 +377,8 @@ pub fn snapshot(
         };
         s.land_gone = last_open.filter(|pr| !closed(*pr));
     }
-    s.tracking = tracking_issue(events);
+    // A recorded tracking issue that no longer exists is opened again.
+    s.tracking = tracking_issue(events).filter(|_| view.tracking.is_some());
     s.tracking_open = view
         .tracking
         .as_ref()
