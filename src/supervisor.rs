@@ -9,7 +9,7 @@ use crate::config::Overrides;
 use crate::error::{Error, Result};
 use crate::mission::MissionStatus;
 use crate::pulse::execute::Exec;
-use crate::pulse::observe::observe;
+use crate::pulse::observe::{current, observe};
 use crate::pulse::{Action, plan};
 use crate::runs::{Layout, RunState};
 use crate::store::Store;
@@ -31,20 +31,12 @@ pub struct PulseReport {
 pub fn open_forge(
     ws: &Workspace,
     store: &Store,
-    ov: &Overrides,
+    config: &crate::config::Config,
 ) -> Result<Option<crate::forge::github::Forge>> {
-    let (mission, file) = match store.head()? {
-        Some(h) => (h.mission().clone(), store.file.clone()),
-        None => {
-            let l = ws.load(&store.id, false)?;
-            (l.doc.mission, l.file)
-        }
-    };
-    let config = crate::config::Config::load(&ws.repo, Some((&mission, file.as_str())), ov)?;
-    if !crate::forge::github::enabled(&config) {
+    if !crate::forge::github::enabled(config) {
         return Ok(None);
     }
-    crate::forge::github::Forge::open(&ws.repo, &config, &store.id).map(Some)
+    crate::forge::github::Forge::open(&ws.repo, config, &store.id).map(Some)
 }
 
 /// Where `git-mission` itself is, to start detached workers.
@@ -58,8 +50,9 @@ pub fn dry_run(ws: &Workspace, id: &str, ov: &Overrides) -> Result<Vec<Action>> 
     check_mission_id(id)?;
     let store = Store::new(&ws.repo, id);
     let layout = Layout::new(&ws.repo.common_dir(), id);
-    let forge = open_forge(ws, &store, ov)?;
-    let o = observe(ws, &store, &layout, ov, forge.as_ref())?;
+    let cur = current(ws, &store, ov)?;
+    let forge = open_forge(ws, &store, &cur.config)?;
+    let o = observe(ws, &store, &layout, cur, forge.as_ref())?;
     Ok(plan(&o.snapshot))
 }
 
@@ -74,11 +67,14 @@ pub fn pulse(
     check_mission_id(id)?;
     let store = Store::new(&ws.repo, id);
     let layout = Layout::new(&ws.repo.common_dir(), id);
-    let forge = open_forge(ws, &store, ov)?;
+    let mut cur = current(ws, &store, ov)?;
+    let forge = open_forge(ws, &store, &cur.config)?;
     if let Some(f) = &forge {
+        // The sync may move the integration head: read the mission again.
         f.sync(&ws.repo)?;
+        cur = current(ws, &store, ov)?;
     }
-    let o = observe(ws, &store, &layout, ov, forge.as_ref())?;
+    let o = observe(ws, &store, &layout, cur, forge.as_ref())?;
     let actions = plan(&o.snapshot);
     let mut ex = Exec {
         ws,
@@ -170,15 +166,7 @@ pub fn run(
     let mut idle = 0;
     let mut forge_errors = 0;
     let (poll, land_auto) = {
-        let store = Store::new(&ws.repo, id);
-        let (mission, file) = match store.head()? {
-            Some(h) => (h.mission().clone(), store.file.clone()),
-            None => {
-                let l = ws.load(id, false)?;
-                (l.doc.mission, l.file)
-            }
-        };
-        let c = crate::config::Config::load(&ws.repo, Some((&mission, file.as_str())), ov)?;
+        let c = current(ws, &Store::new(&ws.repo, id), ov)?.config;
         (
             c.get_str("github.poll")
                 .and_then(|v| humantime::parse_duration(v).ok())

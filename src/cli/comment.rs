@@ -77,13 +77,13 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         bot,
     };
     // The missions addressed: named ones, else the thread's (tracking issue or mission PR).
-    let mut ids: Vec<String> = crate::comments::parse(body)
+    // An invalid line names no mission: it is answered in its thread.
+    let named: Vec<Option<String>> = crate::comments::parse(body)
         .into_iter()
-        .filter_map(|r| r.ok().and_then(|p| p.mission))
+        .map(|r| r.ok().and_then(|p| p.mission))
         .collect();
-    let unnamed = crate::comments::parse(body)
-        .into_iter()
-        .any(|r| r.map_or(true, |p| p.mission.is_none()));
+    let unnamed = named.iter().any(Option::is_none);
+    let mut ids: Vec<String> = named.into_iter().flatten().collect();
     if unnamed {
         let issue_body = payload["issue"]["body"].as_str().unwrap_or("");
         if let Some(id) = tracking_mission(issue_body) {
@@ -106,7 +106,8 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
     let mut results = Vec::new();
     for id in &ids {
         let store = Store::new(&ws.repo, id);
-        let forge = match crate::supervisor::open_forge(&ws, &store, &ov)? {
+        let config = crate::pulse::observe::current(&ws, &store, &ov)?.config;
+        let forge = match crate::supervisor::open_forge(&ws, &store, &config)? {
             Some(f) => f,
             None => {
                 return Err(Error::user_hint(
@@ -146,16 +147,8 @@ fn apply_with_retry(
     for _ in 0..4 {
         forge.sync(&ws.repo)?;
         let before = ws.repo.branch_head(&branch)?;
-        let head = store.head()?;
-        let (mission, file) = match &head {
-            Some(h) => (h.mission().clone(), store.file.clone()),
-            None => {
-                let l = ws.load(&store.id, false)?;
-                (l.doc.mission, l.file)
-            }
-        };
-        let config = crate::config::Config::load(&ws.repo, Some((&mission, file.as_str())), ov)?;
-        let handled = handle(ws, store, &config, forge, obs)?;
+        let config = crate::pulse::observe::current(ws, store, ov)?.config;
+        let handled = handle(store, &config, forge, obs)?;
         match forge.push_state(&ws.repo) {
             Ok(()) => return Ok(handled),
             Err(e @ Error::Forge { .. }) => {
@@ -215,10 +208,7 @@ fn pr_mission(
     number: u64,
 ) -> Result<Option<String>> {
     let config = crate::config::Config::load(&ws.repo, None, ov)?;
-    let repo = match config.get_str("github.repo") {
-        Some(r) => r.to_owned(),
-        None => std::env::var("GITHUB_REPOSITORY").unwrap_or_default(),
-    };
+    let repo = crate::forge::github::repo_name(&ws.repo, &config)?;
     let ep = crate::forge::github::client::Endpoint::from_env(&repo)?;
     let gh = crate::forge::github::GitHub::new(ep)?;
     let r = gh.get(&gh.repo_path(&format!("/pulls/{number}")))?;

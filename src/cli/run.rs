@@ -159,7 +159,13 @@ pub fn work(cx: &Ctx, a: &WorkArgs) -> Result<u8> {
         }
         None => {
             // Dispatch it here, then execute it in this process.
-            let o = crate::pulse::observe::observe(&ws, &store, &layout, &ov, None)?;
+            let o = crate::pulse::observe::observe(
+                &ws,
+                &store,
+                &layout,
+                crate::pulse::observe::current(&ws, &store, &ov)?,
+                None,
+            )?;
             let f = o
                 .snapshot
                 .mission

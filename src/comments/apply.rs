@@ -13,7 +13,6 @@ use crate::events::Event;
 use crate::forge::github::{CommentObs, Forge, reply_marker};
 use crate::mission::{MissionStatus, body};
 use crate::store::{Store, Tx};
-use crate::workspace::Workspace;
 
 /// How a comment was handled.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,13 +60,7 @@ fn writer(p: &str) -> bool {
 
 /// Handles a comment for the store's mission: applies its commands once, or returns how it
 /// was handled before.
-pub fn handle(
-    _ws: &Workspace,
-    store: &Store,
-    config: &Config,
-    forge: &Forge,
-    c: &CommentObs,
-) -> Result<Handled> {
+pub fn handle(store: &Store, config: &Config, forge: &Forge, c: &CommentObs) -> Result<Handled> {
     let id = store.id.clone();
     let Some(head) = store.head()? else {
         return Ok(Handled {
@@ -136,9 +129,7 @@ pub fn handle(
                         ok: Some(ok),
                         reply: format!("@{}: mission `{id}`\n\n{}", c.login, replies.join("\n")),
                     };
-                    tx.event(Event::new("comment.handled").data(json!({
-                        "comment": c.id, "on": c.on, "by": c.login, "ok": h.ok, "reply": h.reply,
-                    })));
+                    tx.event(handled_event(c, &h));
                     result = Some(h);
                     Ok(true)
                 },
@@ -151,12 +142,17 @@ pub fn handle(
         if recorded(&tx.head.events, c.id).is_some() {
             return Ok(false);
         }
-        tx.event(Event::new("comment.handled").data(json!({
-            "comment": c.id, "on": c.on, "by": c.login, "ok": handled.ok, "reply": handled.reply,
-        })));
+        tx.event(handled_event(c, &handled));
         Ok(true)
     })?;
     Ok(handled)
+}
+
+/// The record of a handled comment; [`recorded`] reads it back.
+fn handled_event(c: &CommentObs, h: &Handled) -> Event {
+    Event::new("comment.handled").data(json!({
+        "comment": c.id, "on": c.on, "by": c.login, "ok": h.ok, "reply": h.reply,
+    }))
 }
 
 fn recorded(events: &[Event], comment: u64) -> Option<Handled> {

@@ -52,17 +52,9 @@ pub fn merge_tree(
     }
 }
 
-fn is_ancestor(root: &Path, a: &str, b: &str) -> bool {
-    std::process::Command::new("git")
-        .args(["merge-base", "--is-ancestor", a, b])
-        .current_dir(root)
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Whether `integ` has changes beyond the mission's own files since `branch` forked from it.
 fn needs_update(root: &Path, id: &str, integ: &str, branch: &str) -> Result<bool> {
-    if is_ancestor(root, integ, branch) {
+    if git::is_ancestor(root, integ, branch) {
         return Ok(false);
     }
     let fork = git::git(root, &["merge-base", integ, branch])?
@@ -159,20 +151,35 @@ pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
                 process::tail(&out.with_extension("err"), 20)
             );
             let limit = cx.config.get_u64("limits.worker_attempts").unwrap_or(3) as u32;
-            cx.store.mutate(&format!("{feature}: checks failed"), |tx| {
-                let Some(f) = tx.mission.milestones.iter_mut().flat_map(|m| m.features.iter_mut()).find(|x| x.id == feature) else { return Ok(false) };
-                if f.status != FeatureStatus::Review {
-                    return Ok(false);
-                }
-                let failed = f.attempts >= limit;
-                f.status = if failed { FeatureStatus::Failed } else { FeatureStatus::Pending };
-                let failure = format!("check `{check}` failed (exit {:?}):\n{}", fin.code, tail.trim());
-                tx.event(Event::new("feature.checks_failed").milestone(&milestone).feature(feature).data(json!({ "check": check, "exit_code": fin.code, "failure": failure })));
-                if failed {
-                    tx.event(Event::new("feature.failed").milestone(&milestone).feature(feature).data(json!({ "failure": failure })));
-                }
-                Ok(true)
-            })?;
+            cx.store
+                .mutate(&format!("{feature}: checks failed"), |tx| {
+                    let Some(f) = tx
+                        .mission
+                        .milestones
+                        .iter_mut()
+                        .flat_map(|m| m.features.iter_mut())
+                        .find(|x| x.id == feature)
+                    else {
+                        return Ok(false);
+                    };
+                    let failure = format!(
+                        "check `{check}` failed (exit {:?}):\n{}",
+                        fin.code,
+                        tail.trim()
+                    );
+                    let Some(events) = super::checks_failed(
+                        f,
+                        limit,
+                        &milestone,
+                        json!({ "check": check, "exit_code": fin.code, "failure": failure }),
+                    ) else {
+                        return Ok(false);
+                    };
+                    for e in events {
+                        tx.event(e);
+                    }
+                    Ok(true)
+                })?;
             return Ok(());
         }
     }
@@ -237,7 +244,7 @@ pub fn land(cx: &mut Exec) -> Result<()> {
         .head()?
         .ok_or_else(|| Error::user("the mission has not started"))?;
     if head.events.iter().any(|e| e.kind == "mission.landed")
-        || is_ancestor(&root, &integ_head, &base_head)
+        || git::is_ancestor(&root, &integ_head, &base_head)
     {
         return Ok(());
     }

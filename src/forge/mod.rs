@@ -1,6 +1,47 @@
-//! Forges: where a feature's "pull request" lives. `local` (this module's only forge so far)
-//! treats a feature branch as its PR: run its checks, then merge it into the integration
-//! branch without touching any checked-out work tree.
+//! Forges: where a feature's "pull request" lives. `local` treats a feature branch as its PR:
+//! run its checks, then merge it into the integration branch without touching any checked-out
+//! work tree. `github` opens real pull requests (docs/github.md).
 
 pub mod github;
 pub mod local;
+
+use serde_json::{Value, json};
+
+use crate::events::Event;
+use crate::mission::{Feature, FeatureStatus};
+
+/// A feature in review whose checks failed goes back to `pending`, or to `failed` once it has
+/// used its `limit` attempts. `data` describes the failure and holds its `failure` text.
+/// `None` when the feature is not in review (nothing to change).
+pub fn checks_failed(
+    f: &mut Feature,
+    limit: u32,
+    milestone: &str,
+    data: Value,
+) -> Option<Vec<Event>> {
+    if f.status != FeatureStatus::Review {
+        return None;
+    }
+    let failed = f.attempts >= limit;
+    f.status = if failed {
+        FeatureStatus::Failed
+    } else {
+        FeatureStatus::Pending
+    };
+    let failure = data["failure"].clone();
+    let mut events = vec![
+        Event::new("feature.checks_failed")
+            .milestone(milestone)
+            .feature(&f.id)
+            .data(data),
+    ];
+    if failed {
+        events.push(
+            Event::new("feature.failed")
+                .milestone(milestone)
+                .feature(&f.id)
+                .data(json!({ "failure": failure })),
+        );
+    }
+    Some(events)
+}

@@ -38,6 +38,11 @@ pub fn git_env(dir: &Path, env: &[(String, String)], args: &[&str]) -> Result<St
     }
 }
 
+/// Whether commit `a` is an ancestor of (or equal to) `b`.
+pub fn is_ancestor(dir: &Path, a: &str, b: &str) -> bool {
+    git(dir, &["merge-base", "--is-ancestor", a, b]).is_ok()
+}
+
 /// Like [`git`], but a non-zero exit with no stderr (as `git config --get` gives for "not
 /// set") is `Ok(None)`.
 pub fn git_opt(dir: &Path, args: &[&str]) -> Result<Option<String>> {

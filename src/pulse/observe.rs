@@ -31,13 +31,16 @@ pub fn recorded(events: &[Event], run: &str) -> bool {
     })
 }
 
-pub fn observe(
-    ws: &Workspace,
-    store: &Store,
-    layout: &Layout,
-    ov: &Overrides,
-    forge: Option<&crate::forge::github::Forge>,
-) -> Result<Observed> {
+/// The mission as it stands: the integration head (once started), the mission (at that head,
+/// else the file in the work tree), its path and its effective configuration.
+pub struct Current {
+    pub head: Option<Head>,
+    pub mission: Mission,
+    pub file: String,
+    pub config: Config,
+}
+
+pub fn current(ws: &Workspace, store: &Store, ov: &Overrides) -> Result<Current> {
     let head = store.head()?;
     let (mission, file) = match &head {
         Some(h) => (h.mission().clone(), store.file.clone()),
@@ -47,6 +50,27 @@ pub fn observe(
         }
     };
     let config = Config::load(&ws.repo, Some((&mission, file.as_str())), ov)?;
+    Ok(Current {
+        head,
+        mission,
+        file,
+        config,
+    })
+}
+
+pub fn observe(
+    ws: &Workspace,
+    store: &Store,
+    layout: &Layout,
+    current: Current,
+    forge: Option<&crate::forge::github::Forge>,
+) -> Result<Observed> {
+    let Current {
+        head,
+        mission,
+        file,
+        config,
+    } = current;
     let events: &[Event] = head.as_ref().map_or(&[], |h| h.events.as_slice());
     let runs: Vec<ObservedRun> = layout
         .list()

@@ -255,11 +255,8 @@ fn github_first(s: &Snapshot, g: &crate::forge::github::GhSnap, out: &mut Vec<Ac
     if g.land != "none" && !g.unlanded.is_empty() {
         match (&g.land_pr, g.land_gone) {
             (Some(pr), _) => {
-                let green = pr.checks.as_deref().is_none_or(|c| c == "SUCCESS")
-                    && pr.mergeable == "MERGEABLE"
-                    && matches!(pr.merge_state.as_str(), "CLEAN" | "UNSTABLE" | "HAS_HOOKS");
                 let current = g.integration_head.as_deref() == Some(pr.head_sha.as_str());
-                if g.land == "auto" && green && current {
+                if g.land == "auto" && pr.green() && current {
                     out.push(Action::MergeLand {
                         pr: pr.number,
                         sha: pr.head_sha.clone(),
@@ -308,12 +305,8 @@ fn github_review(f: &crate::mission::Feature, g: &crate::forge::github::GhSnap) 
             sha,
         });
     }
-    let green = pr.checks.as_deref().is_none_or(|c| c == "SUCCESS");
-    let ready = pr.mergeable == "MERGEABLE"
-        && matches!(pr.merge_state.as_str(), "CLEAN" | "UNSTABLE" | "HAS_HOOKS")
-        && !pr.draft
-        && pr.review.as_deref() != Some("CHANGES_REQUESTED");
-    (green && ready).then_some(Action::MergePr {
+    let ready = pr.green() && !pr.draft && pr.review.as_deref() != Some("CHANGES_REQUESTED");
+    ready.then_some(Action::MergePr {
         feature,
         pr: number,
         sha,

@@ -8,7 +8,6 @@
 //!   (a primary or secondary rate limit). A 5xx or a transport error on a write is *uncertain*:
 //!   it is never retried blindly. The pulse stops and the next one observes what happened.
 
-use std::cell::Cell;
 use std::time::Duration;
 
 use http::{HeaderMap, Method, Uri};
@@ -135,8 +134,6 @@ pub struct GitHub {
     rt: tokio::runtime::Runtime,
     octo: Octocrab,
     pub ep: Endpoint,
-    /// Requests sent (for `--debug` and tests).
-    pub sent: Cell<u32>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -168,12 +165,7 @@ impl GitHub {
                 .build()
                 .map_err(|e| Error::Internal(format!("octocrab: {e}")))?
         };
-        Ok(GitHub {
-            rt,
-            octo,
-            ep,
-            sent: Cell::new(0),
-        })
+        Ok(GitHub { rt, octo, ep })
     }
 
     /// `/repos/{owner}/{repo}` + `rest`.
@@ -228,7 +220,6 @@ impl GitHub {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            self.sent.set(self.sent.get() + 1);
             let result = self.rt.block_on(self.once(&method, path, body));
             let what = format!("{method} {path}");
             match result {

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::{CommentObs, Forge, MARK, View, marker, reply_marker};
+use super::{Forge, View, marker, reply_marker};
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::mission::{FeatureStatus, MissionStatus};
@@ -99,7 +99,7 @@ pub fn push(cx: &mut Exec, feature: &str) -> Result<()> {
     let remote = forge.remote.fetched(&repo.root, &branch)?;
     match &remote {
         Some(r) if *r == local => {}
-        Some(r) if super::sync::is_ancestor(&repo.root, &local, r) => {
+        Some(r) if crate::git::is_ancestor(&repo.root, &local, r) => {
             // GitHub moved the branch (an update from the integration branch): follow it.
             let wt = cx.layout.worktree(feature);
             if wt.exists() {
@@ -307,31 +307,15 @@ pub fn pr_checks_failed(cx: &mut Exec, feature: &str, pr: u64, state: &str) -> R
         &format!("{feature}: PR #{pr} checks failed"),
         feature,
         |f, ms, ev| {
-            if f.status != FeatureStatus::Review {
-                return false;
-            }
-            let failed = f.attempts >= limit;
-            f.status = if failed {
-                FeatureStatus::Failed
-            } else {
-                FeatureStatus::Pending
-            };
             let failure = format!("the checks of PR #{pr} ended {state}");
-            ev.push(
-                Event::new("feature.checks_failed")
-                    .milestone(ms)
-                    .feature(feature)
-                    .data(json!({ "pr": pr, "state": state, "failure": failure })),
-            );
-            if failed {
-                ev.push(
-                    Event::new("feature.failed")
-                        .milestone(ms)
-                        .feature(feature)
-                        .data(json!({ "failure": failure })),
-                );
+            let data = json!({ "pr": pr, "state": state, "failure": failure });
+            match crate::forge::checks_failed(f, limit, ms, data) {
+                Some(events) => {
+                    ev.extend(events);
+                    true
+                }
+                None => false,
             }
-            true
         },
     )
 }
@@ -714,14 +698,9 @@ pub fn comment(cx: &mut Exec, id: u64) -> Result<()> {
         return Ok(());
     };
     let answered = view.has_marker(c.on, &reply_marker(c.id));
-    let handled = crate::comments::apply::handle(cx.ws, cx.store, cx.config, forge, &c)?;
+    let handled = crate::comments::apply::handle(cx.store, cx.config, forge, &c)?;
     if !answered {
         crate::comments::apply::answer(forge, &c, &handled)?;
     }
     Ok(())
-}
-
-/// Whether a body is the tool's own.
-pub fn is_ours(c: &CommentObs) -> bool {
-    c.body.contains(MARK)
 }

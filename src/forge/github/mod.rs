@@ -111,6 +111,18 @@ pub struct PrObs {
     pub comments: Vec<CommentObs>,
 }
 
+impl PrObs {
+    /// Checks passed (or there are none) and GitHub would merge it now.
+    pub fn green(&self) -> bool {
+        self.checks.as_deref().is_none_or(|c| c == "SUCCESS")
+            && self.mergeable == "MERGEABLE"
+            && matches!(
+                self.merge_state.as_str(),
+                "CLEAN" | "UNSTABLE" | "HAS_HOOKS"
+            )
+    }
+}
+
 /// What the query saw.
 #[derive(Debug, Clone, Default)]
 pub struct View {
@@ -137,43 +149,47 @@ pub struct Forge {
     pub gh: GitHub,
     pub remote: Remote,
     pub id: String,
-    pub land: String,
     pub merge_method: String,
-    pub dispatch_actions: bool,
     /// The integration branch's value on the remote, as last fetched or pushed.
     pub remote_head: std::cell::RefCell<Option<String>>,
+}
+
+/// The GitHub repository (`owner/name`): `github.repo`, else `$GITHUB_REPOSITORY`, else the
+/// URL of the remote `github.remote`.
+pub fn repo_name(repo: &Repo, config: &Config) -> Result<String> {
+    if let Some(r) = config.get_str("github.repo") {
+        return Ok(r.to_owned());
+    }
+    if let Ok(r) = std::env::var("GITHUB_REPOSITORY")
+        && !r.is_empty()
+    {
+        return Ok(r);
+    }
+    let remote = config.get_str("github.remote").unwrap_or("origin");
+    crate::git::git_opt(&repo.root, &["remote", "get-url", remote])?
+        .and_then(|u| repo_from_url(&u))
+        .ok_or_else(|| {
+            Error::user_hint(
+                "cannot tell which GitHub repository this is",
+                "set github.repo: owner/name in todo/missions/config.yml",
+            )
+        })
 }
 
 impl Forge {
     pub fn open(repo: &Repo, config: &Config, id: &str) -> Result<Forge> {
         let remote_name = config.get_str("github.remote").unwrap_or("origin");
-        let name = match config.get_str("github.repo") {
-            Some(r) => r.to_owned(),
-            None => match std::env::var("GITHUB_REPOSITORY") {
-                Ok(r) if !r.is_empty() => r,
-                _ => crate::git::git_opt(&repo.root, &["remote", "get-url", remote_name])?
-                    .and_then(|u| repo_from_url(&u))
-                    .ok_or_else(|| {
-                        Error::user_hint(
-                            "cannot tell which GitHub repository this is",
-                            "set github.repo: owner/name in todo/missions/config.yml",
-                        )
-                    })?,
-            },
-        };
-        let ep = Endpoint::from_env(&name)?;
+        let ep = Endpoint::from_env(&repo_name(repo, config)?)?;
         let remote = Remote::open(&repo.root, remote_name, Some(&ep.token))?;
         Ok(Forge {
             gh: GitHub::new(ep)?,
             remote,
             id: id.to_owned(),
-            land: config.get_str("land").unwrap_or("pr").to_owned(),
             merge_method: if config.get_str("merge") == Some("merge") {
                 "merge".into()
             } else {
                 "squash".into()
             },
-            dispatch_actions: config.get_str("dispatch") == Some("actions"),
             remote_head: std::cell::RefCell::new(None),
         })
     }
@@ -188,7 +204,7 @@ impl Forge {
         if let Some(r) = &remote {
             let local = repo.branch_head(&branch)?;
             if !sync::fast_forward(root, &branch, local.as_deref(), r)?
-                && !sync::is_ancestor(root, r, local.as_deref().unwrap_or(""))
+                && !crate::git::is_ancestor(root, r, local.as_deref().unwrap_or(""))
             {
                 return Err(Error::user_hint(
                     format!(

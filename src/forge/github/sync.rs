@@ -132,11 +132,6 @@ fn remote_error(e: Error) -> Error {
     }
 }
 
-/// Whether `a` is an ancestor of (or equal to) `b`.
-pub fn is_ancestor(root: &Path, a: &str, b: &str) -> bool {
-    git::git(root, &["merge-base", "--is-ancestor", a, b]).is_ok()
-}
-
 /// Brings a local branch to the remote's value when the remote is ahead (compare-and-swap on
 /// the old value). Returns `false` when the local branch has commits the remote lacks.
 pub fn fast_forward(root: &Path, branch: &str, local: Option<&str>, remote: &str) -> Result<bool> {
@@ -147,7 +142,7 @@ pub fn fast_forward(root: &Path, branch: &str, local: Option<&str>, remote: &str
             Ok(true)
         }
         Some(l) if l == remote => Ok(true),
-        Some(l) if is_ancestor(root, l, remote) => {
+        Some(l) if git::is_ancestor(root, l, remote) => {
             git::git(root, &["update-ref", &name, remote, l])?;
             Ok(true)
         }
