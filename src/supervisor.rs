@@ -23,7 +23,7 @@ pub struct PulseReport {
     pub status: MissionStatus,
     /// Runs of this mission still alive on this machine.
     pub running: usize,
-    /// Waiting on the forge (PR checks, mergeability, a land PR): not idle.
+    /// Waiting on the forge (PR checks, mergeability, a land PR, Actions workers): not idle.
     pub waiting: bool,
 }
 
@@ -69,6 +69,11 @@ pub fn pulse(
     let layout = Layout::new(&ws.repo.common_dir(), id);
     let mut cur = current(ws, &store, ov)?;
     let forge = open_forge(ws, &store, &cur.config)?;
+    // GitHub: every state change is pushed as soon as it is committed.
+    let store = match &forge {
+        Some(f) => store.publishing(f),
+        None => store,
+    };
     if let Some(f) = &forge {
         // The sync may move the integration head: read the mission again.
         f.sync(&ws.repo)?;
@@ -107,6 +112,7 @@ pub fn pulse(
             .features()
             .any(|(_, f)| f.status == crate::mission::FeatureStatus::Review)
             || (g.land != "none" && !g.unlanded.is_empty())
+            || !g.workers.is_empty()
     });
     for (run, mut child) in ex.children.drain(..) {
         let tx = sink.clone();

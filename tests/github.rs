@@ -57,6 +57,13 @@ impl Gh {
         self.repo.run_deadline(args, &env, secs)
     }
 
+    fn run_with(&self, args: &[&str], extra: &[(&str, &str)]) -> Output {
+        let env = self.env();
+        let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        env.extend_from_slice(extra);
+        self.repo.run_deadline(args, &env, 60)
+    }
+
     fn pulse(&self) -> Output {
         self.run(&["pulse", "m"], 60)
     }
@@ -202,6 +209,229 @@ fn a_full_mission_through_pull_requests() {
         Some(ev.len())
     );
     g.emu.write_log(&contract_log("full-mission"));
+}
+
+impl Gh {
+    /// Installs the workflows on main and sets `dispatch: actions`, as a team does.
+    fn install_workflows(&self) {
+        self.repo.run(&["init", "--github"]).success();
+        self.repo
+            .write("todo/missions/config.yml", "dispatch: actions\n");
+        self.repo.commit_all("install the git mission workflows");
+        self.repo.git(&["push", "-q", "origin", "main"]);
+    }
+
+    /// Plays an Actions runner for a dispatch of the worker workflow: a fresh clone of the
+    /// GitHub repository at the dispatched ref, then the workflow's command with its inputs.
+    fn runner(&self, d: &github_emulator::Dispatch, name: &str, env: &[(&str, &str)]) -> Output {
+        let dir = self.repo.home().join(format!("runner-{}-{name}", d.run_id));
+        let ok = std::process::Command::new("git")
+            .args(["clone", "-q", "--branch", &d.git_ref])
+            .arg(&self.bare)
+            .arg(&dir)
+            .status()
+            .expect("git clone")
+            .success();
+        assert!(ok);
+        let input = |k: &str| d.inputs[k].as_str().expect("input").to_owned();
+        let mut all = self.env();
+        all.push(("GITHUB_ACTIONS", "true".into()));
+        all.extend(env.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let all: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let out = self
+            .repo
+            .command(
+                &[
+                    "work",
+                    &input("mission"),
+                    &input("feature"),
+                    "--run",
+                    &input("run"),
+                ],
+                &all,
+            )
+            .current_dir(&dir)
+            .output()
+            .expect("git-mission work");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+#[test]
+fn workers_run_on_actions_runners() {
+    let g = Gh::new("land: auto\n", TWO_MILESTONES);
+    g.emu.set_checks(Checks::PassAfter(1));
+    g.install_workflows();
+    let mut handled = std::collections::HashSet::new();
+    let mut crashed = None;
+    let mut replayed = false;
+    for _ in 0..300 {
+        if g.status() == "completed" && g.bare_show("main:out-F3.txt").is_some() {
+            break;
+        }
+        for d in g.emu.dispatches() {
+            if !handled.insert(d.run_id) {
+                continue;
+            }
+            assert_eq!(d.workflow, "mission-worker.yml");
+            assert_eq!(d.git_ref, "main");
+            let mut keys: Vec<&String> = d.inputs.as_object().expect("inputs").keys().collect();
+            keys.sort();
+            assert_eq!(keys, ["feature", "mission", "run"], "ids only");
+            if crashed.is_none() {
+                // The first runner dies before git mission records anything.
+                crashed = Some(d.clone());
+                g.emu.complete_workflow_run(d.run_id, "failure");
+                continue;
+            }
+            let out = g.runner(&d, "a", &[]);
+            assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+            if !replayed {
+                // A re-run of a recorded run does nothing.
+                replayed = true;
+                let before = g.bare_show("mission/m:todo/missions/m/events.jsonl");
+                let again = g.runner(&d, "b", &[]);
+                assert_eq!(again.code, 0, "{}", again.stderr);
+                assert!(again.stdout.contains("nothing to do"), "{}", again.stdout);
+                assert_eq!(
+                    g.bare_show("mission/m:todo/missions/m/events.jsonl"),
+                    before
+                );
+            }
+            g.emu.complete_workflow_run(d.run_id, "success");
+        }
+        g.pulse_ok();
+    }
+    assert_eq!(g.status(), "completed");
+    for f in ["F1", "F2", "F3"] {
+        assert!(
+            g.bare_show(&format!("main:out-{f}.txt")).is_some(),
+            "{f} landed"
+        );
+    }
+    let ev = g.repo.events();
+    let dispatches = g.emu.dispatches();
+    assert_eq!(dispatches.len(), 4, "three features, one retried");
+    assert_eq!(count(&ev, "feature.dispatched", None), 4);
+    assert!(
+        ev.iter()
+            .filter(|e| e["type"] == "feature.dispatched")
+            .all(|e| e["data"]["on"] == "actions")
+    );
+    assert_eq!(
+        count(&ev, "github.worker", None),
+        4,
+        "each workflow run noted"
+    );
+    // The crashed runner is a lost attempt, with its workflow run named; the retry succeeded.
+    let crashed = crashed.expect("a crashed runner");
+    let lost_run = crashed.inputs["run"].as_str().expect("run").to_owned();
+    let lost = ev
+        .iter()
+        .find(|e| e["run"] == lost_run.as_str() && e["type"] == "run.finished")
+        .expect("the lost run is recorded");
+    let why = lost["data"]["failure"].as_str().unwrap_or("");
+    assert!(
+        why.contains("without recording a result")
+            && why.contains(&format!("/actions/runs/{}", crashed.run_id)),
+        "{why}"
+    );
+    assert_eq!(count(&ev, "feature.retried", Some("F1")), 1);
+    assert_eq!(count(&ev, "feature.failed", None), 0);
+    // Every other run was recorded by its runner, and nothing ran on the pulse's machine.
+    assert_eq!(count(&ev, "feature.handoff", None), 3);
+    let runs_here = g.repo.root().join(".git/git-mission/m/runs");
+    for d in std::fs::read_dir(&runs_here)
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let meta = std::fs::read_to_string(d.path().join("meta.json")).unwrap_or_default();
+        let meta: serde_json::Value = serde_json::from_str(&meta).unwrap_or_default();
+        assert_ne!(
+            meta["role"], "worker",
+            "a worker ran where the pulse runs: {meta}"
+        );
+    }
+    g.emu.write_log(&contract_log("actions-workers"));
+}
+
+#[test]
+fn an_overdue_actions_worker_is_cancelled_and_counted() {
+    let g = Gh::new(
+        "land: pr\n",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"true\"], assertions: [VC1]}\n    features:\n      - {id: F1, title: first, description: x}\n",
+    );
+    g.install_workflows();
+    // The pulse's deadline: no time for a runner at all.
+    let tight = [
+        ("GIT_MISSION_LIMITS_WORKER_TIMEOUT", "1ms"),
+        ("GIT_MISSION_GITHUB_QUEUE_GRACE", "0s"),
+    ];
+    let pulse = || {
+        let out = g.run_with(&["pulse", "m"], &tight);
+        assert!(matches!(out.code, 0 | 3), "{}", out.snapshot());
+    };
+    for _ in 0..10 {
+        if !g.emu.dispatches().is_empty() {
+            break;
+        }
+        pulse();
+    }
+    let first = g.emu.dispatches();
+    assert_eq!(first.len(), 1);
+    // Never picked up by a runner: the next pulses cancel it and dispatch attempt 2.
+    for _ in 0..50 {
+        if g.emu.dispatches().len() > 1 {
+            break;
+        }
+        pulse();
+    }
+    let ds = g.emu.dispatches();
+    assert_eq!(ds.len(), 2, "retried once");
+    let cancels: Vec<_> = g
+        .emu
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.method == "POST"
+                && r.path
+                    .ends_with(&format!("/actions/runs/{}/cancel", first[0].run_id))
+        })
+        .collect();
+    assert_eq!(cancels.len(), 1, "the overdue run is cancelled once");
+    let ev = g.repo.events();
+    let run1 = first[0].inputs["run"].as_str().expect("run");
+    let timed_out = ev
+        .iter()
+        .find(|e| e["run"] == run1 && e["type"] == "run.timed_out")
+        .expect("recorded as timed out");
+    assert!(
+        timed_out["data"]["failure"]
+            .as_str()
+            .unwrap_or("")
+            .contains("overran")
+    );
+    assert_eq!(
+        g.repo.status_json()["milestones"][0]["features"][0]["attempts"],
+        1
+    );
+    // A runner that picks up the cancelled run late does nothing.
+    let late = g.runner(&first[0], "late", &[]);
+    assert_eq!(late.code, 0, "{}", late.stderr);
+    assert!(late.stdout.contains("nothing to do"), "{}", late.stdout);
+    // Attempt 2 runs (with a normal deadline) and the feature goes to review.
+    let out = g.runner(&ds[1], "a", &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    g.emu.complete_workflow_run(ds[1].run_id, "success");
+    g.pulse_ok();
+    let ev = g.repo.events();
+    assert_eq!(count(&ev, "feature.handoff", Some("F1")), 1);
+    assert_eq!(count(&ev, "feature.pr_opened", Some("F1")), 1);
 }
 
 fn contract_log(name: &str) -> PathBuf {

@@ -35,7 +35,8 @@ pub struct WorkArgs {
     pub id: String,
     /// Feature id
     pub feature: String,
-    /// Execute this already dispatched run (used by the supervisor)
+    /// Execute this already dispatched run (used by the supervisor, and by the worker
+    /// workflow on Actions runners with `dispatch: actions`)
     #[arg(long, value_name = "RUN-ID")]
     pub run: Option<String>,
 }
@@ -150,10 +151,45 @@ pub fn work(cx: &Ctx, a: &WorkArgs) -> Result<u8> {
     let store = Store::new(&ws.repo, &a.id);
     let layout = Layout::new(&ws.repo.common_dir(), &a.id);
     let ov = cx.overrides();
+    // A run dispatched to Actions (`dispatch: actions`) has no run directory on the runner:
+    // adopt it from the mission's log, fetched from GitHub.
+    let remote = a
+        .run
+        .as_ref()
+        .filter(|r| !layout.run(r).join("meta.json").exists());
+    let forge = match remote {
+        Some(_) => {
+            let cur = crate::pulse::observe::current(&ws, &store, &ov)?;
+            supervisor::open_forge(&ws, &store, &cur.config)?
+        }
+        None => None,
+    };
+    let store = match &forge {
+        Some(f) => {
+            f.sync(&ws.repo)?;
+            store.publishing(f)
+        }
+        None => store,
+    };
     let run = match &a.run {
         Some(r) => {
             if !crate::mission::ids::is_run_id(r) {
                 return Err(Error::user(format!("invalid run id {r:?}")));
+            }
+            if let Some(f) = &forge
+                && !adopt(&ws, &store, &layout, &ov, f, &a.feature, r)?
+            {
+                let msg = format!(
+                    "{} run {r}: already recorded or no longer wanted; nothing to do",
+                    a.feature
+                );
+                if cx.out.json {
+                    cx.out
+                        .json(&json!({ "run": r, "feature": a.feature, "skipped": true }));
+                } else {
+                    cx.out.data(&msg);
+                }
+                return Ok(exit::OK);
             }
             r.clone()
         }
@@ -199,6 +235,20 @@ pub fn work(cx: &Ctx, a: &WorkArgs) -> Result<u8> {
     let config =
         crate::config::Config::load(&ws.repo, Some((head.mission(), store.file.as_str())), &ov)?;
     let record = crate::worker::execute(&ws.repo, &store, &config, &layout, &run)?;
+    if let Some(f) = &forge {
+        // The branch goes up before the result: a recorded success always has its branch
+        // there. A failed push leaves the run unrecorded; the pulse counts it lost.
+        let branch = crate::workspace::feature_branch(&a.id, &a.feature);
+        if ws.repo.branch_head(&branch)?.is_some() {
+            match f.remote.push(&ws.repo.root, &branch) {
+                Ok(()) => {}
+                Err(e) if record.failure.is_none() => return Err(e),
+                Err(e) => cx
+                    .out
+                    .warning(&format!("could not push {branch} after a failed run: {e}")),
+            }
+        }
+    }
     let mut ex = crate::pulse::execute::Exec {
         ws: &ws,
         store: &store,
@@ -225,4 +275,78 @@ pub fn work(cx: &Ctx, a: &WorkArgs) -> Result<u8> {
     } else {
         exit::USER
     })
+}
+
+/// Makes the run directory of a run dispatched to Actions, from the mission's log. `false`:
+/// the run is already recorded or its feature is no longer running (a late or repeated
+/// workflow run), so there is nothing to do.
+fn adopt(
+    ws: &crate::workspace::Workspace,
+    store: &Store,
+    layout: &Layout,
+    ov: &crate::config::Overrides,
+    forge: &crate::forge::github::Forge,
+    feature: &str,
+    run: &str,
+) -> Result<bool> {
+    let head = store
+        .head()?
+        .ok_or_else(|| Error::user(format!("mission {} has not started", store.id)))?;
+    let Some(d) = head
+        .events
+        .iter()
+        .rev()
+        .find(|e| e.kind == "feature.dispatched" && e.run.as_deref() == Some(run))
+    else {
+        return Err(Error::user_hint(
+            format!("mission {} never dispatched run {run}", store.id),
+            "the worker workflow runs only runs a pulse dispatched (dispatch: actions)",
+        ));
+    };
+    if d.feature.as_deref() != Some(feature) {
+        return Err(Error::user(format!("run {run} is not a run of {feature}")));
+    }
+    if crate::pulse::observe::recorded(&head.events, run) {
+        return Ok(false);
+    }
+    let Some((ms, f)) = head.mission().feature(feature) else {
+        return Ok(false);
+    };
+    if f.status != crate::mission::FeatureStatus::Running {
+        return Ok(false);
+    }
+    // A retry continues from the branch an earlier attempt pushed.
+    let branch = crate::workspace::feature_branch(&store.id, feature);
+    if ws.repo.branch_head(&branch)?.is_none()
+        && let Some(r) = forge.remote.fetched(&ws.repo.root, &branch)?
+    {
+        crate::git::git(
+            &ws.repo.root,
+            &["update-ref", &format!("refs/heads/{branch}"), &r, ""],
+        )?;
+    }
+    let config =
+        crate::config::Config::load(&ws.repo, Some((head.mission(), store.file.as_str())), ov)?;
+    let agent = crate::worker::agent_spec(&config, crate::agents::Role::Worker)
+        .map(|s| s.agent)
+        .unwrap_or_else(|_| "none".into());
+    let meta = crate::runs::Meta {
+        run: run.to_owned(),
+        mission: store.id.clone(),
+        role: crate::agents::Role::Worker,
+        milestone: ms.id.clone(),
+        feature: Some(feature.to_owned()),
+        attempt: d.attempt.unwrap_or(1),
+        agent,
+        base: head.commit.to_string(),
+        branch: Some(branch),
+        worktree: layout.worktree(feature),
+        started: crate::pulse::execute::now().to_string(),
+        work_pid: None,
+        conflict: d.data["conflict"].as_bool().unwrap_or(false),
+    };
+    let dir = layout.run(run);
+    std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+    crate::runs::write_json(&dir.join("meta.json"), &meta)?;
+    Ok(true)
 }

@@ -93,6 +93,18 @@ pub const KEYS: &[KeyDef] = &[
         doc: "how often `run` looks at GitHub while it waits for checks",
     },
     KeyDef {
+        name: "github.worker_workflow",
+        kind: Kind::Str,
+        default: Some("\"mission-worker.yml\""),
+        doc: "the workflow file `dispatch: actions` starts for each worker run",
+    },
+    KeyDef {
+        name: "github.queue_grace",
+        kind: Kind::Duration,
+        default: Some("\"30m\""),
+        doc: "time an Actions worker may wait for a runner, on top of limits.worker_timeout",
+    },
+    KeyDef {
         name: "github.remote",
         kind: Kind::Str,
         default: Some("\"origin\""),
@@ -245,6 +257,28 @@ pub struct Settings {
     pub limits: Option<Limits>,
     #[serde(default)]
     pub budget: Option<Budget>,
+    /// Repository-wide only (`config.yml`), never in a mission's frontmatter.
+    #[serde(default)]
+    pub dispatch: Option<String>,
+    /// Repository-wide only (`config.yml`).
+    #[serde(default)]
+    pub github: Option<GithubSettings>,
+}
+
+/// The `github:` section of `todo/missions/config.yml`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GithubSettings {
+    #[serde(default)]
+    pub repo: Option<String>,
+    #[serde(default)]
+    pub remote: Option<String>,
+    #[serde(default)]
+    pub poll: Option<String>,
+    #[serde(default)]
+    pub worker_workflow: Option<String>,
+    #[serde(default)]
+    pub queue_grace: Option<String>,
 }
 
 impl Settings {
@@ -262,6 +296,8 @@ impl Settings {
             checks: m.checks.clone(),
             limits: m.limits.clone(),
             budget: m.budget.clone(),
+            dispatch: None,
+            github: None,
         }
     }
 
@@ -359,7 +395,16 @@ impl Config {
                         file: CONFIG_FILE.to_owned(),
                         diagnostics: vec![d],
                     })?;
-                c.settings_layer(&settings, &Origin::RepoFile(CONFIG_FILE.to_owned()));
+                let origin = Origin::RepoFile(CONFIG_FILE.to_owned());
+                // Keys typed as strings in the file are checked like any other layer's.
+                for (k, v) in settings.flatten() {
+                    if let (Some(def), Some(text)) = (key_def(k), v.as_str())
+                        && (k == "dispatch" || k.starts_with("github."))
+                    {
+                        parse_value(def, text).map_err(|e| bad_value(&origin, k, e))?;
+                    }
+                }
+                c.settings_layer(&settings, &origin);
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io(&file)(e)),

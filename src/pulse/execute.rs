@@ -82,6 +82,13 @@ impl Exec<'_> {
             Action::OpenLand => gh::open_land(self),
             Action::MergeLand { pr, sha } => gh::merge_land(self, *pr, sha),
             Action::LandGone { pr } => gh::land_gone(self, *pr),
+            Action::LostWorker {
+                run,
+                feature,
+                workflow_run,
+                why,
+                cancel,
+            } => self.lost_worker(run, feature, *workflow_run, why, *cancel),
         }
     }
 
@@ -181,7 +188,12 @@ impl Exec<'_> {
     }
 
     fn dispatch(&mut self, feature: &str, attempt: u32, conflict: bool) -> Result<()> {
-        let Some(run) = self.prepare_run(feature, attempt, conflict)? else {
+        if let Some(forge) = self.forge
+            && self.config.get_str("dispatch") == Some("actions")
+        {
+            return self.dispatch_actions(forge, feature, attempt, conflict);
+        }
+        let Some(run) = self.prepare_run(feature, attempt, conflict, false)? else {
             return Ok(());
         };
         let dir = self.layout.run(&run);
@@ -208,23 +220,99 @@ impl Exec<'_> {
         Ok(())
     }
 
-    /// Dispatches a feature to be executed by this process (`git mission work` by hand).
-    pub fn dispatch_here(&mut self, feature: &str, attempt: u32) -> Result<Option<String>> {
-        self.prepare_run(feature, attempt, false)
+    /// `dispatch: actions`: commits (and publishes) the dispatch, then starts the worker
+    /// workflow, which executes the run on a runner and records it there. A refusal by GitHub
+    /// is a failed attempt at once; an uncertain answer stops the pulse, and the next pulses
+    /// find the workflow run by its title or count the attempt lost after the grace period.
+    fn dispatch_actions(
+        &mut self,
+        forge: &crate::forge::github::Forge,
+        feature: &str,
+        attempt: u32,
+        conflict: bool,
+    ) -> Result<()> {
+        use crate::forge::github::workers::{self, Started};
+        let workflow = workers::workflow_file(self.config)?;
+        let Some(run) = self.prepare_run(feature, attempt, conflict, true)? else {
+            return Ok(());
+        };
+        let base = self.config.get_str("base").unwrap_or("main").to_owned();
+        match forge.start_worker(&workflow, &base, &self.store.id, feature, &run)? {
+            Started::Run { id, url } => {
+                let Some(id) = id else { return Ok(()) };
+                self.store
+                    .mutate(&format!("{feature}: run {run} is Actions run {id}"), |tx| {
+                        if super::observe::recorded(&tx.head.events, &run) {
+                            return Ok(false);
+                        }
+                        tx.event(
+                            Event::new("github.worker")
+                                .feature(feature)
+                                .run(&run, attempt)
+                                .data(json!({ "workflow_run": id, "url": url })),
+                        );
+                        Ok(true)
+                    })?;
+                Ok(())
+            }
+            Started::Refused(why) => {
+                tracing::warn!("{why}");
+                self.record_with(
+                    &run,
+                    Some(feature),
+                    Some(ExitRecord {
+                        failure: Some(why),
+                        finished_at: now().to_string(),
+                        ..ExitRecord::default()
+                    }),
+                )
+            }
+        }
     }
 
-    /// Commits the dispatch (re-checking every precondition) and writes the run directory.
+    /// An Actions worker that ended without a result, or overran its deadline: cancel it
+    /// if asked, then record the failed attempt.
+    fn lost_worker(
+        &mut self,
+        run: &str,
+        feature: &str,
+        workflow_run: Option<u64>,
+        why: &str,
+        cancel: bool,
+    ) -> Result<()> {
+        if cancel && let (Some(forge), Some(id)) = (self.forge, workflow_run) {
+            forge.cancel_run(id)?;
+        }
+        let mut exit = ExitRecord {
+            failure: Some(why.to_owned()),
+            finished_at: now().to_string(),
+            ..ExitRecord::default()
+        };
+        exit.finished.timed_out = cancel;
+        self.record_with(run, Some(feature), Some(exit))
+    }
+
+    /// Dispatches a feature to be executed by this process (`git mission work` by hand).
+    pub fn dispatch_here(&mut self, feature: &str, attempt: u32) -> Result<Option<String>> {
+        self.prepare_run(feature, attempt, false, false)
+    }
+
+    /// Commits the dispatch (re-checking every precondition) and writes the run directory
+    /// (none for a run on Actions: the runner makes its own).
     fn prepare_run(
         &mut self,
         feature: &str,
         attempt: u32,
         conflict: bool,
+        on_actions: bool,
     ) -> Result<Option<String>> {
         let run = runs::new_run_id(feature, attempt);
         // The run directory exists before the dispatch is committed, so no other pulse can see
         // a dispatched run without its directory and take it for lost.
         let dir = self.layout.run(&run);
-        std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+        if !on_actions {
+            std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+        }
         let spec = crate::worker::agent_spec(self.config, crate::agents::Role::Worker);
         let mut meta = Meta {
             run: run.clone(),
@@ -244,7 +332,9 @@ impl Exec<'_> {
             work_pid: None,
             conflict,
         };
-        runs::write_json(&dir.join("meta.json"), &meta)?;
+        if !on_actions {
+            runs::write_json(&dir.join("meta.json"), &meta)?;
+        }
         let limit = if self.poc() {
             1
         } else {
@@ -309,7 +399,11 @@ impl Exec<'_> {
                         .milestone(&milestone)
                         .feature(feature)
                         .run(&run, attempt)
-                        .data(json!({ "conflict": conflict })),
+                        .data(if on_actions {
+                            json!({ "conflict": conflict, "on": crate::forge::github::workers::ON_ACTIONS })
+                        } else {
+                            json!({ "conflict": conflict })
+                        }),
                 );
                 // Steering messages not yet delivered go to this run's prompt, exactly once.
                 let delivered: Vec<u64> = tx
@@ -356,9 +450,11 @@ impl Exec<'_> {
             let _ = std::fs::remove_dir_all(&dir);
             return Ok(None);
         };
-        meta.milestone = milestone;
-        meta.base = head.commit.to_string();
-        runs::write_json(&dir.join("meta.json"), &meta)?;
+        if !on_actions {
+            meta.milestone = milestone;
+            meta.base = head.commit.to_string();
+            runs::write_json(&dir.join("meta.json"), &meta)?;
+        }
         Ok(Some(run))
     }
 
@@ -378,20 +474,35 @@ impl Exec<'_> {
     /// Integrates a finished (or lost) run into the mission state. Idempotent by run id.
     pub fn record(&mut self, run: &str, feature: Option<&str>, lost: bool) -> Result<()> {
         let dir = self.layout.run(run);
-        let meta = runs::read_meta(&dir).ok();
-        if lost && meta.as_ref().is_some_and(|m| m.base.is_empty()) {
+        if lost
+            && runs::read_meta(&dir)
+                .ok()
+                .is_some_and(|m| m.base.is_empty())
+        {
             // Prepared but never dispatched (the dispatch lost its race): nothing to record.
             let _ = std::fs::remove_dir_all(&dir);
             return Ok(());
         }
-        let exit = match runs::read_exit(&dir) {
-            Some(e) => e,
-            None if lost => ExitRecord {
-                failure: Some("the worker process died before it finished (lost run)".into()),
-                finished_at: now().to_string(),
-                ..ExitRecord::default()
-            },
-            None => return Ok(()),
+        let lost = (lost && runs::read_exit(&dir).is_none()).then(|| ExitRecord {
+            failure: Some("the worker process died before it finished (lost run)".into()),
+            finished_at: now().to_string(),
+            ..ExitRecord::default()
+        });
+        self.record_with(run, feature, lost)
+    }
+
+    /// Integrates a run: its exit record on this machine, else `synthetic` (a run that left
+    /// none: lost, refused or cancelled). Idempotent by run id.
+    pub fn record_with(
+        &mut self,
+        run: &str,
+        feature: Option<&str>,
+        synthetic: Option<ExitRecord>,
+    ) -> Result<()> {
+        let dir = self.layout.run(run);
+        let meta = runs::read_meta(&dir).ok();
+        let Some(exit) = runs::read_exit(&dir).or(synthetic) else {
+            return Ok(());
         };
         let attempt_of = |tx_attempt: u32| meta.as_ref().map_or(tx_attempt, |m| m.attempt);
         let limit = self.config.get_u64("limits.worker_attempts").unwrap_or(3) as u32;

@@ -114,7 +114,7 @@ pub fn observe(
     let (view, github) = match forge {
         Some(f) => {
             let view = f.observe(crate::forge::github::tracking_issue(events))?;
-            let g = crate::forge::github::snapshot(
+            let mut g = crate::forge::github::snapshot(
                 &ws.repo,
                 &store.id,
                 &mission,
@@ -122,6 +122,24 @@ pub fn observe(
                 &view,
                 config.get_str("land").unwrap_or("pr"),
             )?;
+            // `dispatch: actions`: follow the worker runs (one more request, only while some
+            // are outstanding).
+            use crate::forge::github::workers;
+            let out = workers::outstanding(&mission, events);
+            if !out.is_empty() {
+                let runs = f.workflow_runs(&workers::workflow_file(&config)?, &out)?;
+                let grace = config
+                    .get_str("github.queue_grace")
+                    .and_then(|t| humantime::parse_duration(t).ok())
+                    .unwrap_or(std::time::Duration::from_secs(1800));
+                g.workers = workers::judge(
+                    &out,
+                    &runs,
+                    jiff::Timestamp::now(),
+                    config.worker_timeout(),
+                    grace,
+                );
+            }
             (Some(view), Some(g))
         }
         None => (None, None),

@@ -138,6 +138,15 @@ pub enum Action {
     LandGone {
         pr: u64,
     },
+    /// GitHub (`dispatch: actions`): a worker run on Actions ended without a result, or overran
+    /// its deadline (cancelled first): a failed attempt.
+    LostWorker {
+        run: String,
+        feature: String,
+        workflow_run: Option<u64>,
+        why: String,
+        cancel: bool,
+    },
 }
 
 impl fmt::Display for Action {
@@ -228,6 +237,20 @@ impl fmt::Display for Action {
                 write!(f, "merge the land PR #{pr} at head {}", short(sha))
             }
             Action::LandGone { pr } => write!(f, "the land PR #{pr} is no longer open; record it"),
+            Action::LostWorker {
+                run,
+                feature,
+                why,
+                cancel,
+                ..
+            } => {
+                let what = if *cancel {
+                    "cancel and record"
+                } else {
+                    "record lost"
+                };
+                write!(f, "{what} {feature} run {run} on Actions: {why}")
+            }
         }
     }
 }
@@ -332,8 +355,25 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
         }
     }
     // A feature marked running whose run is nowhere on this machine was lost (its dispatch
-    // committed but its worker never started, or its run directory is gone).
-    let observed: HashSet<&str> = s.runs.iter().map(|r| r.run.as_str()).collect();
+    // committed but its worker never started, or its run directory is gone) — unless it runs
+    // on Actions, where the workflow run tells.
+    let mut observed: HashSet<&str> = s.runs.iter().map(|r| r.run.as_str()).collect();
+    for w in s.github.iter().flat_map(|g| &g.workers) {
+        observed.insert(w.run.as_str());
+        use crate::forge::github::workers::WorkerState;
+        let (why, cancel) = match &w.state {
+            WorkerState::Running => continue,
+            WorkerState::Ended { why } => (why, false),
+            WorkerState::Overdue { why } => (why, true),
+        };
+        recs.push(Action::LostWorker {
+            run: w.run.clone(),
+            feature: w.feature.clone(),
+            workflow_run: w.workflow_run,
+            why: why.clone(),
+            cancel,
+        });
+    }
     for (feature, (run, _)) in &s.dispatched {
         if !observed.contains(run.as_str()) {
             recs.push(Action::Record {
@@ -372,7 +412,8 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
         .filter_map(|a| match a {
             Action::Record {
                 feature: Some(f), ..
-            } => Some(f.clone()),
+            }
+            | Action::LostWorker { feature: f, .. } => Some(f.clone()),
             _ => None,
         })
         .collect();

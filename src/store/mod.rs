@@ -62,6 +62,17 @@ impl Tx<'_> {
     }
 }
 
+/// Where committed state is published (a forge's remote). Each mutation is pushed as soon as
+/// it is committed, so concurrent writers on other machines (pulses, Actions workers, comment
+/// handlers) see it and a lost race is detected at once.
+pub trait Publish {
+    /// Publishes the branch, which moved from `old` to `new` by one mutation. `Ok(false)`: the
+    /// remote moved meanwhile; the implementation has put the local branch back to `old` and
+    /// brought it up to the remote, and the caller re-applies its change. An error leaves the
+    /// local branch at `old` too: a change is never kept here unless it is published.
+    fn publish(&self, old: &str, new: &str) -> Result<bool>;
+}
+
 /// The store of one mission.
 pub struct Store<'r> {
     pub repo: &'r Repo,
@@ -69,6 +80,8 @@ pub struct Store<'r> {
     pub branch: String,
     pub file: String,
     pub events_file: String,
+    /// Publishes each mutation (`forge: github`); `None` keeps state local.
+    pub publisher: Option<&'r dyn Publish>,
 }
 
 impl<'r> Store<'r> {
@@ -79,6 +92,15 @@ impl<'r> Store<'r> {
             branch: integration_branch(id),
             file: mission_file(id),
             events_file: format!("{MISSIONS_DIR}/{id}/events.jsonl"),
+            publisher: None,
+        }
+    }
+
+    /// The same store, publishing every mutation through `p`.
+    pub fn publishing(self, p: &'r dyn Publish) -> Store<'r> {
+        Store {
+            publisher: Some(p),
+            ..self
         }
     }
 
@@ -212,7 +234,27 @@ impl<'r> Store<'r> {
                 );
             }
             match self.commit(&head, tx, message) {
-                Ok(()) => return self.head(),
+                Ok(()) => {
+                    let new = self.head()?;
+                    let Some(p) = self.publisher else {
+                        return Ok(new);
+                    };
+                    let new_id = new
+                        .as_ref()
+                        .map(|h| h.commit.to_string())
+                        .unwrap_or_default();
+                    if p.publish(&head.commit.to_string(), &new_id)? {
+                        return Ok(new);
+                    }
+                    if lost >= MAX_RETRIES {
+                        return Err(Error::Internal(format!(
+                            "gave up after {lost} lost races publishing {}",
+                            self.branch
+                        )));
+                    }
+                    lost += 1;
+                    tracing::info!(mission = %self.id, lost, "state.retry: the remote integration head moved; re-applying");
+                }
                 Err(CommitError::Race) if lost < MAX_RETRIES => {
                     lost += 1;
                     tracing::info!(mission = %self.id, lost, "state.retry: the integration head moved; re-applying");

@@ -90,13 +90,21 @@ pub fn push(cx: &mut Exec, feature: &str) -> Result<()> {
     let title = f.title.clone();
     let branch = feature_branch(&id, feature);
     let integ = integration_branch(&id);
-    let local = repo.branch_head(&branch)?.ok_or_else(|| {
-        Error::user_hint(
-            format!("{feature} is in review but its branch {branch} is gone"),
-            format!("retry it: git mission retry {id} {feature}"),
-        )
-    })?;
     let remote = forge.remote.fetched(&repo.root, &branch)?;
+    let local = match (repo.branch_head(&branch)?, &remote) {
+        (Some(l), _) => l,
+        // Worked on elsewhere (an Actions runner pushed it): take the remote's.
+        (None, Some(r)) => {
+            super::sync::fast_forward(&repo.root, &branch, None, r)?;
+            r.clone()
+        }
+        (None, None) => {
+            return Err(Error::user_hint(
+                format!("{feature} is in review but its branch {branch} is gone"),
+                format!("retry it: git mission retry {id} {feature}"),
+            ));
+        }
+    };
     match &remote {
         Some(r) if *r == local => {}
         Some(r) if crate::git::is_ancestor(&repo.root, &local, r) => {

@@ -6,6 +6,7 @@
 pub mod client;
 pub mod execute;
 pub mod sync;
+pub mod workers;
 
 use std::collections::HashMap;
 
@@ -152,6 +153,34 @@ pub struct Forge {
     pub merge_method: String,
     /// The integration branch's value on the remote, as last fetched or pushed.
     pub remote_head: std::cell::RefCell<Option<String>>,
+    /// The repository's work tree root.
+    root: std::path::PathBuf,
+}
+
+impl crate::store::Publish for Forge {
+    fn publish(&self, old: &str, new: &str) -> Result<bool> {
+        let branch = integration_branch(&self.id);
+        let expected = self.remote_head.borrow().clone();
+        match self
+            .remote
+            .push_lease(&self.root, &branch, new, expected.as_deref())
+        {
+            Ok(true) => {
+                *self.remote_head.borrow_mut() = Some(new.to_owned());
+                Ok(true)
+            }
+            Ok(false) => {
+                // Lost the race: drop this change here, take the remote's state, re-apply.
+                self.unpublish_at(old, new)?;
+                self.sync_root()?;
+                Ok(false)
+            }
+            Err(e) => {
+                self.unpublish_at(old, new)?;
+                Err(e)
+            }
+        }
+    }
 }
 
 /// The GitHub repository (`owner/name`): `github.repo`, else `$GITHUB_REPOSITORY`, else the
@@ -191,18 +220,32 @@ impl Forge {
                 "squash".into()
             },
             remote_head: std::cell::RefCell::new(None),
+            root: repo.root.clone(),
         })
     }
 
     /// Fetches the mission's branches and brings the local integration branch up to the
     /// remote's. Diverged histories are an error: nothing is rewritten.
-    pub fn sync(&self, repo: &Repo) -> Result<()> {
-        let root = &repo.root;
+    pub fn sync(&self, _repo: &Repo) -> Result<()> {
+        self.sync_root()
+    }
+
+    fn sync_root(&self) -> Result<()> {
+        let root = &self.root;
         let branch = integration_branch(&self.id);
         self.remote.fetch_mission(root, &self.id)?;
         let remote = self.remote.fetched(root, &branch)?;
         if let Some(r) = &remote {
-            let local = repo.branch_head(&branch)?;
+            let local = crate::git::git_opt(
+                root,
+                &[
+                    "rev-parse",
+                    "--verify",
+                    "--quiet",
+                    &format!("refs/heads/{branch}"),
+                ],
+            )?
+            .map(|s| s.trim().to_owned());
             if !sync::fast_forward(root, &branch, local.as_deref(), r)?
                 && !crate::git::is_ancestor(root, r, local.as_deref().unwrap_or(""))
             {
@@ -232,9 +275,26 @@ impl Forge {
         if expected.as_deref() == Some(local.as_str()) {
             return Ok(());
         }
-        self.remote
-            .push_lease(&repo.root, &branch, expected.as_deref())?;
+        if !self
+            .remote
+            .push_lease(&repo.root, &branch, &local, expected.as_deref())?
+        {
+            return Err(Error::Forge {
+                message: format!(
+                    "{branch} changed on {} since it was fetched (another supervisor pushed); the next pulse re-reads it",
+                    self.remote.name
+                ),
+                status: 0,
+            });
+        }
         *self.remote_head.borrow_mut() = Some(local);
+        Ok(())
+    }
+
+    /// Puts the local integration branch back from `new` to `old` (compare-and-swap).
+    fn unpublish_at(&self, old: &str, new: &str) -> Result<()> {
+        let name = format!("refs/heads/{}", integration_branch(&self.id));
+        crate::git::git(&self.root, &["update-ref", &name, old, new])?;
         Ok(())
     }
 
@@ -332,6 +392,8 @@ pub struct GhSnap {
     pub tracking_open: bool,
     /// Command comments not yet handled, or handled but not yet answered.
     pub comments: Vec<u64>,
+    /// `dispatch: actions`: worker runs on Actions not yet recorded.
+    pub workers: Vec<workers::WorkerObs>,
 }
 
 /// Builds the snapshot. `view` is the query's answer; `events` the mission's log.

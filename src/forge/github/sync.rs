@@ -86,31 +86,38 @@ impl Remote {
         .map(|s| s.trim().to_owned()))
     }
 
-    /// Pushes `branch`, expecting the remote to hold `expected` (`None`: to not have it).
-    pub fn push_lease(&self, root: &Path, branch: &str, expected: Option<&str>) -> Result<()> {
+    /// Sets the remote's `branch` to `commit`, expecting it to hold `expected` (`None`: to not
+    /// have it). `Ok(false)`: the remote holds something else (another writer pushed first).
+    pub fn push_lease(
+        &self,
+        root: &Path,
+        branch: &str,
+        commit: &str,
+        expected: Option<&str>,
+    ) -> Result<bool> {
         let lease = format!(
             "--force-with-lease=refs/heads/{branch}:{}",
             expected.unwrap_or("")
         );
-        let spec = format!("refs/heads/{branch}:refs/heads/{branch}");
-        git::git_env(
+        let spec = format!("{commit}:refs/heads/{branch}");
+        match git::git_env(
             root,
             &self.env,
             &["push", "--quiet", "--porcelain", &lease, &self.name, &spec],
-        )
-        .map_err(|e| match e {
-            Error::Git { message, .. } if message.contains("stale info") || message.contains("rejected") => {
-                Error::Forge {
-                    message: format!("{branch} changed on {} since it was fetched (another supervisor pushed); the next pulse re-reads it", self.name),
-                    status: 0,
-                }
+        ) {
+            Ok(_) => {}
+            Err(Error::Git { message, .. })
+                if message.contains("stale info")
+                    || message.contains("rejected")
+                    || message.contains("fetch first") =>
+            {
+                return Ok(false);
             }
-            e => remote_error(e),
-        })?;
+            Err(e) => return Err(remote_error(e)),
+        }
         // Keep the remote-tracking ref in step, so the next lease expects what we pushed.
-        let new = git::git(root, &["rev-parse", &format!("refs/heads/{branch}")])?;
-        git::git(root, &["update-ref", &self.tracking(branch), new.trim()])?;
-        Ok(())
+        git::git(root, &["update-ref", &self.tracking(branch), commit])?;
+        Ok(true)
     }
 
     /// Pushes a feature branch without force.
