@@ -525,3 +525,77 @@ fn comment_events_from_actions() {
         assert_eq!(out.code, 0, "{}: {}", p.display(), out.stderr);
     }
 }
+
+#[test]
+fn a_deleted_tracking_issue_is_replaced() {
+    let g = Gh::new("land: auto\n", TWO_MILESTONES);
+    // Checks wait: the mission is running while its tracking issue is deleted.
+    g.emu.set_checks(Checks::PassAfter(u32::MAX));
+    let has_status = |g: &Gh, n: u64| {
+        g.emu
+            .comments(n)
+            .iter()
+            .any(|c| c.body.contains("git-mission:status"))
+    };
+    g.pulse_until("the tracking issue has a status comment", |g| {
+        g.emu
+            .issues()
+            .first()
+            .is_some_and(|i| has_status(g, i.number))
+    });
+    let old = g.tracking();
+    g.emu.delete_issue(old);
+    assert!(g.emu.issues().is_empty());
+    g.emu.clear_requests();
+    // The first pulse opens a new issue; the next posts the status there. No pulse fails.
+    g.pulse_ok();
+    g.pulse_ok();
+    let issues = g.emu.issues();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    let new = &issues[0];
+    assert_ne!(new.number, old);
+    assert_eq!(new.state, "open");
+    assert!(
+        new.body.contains("<!-- git-mission:tracking mission=m -->"),
+        "{}",
+        new.body
+    );
+    assert!(
+        has_status(&g, new.number),
+        "status comment on the new issue"
+    );
+    let tracked: Vec<u64> = g
+        .repo
+        .events()
+        .iter()
+        .filter(|e| e["type"] == "github.tracking")
+        .filter_map(|e| e["data"]["issue"].as_u64())
+        .collect();
+    assert_eq!(tracked, vec![old, new.number]);
+    // Nothing was asked of the deleted issue but the query that found it gone.
+    let old_paths: Vec<String> = g
+        .emu
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains(&format!("/issues/{old}")))
+        .map(|r| format!("{} {} {}", r.method, r.path, r.status))
+        .collect();
+    assert!(old_paths.is_empty(), "{old_paths:?}");
+    // Commands on the new issue work, and the mission carries on to the end.
+    let ask = g
+        .emu
+        .add_comment(new.number, "alice", false, "/mission status");
+    g.emu.set_checks(Checks::PassAfter(0));
+    let out = g.run(&["run", "m"], 120);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(g.status(), "completed");
+    assert_eq!(g.emu.reactions(ask).len(), 1);
+    let issues = g.emu.issues();
+    assert_eq!(issues.len(), 1, "no third issue: {issues:?}");
+    assert_eq!(
+        issues[0].state, "closed",
+        "the new issue is closed at the end"
+    );
+    assert_no_duplicate_comments(&g);
+    g.emu.write_log(&contract_log("deleted-tracking-issue"));
+}
