@@ -410,6 +410,33 @@ fn init_github_installs_the_workflows_once() {
         !comment.contains("github.event.comment.body }}"),
         "no comment text in a script"
     );
+    // Runners install exactly this binary's version, cached by version, never "the latest".
+    for name in ["mission-comment.yml", "mission-worker.yml"] {
+        let text = repo.read(&format!(".github/workflows/{name}"));
+        assert!(
+            text.contains(&format!(
+                "\n  GIT_MISSION_VERSION: \"{}\"\n",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{name}: {text}"
+        );
+        assert!(!text.contains("@GIT_MISSION_VERSION@"), "{name}");
+        assert!(
+            text.contains(
+                "run: cargo install --locked --version \"=$GIT_MISSION_VERSION\" git-mission"
+            ),
+            "{name}"
+        );
+        assert!(
+            text.contains("key: git-mission-${{ runner.os }}-${{ runner.arch }}-${{ env.GIT_MISSION_VERSION }}"),
+            "{name}"
+        );
+        assert!(
+            text.contains("if: steps.git-mission-cache.outputs.cache-hit != 'true'"),
+            "{name}"
+        );
+        assert_eq!(text.matches("cargo install").count(), 1, "{name}");
+    }
 }
 
 #[test]
