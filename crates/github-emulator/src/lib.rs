@@ -233,6 +233,53 @@ impl Emulator {
         self.lock().add_comment(issue_or_pr, login, bot, body)
     }
 
+    /// Opens an issue by a person (`login`); returns its number.
+    pub fn add_issue(&self, title: &str, body: &str, login: &str) -> u64 {
+        let mut st = self.lock();
+        let number = st.next_number();
+        let now = st.tick();
+        st.issues.insert(
+            number,
+            state::IssueSt {
+                number,
+                title: title.to_string(),
+                body: Some(body.to_string()),
+                open: true,
+                labels: Vec::new(),
+                created_at: now,
+                updated_at: now,
+                closed_at: None,
+                author: login.to_string(),
+            },
+        );
+        number
+    }
+
+    /// Opens a pull request by a person (`login`) from `head` into `base`, branches of the
+    /// bare repository; returns its number.
+    ///
+    /// # Panics
+    /// If either branch does not exist.
+    pub fn add_pull(&self, head: &str, base: &str, title: &str, login: &str) -> u64 {
+        let mut st = self.lock();
+        let branches = st.git.branches();
+        let sha = |b: &str| {
+            branches
+                .get(b)
+                .cloned()
+                .unwrap_or_else(|| panic!("github-emulator: no branch {b}"))
+        };
+        let (head_sha, base_sha) = (sha(head), sha(base));
+        st.insert_pull(
+            title,
+            None,
+            (head, &head_sha),
+            (base, &base_sha),
+            false,
+            login,
+        )
+    }
+
     /// Adds a pull-request review by someone else than the tool: `APPROVED`,
     /// `CHANGES_REQUESTED` or `COMMENTED`; returns its id.
     pub fn add_review(&self, pr: u64, login: &str, state: &str) -> u64 {

@@ -5,8 +5,7 @@ use serde_json::{Value, json};
 use crate::git::MergeTree;
 use crate::render::{is_bot, workflow_id, workflow_name};
 use crate::state::{
-    CheckState, IssueSt, PullSt, ReactionSt, RunSt, State, TOOL_LOGIN, gone, message, not_found,
-    validation,
+    CheckState, IssueSt, ReactionSt, RunSt, State, TOOL_LOGIN, gone, message, not_found, validation,
 };
 use crate::util::{parse_iso, percent_encode};
 use crate::{Checks, Dispatch, Incoming, Merge, Reply};
@@ -450,32 +449,14 @@ fn create_pull(st: &mut State, body: &Value) -> Reply {
             &format!("No commits between {base} and {head}"),
         );
     }
-    let number = st.next_number();
-    let now = st.tick();
-    st.pulls.insert(
-        number,
-        PullSt {
-            number,
-            title: title.to_string(),
-            body: str_field(body, "body").map(str::to_string),
-            head: head.to_string(),
-            base: base.to_string(),
-            draft: body.get("draft").and_then(Value::as_bool).unwrap_or(false),
-            open: true,
-            merged: false,
-            merge_commit: None,
-            merged_at: None,
-            closed_at: None,
-            created_at: now,
-            updated_at: now,
-            author: TOOL_LOGIN.to_string(),
-            head_sha: head_sha.clone(),
-            base_sha,
-            mergeable: None,
-            reviews: Vec::new(),
-        },
+    let number = st.insert_pull(
+        title,
+        str_field(body, "body"),
+        (head, &head_sha),
+        (base, &base_sha),
+        body.get("draft").and_then(Value::as_bool).unwrap_or(false),
+        TOOL_LOGIN,
     );
-    st.ensure_check(&head_sha);
     // The answer to a creation is not a read: mergeability stays unknown for the first read.
     let mut v = st.pull_json(number, true);
     st.pulls.get_mut(&number).expect("just created").mergeable = None;

@@ -241,6 +241,45 @@ impl State {
         self.pulls.contains_key(&number) || self.issues.contains_key(&number)
     }
 
+    /// Opens a pull request (no checks of its own; callers validate); returns its number.
+    pub(crate) fn insert_pull(
+        &mut self,
+        title: &str,
+        body: Option<&str>,
+        (head, head_sha): (&str, &str),
+        (base, base_sha): (&str, &str),
+        draft: bool,
+        author: &str,
+    ) -> u64 {
+        let number = self.next_number();
+        let now = self.tick();
+        self.pulls.insert(
+            number,
+            PullSt {
+                number,
+                title: title.to_string(),
+                body: body.map(str::to_string),
+                head: head.to_string(),
+                base: base.to_string(),
+                draft,
+                open: true,
+                merged: false,
+                merge_commit: None,
+                merged_at: None,
+                closed_at: None,
+                created_at: now,
+                updated_at: now,
+                author: author.to_string(),
+                head_sha: head_sha.to_string(),
+                base_sha: base_sha.to_string(),
+                mergeable: None,
+                reviews: Vec::new(),
+            },
+        );
+        self.ensure_check(head_sha);
+        number
+    }
+
     /// Deletes an issue the way GitHub does: its comments and their reactions go with it,
     /// and its number answers 410 Gone from then on.
     pub(crate) fn delete_issue(&mut self, number: u64) {

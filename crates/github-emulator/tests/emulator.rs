@@ -796,6 +796,27 @@ fn a_deleted_issue_is_gone_everywhere() {
 }
 
 #[test]
+fn people_open_issues_and_pull_requests() {
+    let f = Fixture::new();
+    let head = f.branch("plan", "main", &[("plan.md", "p\n")]);
+    let pr = f.emu.add_pull("plan", "main", "A plan", "alice");
+    let issue = f.emu.add_issue("Ideas", "some", "bob");
+    assert_eq!(issue, pr + 1, "one number sequence");
+    let p = f.get(&format!("/pulls/{pr}")).json();
+    assert_eq!(p["user"]["login"], "alice");
+    assert_eq!(p["user"]["type"], "User");
+    assert_eq!(p["head"]["ref"], "plan");
+    assert_eq!(p["head"]["sha"], head.as_str());
+    assert_eq!(p["head"]["repo"]["full_name"], format!("{OWNER}/{NAME}"));
+    assert_eq!(p["base"]["ref"], "main");
+    assert_eq!(f.pulse_pr(pr)["headRefName"], "plan");
+    let i = f.get(&format!("/issues/{issue}")).json();
+    assert_eq!(i["user"]["login"], "bob");
+    assert_eq!(i["body"], "some");
+    assert!(i.get("pull_request").is_none());
+}
+
+#[test]
 #[should_panic(expected = "cannot delete")]
 fn pull_requests_cannot_be_deleted() {
     let f = Fixture::new();
