@@ -38,6 +38,7 @@ const EXTRA_OPERATION_IDS = [
   "reactions/create-for-issue",
   "actions/get-workflow-run",
   "actions/list-workflow-runs-for-repo",
+  "actions/cancel-workflow-run",
   "repos/get-branch",
   "users/get-authenticated",
 ];

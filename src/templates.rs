@@ -33,7 +33,17 @@ pub fn mission_template(name: Option<&str>) -> &'static str {
         .unwrap_or(MISSION)
 }
 
-/// The GitHub workflows `init --github` installs, as (file name, text).
+/// Where a workflow template names the git-mission version its install step pins.
+pub const VERSION_PLACEHOLDER: &str = "@GIT_MISSION_VERSION@";
+
+/// A workflow template as `init --github` writes it: pinned to this binary's version, so every
+/// runner installs exactly the release that installed the workflows (and caches it by version).
+pub fn workflow(text: &str) -> String {
+    text.replace(VERSION_PLACEHOLDER, env!("CARGO_PKG_VERSION"))
+}
+
+/// The GitHub workflows `init --github` installs, as (file name, template text); write
+/// [`workflow`] of the text.
 pub const WORKFLOWS: &[(&str, &str)] = &[
     (
         "mission-pulse.yml",
@@ -52,6 +62,29 @@ pub const WORKFLOWS: &[(&str, &str)] = &[
 #[cfg(test)]
 mod tests {
     use crate::mission::{MissionDoc, Severity, validate::validate};
+
+    #[test]
+    fn every_workflow_that_installs_git_mission_pins_this_version() {
+        for (name, text) in super::WORKFLOWS {
+            assert!(
+                text.contains(
+                    "cargo install --locked --version \"=$GIT_MISSION_VERSION\" git-mission"
+                ),
+                "{name}"
+            );
+            let pin = format!("GIT_MISSION_VERSION: \"{}\"", super::VERSION_PLACEHOLDER);
+            assert_eq!(text.matches(&pin).count(), 1, "{name}");
+            let written = super::workflow(text);
+            assert!(!written.contains(super::VERSION_PLACEHOLDER), "{name}");
+            assert!(
+                written.contains(&format!(
+                    "GIT_MISSION_VERSION: \"{}\"",
+                    env!("CARGO_PKG_VERSION")
+                )),
+                "{name}"
+            );
+        }
+    }
 
     #[test]
     fn every_template_parses_and_validates_without_errors() {

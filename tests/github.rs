@@ -640,6 +640,33 @@ fn init_github_installs_the_workflows_once() {
         !comment.contains("github.event.comment.body }}"),
         "no comment text in a script"
     );
+    // Runners install exactly this binary's version, cached by version, never "the latest".
+    for name in ["mission-comment.yml", "mission-worker.yml"] {
+        let text = repo.read(&format!(".github/workflows/{name}"));
+        assert!(
+            text.contains(&format!(
+                "\n  GIT_MISSION_VERSION: \"{}\"\n",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{name}: {text}"
+        );
+        assert!(!text.contains("@GIT_MISSION_VERSION@"), "{name}");
+        assert!(
+            text.contains(
+                "run: cargo install --locked --version \"=$GIT_MISSION_VERSION\" git-mission"
+            ),
+            "{name}"
+        );
+        assert!(
+            text.contains("key: git-mission-${{ runner.os }}-${{ runner.arch }}-${{ env.GIT_MISSION_VERSION }}"),
+            "{name}"
+        );
+        assert!(
+            text.contains("if: steps.git-mission-cache.outputs.cache-hit != 'true'"),
+            "{name}"
+        );
+        assert_eq!(text.matches("cargo install").count(), 1, "{name}");
+    }
 }
 
 #[test]
@@ -754,4 +781,296 @@ fn comment_events_from_actions() {
         let out = g.run(&["comment", "--event", &p.to_string_lossy()], 30);
         assert_eq!(out.code, 0, "{}: {}", p.display(), out.stderr);
     }
+}
+
+#[test]
+fn a_deleted_tracking_issue_is_replaced() {
+    let g = Gh::new("land: auto\n", TWO_MILESTONES);
+    // Checks wait: the mission is running while its tracking issue is deleted.
+    g.emu.set_checks(Checks::PassAfter(u32::MAX));
+    let has_status = |g: &Gh, n: u64| {
+        g.emu
+            .comments(n)
+            .iter()
+            .any(|c| c.body.contains("git-mission:status"))
+    };
+    g.pulse_until("the tracking issue has a status comment", |g| {
+        g.emu
+            .issues()
+            .first()
+            .is_some_and(|i| has_status(g, i.number))
+    });
+    let old = g.tracking();
+    g.emu.delete_issue(old);
+    assert!(g.emu.issues().is_empty());
+    g.emu.clear_requests();
+    // The first pulse opens a new issue; the next posts the status there. No pulse fails.
+    g.pulse_ok();
+    g.pulse_ok();
+    let issues = g.emu.issues();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    let new = &issues[0];
+    assert_ne!(new.number, old);
+    assert_eq!(new.state, "open");
+    assert!(
+        new.body.contains("<!-- git-mission:tracking mission=m -->"),
+        "{}",
+        new.body
+    );
+    assert!(
+        has_status(&g, new.number),
+        "status comment on the new issue"
+    );
+    let tracked: Vec<u64> = g
+        .repo
+        .events()
+        .iter()
+        .filter(|e| e["type"] == "github.tracking")
+        .filter_map(|e| e["data"]["issue"].as_u64())
+        .collect();
+    assert_eq!(tracked, vec![old, new.number]);
+    // Nothing was asked of the deleted issue but the query that found it gone.
+    let old_paths: Vec<String> = g
+        .emu
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains(&format!("/issues/{old}")))
+        .map(|r| format!("{} {} {}", r.method, r.path, r.status))
+        .collect();
+    assert!(old_paths.is_empty(), "{old_paths:?}");
+    // Commands on the new issue work, and the mission carries on to the end.
+    let ask = g
+        .emu
+        .add_comment(new.number, "alice", false, "/mission status");
+    g.emu.set_checks(Checks::PassAfter(0));
+    let out = g.run(&["run", "m"], 120);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(g.status(), "completed");
+    assert_eq!(g.emu.reactions(ask).len(), 1);
+    let issues = g.emu.issues();
+    assert_eq!(issues.len(), 1, "no third issue: {issues:?}");
+    assert_eq!(
+        issues[0].state, "closed",
+        "the new issue is closed at the end"
+    );
+    assert_no_duplicate_comments(&g);
+    g.emu.write_log(&contract_log("deleted-tracking-issue"));
+}
+
+/// A draft mission `id` whose workers run scripts/w.sh; `extra` goes into its first feature.
+fn draft(id: &str, extra: &str) -> String {
+    format!(
+        "---\nschema: 1\nid: {id}\ntitle: Planned mission\nstatus: draft\napproved: null\nagents: {{worker: w}}\nprofiles:\n  w: {{agent: exec, command: [sh, scripts/w.sh]}}\nspent: {{usd: 0, tokens: 0, hours: 0, runs: 0}}\nblock: null\ncontract:\n  - {{id: VC1, text: works}}\nresources: []\nmilestones:\n  - id: M1\n    title: One\n    validation: {{commands: [\"true\"], assertions: [VC1]}}\n    features:\n      - {{id: F1, title: first, description: x{extra}}}\n---\n# Plan\n\n## Objective\n\nTest.\n\n## Non-goals\n\nNone.\n\n## Risks\n\nNone.\n"
+    )
+}
+
+impl Gh {
+    /// Pushes `branch` (from main) holding `files`, and opens a PR for it by `login`.
+    fn plan_pr(&self, branch: &str, files: &[(&str, &str)], login: &str) -> u64 {
+        self.repo.git(&["checkout", "-q", "-b", branch, "main"]);
+        for (path, text) in files {
+            self.repo.write(path, text);
+        }
+        self.repo.commit_all("plan");
+        self.repo.git(&["push", "-q", "origin", branch]);
+        self.repo.git(&["checkout", "-q", "main"]);
+        self.emu.add_pull(branch, "main", "A plan", login)
+    }
+
+    /// An issue_comment `created` event for a comment the emulator holds, on issue or PR `on`.
+    fn comment_event(&self, on: u64, comment: u64, login: &str, body: &str, pr: bool) -> String {
+        let mut v: serde_json::Value = serde_json::from_str(include_str!(
+            "github/webhooks/examples/issue_comment.created.2.json"
+        ))
+        .expect("example");
+        let issue_body = self
+            .emu
+            .issues()
+            .into_iter()
+            .find(|i| i.number == on)
+            .map(|i| i.body)
+            .unwrap_or_default();
+        v["action"] = "created".into();
+        v["issue"]["number"] = on.into();
+        v["issue"]["body"] = issue_body.into();
+        if pr {
+            v["issue"]["pull_request"] = serde_json::json!({
+                "url": format!("{}/repos/acme/widgets/pulls/{on}", self.emu.url()),
+                "html_url": "", "diff_url": "", "patch_url": "", "merged_at": null,
+            });
+        }
+        v["comment"]["id"] = comment.into();
+        v["comment"]["body"] = body.into();
+        v["comment"]["user"]["login"] = login.into();
+        v["comment"]["user"]["type"] = "User".into();
+        v["sender"]["login"] = login.into();
+        v["sender"]["type"] = "User".into();
+        let path = self.repo.home().join(format!("event-{comment}.json"));
+        std::fs::write(&path, v.to_string()).expect("write event");
+        path.to_string_lossy().into_owned()
+    }
+
+    /// Comments `body` as `login` on `on` and runs `comment --event` on it; the reply.
+    fn comment_via_event(&self, on: u64, login: &str, body: &str, pr: bool) -> (u64, String) {
+        let id = self.emu.add_comment(on, login, false, body);
+        let event = self.comment_event(on, id, login, body, pr);
+        let out = self.run(&["comment", "--event", &event], 60);
+        assert_eq!(out.code, 0, "{}", out.snapshot());
+        let replies: Vec<String> = self
+            .emu
+            .comments(on)
+            .into_iter()
+            .filter(|c| c.body.contains(&format!("git-mission:reply comment={id} ")))
+            .map(|c| c.body)
+            .collect();
+        assert_eq!(replies.len(), 1, "one reply: {replies:?}");
+        (id, replies[0].clone())
+    }
+
+    fn bare_rev(&self, rev: &str) -> String {
+        let out = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(&self.bare)
+            .args(["rev-parse", rev])
+            .output()
+            .expect("git rev-parse");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+#[test]
+fn approve_from_a_pull_request_comment() {
+    let g = Gh::new("land: pr\n", TWO_MILESTONES);
+    let file = "todo/missions/p-mission.md";
+    let pr = g.plan_pr("plan/p", &[(file, &draft("p", ""))], "alice");
+    let before = g.bare_rev("plan/p");
+    let main = g.bare_rev("main");
+
+    // A read-only user cannot approve: refused, nothing pushed.
+    let (rita, reply) = g.comment_via_event(pr, "rita", "/mission approve", true);
+    assert!(reply.contains("only people with write"), "{reply}");
+    assert_eq!(
+        g.emu.reactions(rita),
+        vec![("github-actions[bot]".to_owned(), "-1".to_owned())]
+    );
+    assert_eq!(g.bare_rev("plan/p"), before);
+
+    // A writer approves: one commit on the PR's branch, changing only the mission file.
+    let (alice, reply) = g.comment_via_event(pr, "alice", "/mission approve", true);
+    assert!(
+        reply.contains("approved; merging this PR starts the mission `p`"),
+        "{reply}"
+    );
+    assert_eq!(
+        g.emu.reactions(alice),
+        vec![("github-actions[bot]".to_owned(), "+1".to_owned())]
+    );
+    let after = g.bare_rev("plan/p");
+    assert_ne!(after, before);
+    assert_eq!(
+        g.bare_rev("plan/p^"),
+        before,
+        "a child of the head, not a rewrite"
+    );
+    g.repo.git(&[
+        "fetch",
+        "-q",
+        "origin",
+        "+plan/p:refs/remotes/origin/plan/p",
+    ]);
+    let files = g.repo.git(&["diff", "--name-only", &before, &after]);
+    assert_eq!(files.trim(), file);
+    let text = g.bare_show(&format!("plan/p:{file}")).expect("file");
+    assert!(text.contains("status: approved"), "{text}");
+    assert!(text.contains("by: alice"), "{text}");
+    assert!(text.contains("# Plan\n\n## Objective"), "the body is kept");
+    assert!(
+        g.repo
+            .git(&["log", "-1", "--format=%B", &after])
+            .contains(&format!("Git-Mission-Comment: {alice}"))
+    );
+    // The approved file validates as `git mission approve` would leave it.
+    g.repo.git(&["checkout", "-q", "origin/plan/p"]);
+    let v = g.run(&["validate", "p"], 30);
+    assert_eq!(v.code, 0, "{}", v.snapshot());
+    g.repo.git(&["checkout", "-q", "main"]);
+    // Nothing else moved, nothing started.
+    assert_eq!(g.bare_rev("main"), main);
+    assert!(
+        g.bare_show("mission/p:todo/missions/p-mission.md")
+            .is_none()
+    );
+
+    // The same event again (a redelivery): no second commit, no second reply.
+    let event = g.comment_event(pr, alice, "alice", "/mission approve", true);
+    let out = g.run(&["comment", "--event", &event], 60);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("approved; merging this PR"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(g.bare_rev("plan/p"), after);
+    let replies = g
+        .emu
+        .comments(pr)
+        .iter()
+        .filter(|c| {
+            c.body
+                .contains(&format!("git-mission:reply comment={alice} "))
+        })
+        .count();
+    assert_eq!(replies, 1);
+
+    // Approving again: refused with the reason.
+    let (_, reply) = g.comment_via_event(pr, "alice", "/mission approve", true);
+    assert!(reply.contains("already approved (by alice"), "{reply}");
+    assert_eq!(g.bare_rev("plan/p"), after);
+
+    // A draft with errors is not approved; the reply names them.
+    let bad = g.plan_pr(
+        "plan/q",
+        &[(
+            "todo/missions/q-mission.md",
+            &draft("q", ", depends_on: [F9]"),
+        )],
+        "alice",
+    );
+    let q_before = g.bare_rev("plan/q");
+    let (_, reply) = g.comment_via_event(bad, "alice", "/mission approve", true);
+    assert!(reply.contains("cannot be approved"), "{reply}");
+    assert!(reply.contains("todo/missions/q-mission.md:"), "{reply}");
+    assert!(reply.contains("F9"), "{reply}");
+    assert_eq!(g.bare_rev("plan/q"), q_before);
+
+    // A PR that changes no mission file.
+    let none = g.plan_pr("plan/none", &[("notes.txt", "x\n")], "alice");
+    let (_, reply) = g.comment_via_event(none, "alice", "/mission approve", true);
+    assert!(reply.contains("no mission file"), "{reply}");
+
+    // On an issue: answered with how to approve.
+    let issue = g.emu.add_issue("Ideas", "Let us plan.", "alice");
+    let (_, reply) = g.comment_via_event(issue, "alice", "/mission approve", false);
+    assert!(reply.contains("happens on a pull request"), "{reply}");
+    assert!(reply.contains("/mission approve"), "{reply}");
+
+    // On a running mission's tracking issue: it has already started.
+    g.emu.set_checks(Checks::PassAfter(u32::MAX));
+    g.pulse_until("the tracking issue exists", |g| {
+        g.emu
+            .issues()
+            .iter()
+            .any(|i| i.body.contains("git-mission:tracking"))
+    });
+    let t = g
+        .emu
+        .issues()
+        .into_iter()
+        .find(|i| i.body.contains("git-mission:tracking"))
+        .expect("tracking")
+        .number;
+    let (_, reply) = g.comment_via_event(t, "alice", "/mission approve", false);
+    assert!(reply.contains("already started"), "{reply}");
+    assert_eq!(g.status(), "running");
+    g.emu.write_log(&contract_log("approve"));
 }

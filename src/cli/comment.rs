@@ -6,9 +6,10 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use crate::comments::apply::{answer, handle};
+use crate::comments::Command;
+use crate::comments::apply::{Handled, answer, handle, not_a_writer, permission, writer};
 use crate::error::{Error, Result};
-use crate::forge::github::{CommentObs, Forge, MARK, mission_of_branch, reply_marker};
+use crate::forge::github::{CommentObs, Forge, GitHub, MARK, mission_of_branch, reply_marker};
 use crate::store::Store;
 use crate::workspace::{Workspace, check_mission_id};
 
@@ -76,6 +77,11 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         login: login.to_owned(),
         bot,
     };
+    // `/mission approve` outside a running mission's threads: on the pull request that
+    // carries the draft, or answered with how to approve.
+    if let Some(handled) = approve_route(&ws, &ov, &payload, &obs)? {
+        return report(cx, comment_id, &[handled]);
+    }
     // The missions addressed: named ones, else the thread's (tracking issue or mission PR).
     // An invalid line names no mission: it is answered in its thread.
     let named: Vec<Option<String>> = crate::comments::parse(body)
@@ -117,20 +123,102 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
             }
         };
         let handled = apply_with_retry(&ws, &store, &forge, &ov, &obs)?;
-        if !already_answered(&forge, &obs, c["created_at"].as_str())? {
-            answer(&forge, &obs, &handled)?;
+        if !already_answered(&forge.gh, &obs, c["created_at"].as_str())? {
+            answer(&forge.gh, &obs, &handled)?;
         }
-        results.push(json!({ "mission": id, "ok": handled.ok, "reply": handled.reply }));
+        results.push((Some(id.clone()), handled));
     }
+    report(cx, comment_id, &results)
+}
+
+/// Prints the results of a handled comment.
+fn report(cx: &Ctx, comment_id: u64, results: &[(Option<String>, Handled)]) -> Result<u8> {
     if cx.out.json {
+        let results: Vec<Value> = results
+            .iter()
+            .map(|(id, h)| json!({ "mission": id, "ok": h.ok, "reply": h.reply }))
+            .collect();
         cx.out
             .json(&json!({ "handled": true, "comment": comment_id, "results": results }));
     } else {
-        for r in &results {
-            cx.out.data(r["reply"].as_str().unwrap_or(""));
+        for (_, h) in results {
+            cx.out.data(&h.reply);
         }
     }
     Ok(exit::OK)
+}
+
+/// `/mission approve` where no running mission's store can take it: on a pull request whose
+/// head is not a mission branch (the PR that carries a draft), or on an issue that is not a
+/// tracking issue. Answers the comment and returns what was done; `None` leaves the comment to
+/// the missions' stores (a running mission answers that it has already started).
+fn approve_route(
+    ws: &Workspace,
+    ov: &crate::config::Overrides,
+    payload: &Value,
+    obs: &CommentObs,
+) -> Result<Option<(Option<String>, Handled)>> {
+    let parsed: Vec<_> = crate::comments::parse(&obs.body)
+        .into_iter()
+        .filter_map(|r| r.ok())
+        .collect();
+    let Some(first) = parsed.iter().find(|p| p.command == Command::Approve) else {
+        return Ok(None);
+    };
+    let named = first
+        .mission
+        .clone()
+        .filter(|id| check_mission_id(id).is_ok());
+    let others = parsed.iter().any(|p| p.command != Command::Approve);
+    let config = crate::config::Config::load(&ws.repo, None, ov)?;
+    let repo = crate::forge::github::repo_name(&ws.repo, &config)?;
+    let ep = crate::forge::github::client::Endpoint::from_env(&repo)?;
+    let token = ep.token.clone();
+    let gh = GitHub::new(ep)?;
+    let handled = if payload["issue"]["pull_request"].is_object() {
+        let r = gh.get(&gh.repo_path(&format!("/pulls/{}", obs.on)))?;
+        if r.status != 200 {
+            return Err(Error::Forge {
+                message: format!("get pull request #{}: {}", obs.on, r.message()),
+                status: r.status,
+            });
+        }
+        if r.body["head"]["ref"]
+            .as_str()
+            .and_then(mission_of_branch)
+            .is_some()
+        {
+            return Ok(None); // a running mission's PR: its store answers
+        }
+        let remote_name = config.get_str("github.remote").unwrap_or("origin");
+        let remote =
+            crate::forge::github::sync::Remote::open(&ws.repo.root, remote_name, Some(&token))?;
+        crate::comments::approve::from_pr(
+            &ws.repo,
+            ov,
+            &gh,
+            &remote,
+            obs,
+            named.as_deref(),
+            others,
+        )?
+    } else {
+        let tracking = tracking_mission(payload["issue"]["body"].as_str().unwrap_or(""));
+        if tracking.is_some() || others {
+            return Ok(None);
+        }
+        let perm = permission(&gh, &obs.login)?;
+        if writer(&perm) {
+            crate::comments::approve::elsewhere(&obs.login, named.as_deref())
+        } else {
+            not_a_writer(&obs.login, &perm)
+        }
+    };
+    let created = payload["comment"]["created_at"].as_str();
+    if !already_answered(&gh, obs, created)? {
+        answer(&gh, obs, &handled)?;
+    }
+    Ok(Some((named, handled)))
 }
 
 /// Applies the comment and pushes the state; a lost push race rolls back this process's own
@@ -170,15 +258,15 @@ fn apply_with_retry(
 }
 
 /// Whether a reply to the comment already exists (a redelivered event).
-fn already_answered(forge: &Forge, obs: &CommentObs, since: Option<&str>) -> Result<bool> {
+fn already_answered(gh: &GitHub, obs: &CommentObs, since: Option<&str>) -> Result<bool> {
     let mut path = format!(
         "{}?per_page=100",
-        forge.gh.repo_path(&format!("/issues/{}/comments", obs.on))
+        gh.repo_path(&format!("/issues/{}/comments", obs.on))
     );
     if let Some(t) = since.filter(|t| t.parse::<jiff::Timestamp>().is_ok()) {
         path.push_str(&format!("&since={t}"));
     }
-    let r = forge.gh.get(&path)?;
+    let r = gh.get(&path)?;
     if !r.ok() {
         return Err(Error::Forge {
             message: format!("list comments: {}", r.message()),

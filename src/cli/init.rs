@@ -43,7 +43,7 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
             let rel = format!(".github/workflows/{name}");
             let exists = ws.path(&rel).exists();
             if !exists {
-                ws.write(&rel, text)?;
+                ws.write(&rel, &crate::templates::workflow(text))?;
             }
             workflows.push(serde_json::json!({ "path": rel, "written": !exists }));
         }

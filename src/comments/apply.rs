@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::control::{self, Op};
 use crate::error::{Error, Result};
 use crate::events::Event;
-use crate::forge::github::{CommentObs, Forge, reply_marker};
+use crate::forge::github::{CommentObs, Forge, GitHub, reply_marker};
 use crate::mission::{MissionStatus, body};
 use crate::store::{Store, Tx};
 
@@ -31,15 +31,11 @@ pub fn check_login(login: &str) -> bool {
 }
 
 /// The user's permission on the repository: admin, maintain, write, triage, read or none.
-pub fn permission(forge: &Forge, login: &str) -> Result<String> {
+pub fn permission(gh: &GitHub, login: &str) -> Result<String> {
     if !check_login(login) {
         return Ok("none".into());
     }
-    let r = forge.gh.get(
-        &forge
-            .gh
-            .repo_path(&format!("/collaborators/{login}/permission")),
-    )?;
+    let r = gh.get(&gh.repo_path(&format!("/collaborators/{login}/permission")))?;
     match r.status {
         200 => Ok(r.body["role_name"]
             .as_str()
@@ -54,7 +50,7 @@ pub fn permission(forge: &Forge, login: &str) -> Result<String> {
     }
 }
 
-fn writer(p: &str) -> bool {
+pub(crate) fn writer(p: &str) -> bool {
     matches!(p, "admin" | "maintain" | "write")
 }
 
@@ -66,7 +62,8 @@ pub fn handle(store: &Store, config: &Config, forge: &Forge, c: &CommentObs) -> 
         return Ok(Handled {
             ok: Some(false),
             reply: format!(
-                "mission `{id}` has not started; approve it and start it from a terminal first"
+                "mission `{id}` has not started, so there is nothing to command yet. {}",
+                super::approve::how_to(&id)
             ),
         });
     };
@@ -94,15 +91,9 @@ pub fn handle(store: &Store, config: &Config, forge: &Forge, c: &CommentObs) -> 
             reply: format!("@{}: {why}. Commands:\n\n```\n{GRAMMAR}\n```", c.login),
         }
     } else {
-        let perm = permission(forge, &c.login)?;
+        let perm = permission(&forge.gh, &c.login)?;
         if !writer(&perm) {
-            Handled {
-                ok: Some(false),
-                reply: format!(
-                    "@{}: only people with write, maintain or admin permission on this repository can command missions (yours: {perm}). Nothing was changed.",
-                    c.login
-                ),
-            }
+            not_a_writer(&c.login, &perm)
         } else {
             // Applied in the same commit that records the comment: at most once.
             let cap = config.get_u64("limits.validation_failures").unwrap_or(5) as u32;
@@ -146,6 +137,16 @@ pub fn handle(store: &Store, config: &Config, forge: &Forge, c: &CommentObs) -> 
         Ok(true)
     })?;
     Ok(handled)
+}
+
+/// The refusal for someone who may not command missions.
+pub(crate) fn not_a_writer(login: &str, perm: &str) -> Handled {
+    Handled {
+        ok: Some(false),
+        reply: format!(
+            "@{login}: only people with write, maintain or admin permission on this repository can command missions (yours: {perm}). Nothing was changed."
+        ),
+    }
 }
 
 /// The record of a handled comment; [`recorded`] reads it back.
@@ -214,7 +215,7 @@ fn apply(
             Ok(format!("cancelled {id} (branches are kept)"))
         }
         Command::Approve => Err(format!(
-            "{id} is already {status}; approval is a commit of the mission file (`git mission approve {id}`)"
+            "{id} has already started ({status}); only a draft can be approved"
         )),
         Command::Revalidate { milestone } => {
             match control::revalidate_mission(&mut tx.mission, milestone, cap, who) {
@@ -281,23 +282,21 @@ fn op(tx: &mut Tx, op: Op, who: &str, why: Option<&str>) -> std::result::Result<
 
 /// Answers a handled comment: a reaction (idempotent on GitHub) and one reply, posted only if
 /// no reply with its marker exists.
-pub fn answer(forge: &Forge, c: &CommentObs, h: &Handled) -> Result<()> {
+pub fn answer(gh: &GitHub, c: &CommentObs, h: &Handled) -> Result<()> {
     let content = match h.ok {
         Some(true) => "+1",
         Some(false) => "-1",
         None => "confused",
     };
-    let r = forge.gh.post(
-        &forge
-            .gh
-            .repo_path(&format!("/issues/comments/{}/reactions", c.id)),
+    let r = gh.post(
+        &gh.repo_path(&format!("/issues/comments/{}/reactions", c.id)),
         &json!({ "content": content }),
     )?;
     if !r.ok() {
         tracing::warn!("cannot react to comment {}: {}", c.id, r.message());
     }
-    let r = forge.gh.post(
-        &forge.gh.repo_path(&format!("/issues/{}/comments", c.on)),
+    let r = gh.post(
+        &gh.repo_path(&format!("/issues/{}/comments", c.on)),
         &json!({ "body": format!("{}\n\n{}", h.reply, reply_marker(c.id)) }),
     )?;
     if r.status != 201 {

@@ -6,6 +6,7 @@
 use crate::mission::ids;
 
 pub mod apply;
+pub mod approve;
 
 /// The grammar, for replies to comments that do not parse.
 pub const GRAMMAR: &str = "/mission [<id>] status|pause [now]|resume|cancel|approve|skip F# [reason]|retry F#|steer F# <text>|revalidate M#";

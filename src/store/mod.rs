@@ -340,6 +340,40 @@ impl<'r> Store<'r> {
     }
 }
 
+/// Writes a commit on top of `parent` that replaces one file with `bytes`, without a work
+/// tree and without updating any ref (the caller pushes it); returns its id. The author and
+/// committer are the supervisor's identity.
+pub fn commit_file(
+    repo: &Repo,
+    parent: &str,
+    path: &str,
+    bytes: &[u8],
+    message: &str,
+) -> Result<String> {
+    let g = repo.gix();
+    let err = |e: &dyn std::fmt::Display| Error::Internal(format!("committing {path}: {e}"));
+    let parent = ObjectId::from_hex(parent.as_bytes()).map_err(|e| err(&e))?;
+    let tree = g
+        .find_commit(parent)
+        .map_err(|e| err(&e))?
+        .tree_id()
+        .map_err(|e| err(&e))?
+        .detach();
+    let blob = g.write_blob(bytes).map_err(|e| err(&e))?.detach();
+    let mut editor = g.edit_tree(tree).map_err(|e| err(&e))?;
+    editor
+        .upsert(path, gix::object::tree::EntryKind::Blob, blob)
+        .map_err(|e| err(&e))?;
+    let tree = editor.write().map_err(|e| err(&e))?.detach();
+    let sig = signature(repo);
+    let mut buf = gix::date::parse::TimeBuf::default();
+    let sig_ref = sig.to_ref(&mut buf);
+    let commit = g
+        .new_commit_as(sig_ref, sig_ref, message, tree, [parent])
+        .map_err(|e| err(&e))?;
+    Ok(commit.id.to_string())
+}
+
 enum CommitError {
     Race,
     Other(Error),

@@ -122,6 +122,14 @@ impl Git {
         self.succeeds(&["merge-base", "--is-ancestor", ancestor, descendant])
     }
 
+    /// A file's text at a commit; `None` when it is not there.
+    pub(crate) fn show(&self, commit: &str, path: &str) -> Option<String> {
+        let out = self.output(&["cat-file", "blob", &format!("{commit}:{path}")], &[]);
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
     pub(crate) fn file_exists(&self, commit: &str, path: &str) -> bool {
         self.succeeds(&["cat-file", "-e", &format!("{commit}:{path}")])
     }

@@ -101,6 +101,22 @@ pub struct Dispatch {
     pub run_id: u64,
 }
 
+/// An Actions workflow run (one per dispatch), as [`Emulator::workflow_runs`] reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowRun {
+    pub id: u64,
+    /// The dispatched workflow (a file name such as `mission.yml`, or an id).
+    pub workflow: String,
+    /// `queued`, `in_progress` or `completed`.
+    pub status: String,
+    /// Set once completed: `success`, `failure`, `cancelled`, …
+    pub conclusion: Option<String>,
+    /// The workflow file's `run-name:` with the dispatch inputs substituted, or the
+    /// workflow's name when it has none.
+    pub display_title: String,
+    pub inputs: Value,
+}
+
 /// The check policy for pull-request heads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Checks {
@@ -217,6 +233,53 @@ impl Emulator {
         self.lock().add_comment(issue_or_pr, login, bot, body)
     }
 
+    /// Opens an issue by a person (`login`); returns its number.
+    pub fn add_issue(&self, title: &str, body: &str, login: &str) -> u64 {
+        let mut st = self.lock();
+        let number = st.next_number();
+        let now = st.tick();
+        st.issues.insert(
+            number,
+            state::IssueSt {
+                number,
+                title: title.to_string(),
+                body: Some(body.to_string()),
+                open: true,
+                labels: Vec::new(),
+                created_at: now,
+                updated_at: now,
+                closed_at: None,
+                author: login.to_string(),
+            },
+        );
+        number
+    }
+
+    /// Opens a pull request by a person (`login`) from `head` into `base`, branches of the
+    /// bare repository; returns its number.
+    ///
+    /// # Panics
+    /// If either branch does not exist.
+    pub fn add_pull(&self, head: &str, base: &str, title: &str, login: &str) -> u64 {
+        let mut st = self.lock();
+        let branches = st.git.branches();
+        let sha = |b: &str| {
+            branches
+                .get(b)
+                .cloned()
+                .unwrap_or_else(|| panic!("github-emulator: no branch {b}"))
+        };
+        let (head_sha, base_sha) = (sha(head), sha(base));
+        st.insert_pull(
+            title,
+            None,
+            (head, &head_sha),
+            (base, &base_sha),
+            false,
+            login,
+        )
+    }
+
     /// Adds a pull-request review by someone else than the tool: `APPROVED`,
     /// `CHANGES_REQUESTED` or `COMMENTED`; returns its id.
     pub fn add_review(&self, pr: u64, login: &str, state: &str) -> u64 {
@@ -323,6 +386,52 @@ impl Emulator {
 
     pub fn dispatches(&self) -> Vec<Dispatch> {
         self.lock().dispatches.clone()
+    }
+
+    /// Deletes an issue, as a repository admin can on GitHub: REST answers 410 Gone for it
+    /// and its comments (which are deleted with it, and their reactions), it leaves the issue
+    /// lists, and GraphQL `repository.issue(number:)` answers null with a NOT_FOUND error.
+    ///
+    /// # Panics
+    /// If there is no such issue, or it is a pull request (those cannot be deleted).
+    pub fn delete_issue(&self, number: u64) {
+        self.lock().delete_issue(number);
+    }
+
+    /// Every workflow run, oldest first.
+    pub fn workflow_runs(&self) -> Vec<WorkflowRun> {
+        self.lock()
+            .runs
+            .iter()
+            .map(|r| WorkflowRun {
+                id: r.id,
+                workflow: r.workflow.clone(),
+                status: r.status.clone(),
+                conclusion: r.conclusion.clone(),
+                display_title: r.display_title.clone(),
+                inputs: r.inputs.clone(),
+            })
+            .collect()
+    }
+
+    /// Marks a queued Actions run `in_progress`, as when a runner picks it up.
+    ///
+    /// # Panics
+    /// If there is no such run, or it already completed.
+    pub fn start_workflow_run(&self, run_id: u64) {
+        let mut st = self.lock();
+        let now = st.tick();
+        let run = st
+            .runs
+            .iter_mut()
+            .find(|r| r.id == run_id)
+            .unwrap_or_else(|| panic!("github-emulator: no workflow run {run_id}"));
+        assert_ne!(
+            run.status, "completed",
+            "github-emulator: workflow run {run_id} already completed"
+        );
+        run.status = "in_progress".into();
+        run.updated_at = now;
     }
 
     /// Marks an Actions run completed with `conclusion` (`success`, `failure`, `cancelled`, …).

@@ -590,10 +590,7 @@ impl State {
             ),
         };
         let bot = self.user(TOOL_LOGIN, true);
-        let name = r
-            .workflow
-            .trim_end_matches(".yml")
-            .trim_end_matches(".yaml");
+        let name = workflow_name(&r.workflow);
         for (k, val) in [
             ("id", json!(id)),
             ("name", json!(name)),
@@ -614,7 +611,7 @@ impl State {
             ),
             ("run_number", json!(r.run_number)),
             ("event", json!("workflow_dispatch")),
-            ("display_title", json!(name)),
+            ("display_title", json!(r.display_title)),
             ("status", json!(r.status)),
             ("conclusion", json!(r.conclusion)),
             ("workflow_id", json!(workflow_id)),
@@ -717,6 +714,11 @@ impl State {
         set(&mut v, "rate", entry(core));
         v
     }
+}
+
+/// A workflow's name as the emulator reports it: its file name without `.yml`/`.yaml`.
+pub(crate) fn workflow_name(workflow: &str) -> &str {
+    workflow.trim_end_matches(".yml").trim_end_matches(".yaml")
 }
 
 /// A stable numeric id for a workflow file (or the id itself).

@@ -3,10 +3,9 @@
 use serde_json::{Value, json};
 
 use crate::git::MergeTree;
-use crate::render::{is_bot, workflow_id};
+use crate::render::{is_bot, workflow_id, workflow_name};
 use crate::state::{
-    CheckState, IssueSt, PullSt, ReactionSt, RunSt, State, TOOL_LOGIN, message, not_found,
-    validation,
+    CheckState, IssueSt, ReactionSt, RunSt, State, TOOL_LOGIN, gone, message, not_found, validation,
 };
 use crate::util::{parse_iso, percent_encode};
 use crate::{Checks, Dispatch, Incoming, Merge, Reply};
@@ -69,6 +68,7 @@ const ROUTES: &[(&str, &str)] = &[
     ),
     ("GET", "/repos/{owner}/{repo}/actions/runs"),
     ("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}"),
+    ("POST", "/repos/{owner}/{repo}/actions/runs/{run_id}/cancel"),
 ];
 
 const REACTIONS: &[&str] = &[
@@ -200,18 +200,22 @@ fn handle_route(st: &mut State, rq: &Incoming, route: &str, p: &Params) -> Reply
                 st.refresh();
                 Reply::json(200, st.issue_json(n).unwrap_or_default())
             }
+            Some(n) if st.deleted.contains(&n) => gone(),
             _ => not_found(),
         },
         ("PATCH", "/issues/{issue_number}") => match p.num("issue_number") {
             Some(n) if st.exists(n) => update_issue(st, n, &body),
+            Some(n) if st.deleted.contains(&n) => gone(),
             _ => not_found(),
         },
         ("GET", "/issues/{issue_number}/comments") => match p.num("issue_number") {
             Some(n) if st.exists(n) => list_comments(st, rq, &q, Some(n)),
+            Some(n) if st.deleted.contains(&n) => gone(),
             _ => not_found(),
         },
         ("POST", "/issues/{issue_number}/comments") => match p.num("issue_number") {
             Some(n) if st.exists(n) => create_comment(st, n, &body),
+            Some(n) if st.deleted.contains(&n) => gone(),
             _ => not_found(),
         },
         ("GET", "/issues/comments") => list_comments(st, rq, &q, None),
@@ -249,6 +253,7 @@ fn handle_route(st: &mut State, rq: &Incoming, route: &str, p: &Params) -> Reply
                 None => not_found(),
             }
         }
+        ("POST", "/actions/runs/{run_id}/cancel") => cancel_run(st, p),
         _ => not_found(),
     }
 }
@@ -444,32 +449,14 @@ fn create_pull(st: &mut State, body: &Value) -> Reply {
             &format!("No commits between {base} and {head}"),
         );
     }
-    let number = st.next_number();
-    let now = st.tick();
-    st.pulls.insert(
-        number,
-        PullSt {
-            number,
-            title: title.to_string(),
-            body: str_field(body, "body").map(str::to_string),
-            head: head.to_string(),
-            base: base.to_string(),
-            draft: body.get("draft").and_then(Value::as_bool).unwrap_or(false),
-            open: true,
-            merged: false,
-            merge_commit: None,
-            merged_at: None,
-            closed_at: None,
-            created_at: now,
-            updated_at: now,
-            author: TOOL_LOGIN.to_string(),
-            head_sha: head_sha.clone(),
-            base_sha,
-            mergeable: None,
-            reviews: Vec::new(),
-        },
+    let number = st.insert_pull(
+        title,
+        str_field(body, "body"),
+        (head, &head_sha),
+        (base, &base_sha),
+        body.get("draft").and_then(Value::as_bool).unwrap_or(false),
+        TOOL_LOGIN,
     );
-    st.ensure_check(&head_sha);
     // The answer to a creation is not a read: mergeability stays unknown for the first read.
     let mut v = st.pull_json(number, true);
     st.pulls.get_mut(&number).expect("just created").mergeable = None;
@@ -972,6 +959,11 @@ fn dispatch(st: &mut State, p: &Params, body: &Value) -> Reply {
     if !inputs.is_object() {
         return invalid("WorkflowDispatch", "inputs");
     }
+    let display_title = st
+        .git
+        .show(&sha, &format!(".github/workflows/{workflow}"))
+        .and_then(|text| run_name(&text, &inputs))
+        .unwrap_or_else(|| workflow_name(&workflow).to_string());
     let id = st.next_id(5_000_000);
     let now = st.tick();
     let run_number = st.runs.len() as u64 + 1;
@@ -983,6 +975,8 @@ fn dispatch(st: &mut State, p: &Params, body: &Value) -> Reply {
         head_sha: sha,
         status: "queued".into(),
         conclusion: None,
+        display_title,
+        inputs: inputs.clone(),
         created_at: now,
         updated_at: now,
     });
@@ -1024,4 +1018,119 @@ fn list_runs(st: &mut State, rq: &Incoming, q: &Params, workflow: Option<&str>) 
         .map(|r| st.run_json(r))
         .collect();
     paginate(st, rq, items, Some("workflow_runs"))
+}
+
+/// POST …/actions/runs/{run_id}/cancel: 202 `{}` and the run ends `cancelled`; a run that
+/// already completed answers 409, as on GitHub.
+fn cancel_run(st: &mut State, p: &Params) -> Reply {
+    let now = st.tick();
+    let Some(run) = st.runs.iter_mut().find(|r| Some(r.id) == p.num("run_id")) else {
+        return not_found();
+    };
+    if run.status == "completed" {
+        return message(409, "Cannot cancel a workflow run that is completed.");
+    }
+    run.status = "completed".into();
+    run.conclusion = Some("cancelled".into());
+    run.updated_at = now;
+    Reply::json(202, json!({}))
+}
+
+/// The run's title from a workflow file's top-level `run-name:`, with every
+/// `${{ inputs.NAME }}` replaced by that dispatch input (empty when it was not given, as
+/// on GitHub). Other expressions are kept as written. `None` without a `run-name:`.
+pub(crate) fn run_name(workflow: &str, inputs: &Value) -> Option<String> {
+    let raw = workflow
+        .lines()
+        .find_map(|l| l.strip_prefix("run-name:"))?
+        .trim();
+    let template = if let Some(q) = raw.strip_prefix('"') {
+        let mut out = String::new();
+        let mut chars = q.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => break,
+                '\\' => match chars.next() {
+                    Some('n') => out.push('\n'),
+                    Some('t') => out.push('\t'),
+                    Some(other) => out.push(other),
+                    None => break,
+                },
+                c => out.push(c),
+            }
+        }
+        out
+    } else if let Some(q) = raw.strip_prefix('\'') {
+        let mut out = String::new();
+        let mut rest = q;
+        while let Some(i) = rest.find('\'') {
+            out.push_str(&rest[..i]);
+            if rest[i + 1..].starts_with('\'') {
+                out.push('\'');
+                rest = &rest[i + 2..];
+            } else {
+                rest = "";
+                break;
+            }
+        }
+        out.push_str(rest);
+        out
+    } else {
+        raw.split(" #").next().unwrap_or("").trim_end().to_string()
+    };
+    if template.is_empty() {
+        return None;
+    }
+    let mut out = String::new();
+    let mut rest = template.as_str();
+    while let Some(start) = rest.find("${{") {
+        let Some(len) = rest[start..].find("}}") else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        let expr = rest[start + 3..start + len].trim();
+        match expr.strip_prefix("inputs.") {
+            Some(name)
+                if !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+            {
+                match inputs.get(name) {
+                    None | Some(Value::Null) => {}
+                    Some(Value::String(v)) => out.push_str(v),
+                    Some(other) => out.push_str(&other.to_string()),
+                }
+            }
+            _ => out.push_str(&rest[start..start + len + 2]),
+        }
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_names_substitute_inputs() {
+        let inputs = json!({"mission": "m", "feature": "F2", "n": 3, "dry": true});
+        let wf = "name: worker\nrun-name: work ${{ inputs.mission }} ${{inputs.feature}}\non: workflow_dispatch\n";
+        assert_eq!(run_name(wf, &inputs).as_deref(), Some("work m F2"));
+        let quoted = "run-name: \"${{ inputs.n }}/${{ inputs.dry }} \\\"x\\\"\"  # note\n";
+        assert_eq!(run_name(quoted, &inputs).as_deref(), Some("3/true \"x\""));
+        let single = "run-name: 'it''s ${{  inputs.missing  }}.'\n";
+        assert_eq!(run_name(single, &inputs).as_deref(), Some("it's ."));
+        let plain = "run-name: by ${{ github.actor }} # who\n";
+        assert_eq!(
+            run_name(plain, &inputs).as_deref(),
+            Some("by ${{ github.actor }}")
+        );
+        // Only a top-level key counts.
+        let nested = "jobs:\n  a:\n    run-name: nope\n";
+        assert_eq!(run_name(nested, &inputs), None);
+        assert_eq!(run_name("on: workflow_dispatch\n", &inputs), None);
+    }
 }

@@ -1,6 +1,6 @@
 //! The emulator's state, its lazy views of the bare repository, faults and the request log.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
@@ -94,6 +94,9 @@ pub(crate) struct RunSt {
     pub(crate) head_sha: String,
     pub(crate) status: String,
     pub(crate) conclusion: Option<String>,
+    /// The workflow's `run-name:` with the inputs substituted, else the workflow's name.
+    pub(crate) display_title: String,
+    pub(crate) inputs: Value,
     pub(crate) created_at: u64,
     pub(crate) updated_at: u64,
 }
@@ -136,6 +139,8 @@ pub(crate) struct State {
     pub(crate) templates: serde_json::Map<String, Value>,
     pub(crate) pulls: BTreeMap<u64, PullSt>,
     pub(crate) issues: BTreeMap<u64, IssueSt>,
+    /// Numbers of deleted issues: REST answers 410 Gone for them, and they are not reused.
+    pub(crate) deleted: BTreeSet<u64>,
     pub(crate) comments: Vec<CommentSt>,
     pub(crate) reactions: Vec<ReactionSt>,
     pub(crate) permissions: HashMap<String, String>,
@@ -183,6 +188,7 @@ impl State {
             templates,
             pulls: BTreeMap::new(),
             issues: BTreeMap::new(),
+            deleted: BTreeSet::new(),
             comments: Vec::new(),
             reactions: Vec::new(),
             permissions,
@@ -233,6 +239,67 @@ impl State {
 
     pub(crate) fn exists(&self, number: u64) -> bool {
         self.pulls.contains_key(&number) || self.issues.contains_key(&number)
+    }
+
+    /// Opens a pull request (no checks of its own; callers validate); returns its number.
+    pub(crate) fn insert_pull(
+        &mut self,
+        title: &str,
+        body: Option<&str>,
+        (head, head_sha): (&str, &str),
+        (base, base_sha): (&str, &str),
+        draft: bool,
+        author: &str,
+    ) -> u64 {
+        let number = self.next_number();
+        let now = self.tick();
+        self.pulls.insert(
+            number,
+            PullSt {
+                number,
+                title: title.to_string(),
+                body: body.map(str::to_string),
+                head: head.to_string(),
+                base: base.to_string(),
+                draft,
+                open: true,
+                merged: false,
+                merge_commit: None,
+                merged_at: None,
+                closed_at: None,
+                created_at: now,
+                updated_at: now,
+                author: author.to_string(),
+                head_sha: head_sha.to_string(),
+                base_sha: base_sha.to_string(),
+                mergeable: None,
+                reviews: Vec::new(),
+            },
+        );
+        self.ensure_check(head_sha);
+        number
+    }
+
+    /// Deletes an issue the way GitHub does: its comments and their reactions go with it,
+    /// and its number answers 410 Gone from then on.
+    pub(crate) fn delete_issue(&mut self, number: u64) {
+        assert!(
+            !self.pulls.contains_key(&number),
+            "github-emulator: #{number} is a pull request; GitHub cannot delete those"
+        );
+        assert!(
+            self.issues.remove(&number).is_some(),
+            "github-emulator: no issue #{number}"
+        );
+        self.deleted.insert(number);
+        let gone: BTreeSet<u64> = self
+            .comments
+            .iter()
+            .filter(|c| c.number == number)
+            .map(|c| c.id)
+            .collect();
+        self.comments.retain(|c| c.number != number);
+        self.reactions.retain(|r| !gone.contains(&r.comment_id));
     }
 
     /// Reads the branches of the bare repository and updates the heads and bases of open pull
@@ -591,6 +658,14 @@ pub(crate) fn not_found() -> Reply {
     Reply::json(
         404,
         json!({"message": "Not Found", "documentation_url": DOCS, "status": "404"}),
+    )
+}
+
+/// 410 for an issue that was deleted.
+pub(crate) fn gone() -> Reply {
+    Reply::json(
+        410,
+        json!({"message": "This issue was deleted", "documentation_url": DOCS, "status": "410"}),
     )
 }
 

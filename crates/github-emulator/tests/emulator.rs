@@ -706,6 +706,234 @@ fn workflow_dispatch_and_runs() {
     assert_eq!(repo["default_branch"], "main");
 }
 
+#[test]
+fn a_deleted_issue_is_gone_everywhere() {
+    let f = Fixture::new();
+    let keep = f.send("POST", "/issues", json!({"title": "Keep"}));
+    let keep = keep.json()["number"].as_u64().unwrap();
+    let doomed = f.send("POST", "/issues", json!({"title": "Doomed", "body": "x"}));
+    let n = doomed.json()["number"].as_u64().unwrap();
+    let c = f.emu.add_comment(n, "alice", false, "hello");
+    f.send(
+        "POST",
+        &format!("/issues/comments/{c}/reactions"),
+        json!({"content": "eyes"}),
+    );
+    let kept_comment = f.emu.add_comment(keep, "alice", false, "stays");
+    f.emu.delete_issue(n);
+
+    let get = f.get(&format!("/issues/{n}"));
+    assert_eq!(get.status, 410);
+    assert_eq!(get.json()["message"], "This issue was deleted");
+    assert_eq!(
+        f.send("PATCH", &format!("/issues/{n}"), json!({"state": "closed"}))
+            .status,
+        410
+    );
+    assert_eq!(f.get(&format!("/issues/{n}/comments")).status, 410);
+    assert_eq!(
+        f.send(
+            "POST",
+            &format!("/issues/{n}/comments"),
+            json!({"body": "anyone?"})
+        )
+        .status,
+        410
+    );
+    // Its comments went with it; the other issue's did not.
+    assert_eq!(
+        f.send(
+            "PATCH",
+            &format!("/issues/comments/{c}"),
+            json!({"body": "y"})
+        )
+        .status,
+        404
+    );
+    assert_eq!(
+        f.get(&format!("/issues/comments/{c}/reactions")).status,
+        404
+    );
+    assert!(f.emu.comments(n).is_empty());
+    assert!(f.emu.reactions(c).is_empty());
+    let all: Vec<u64> = f
+        .get("/issues/comments")
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(all, vec![kept_comment]);
+    // Gone from the lists and from the model.
+    let listed: Vec<u64> = f
+        .get("/issues?state=all")
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(listed, vec![keep]);
+    assert_eq!(
+        f.emu.issues().iter().map(|i| i.number).collect::<Vec<_>>(),
+        vec![keep]
+    );
+    // GraphQL: null and NOT_FOUND, the rest of the answer intact.
+    let v = f.pulse(Some(n));
+    assert!(v["data"]["repository"]["issue"].is_null(), "{v}");
+    assert!(v["data"]["repository"]["pullRequests"]["nodes"].is_array());
+    assert_eq!(v["errors"][0]["type"], "NOT_FOUND");
+    assert_eq!(v["errors"][0]["path"], json!(["repository", "issue"]));
+    assert_eq!(
+        f.pulse(Some(keep))["data"]["repository"]["issue"]["number"],
+        keep
+    );
+    // Numbers are never reused; an unknown number is 404, not 410.
+    let next = f.send("POST", "/issues", json!({"title": "Next"}));
+    assert_eq!(next.json()["number"], n + 1);
+    assert_eq!(f.get("/issues/999").status, 404);
+}
+
+#[test]
+fn people_open_issues_and_pull_requests() {
+    let f = Fixture::new();
+    let head = f.branch("plan", "main", &[("plan.md", "p\n")]);
+    let pr = f.emu.add_pull("plan", "main", "A plan", "alice");
+    let issue = f.emu.add_issue("Ideas", "some", "bob");
+    assert_eq!(issue, pr + 1, "one number sequence");
+    let p = f.get(&format!("/pulls/{pr}")).json();
+    assert_eq!(p["user"]["login"], "alice");
+    assert_eq!(p["user"]["type"], "User");
+    assert_eq!(p["head"]["ref"], "plan");
+    assert_eq!(p["head"]["sha"], head.as_str());
+    assert_eq!(p["head"]["repo"]["full_name"], format!("{OWNER}/{NAME}"));
+    assert_eq!(p["base"]["ref"], "main");
+    assert_eq!(f.pulse_pr(pr)["headRefName"], "plan");
+    let i = f.get(&format!("/issues/{issue}")).json();
+    assert_eq!(i["user"]["login"], "bob");
+    assert_eq!(i["body"], "some");
+    assert!(i.get("pull_request").is_none());
+}
+
+#[test]
+#[should_panic(expected = "cannot delete")]
+fn pull_requests_cannot_be_deleted() {
+    let f = Fixture::new();
+    f.branch("feat", "main", &[("x.txt", "x\n")]);
+    let n = f.create_pull("feat", "Feat");
+    f.emu.delete_issue(n);
+}
+
+#[test]
+fn workflow_runs_have_run_names_start_and_cancel() {
+    let f = Fixture::new();
+    f.commit_push(
+        "main",
+        &[(
+            ".github/workflows/worker.yml",
+            "name: worker\nrun-name: \"mission ${{ inputs.mission }} ${{inputs.feature}} (${{ inputs.run }})\"\non:\n  workflow_dispatch:\n    inputs:\n      mission: {required: true}\n",
+        )],
+    );
+    let dispatch = |workflow: &str, inputs: serde_json::Value| {
+        let r = f.send(
+            "POST",
+            &format!("/actions/workflows/{workflow}/dispatches"),
+            json!({"ref": "main", "inputs": inputs, "return_run_details": true}),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["workflow_run_id"].as_u64().unwrap()
+    };
+    let worker = dispatch(
+        "worker.yml",
+        json!({"mission": "m", "feature": "F2", "run": "r-1"}),
+    );
+    let plain = dispatch("mission.yml", json!({"mission": "m"}));
+    let runs = f.emu.workflow_runs();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0].id, worker);
+    assert_eq!(runs[0].workflow, "worker.yml");
+    assert_eq!(runs[0].display_title, "mission m F2 (r-1)");
+    assert_eq!(
+        runs[0].inputs,
+        json!({"mission": "m", "feature": "F2", "run": "r-1"})
+    );
+    assert_eq!(
+        (runs[0].status.as_str(), runs[0].conclusion.as_deref()),
+        ("queued", None)
+    );
+    assert_eq!(
+        runs[1].display_title, "mission",
+        "no run-name: the workflow's name"
+    );
+    assert_eq!(
+        f.get(&format!("/actions/runs/{worker}")).json()["display_title"],
+        "mission m F2 (r-1)"
+    );
+    // The run-name is read at the dispatched ref: a branch without it keeps the name.
+    f.branch("old", "main", &[("x.txt", "x\n")]);
+    f.commit_push(
+        "old",
+        &[(".github/workflows/worker.yml", "on: workflow_dispatch\n")],
+    );
+    let r = f.send(
+        "POST",
+        "/actions/workflows/worker.yml/dispatches",
+        json!({"ref": "old", "inputs": {"mission": "m"}}),
+    );
+    assert_eq!(r.status, 204);
+    assert_eq!(f.emu.workflow_runs()[2].display_title, "worker");
+
+    // A runner picks the run up; cancelling it ends it `cancelled`.
+    f.emu.start_workflow_run(worker);
+    assert_eq!(
+        f.get(&format!("/actions/runs/{worker}")).json()["status"],
+        "in_progress"
+    );
+    let in_progress = f.get("/actions/runs?status=in_progress").json();
+    assert_eq!(in_progress["total_count"], 1);
+    let cancel = f.send("POST", &format!("/actions/runs/{worker}/cancel"), json!({}));
+    assert_eq!(cancel.status, 202, "{}", cancel.body);
+    assert_eq!(cancel.json(), json!({}));
+    let run = f.get(&format!("/actions/runs/{worker}")).json();
+    assert_eq!(
+        (run["status"].as_str(), run["conclusion"].as_str()),
+        (Some("completed"), Some("cancelled"))
+    );
+    let again = f.send("POST", &format!("/actions/runs/{worker}/cancel"), json!({}));
+    assert_eq!(again.status, 409);
+    assert_eq!(
+        again.json()["message"],
+        "Cannot cancel a workflow run that is completed."
+    );
+    // A queued run can be cancelled too; a finished one cannot.
+    f.emu.complete_workflow_run(plain, "success");
+    assert_eq!(
+        f.send("POST", &format!("/actions/runs/{plain}/cancel"), json!({}))
+            .status,
+        409
+    );
+    assert_eq!(
+        f.emu.workflow_runs()[1].conclusion.as_deref(),
+        Some("success")
+    );
+    let queued = f.emu.workflow_runs()[2].id;
+    assert_eq!(
+        f.send("POST", &format!("/actions/runs/{queued}/cancel"), json!({}))
+            .status,
+        202
+    );
+    assert_eq!(
+        f.emu.workflow_runs()[2].conclusion.as_deref(),
+        Some("cancelled")
+    );
+    assert_eq!(
+        f.send("POST", "/actions/runs/12345/cancel", json!({}))
+            .status,
+        404
+    );
+}
+
 /// A scenario over every route, checked against the OpenAPI description and the GraphQL
 /// schema by scripts/check-github-contract.py (skipped when its Python modules are missing).
 #[test]
@@ -828,6 +1056,26 @@ fn contract_log_passes_the_checker() {
     f.get("/actions/workflows/mission.yml/runs");
     f.get("/actions/runs");
     f.get(&format!("/actions/runs/{}", f.emu.dispatches()[1].run_id));
+    let queued = f.emu.dispatches()[1].run_id;
+    f.emu.start_workflow_run(queued);
+    f.send("POST", &format!("/actions/runs/{queued}/cancel"), json!({}));
+    f.send("POST", &format!("/actions/runs/{queued}/cancel"), json!({}));
+    let doomed = f.send("POST", "/issues", json!({"title": "Doomed"}));
+    let doomed = doomed.json()["number"].as_u64().unwrap();
+    f.emu.delete_issue(doomed);
+    f.get(&format!("/issues/{doomed}"));
+    f.send(
+        "PATCH",
+        &format!("/issues/{doomed}"),
+        json!({"state": "closed"}),
+    );
+    f.get(&format!("/issues/{doomed}/comments"));
+    f.send(
+        "POST",
+        &format!("/issues/{doomed}/comments"),
+        json!({"body": "x"}),
+    );
+    f.pulse(Some(doomed));
     f.get("");
     http(&f.emu.url(), "GET", "/rate_limit", None, &[]);
     f.send(

@@ -708,7 +708,7 @@ pub fn comment(cx: &mut Exec, id: u64) -> Result<()> {
     let answered = view.has_marker(c.on, &reply_marker(c.id));
     let handled = crate::comments::apply::handle(cx.store, cx.config, forge, &c)?;
     if !answered {
-        crate::comments::apply::answer(forge, &c, &handled)?;
+        crate::comments::apply::answer(&forge.gh, &c, &handled)?;
     }
     Ok(())
 }

@@ -120,6 +120,37 @@ impl Remote {
         Ok(true)
     }
 
+    /// Fetches `refs/heads/<branch>` of the remote into the local ref `into` for each pair
+    /// (branch names checked by the caller); returns nothing on success.
+    pub fn fetch_into(&self, root: &Path, pairs: &[(&str, &str)]) -> Result<()> {
+        let specs: Vec<String> = pairs
+            .iter()
+            .map(|(branch, into)| format!("+refs/heads/{branch}:{into}"))
+            .collect();
+        let mut args = vec!["fetch", "--quiet", "--no-tags", self.name.as_str()];
+        args.extend(specs.iter().map(String::as_str));
+        git::git_env(root, &self.env, &args).map_err(remote_error)?;
+        Ok(())
+    }
+
+    /// Pushes `commit` to `branch` with a lease: the remote must still hold `expected`.
+    /// Never a plain force. A lost lease is `Error::Forge` with status 409.
+    pub fn push_commit(
+        &self,
+        root: &Path,
+        commit: &str,
+        branch: &str,
+        expected: &str,
+    ) -> Result<()> {
+        if self.push_lease(root, branch, commit, Some(expected))? {
+            return Ok(());
+        }
+        Err(Error::Forge {
+            message: format!("{branch} changed on {} since it was fetched", self.name),
+            status: 409,
+        })
+    }
+
     /// Pushes a feature branch without force.
     pub fn push(&self, root: &Path, branch: &str) -> Result<()> {
         let spec = format!("refs/heads/{branch}:refs/heads/{branch}");
