@@ -327,6 +327,15 @@ fn workers_run_on_actions_runners() {
         4,
         "each workflow run noted"
     );
+    // The installed workflow's run-name puts the run id in the title the pulse matches on.
+    for r in g.emu.workflow_runs() {
+        let run = r.inputs["run"].as_str().expect("run input");
+        assert!(
+            r.display_title.ends_with(&format!(" run {run}")),
+            "{}",
+            r.display_title
+        );
+    }
     // The crashed runner is a lost attempt, with its workflow run named; the retry succeeded.
     let crashed = crashed.expect("a crashed runner");
     let lost_run = crashed.inputs["run"].as_str().expect("run").to_owned();
@@ -404,6 +413,9 @@ fn an_overdue_actions_worker_is_cancelled_and_counted() {
         })
         .collect();
     assert_eq!(cancels.len(), 1, "the overdue run is cancelled once");
+    let cancelled = g.emu.workflow_runs();
+    assert_eq!(cancelled[0].status, "completed");
+    assert_eq!(cancelled[0].conclusion.as_deref(), Some("cancelled"));
     let ev = g.repo.events();
     let run1 = first[0].inputs["run"].as_str().expect("run");
     let timed_out = ev
@@ -432,6 +444,113 @@ fn an_overdue_actions_worker_is_cancelled_and_counted() {
     let ev = g.repo.events();
     assert_eq!(count(&ev, "feature.handoff", Some("F1")), 1);
     assert_eq!(count(&ev, "feature.pr_opened", Some("F1")), 1);
+}
+
+#[test]
+fn a_lost_push_race_is_fetched_and_reapplied() {
+    let g = Gh::new("land: pr\n", TWO_MILESTONES);
+    g.emu.set_checks(Checks::PassAfter(u32::MAX));
+    g.pulse_until("F1's PR is open and the status is posted", |g| {
+        g.emu.pulls().iter().any(|p| p.head == "mission/m.F1")
+            && g.emu.issues().first().is_some_and(|i| {
+                g.emu
+                    .comments(i.number)
+                    .iter()
+                    .any(|c| c.body.contains("git-mission:status"))
+            })
+    });
+    // Another machine pauses the mission and its push lands while our pulse works: a
+    // one-shot pre-receive hook moves mission/m to that commit and refuses our push.
+    let other = g.repo.home().join("other");
+    let git_in = |dir: &std::path::Path, args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .status()
+            .expect("git")
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git_in(
+        g.repo.home(),
+        &["clone", "-q", &g.bare.to_string_lossy(), "other"],
+    );
+    git_in(&other, &["fetch", "-q", "origin", "mission/m:mission/m"]);
+    let paused = g
+        .repo
+        .command(&["pause", "m"], &[])
+        .current_dir(&other)
+        .output()
+        .expect("pause");
+    assert!(
+        paused.status.success(),
+        "{}",
+        String::from_utf8_lossy(&paused.stderr)
+    );
+    git_in(
+        &other,
+        &["push", "-q", "origin", "mission/m:refs/race/next"],
+    );
+    let hook = g.bare.join("hooks/pre-receive");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\nwhile read old new ref; do\n  if [ \"$ref\" = refs/heads/mission/m ] && next=$(git rev-parse -q --verify refs/race/next); then\n    env -u GIT_QUARANTINE_PATH git update-ref refs/heads/mission/m \"$next\"\n    env -u GIT_QUARANTINE_PATH git update-ref -d refs/race/next\n    echo 'raced' >&2\n    exit 1\n  fi\ndone\n",
+    )
+    .expect("hook");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    // Our pulse has a state change to push: a writer's steer on the tracking issue.
+    let t = g.tracking();
+    let steer = g
+        .emu
+        .add_comment(t, "alice", false, "/mission steer F2 keep it small");
+    g.pulse_ok();
+    assert!(
+        g.bare_show("refs/race/next").is_none(),
+        "the hook fired: the race happened"
+    );
+    // Both changes are on GitHub, ours re-applied on top of theirs; nothing diverged.
+    let remote: Vec<serde_json::Value> = g
+        .bare_show("mission/m:todo/missions/m/events.jsonl")
+        .expect("remote log")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("event"))
+        .collect();
+    assert_eq!(
+        count(&remote, "mission.paused", None),
+        1,
+        "their pause kept"
+    );
+    assert_eq!(
+        count(&remote, "feature.steered", Some("F2")),
+        1,
+        "our steer kept"
+    );
+    assert!(
+        count(&remote, "state.retry", None) >= 1,
+        "the lost race is logged"
+    );
+    assert!(
+        remote
+            .iter()
+            .any(|e| e["type"] == "comment.handled" && e["data"]["comment"] == steer),
+        "the comment is recorded once, with its effect"
+    );
+    let bare_head = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(&g.bare)
+        .args(["rev-parse", "mission/m"])
+        .output()
+        .expect("rev-parse");
+    assert_eq!(
+        g.repo.git(&["rev-parse", "mission/m"]).trim(),
+        String::from_utf8_lossy(&bare_head.stdout).trim(),
+        "this clone holds what GitHub holds"
+    );
+    assert_eq!(g.status(), "paused");
+    g.pulse_ok();
+    assert_no_duplicate_comments(&g);
 }
 
 fn contract_log(name: &str) -> PathBuf {

@@ -170,9 +170,19 @@ impl crate::store::Publish for Forge {
                 Ok(true)
             }
             Ok(false) => {
-                // Lost the race: drop this change here, take the remote's state, re-apply.
+                // Refused: drop this change here and take the remote's state. If it moved, we
+                // lost a race and the caller re-applies; if not, GitHub declined the push.
                 self.unpublish_at(old, new)?;
                 self.sync_root()?;
+                if *self.remote_head.borrow() == expected {
+                    return Err(Error::Forge {
+                        message: format!(
+                            "{} refused the push of {branch} (a branch protection rule or hook?)",
+                            self.remote.name
+                        ),
+                        status: 0,
+                    });
+                }
                 Ok(false)
             }
             Err(e) => {
@@ -281,7 +291,7 @@ impl Forge {
         {
             return Err(Error::Forge {
                 message: format!(
-                    "{branch} changed on {} since it was fetched (another supervisor pushed); the next pulse re-reads it",
+                    "{} refused {branch}: it changed since it was fetched (another supervisor pushed) or a rule declined it; the next pulse re-reads it",
                     self.remote.name
                 ),
                 status: 0,

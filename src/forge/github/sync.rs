@@ -87,7 +87,8 @@ impl Remote {
     }
 
     /// Sets the remote's `branch` to `commit`, expecting it to hold `expected` (`None`: to not
-    /// have it). `Ok(false)`: the remote holds something else (another writer pushed first).
+    /// have it). `Ok(false)`: the remote refused the update — it holds something else (another
+    /// writer pushed first), or a rule or hook declined it; fetch to tell which.
     pub fn push_lease(
         &self,
         root: &Path,
@@ -109,7 +110,8 @@ impl Remote {
             Err(Error::Git { message, .. })
                 if message.contains("stale info")
                     || message.contains("rejected")
-                    || message.contains("fetch first") =>
+                    || message.contains("fetch first")
+                    || message.contains("failed to push some refs") =>
             {
                 return Ok(false);
             }
