@@ -88,6 +88,19 @@ impl Layout {
         self.root.join("run.lock")
     }
 
+    /// Asks a live run to stop (its worker commits the work in progress and records it as
+    /// cancelled), and stops its agent's process group.
+    pub fn stop(&self, run: &str) {
+        let dir = self.run(run);
+        let _ = std::fs::write(dir.join("cancel"), jiff::Timestamp::now().to_string());
+        if let Some(pgid) = std::fs::read_to_string(dir.join("agent.pgid"))
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+        {
+            crate::process::stop_group(pgid, std::time::Duration::from_secs(5));
+        }
+    }
+
     /// Every run directory with its meta and state.
     pub fn list(&self) -> Vec<(Meta, RunState)> {
         let Ok(rd) = std::fs::read_dir(self.runs()) else {

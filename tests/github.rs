@@ -553,6 +553,61 @@ fn a_lost_push_race_is_fetched_and_reapplied() {
     assert_no_duplicate_comments(&g);
 }
 
+#[test]
+fn pause_now_from_a_comment_cancels_actions_workers() {
+    let g = Gh::new(
+        "land: pr\n",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"true\"], assertions: [VC1]}\n    features:\n      - {id: F1, title: first, description: x}\n",
+    );
+    g.install_workflows();
+    g.pulse_until("F1 is dispatched and tracked", |g| {
+        !g.emu.dispatches().is_empty() && !g.emu.issues().is_empty()
+    });
+    let d = g.emu.dispatches()[0].clone();
+    g.emu.start_workflow_run(d.run_id);
+    let t = g.tracking();
+    g.emu.add_comment(t, "alice", false, "/mission pause now");
+    // The pulse that applies the pause, or the next one, stops the worker.
+    let wf = |g: &Gh| {
+        g.emu
+            .workflow_runs()
+            .into_iter()
+            .find(|r| r.id == d.run_id)
+            .expect("run")
+    };
+    g.pulse_ok();
+    assert_eq!(g.status(), "paused");
+    g.pulse_ok();
+    let run = wf(&g);
+    assert_eq!(run.conclusion.as_deref(), Some("cancelled"), "{run:?}");
+    let ev = g.repo.events();
+    let r1 = d.inputs["run"].as_str().expect("run");
+    assert!(
+        ev.iter()
+            .any(|e| e["run"] == r1 && e["type"] == "run.cancelled"),
+        "recorded as cancelled"
+    );
+    let f1 = &g.repo.status_json()["milestones"][0]["features"][0];
+    assert_eq!(f1["status"], "pending");
+    assert_eq!(f1["attempts"], 0, "a stop is not a failed attempt");
+    // The runner that was cancelled late does nothing; nothing is dispatched while paused.
+    let late = g.runner(&d, "late", &[]);
+    assert_eq!(late.code, 0, "{}", late.stderr);
+    assert!(late.stdout.contains("nothing to do"), "{}", late.stdout);
+    g.pulse_ok();
+    assert_eq!(g.emu.dispatches().len(), 1);
+    // Resumed, F1 goes out again as its first attempt.
+    g.emu.add_comment(t, "alice", false, "/mission resume");
+    g.pulse_until("F1 is dispatched again", |g| g.emu.dispatches().len() == 2);
+    let ev = g.repo.events();
+    let again = ev
+        .iter()
+        .rev()
+        .find(|e| e["type"] == "feature.dispatched")
+        .expect("dispatch");
+    assert_eq!(again["attempt"], 1);
+}
+
 fn contract_log(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("github-contract");
     std::fs::create_dir_all(&dir).expect("log dir");

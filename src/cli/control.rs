@@ -7,8 +7,6 @@ use serde_json::json;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::mission::MissionStatus;
-use crate::process;
-use crate::pulse::execute::now;
 use crate::runs::{Layout, RunState};
 use crate::store::Store;
 use crate::workspace::{Workspace, check_mission_id};
@@ -60,14 +58,7 @@ fn stop_runs(ws: &Workspace, id: &str) -> usize {
         if meta.mission != id || !matches!(state, RunState::Running { .. }) {
             continue;
         }
-        let dir = layout.run(&meta.run);
-        let _ = std::fs::write(dir.join("cancel"), now().to_string());
-        if let Some(pgid) = std::fs::read_to_string(dir.join("agent.pgid"))
-            .ok()
-            .and_then(|s| s.trim().parse::<u32>().ok())
-        {
-            process::stop_group(pgid, Duration::from_secs(5));
-        }
+        layout.stop(&meta.run);
         n += 1;
     }
     n

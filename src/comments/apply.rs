@@ -194,7 +194,13 @@ fn apply(
             }
             tx.mission.status = MissionStatus::Paused;
             tx.event(Event::new("mission.paused").data(json!({ "now": now, "by": who })));
-            Ok(format!("paused {id} (running workers finish)"))
+            Ok(if *now {
+                format!(
+                    "paused {id}; the next pulse stops running workers (their work so far is kept)"
+                )
+            } else {
+                format!("paused {id} (running workers finish)")
+            })
         }
         Command::Resume => match control::resume_mission(&mut tx.mission, config) {
             Ok(Some(events)) => {

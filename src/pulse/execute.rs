@@ -82,6 +82,15 @@ impl Exec<'_> {
             Action::OpenLand => gh::open_land(self),
             Action::MergeLand { pr, sha } => gh::merge_land(self, *pr, sha),
             Action::LandGone { pr } => gh::land_gone(self, *pr),
+            Action::StopRun { run } => {
+                self.layout.stop(run);
+                Ok(())
+            }
+            Action::StopWorker {
+                run,
+                feature,
+                workflow_run,
+            } => self.stop_worker(run, feature, *workflow_run),
             Action::LostWorker {
                 run,
                 feature,
@@ -290,6 +299,25 @@ impl Exec<'_> {
         };
         exit.finished.timed_out = cancel;
         self.record_with(run, Some(feature), Some(exit))
+    }
+
+    /// Paused now or cancelled: cancel an Actions worker and record it as cancelled (the
+    /// feature goes back to pending; no attempt is counted). Work its runner already pushed
+    /// stays on the feature branch.
+    fn stop_worker(&mut self, run: &str, feature: &str, workflow_run: Option<u64>) -> Result<()> {
+        if let (Some(forge), Some(id)) = (self.forge, workflow_run) {
+            forge.cancel_run(id)?;
+        }
+        self.record_with(
+            run,
+            Some(feature),
+            Some(ExitRecord {
+                cancelled: true,
+                failure: Some("stopped: the mission was paused now or cancelled".into()),
+                finished_at: now().to_string(),
+                ..ExitRecord::default()
+            }),
+        )
     }
 
     /// Dispatches a feature to be executed by this process (`git mission work` by hand).

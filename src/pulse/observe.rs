@@ -169,6 +169,15 @@ pub fn observe(
                 .iter()
                 .any(|e| e.kind == "orchestrator.turn" && e.seq > last_block)
         },
+        stop_now: match mission.status {
+            crate::mission::MissionStatus::Cancelled => true,
+            crate::mission::MissionStatus::Paused => events
+                .iter()
+                .rev()
+                .find(|e| e.kind == "mission.paused")
+                .is_some_and(|e| e.data["now"].as_bool() == Some(true)),
+            _ => false,
+        },
         mission,
         github,
     };

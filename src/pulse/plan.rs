@@ -51,6 +51,8 @@ pub struct Snapshot {
     pub turn_taken: bool,
     /// `forge: github`: what the pulse's query saw.
     pub github: Option<crate::forge::github::GhSnap>,
+    /// Paused with `now` (or cancelled): running workers are to be stopped.
+    pub stop_now: bool,
 }
 
 /// One thing a pulse does.
@@ -137,6 +139,16 @@ pub enum Action {
     /// GitHub: the land PR is no longer open (merged or closed).
     LandGone {
         pr: u64,
+    },
+    /// Paused now or cancelled: stop a run on this machine (recorded as cancelled when it exits).
+    StopRun {
+        run: String,
+    },
+    /// Paused now or cancelled: cancel a worker's Actions run and record it as cancelled.
+    StopWorker {
+        run: String,
+        feature: String,
+        workflow_run: Option<u64>,
     },
     /// GitHub (`dispatch: actions`): a worker run on Actions ended without a result, or overran
     /// its deadline (cancelled first): a failed attempt.
@@ -237,6 +249,13 @@ impl fmt::Display for Action {
                 write!(f, "merge the land PR #{pr} at head {}", short(sha))
             }
             Action::LandGone { pr } => write!(f, "the land PR #{pr} is no longer open; record it"),
+            Action::StopRun { run } => write!(f, "stop run {run} (paused now or cancelled)"),
+            Action::StopWorker { run, feature, .. } => {
+                write!(
+                    f,
+                    "cancel {feature} run {run} on Actions (paused now or cancelled)"
+                )
+            }
             Action::LostWorker {
                 run,
                 feature,
@@ -386,6 +405,20 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
     recs.sort_by_key(ToString::to_string);
     let idle = recs.is_empty();
     out.extend(recs);
+    if s.stop_now {
+        for r in s.runs.iter().filter(|r| r.state == RunObs::Running) {
+            out.push(Action::StopRun { run: r.run.clone() });
+        }
+        for w in s.github.iter().flat_map(|g| &g.workers) {
+            if w.state == crate::forge::github::workers::WorkerState::Running {
+                out.push(Action::StopWorker {
+                    run: w.run.clone(),
+                    feature: w.feature.clone(),
+                    workflow_run: w.workflow_run,
+                });
+            }
+        }
+    }
     match m.status {
         MissionStatus::Approved if !s.started => {
             out.push(Action::Start);
@@ -623,6 +656,7 @@ mod tests {
             orchestrator: false,
             turn_taken: false,
             github: None,
+            stop_now: false,
         }
     }
 
@@ -773,6 +807,19 @@ mod tests {
         let mut s = snapshot(vec![feature("F1", Pending, &[])]);
         s.mission.status = MissionStatus::Paused;
         assert!(plan(&s).is_empty());
+        // Paused now: running work is stopped, nothing else happens.
+        s.runs.push(ObservedRun {
+            run: "r1".into(),
+            feature: Some("F1".into()),
+            milestone: "M1".into(),
+            attempt: 1,
+            state: RunObs::Running,
+        });
+        assert!(plan(&s).is_empty(), "a plain pause lets workers finish");
+        s.stop_now = true;
+        assert_eq!(lines(&s), ["stop run r1 (paused now or cancelled)"]);
+        s.stop_now = false;
+        s.runs.clear();
         s.mission.status = MissionStatus::Approved;
         s.started = false;
         assert_eq!(
