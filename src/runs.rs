@@ -52,6 +52,17 @@ pub struct ExitRecord {
     pub finished_at: String,
 }
 
+impl ExitRecord {
+    /// The record of a run that left none of its own (lost, refused, stopped, overdue).
+    pub fn failed(why: impl Into<String>) -> ExitRecord {
+        ExitRecord {
+            failure: Some(why.into()),
+            finished_at: crate::pulse::execute::now().to_string(),
+            ..ExitRecord::default()
+        }
+    }
+}
+
 /// The state of a run directory, as a pulse observes it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunState {

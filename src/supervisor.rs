@@ -76,7 +76,7 @@ pub fn pulse(
     };
     if let Some(f) = &forge {
         // The sync may move the integration head: read the mission again.
-        f.sync(&ws.repo)?;
+        f.sync()?;
         cur = current(ws, &store, ov)?;
     }
     let o = observe(ws, &store, &layout, cur, forge.as_ref())?;
@@ -174,9 +174,7 @@ pub fn run(
     let (poll, land_auto) = {
         let c = current(ws, &Store::new(&ws.repo, id), ov)?.config;
         (
-            c.get_str("github.poll")
-                .and_then(|v| humantime::parse_duration(v).ok())
-                .unwrap_or(Duration::from_secs(30)),
+            c.duration("github.poll", Duration::from_secs(30)),
             // With `land: auto` on GitHub, `run` stays until the land PR is merged.
             c.get_str("land") == Some("auto"),
         )

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::comments::Command;
 use crate::comments::apply::{Handled, answer, handle, not_a_writer, permission, writer};
 use crate::error::{Error, Result};
-use crate::forge::github::{CommentObs, Forge, GitHub, MARK, mission_of_branch, reply_marker};
+use crate::forge::github::{CommentObs, GitHub, MARK, mission_of_branch, reply_marker};
 use crate::store::Store;
 use crate::workspace::{Workspace, check_mission_id};
 
@@ -122,7 +122,11 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
                 ));
             }
         };
-        let handled = apply_with_retry(&ws, &store, &forge, &ov, &obs)?;
+        // Each change is pushed with a lease as it is made; a lost race is re-applied.
+        forge.sync()?;
+        let store = Store::new(&ws.repo, id).publishing(&forge);
+        let config = crate::pulse::observe::current(&ws, &store, &ov)?.config;
+        let handled = handle(&store, &config, &forge, &obs)?;
         if !already_answered(&forge.gh, &obs, c["created_at"].as_str())? {
             answer(&forge.gh, &obs, &handled)?;
         }
@@ -219,42 +223,6 @@ fn approve_route(
         answer(&gh, obs, &handled)?;
     }
     Ok(Some((named, handled)))
-}
-
-/// Applies the comment and pushes the state; a lost push race rolls back this process's own
-/// commit, re-reads and applies again (bounded).
-fn apply_with_retry(
-    ws: &Workspace,
-    store: &Store,
-    forge: &Forge,
-    ov: &crate::config::Overrides,
-    obs: &CommentObs,
-) -> Result<crate::comments::apply::Handled> {
-    let branch = crate::workspace::integration_branch(&store.id);
-    let mut last = None;
-    for _ in 0..4 {
-        forge.sync(&ws.repo)?;
-        let before = ws.repo.branch_head(&branch)?;
-        let config = crate::pulse::observe::current(ws, store, ov)?.config;
-        let handled = handle(store, &config, forge, obs)?;
-        match forge.push_state(&ws.repo) {
-            Ok(()) => return Ok(handled),
-            Err(e @ Error::Forge { .. }) => {
-                let now = ws.repo.branch_head(&branch)?;
-                if let (Some(b), Some(n)) = (&before, &now)
-                    && b != n
-                {
-                    crate::git::git(
-                        &ws.repo.root,
-                        &["update-ref", &format!("refs/heads/{branch}"), b, n],
-                    )?;
-                }
-                last = Some(e);
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| Error::Internal("comment not applied".into())))
 }
 
 /// Whether a reply to the comment already exists (a redelivered event).

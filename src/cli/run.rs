@@ -166,7 +166,7 @@ pub fn work(cx: &Ctx, a: &WorkArgs) -> Result<u8> {
     };
     let store = match &forge {
         Some(f) => {
-            f.sync(&ws.repo)?;
+            f.sync()?;
             store.publishing(f)
         }
         None => store,

@@ -530,11 +530,19 @@ impl Config {
         self.get(key).and_then(Value::as_str)
     }
 
-    /// `limits.worker_timeout` as a duration (it is validated when loaded; 2 h otherwise).
-    pub fn worker_timeout(&self) -> std::time::Duration {
-        self.get_str("limits.worker_timeout")
+    /// A duration key (validated when loaded), else `default`.
+    pub fn duration(&self, key: &str, default: std::time::Duration) -> std::time::Duration {
+        self.get_str(key)
             .and_then(|t| humantime::parse_duration(t).ok())
-            .unwrap_or(std::time::Duration::from_secs(7200))
+            .unwrap_or(default)
+    }
+
+    /// `limits.worker_timeout` as a duration (2 h when unset).
+    pub fn worker_timeout(&self) -> std::time::Duration {
+        self.duration(
+            "limits.worker_timeout",
+            std::time::Duration::from_secs(7200),
+        )
     }
 
     /// The effective budget limits.

@@ -266,15 +266,7 @@ impl Exec<'_> {
             }
             Started::Refused(why) => {
                 tracing::warn!("{why}");
-                self.record_with(
-                    &run,
-                    Some(feature),
-                    Some(ExitRecord {
-                        failure: Some(why),
-                        finished_at: now().to_string(),
-                        ..ExitRecord::default()
-                    }),
-                )
+                self.record_with(&run, Some(feature), Some(ExitRecord::failed(why)))
             }
         }
     }
@@ -292,11 +284,7 @@ impl Exec<'_> {
         if cancel && let (Some(forge), Some(id)) = (self.forge, workflow_run) {
             forge.cancel_run(id)?;
         }
-        let mut exit = ExitRecord {
-            failure: Some(why.to_owned()),
-            finished_at: now().to_string(),
-            ..ExitRecord::default()
-        };
+        let mut exit = ExitRecord::failed(why);
         exit.finished.timed_out = cancel;
         self.record_with(run, Some(feature), Some(exit))
     }
@@ -313,9 +301,7 @@ impl Exec<'_> {
             Some(feature),
             Some(ExitRecord {
                 cancelled: true,
-                failure: Some("stopped: the mission was paused now or cancelled".into()),
-                finished_at: now().to_string(),
-                ..ExitRecord::default()
+                ..ExitRecord::failed("stopped: the mission was paused now or cancelled")
             }),
         )
     }
@@ -511,11 +497,8 @@ impl Exec<'_> {
             let _ = std::fs::remove_dir_all(&dir);
             return Ok(());
         }
-        let lost = (lost && runs::read_exit(&dir).is_none()).then(|| ExitRecord {
-            failure: Some("the worker process died before it finished (lost run)".into()),
-            finished_at: now().to_string(),
-            ..ExitRecord::default()
-        });
+        let lost = (lost && runs::read_exit(&dir).is_none())
+            .then(|| ExitRecord::failed("the worker process died before it finished (lost run)"));
         self.record_with(run, feature, lost)
     }
 

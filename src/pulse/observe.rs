@@ -128,10 +128,8 @@ pub fn observe(
             let out = workers::outstanding(&mission, events);
             if !out.is_empty() {
                 let runs = f.workflow_runs(&workers::workflow_file(&config)?, &out)?;
-                let grace = config
-                    .get_str("github.queue_grace")
-                    .and_then(|t| humantime::parse_duration(t).ok())
-                    .unwrap_or(std::time::Duration::from_secs(1800));
+                let grace =
+                    config.duration("github.queue_grace", std::time::Duration::from_secs(1800));
                 g.workers = workers::judge(
                     &out,
                     &runs,

@@ -237,7 +237,7 @@ pub fn merge_pr(cx: &mut Exec, feature: &str, pr: u64, sha: &str) -> Result<()> 
 
 fn record_merged(cx: &mut Exec, feature: &str, pr: u64, sha: &str, commit: &str) -> Result<()> {
     let (forge, _) = parts(cx)?;
-    forge.sync(&cx.ws.repo)?;
+    forge.sync()?;
     let strategy = forge.merge_method.clone();
     set_feature(
         cx,

@@ -173,7 +173,7 @@ impl crate::store::Publish for Forge {
                 // Refused: drop this change here and take the remote's state. If it moved, we
                 // lost a race and the caller re-applies; if not, GitHub declined the push.
                 self.unpublish_at(old, new)?;
-                self.sync_root()?;
+                self.sync()?;
                 if *self.remote_head.borrow() == expected {
                     return Err(Error::Forge {
                         message: format!(
@@ -236,11 +236,7 @@ impl Forge {
 
     /// Fetches the mission's branches and brings the local integration branch up to the
     /// remote's. Diverged histories are an error: nothing is rewritten.
-    pub fn sync(&self, _repo: &Repo) -> Result<()> {
-        self.sync_root()
-    }
-
-    fn sync_root(&self) -> Result<()> {
+    pub fn sync(&self) -> Result<()> {
         let root = &self.root;
         let branch = integration_branch(&self.id);
         self.remote.fetch_mission(root, &self.id)?;
