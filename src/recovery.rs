@@ -3,7 +3,7 @@
 //! says what failed, which runs were involved, the state of git, what changed since the last
 //! good state, and the next actions as concrete commands.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::git;
 use crate::mission::Block;
@@ -20,7 +20,7 @@ pub struct GitState {
 }
 
 impl GitState {
-    pub fn gather(root: &Path, mission: &str, worktrees_dir: &Path) -> GitState {
+    pub fn gather(root: &Path, mission: &str, worktree_dirs: &[PathBuf]) -> GitState {
         let branch = integration_branch(mission);
         let head = git::git(root, &["rev-parse", "--short", &branch])
             .map(|s| s.trim().to_owned())
@@ -37,7 +37,10 @@ impl GitState {
         .map(|s| s.lines().map(str::to_owned).collect())
         .unwrap_or_default();
         let mut dirty = Vec::new();
-        if let Ok(rd) = std::fs::read_dir(worktrees_dir) {
+        for rd in worktree_dirs
+            .iter()
+            .filter_map(|d| std::fs::read_dir(d).ok())
+        {
             for e in rd.flatten() {
                 let p = e.path();
                 if let Ok(st) = git::git(&p, &["status", "--porcelain"])

@@ -1,6 +1,7 @@
-//! Per-machine run directories: `<git common dir>/git-mission/<id>/runs/<run-id>/` hold what a
+//! Per-machine run directories: `<worktrees>/<repo key>/<id>/runs/<run-id>/` hold what a
 //! detached worker needs and leaves behind (meta, prompt, output, handoff, exit record), so any
-//! later pulse can integrate a run whose supervisor is gone. Worktrees live beside them.
+//! later pulse can integrate a run whose supervisor is gone. Worktrees live beside them,
+//! outside the repository (see [`Layout`]).
 
 use std::path::{Path, PathBuf};
 
@@ -75,28 +76,87 @@ pub enum RunState {
 }
 
 /// The directories of one mission on this machine.
+///
+/// Run directories and worktrees live outside the repository (never under `.git`, where agents
+/// such as Claude Code refuse to edit): `<worktrees>/<repo key>/<mission>/`, where
+/// `worktrees` is the setting of that name (the user's state directory by default) and the
+/// repo key is the repository's directory name plus a hash of its git directory, so two clones
+/// never share a directory. Runs started by earlier versions under
+/// `<git common dir>/git-mission/<mission>/` are still found there. The run lock stays in the
+/// git directory: it belongs to the repository, whatever the setting says.
 #[derive(Debug, Clone)]
 pub struct Layout {
     pub root: PathBuf,
+    /// `<git common dir>/git-mission/<mission>`: the lock, and runs of earlier versions.
+    legacy: PathBuf,
 }
 
 impl Layout {
-    pub fn new(common_dir: &Path, mission: &str) -> Layout {
-        Layout {
-            root: common_dir.join("git-mission").join(mission),
+    /// The layout for a mission of `repo` under the configured `worktrees` directory.
+    pub fn new(
+        repo: &crate::git::Repo,
+        config: &crate::config::Config,
+        mission: &str,
+    ) -> Result<Layout> {
+        let base = config.get_str("worktrees").ok_or_else(|| {
+            Error::user_hint(
+                "there is no directory for run directories and worktrees (HOME is not set)",
+                "set one with `git config --global mission.worktrees /path/outside/the/repo`",
+            )
+        })?;
+        let base = repo.root.join(base);
+        let common = repo.common_dir();
+        let inside = |dir: &Path| {
+            let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+            canon(&base).starts_with(canon(dir))
+        };
+        if inside(&repo.root) || inside(&common) {
+            return Err(Error::user_hint(
+                format!(
+                    "worktrees = {} is inside the repository; agents must work outside it (Claude Code refuses to edit under .git, and nested worktrees show up as untracked files)",
+                    base.display()
+                ),
+                "point `worktrees` at a directory outside the repository, or unset it to use the state directory",
+            ));
         }
+        Ok(Layout {
+            root: base.join(repo_key(&repo.root, &common)).join(mission),
+            legacy: common.join("git-mission").join(mission),
+        })
     }
+
+    /// A layout at explicit places (tests).
+    pub fn at(root: PathBuf, legacy: PathBuf) -> Layout {
+        Layout { root, legacy }
+    }
+
     pub fn runs(&self) -> PathBuf {
         self.root.join("runs")
     }
+
+    /// A run's directory: here, or where an earlier version started it.
     pub fn run(&self, run: &str) -> PathBuf {
-        self.runs().join(run)
+        let dir = self.runs().join(run);
+        if !dir.exists() {
+            let old = self.legacy.join("runs").join(run);
+            if old.exists() {
+                return old;
+            }
+        }
+        dir
     }
+
     pub fn worktree(&self, name: &str) -> PathBuf {
         self.root.join("worktrees").join(name)
     }
+
+    /// Every directory that holds this mission's worktrees (the current one first).
+    pub fn worktree_dirs(&self) -> [PathBuf; 2] {
+        [self.root.join("worktrees"), self.legacy.join("worktrees")]
+    }
+
     pub fn lock(&self) -> PathBuf {
-        self.root.join("run.lock")
+        self.legacy.join("run.lock")
     }
 
     /// Asks a live run to stop (its worker commits the work in progress and records it as
@@ -114,11 +174,10 @@ impl Layout {
 
     /// Every run directory with its meta and state.
     pub fn list(&self) -> Vec<(Meta, RunState)> {
-        let Ok(rd) = std::fs::read_dir(self.runs()) else {
-            return Vec::new();
-        };
-        let mut out: Vec<(Meta, RunState)> = rd
-            .flatten()
+        let mut out: Vec<(Meta, RunState)> = [self.runs(), self.legacy.join("runs")]
+            .iter()
+            .filter_map(|d| std::fs::read_dir(d).ok())
+            .flat_map(|rd| rd.flatten())
             .filter_map(|e| {
                 let dir = e.path();
                 let meta = read_meta(&dir).ok()?;
@@ -177,6 +236,33 @@ fn state(dir: &Path, meta: &Meta) -> RunState {
         }
     }
     RunState::Lost
+}
+
+/// `<directory name>-<16 hex digits>`: readable, and unique per git directory (FNV-1a of its
+/// path, a hash that never changes between builds, unlike std's `DefaultHasher`).
+fn repo_key(root: &Path, common: &Path) -> String {
+    let common = std::fs::canonicalize(common).unwrap_or_else(|_| common.to_path_buf());
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in common.as_os_str().as_encoded_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let name: String = root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    let name = name.trim_start_matches('.');
+    format!("{}-{h:016x}", if name.is_empty() { "repo" } else { name })
 }
 
 /// A fresh run id: time, what it is for, attempt, and a per-process suffix.

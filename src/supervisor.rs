@@ -49,8 +49,8 @@ pub fn current_exe() -> Result<PathBuf> {
 pub fn dry_run(ws: &Workspace, id: &str, ov: &Overrides) -> Result<Vec<Action>> {
     check_mission_id(id)?;
     let store = Store::new(&ws.repo, id);
-    let layout = Layout::new(&ws.repo.common_dir(), id);
     let cur = current(ws, &store, ov)?;
+    let layout = Layout::new(&ws.repo, &cur.config, id)?;
     let forge = open_forge(ws, &store, &cur.config)?;
     let o = observe(ws, &store, &layout, cur, forge.as_ref())?;
     Ok(plan(&o.snapshot))
@@ -66,8 +66,8 @@ pub fn pulse(
 ) -> Result<PulseReport> {
     check_mission_id(id)?;
     let store = Store::new(&ws.repo, id);
-    let layout = Layout::new(&ws.repo.common_dir(), id);
     let mut cur = current(ws, &store, ov)?;
+    let layout = Layout::new(&ws.repo, &cur.config, id)?;
     let forge = open_forge(ws, &store, &cur.config)?;
     // GitHub: every state change is pushed as soon as it is committed.
     let store = match &forge {
@@ -158,7 +158,8 @@ pub fn run(
     on_action: &mut dyn FnMut(&Action),
 ) -> Result<RunEnd> {
     check_mission_id(id)?;
-    let layout = Layout::new(&ws.repo.common_dir(), id);
+    let config = current(ws, &Store::new(&ws.repo, id), ov)?.config;
+    let layout = Layout::new(&ws.repo, &config, id)?;
     let (mut lock, replaced) = RunLock::acquire(&layout.lock())?;
     if let Some(dead) = replaced {
         tracing::warn!(
@@ -171,14 +172,11 @@ pub fn run(
     let (tx, rx) = mpsc::channel::<String>();
     let mut idle = 0;
     let mut forge_errors = 0;
-    let (poll, land_auto) = {
-        let c = current(ws, &Store::new(&ws.repo, id), ov)?.config;
-        (
-            c.duration("github.poll", Duration::from_secs(30)),
-            // With `land: auto` on GitHub, `run` stays until the land PR is merged.
-            c.get_str("land") == Some("auto"),
-        )
-    };
+    let (poll, land_auto) = (
+        config.duration("github.poll", Duration::from_secs(30)),
+        // With `land: auto` on GitHub, `run` stays until the land PR is merged.
+        config.get_str("land") == Some("auto"),
+    );
     loop {
         lock.heartbeat();
         let report = match pulse(ws, id, ov, &exe, &tx) {

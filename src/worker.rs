@@ -89,11 +89,47 @@ pub fn prepare_worktree(repo: &Repo, meta: &Meta, integration_head: &str) -> Res
         }
     };
     if add().is_err() {
-        // A stale registration of a deleted worktree: prune it and try once more.
+        // A stale registration of a deleted worktree, or the branch still checked out where an
+        // earlier version kept worktrees (under .git): prune, move it, and try once more.
         repo.worktree(&["prune"])?;
+        release_branch(repo, &branch, &wt)?;
         add()?;
     }
     Ok(wt)
+}
+
+/// Removes another worktree that has `branch` checked out, so it can be checked out at
+/// `wanted`. A worktree with uncommitted changes is never removed: that is an error.
+fn release_branch(repo: &Repo, branch: &str, wanted: &Path) -> Result<()> {
+    let list = repo.worktree(&["list", "--porcelain"])?;
+    let want = format!("branch refs/heads/{branch}");
+    for entry in list.split("\n\n") {
+        let mut lines = entry.lines();
+        let Some(path) = lines.next().and_then(|l| l.strip_prefix("worktree ")) else {
+            continue;
+        };
+        let path = Path::new(path);
+        if path == wanted || !entry.lines().any(|l| l == want) {
+            continue;
+        }
+        let dirty = git::git(path, &["status", "--porcelain"])
+            .map(|s| !s.trim().is_empty())
+            .unwrap_or(false);
+        if dirty {
+            return Err(Error::user_hint(
+                format!(
+                    "{branch} is checked out at {} with uncommitted changes",
+                    path.display()
+                ),
+                format!(
+                    "commit or remove those changes, then `git worktree remove {}`",
+                    path.display()
+                ),
+            ));
+        }
+        repo.worktree(&["remove", "--force", &path.to_string_lossy()])?;
+    }
+    Ok(())
 }
 
 /// The prompt of a worker run.

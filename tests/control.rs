@@ -8,7 +8,7 @@ use common::{OK_WORKER, TestRepo, count};
 const ONE_FEATURE: &str = "  - id: M1\n    title: One\n    validation: {commands: [\"true\"]}\n    features:\n      - {id: F1, title: first, description: x}\n";
 
 fn runs_dir(repo: &TestRepo) -> std::path::PathBuf {
-    repo.root().join(".git/git-mission/m/runs")
+    repo.runs_dir("m")
 }
 
 /// Prompts of F1's runs, oldest first.
@@ -378,7 +378,7 @@ fn doctor_finds_dead_locks_orphans_and_missing_agents_and_fixes_only_what_is_saf
         ),
     )
     .expect("lock");
-    let wt = repo.root().join(".git/git-mission/m/worktrees/F1");
+    let wt = repo.state_dir("m").join("worktrees/F1");
     repo.git(&[
         "worktree",
         "add",

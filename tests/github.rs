@@ -353,7 +353,7 @@ fn workers_run_on_actions_runners() {
     assert_eq!(count(&ev, "feature.failed", None), 0);
     // Every other run was recorded by its runner, and nothing ran on the pulse's machine.
     assert_eq!(count(&ev, "feature.handoff", None), 3);
-    let runs_here = g.repo.root().join(".git/git-mission/m/runs");
+    let runs_here = g.repo.runs_dir("m");
     for d in std::fs::read_dir(&runs_here)
         .into_iter()
         .flatten()

@@ -117,7 +117,7 @@ fn a_failing_worker_is_retried_with_notes_then_blocks() {
     assert_eq!(count(&ev, "feature.retried", Some("F1")), 1);
     assert_eq!(count(&ev, "mission.blocked", None), 1);
     // The second attempt's prompt carried the first attempt's failure.
-    let runs = repo.root().join(".git/git-mission/m/runs");
+    let runs = repo.runs_dir("m");
     let second = std::fs::read_dir(&runs)
         .expect("runs")
         .flatten()
@@ -168,7 +168,7 @@ fn a_worker_past_its_timeout_that_ignores_term_is_killed_with_its_group_and_its_
     let wip = repo.git(&["show", "mission/m.F1:wip.txt"]);
     assert_eq!(wip, "half done\n");
     // No process of the agent's group is left.
-    let runs = repo.root().join(".git/git-mission/m/runs");
+    let runs = repo.runs_dir("m");
     let run = std::fs::read_dir(&runs)
         .expect("runs")
         .flatten()
@@ -601,7 +601,7 @@ fn failing_checks_send_the_feature_back_with_their_output_in_the_next_prompt() {
     let ev = repo.events();
     assert_eq!(count(&ev, "feature.checks_failed", Some("F1")), 1);
     assert_eq!(count(&ev, "feature.merged", Some("F1")), 1);
-    let runs = repo.root().join(".git/git-mission/m/runs");
+    let runs = repo.runs_dir("m");
     let second = std::fs::read_dir(&runs)
         .expect("runs")
         .flatten()
@@ -615,4 +615,70 @@ fn failing_checks_send_the_feature_back_with_their_output_in_the_next_prompt() {
         st["next"][0],
         "land it on the base branch: git merge mission/m (or set `land: auto` next time)"
     );
+}
+
+/// Where a worker script was run, as it saw it.
+const WHERE_WORKER: &str = r#"printf '%s\n' "$PWD" "$GIT_MISSION_WORKTREE" "$GIT_MISSION_HANDOFF_FILE" "$GIT_MISSION_PROMPT_FILE" "$TMPDIR" > "where-$GIT_MISSION_FEATURE.txt"
+"#;
+
+#[test]
+fn agents_work_outside_the_repository_and_never_under_git() {
+    let repo = TestRepo::new();
+    repo.mission(
+        &format!("{WHERE_WORKER}{OK_WORKER}"),
+        "",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"true\"]}\n    features:\n      - {id: F1, title: first, description: x}\n",
+    );
+    let out = repo.run_deadline(&["run", "m"], &[], 60);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let state = repo.state_dir("m");
+    assert!(
+        state.starts_with(repo.home().join(".local/state/git-mission")),
+        "{}",
+        state.display()
+    );
+    let seen = repo.git(&["show", "mission/m:where-F1.txt"]);
+    let paths: Vec<&str> = seen.lines().collect();
+    assert_eq!(paths.len(), 5, "{seen}");
+    for p in &paths {
+        assert!(
+            std::path::Path::new(p).starts_with(&state),
+            "{p} is not under {}",
+            state.display()
+        );
+        assert!(!p.starts_with(&*repo.root().to_string_lossy()), "{p}");
+        assert!(!p.contains("/.git/"), "{p}");
+    }
+    // The git directory keeps only the run lock's directory: no runs, no worktrees.
+    let legacy = repo.root().join(".git/git-mission/m");
+    assert!(!legacy.join("runs").exists() && !legacy.join("worktrees").exists());
+
+    // `-c worktrees=…` reaches the detached worker (it must find its run directory there).
+    let other = repo.home().join("elsewhere");
+    let f2 = "  - id: M1\n    title: One\n    validation: {commands: [\"true\"]}\n    features:\n      - {id: F1, title: first, description: x}\n";
+    let repo2 = TestRepo::new();
+    repo2.mission(&format!("{WHERE_WORKER}{OK_WORKER}"), "", f2);
+    let set = format!("worktrees={}", other.display());
+    let out = repo2.run_deadline(&["-c", &set, "run", "m"], &[], 60);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let seen = repo2.git(&["show", "mission/m:where-F1.txt"]);
+    for p in seen.lines() {
+        assert!(std::path::Path::new(p).starts_with(&other), "{p}");
+    }
+    let meta: Vec<_> = std::fs::read_dir(&other)
+        .expect("the configured directory is used")
+        .flatten()
+        .collect();
+    assert_eq!(meta.len(), 1, "one directory for the repository");
+
+    // A directory inside the repository is refused before anything runs.
+    let inside = repo2.run(&["-c", "worktrees=wt", "run", "m"]);
+    assert_eq!(inside.code, 1, "{}", inside.snapshot());
+    assert!(
+        inside.stderr.contains("is inside the repository"),
+        "{}",
+        inside.stderr
+    );
+    let under_git = repo2.run(&["-c", "worktrees=.git/wt", "status", "m"]);
+    assert_eq!(under_git.code, 1, "{}", under_git.snapshot());
 }

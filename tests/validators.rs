@@ -63,11 +63,8 @@ fn a_passing_report_passes_the_milestone() {
         "{doc}"
     );
     // The validator got the contract, the features' handoffs and the diff in its prompt.
-    let prompt = std::fs::read_to_string(
-        repo.root()
-            .join(format!(".git/git-mission/m/runs/{run_id}/prompt.md")),
-    )
-    .expect("prompt");
+    let prompt = std::fs::read_to_string(repo.runs_dir("m").join(format!("{run_id}/prompt.md")))
+        .expect("prompt");
     for part in [
         "VC1: works",
         "### F1 — first",

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::mission::MissionStatus;
-use crate::runs::{Layout, RunState};
+use crate::runs::RunState;
 use crate::store::Store;
 use crate::workspace::{Workspace, check_mission_id};
 
@@ -51,8 +51,8 @@ fn started<'r>(ws: &'r Workspace, id: &str) -> Result<Store<'r>> {
 }
 
 /// Asks every live run of the mission to stop, and stops its agent's process group.
-fn stop_runs(ws: &Workspace, id: &str) -> usize {
-    let layout = Layout::new(&ws.repo.common_dir(), id);
+fn stop_runs(cx: &Ctx, ws: &Workspace, id: &str) -> Result<usize> {
+    let layout = cx.layout(ws, id)?;
     let mut n = 0;
     for (meta, state) in layout.list() {
         if meta.mission != id || !matches!(state, RunState::Running { .. }) {
@@ -61,7 +61,7 @@ fn stop_runs(ws: &Workspace, id: &str) -> usize {
         layout.stop(&meta.run);
         n += 1;
     }
-    n
+    Ok(n)
 }
 
 pub fn pause(cx: &Ctx, a: &PauseArgs) -> Result<u8> {
@@ -75,7 +75,7 @@ pub fn pause(cx: &Ctx, a: &PauseArgs) -> Result<u8> {
         tx.event(Event::new("mission.paused").data(json!({ "now": a.now })));
         Ok(true)
     })?;
-    let stopped = if a.now { stop_runs(&ws, &a.id) } else { 0 };
+    let stopped = if a.now { stop_runs(cx, &ws, &a.id)? } else { 0 };
     let status = store.head()?.map(|h| h.mission().status);
     if cx.out.json {
         cx.out.json(&json!({ "id": a.id, "status": status, "changed": changed.is_some(), "stopped_runs": stopped }));
@@ -160,7 +160,7 @@ pub fn cancel(cx: &Ctx, a: &IdArgs) -> Result<u8> {
         tx.event(Event::new("mission.cancelled"));
         Ok(true)
     })?;
-    let stopped = stop_runs(&ws, &a.id);
+    let stopped = stop_runs(cx, &ws, &a.id)?;
     if cx.out.json {
         cx.out
             .json(&json!({ "id": a.id, "changed": changed.is_some(), "stopped_runs": stopped }));

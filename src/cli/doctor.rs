@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::mission::FeatureStatus;
-use crate::runs::Layout;
 use crate::store::Store;
 use crate::store::lock::{RunLock, hostname, pid_alive};
 
@@ -62,7 +61,7 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
                 continue;
             }
         };
-        let layout = Layout::new(&ws.repo.common_dir(), &id);
+        let layout = cx.layout(&ws, &id)?;
         // Run lock.
         if let Some(h) = RunLock::holder(&layout.lock())
             && h.host == hostname()
@@ -76,7 +75,11 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
             );
         }
         // Worktrees of features that are finished or unknown.
-        if let Ok(rd) = std::fs::read_dir(layout.root.join("worktrees")) {
+        for rd in layout
+            .worktree_dirs()
+            .iter()
+            .filter_map(|d| std::fs::read_dir(d).ok())
+        {
             for e in rd.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
                 let live = mission.feature(&name).is_some_and(|(_, f)| {

@@ -229,10 +229,31 @@ impl Ctx<'_> {
 
     /// Configuration overrides from the environment and `-c`.
     pub fn overrides(&self) -> crate::config::Overrides {
-        crate::config::Overrides {
-            env: std::env::vars().collect(),
-            cli: self.cli.config.clone(),
+        let mut log = Vec::new();
+        if self.cli.debug {
+            log.push("--debug".to_owned());
         }
+        log.extend(std::iter::repeat_n(
+            "-v".to_owned(),
+            usize::from(self.cli.verbose),
+        ));
+        crate::config::Overrides {
+            env: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+            cli: self.cli.config.clone(),
+            log,
+        }
+    }
+
+    /// Where a mission's runs and worktrees live on this machine (a repository-wide setting).
+    pub fn layout(
+        &self,
+        ws: &crate::workspace::Workspace,
+        id: &str,
+    ) -> Result<crate::runs::Layout, Error> {
+        let config = crate::config::Config::load(&ws.repo, None, &self.overrides())?;
+        crate::runs::Layout::new(&ws.repo, &config, id)
     }
 
     /// The effective configuration, with the mission's frontmatter layer when given.

@@ -101,7 +101,7 @@ fn plan(
     let loaded = ws.load(id, false)?;
     let config = cx.config(ws, Some(&loaded))?;
     let run = crate::runs::new_run_id("plan", 1);
-    let dir = crate::runs::Layout::new(&ws.repo.common_dir(), id).run(&run);
+    let dir = crate::runs::Layout::new(&ws.repo, &config, id)?.run(&run);
     let abs = ws.path(file);
     let prompt = format!(
         "{}\n\n# Your task\n\nWrite the plan of mission `{id}` into `{file}` (the file exists, made from the template).\n\nGoal: {}\n\n\

@@ -285,7 +285,7 @@ pub fn revalidate(cx: &Ctx, a: &RevalidateArgs) -> Result<u8> {
     if let Some(r) = refused {
         return Err(Error::user(r));
     }
-    let layout = Layout::new(&ws.repo.common_dir(), &a.id);
+    let layout = Layout::new(&ws.repo, &config, &a.id)?;
     let mut ex = Exec {
         ws: &ws,
         store: &store,

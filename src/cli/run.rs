@@ -149,7 +149,7 @@ pub fn work(cx: &Ctx, a: &WorkArgs) -> Result<u8> {
     }
     let ws = cx.workspace()?;
     let store = Store::new(&ws.repo, &a.id);
-    let layout = Layout::new(&ws.repo.common_dir(), &a.id);
+    let layout = cx.layout(&ws, &a.id)?;
     let ov = cx.overrides();
     // A run dispatched to Actions (`dispatch: actions`) has no run directory on the runner:
     // adopt it from the mission's log, fetched from GitHub.

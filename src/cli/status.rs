@@ -48,7 +48,7 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         loaded.source.clone(),
         &config,
         &branches,
-        report::active_runs(&crate::runs::Layout::new(&ws.repo.common_dir(), &id), &id),
+        report::active_runs(&crate::runs::Layout::new(&ws.repo, &config, &id)?, &id),
         &events,
     );
     let errors: Vec<_> = Workspace::diagnostics(&loaded, &config.profile_names())

@@ -111,6 +111,12 @@ pub const KEYS: &[KeyDef] = &[
         doc: "the git remote that is the GitHub repository",
     },
     KeyDef {
+        name: "worktrees",
+        kind: Kind::Str,
+        default: None,
+        doc: "where this machine keeps run directories and agents' worktrees, outside the repository (default: $XDG_STATE_HOME/git-mission, else ~/.local/state/git-mission; ~/Library/Application Support/git-mission on macOS)",
+    },
+    KeyDef {
         name: "merge",
         kind: Kind::Enum(MERGES),
         default: Some("\"squash\""),
@@ -263,6 +269,9 @@ pub struct Settings {
     /// Repository-wide only (`config.yml`).
     #[serde(default)]
     pub github: Option<GithubSettings>,
+    /// Repository-wide only: where run directories and worktrees live on this machine.
+    #[serde(default)]
+    pub worktrees: Option<String>,
 }
 
 /// The `github:` section of `todo/missions/config.yml`.
@@ -298,6 +307,7 @@ impl Settings {
             budget: m.budget.clone(),
             dispatch: None,
             github: None,
+            worktrees: None,
         }
     }
 
@@ -361,6 +371,9 @@ pub struct Entry {
 pub struct Config {
     entries: BTreeMap<&'static str, Entry>,
     profiles: BTreeMap<String, (Profile, Origin)>,
+    /// The process environment and command line the command was given (agents get an
+    /// allowlisted part of the environment; child processes get the overrides).
+    overrides: Overrides,
 }
 
 /// Inputs that are not files: environment and command line.
@@ -370,13 +383,49 @@ pub struct Overrides {
     pub env: Vec<(String, String)>,
     /// `key=value` strings from `-c`.
     pub cli: Vec<String>,
+    /// Logging flags (`--debug`, `-v`) to give every git-mission process this one starts.
+    pub log: Vec<String>,
+}
+
+impl Overrides {
+    /// Global flags for a `git-mission` child process: every `-c`, then the logging flags, so
+    /// a detached worker sees the configuration and logs like the command that started it.
+    pub fn child_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        for kv in &self.cli {
+            args.push("-c".to_owned());
+            args.push(kv.clone());
+        }
+        args.extend(self.log.iter().cloned());
+        args
+    }
+
+    /// The `-c` values as `GIT_MISSION_<KEY>` variables (the environment layer), for processes
+    /// that run `git mission` themselves: agents (an orchestrator's commands) get these.
+    pub fn as_env(&self) -> Vec<(String, String)> {
+        self.cli
+            .iter()
+            .filter_map(|kv| kv.split_once('='))
+            .filter_map(|(k, v)| {
+                let def = key_def(k.trim())?;
+                let var = format!(
+                    "GIT_MISSION_{}",
+                    def.name.replace('.', "_").to_ascii_uppercase()
+                );
+                Some((var, v.to_owned()))
+            })
+            .collect()
+    }
 }
 
 impl Config {
     /// Loads every layer. `mission` adds the frontmatter layer.
     pub fn load(repo: &Repo, mission: Option<(&Mission, &str)>, ov: &Overrides) -> Result<Config> {
         let root = repo.root.as_path();
-        let mut c = Config::default();
+        let mut c = Config {
+            overrides: ov.clone(),
+            ..Config::default()
+        };
         for def in KEYS {
             if let Some(d) = def.default {
                 let value = serde_json::from_str(d).expect("built-in defaults are valid JSON");
@@ -399,7 +448,7 @@ impl Config {
                 // Keys typed as strings in the file are checked like any other layer's.
                 for (k, v) in settings.flatten() {
                     if let (Some(def), Some(text)) = (key_def(k), v.as_str())
-                        && (k == "dispatch" || k.starts_with("github."))
+                        && (k == "dispatch" || k == "worktrees" || k.starts_with("github."))
                     {
                         parse_value(def, text).map_err(|e| bad_value(&origin, k, e))?;
                     }
@@ -438,7 +487,32 @@ impl Config {
                 parse_value(def, v).map_err(|e| bad_value(&Origin::CommandLine, def.name, e))?;
             c.set(def.name, v, Origin::CommandLine);
         }
+        if c.get("worktrees").is_none()
+            && let Some(dir) = default_state_dir(&c.overrides.env)
+        {
+            let dir = dir.join("git-mission").to_string_lossy().into_owned();
+            c.set("worktrees", Value::String(dir), Origin::BuiltIn);
+        }
         Ok(c)
+    }
+
+    /// The environment variables the command was started with.
+    pub fn environment(&self) -> &[(String, String)] {
+        &self.overrides.env
+    }
+
+    /// What the command was given besides files: environment, `-c`, logging flags.
+    pub fn overrides(&self) -> &Overrides {
+        &self.overrides
+    }
+
+    /// One variable of that environment.
+    pub fn env_var(&self, name: &str) -> Option<&str> {
+        self.overrides
+            .env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn set(&mut self, key: &'static str, value: Value, origin: Origin) {
@@ -566,6 +640,28 @@ impl Config {
     pub fn profile_names(&self) -> Vec<String> {
         self.profiles.keys().cloned().collect()
     }
+}
+
+/// The user's state directory: `$XDG_STATE_HOME` when it is an absolute path (the XDG Base
+/// Directory rule), else `~/.local/state`; on macOS `~/Library/Application Support`, where
+/// applications keep such data there.
+fn default_state_dir(env: &[(String, String)]) -> Option<std::path::PathBuf> {
+    let var = |n: &str| {
+        env.iter()
+            .find(|(k, v)| k == n && !v.is_empty())
+            .map(|(_, v)| std::path::PathBuf::from(v))
+    };
+    if !cfg!(target_os = "macos")
+        && let Some(x) = var("XDG_STATE_HOME").filter(|p| p.is_absolute())
+    {
+        return Some(x);
+    }
+    let home = var("HOME").filter(|p| p.is_absolute())?;
+    Some(if cfg!(target_os = "macos") {
+        home.join("Library").join("Application Support")
+    } else {
+        home.join(".local").join("state")
+    })
 }
 
 fn unknown_key(key: &str, origin: &Origin) -> Error {

@@ -210,9 +210,11 @@ impl Exec<'_> {
             std::fs::File::create(dir.join("work.log")).map_err(Error::io(dir.join("work.log")))?;
         let log2 = log.try_clone().map_err(Error::io(dir.join("work.log")))?;
         use std::os::unix::process::CommandExt;
+        // `-c` and the logging flags go along: the worker must see the same configuration.
         let spawned = Command::new(&self.exe)
             .arg("-C")
             .arg(&self.ws.repo.root)
+            .args(self.config.overrides().child_args())
             .args(["work", &self.store.id, feature, "--run", &run])
             .stdin(Stdio::null())
             .stdout(log)
@@ -477,7 +479,7 @@ impl Exec<'_> {
         crate::recovery::GitState::gather(
             &self.ws.repo.root,
             &self.store.id,
-            &self.layout.root.join("worktrees"),
+            &self.layout.worktree_dirs(),
         )
     }
 

@@ -131,6 +131,36 @@ impl TestRepo {
         }
     }
 
+    /// Where this machine keeps mission `id`'s run directories and worktrees: under the test
+    /// HOME's state directory, `git-mission/<repo dir name>-<hash>/<id>` (never in the repo).
+    pub fn state_dir(&self, id: &str) -> PathBuf {
+        let base = self.home.join(".local/state/git-mission");
+        let prefix = format!(
+            "{}-",
+            self.root.file_name().expect("name").to_string_lossy()
+        );
+        let found: Vec<PathBuf> = std::fs::read_dir(&base)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .map(|e| e.path().join(id))
+            .collect();
+        assert!(
+            found.len() <= 1,
+            "one state directory per repository: {found:?}"
+        );
+        found
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| base.join("(none yet)").join(id))
+    }
+
+    /// The run directories of mission `id` on this machine.
+    pub fn runs_dir(&self, id: &str) -> PathBuf {
+        self.state_dir(id).join("runs")
+    }
+
     pub fn write(&self, rel: &str, text: &str) {
         let p = self.root.join(rel);
         std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
