@@ -308,3 +308,82 @@ pub fn run_document(meta: &Meta, exit: &ExitRecord) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(run: &str, worktree: PathBuf) -> Meta {
+        Meta {
+            run: run.into(),
+            mission: "m".into(),
+            role: Role::Worker,
+            milestone: "M1".into(),
+            feature: Some("F1".into()),
+            attempt: 1,
+            agent: "exec".into(),
+            base: "abc".into(),
+            branch: Some("mission/m.F1".into()),
+            worktree,
+            started: "2026-11-25T10:00:00Z".into(),
+            work_pid: None,
+            conflict: false,
+        }
+    }
+
+    #[test]
+    fn runs_started_under_git_by_earlier_versions_are_still_found() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let layout = Layout::at(
+            tmp.path().join("state/m"),
+            tmp.path().join("repo/.git/git-mission/m"),
+        );
+        let old = tmp.path().join("repo/.git/git-mission/m/runs/r-old");
+        std::fs::create_dir_all(&old).expect("mkdir");
+        write_json(&old.join("meta.json"), &meta("r-old", old.join("wt"))).expect("meta");
+        std::fs::write(old.join("exit.json"), "{}").expect("exit");
+        let new = layout.runs().join("r-new");
+        std::fs::create_dir_all(&new).expect("mkdir");
+        write_json(
+            &new.join("meta.json"),
+            &meta("r-new", layout.worktree("F1")),
+        )
+        .expect("meta");
+        assert_eq!(layout.run("r-old"), old, "an old run is read where it is");
+        assert_eq!(layout.run("r-new"), new);
+        assert_eq!(
+            layout.run("r-unknown"),
+            layout.runs().join("r-unknown"),
+            "new runs go to the new place"
+        );
+        let listed: Vec<String> = layout.list().into_iter().map(|(m, _)| m.run).collect();
+        assert_eq!(listed, ["r-new", "r-old"]);
+        assert_eq!(
+            layout.lock(),
+            tmp.path().join("repo/.git/git-mission/m/run.lock")
+        );
+        assert!(
+            layout
+                .worktree("F1")
+                .starts_with(tmp.path().join("state/m"))
+        );
+    }
+
+    #[test]
+    fn the_repo_key_names_the_repository_and_separates_clones() {
+        let a = repo_key(Path::new("/x/my repo"), Path::new("/x/my repo/.git"));
+        let b = repo_key(Path::new("/y/my repo"), Path::new("/y/my repo/.git"));
+        assert!(
+            a.starts_with("my_repo-") && a.len() == "my_repo-".len() + 16,
+            "{a}"
+        );
+        assert_ne!(a, b);
+        assert_eq!(
+            a,
+            repo_key(Path::new("/x/my repo"), Path::new("/x/my repo/.git")),
+            "stable"
+        );
+        assert!(repo_key(Path::new("/"), Path::new("/.git")).starts_with("repo-"));
+        assert!(repo_key(Path::new("/x/..."), Path::new("/x/.../.git")).starts_with("repo-"));
+    }
+}
