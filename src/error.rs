@@ -28,6 +28,12 @@ pub enum Error {
     },
     #[error("`git {args}` failed: {message}")]
     Git { args: String, message: String },
+    /// A program could not be started: not installed, not executable (exit 1).
+    #[error("cannot start {program:?}: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
     /// GitHub did not answer, or answered with an error: the pulse stops planning (a missing
     /// answer is never "no PR") and the next pulse observes again (exit 1).
     #[error("GitHub: {message}")]

@@ -97,7 +97,7 @@ pub fn turn(cx: &mut Exec) -> Result<()> {
         ("GIT_MISSION_WORKTREE".into(), s(&wt)),
     ];
     env.extend(crate::worker::commit_env(&cx.ws.repo));
-    let (fin, outcome) = crate::worker::AgentRun {
+    let ran = crate::worker::AgentRun {
         config: cx.config,
         role: Role::Orchestrator,
         dir: &dir,
@@ -106,6 +106,7 @@ pub fn turn(cx: &mut Exec) -> Result<()> {
         env,
     }
     .run()?;
+    let (fin, outcome) = (ran.finished, ran.outcome);
     // Whatever it changed in files is discarded, and said.
     let mut discarded: Vec<String> = git::git(&wt, &["status", "--porcelain"])?
         .lines()

@@ -16,6 +16,8 @@ pub struct Spec {
     pub argv: Vec<String>,
     pub cwd: PathBuf,
     pub env: Vec<(String, String)>,
+    /// Start from an empty environment: the process sees `env` and nothing else (agents).
+    pub clear_env: bool,
     /// Feed this file on stdin (else stdin is empty).
     pub stdin: Option<PathBuf>,
     pub stdout: PathBuf,
@@ -108,6 +110,9 @@ pub fn run(spec: &Spec, cancelled: &dyn Fn() -> bool) -> Result<Finished> {
         None => Stdio::null(),
     };
     let mut cmd = Command::new(program);
+    if spec.clear_env {
+        cmd.env_clear();
+    }
     cmd.args(&spec.argv[1..])
         .current_dir(&spec.cwd)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
@@ -116,11 +121,9 @@ pub fn run(spec: &Spec, cancelled: &dyn Fn() -> bool) -> Result<Finished> {
         .stderr(open(&spec.stderr)?)
         .process_group(0);
     let start = Instant::now();
-    let mut child = cmd.spawn().map_err(|e| Error::User {
-        message: format!("cannot start {program:?}: {e}"),
-        hint: Some(
-            "check the command in the profile or mission file; it runs without a shell".into(),
-        ),
+    let mut child = cmd.spawn().map_err(|source| Error::Spawn {
+        program: program.clone(),
+        source,
     })?;
     let pgid = child.id();
     if let Some(p) = &spec.pgid_file {
@@ -171,6 +174,7 @@ pub fn shell_spec(command: &str, cwd: &Path, out: &Path, timeout: Option<Duratio
         argv: vec!["sh".into(), "-c".into(), command.into()],
         cwd: cwd.to_owned(),
         env: Vec::new(),
+        clear_env: false,
         stdin: None,
         stdout: out.to_owned(),
         stderr: out.with_extension("err"),

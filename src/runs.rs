@@ -51,6 +51,13 @@ pub struct ExitRecord {
     /// The branch head after the run.
     pub head: Option<String>,
     pub finished_at: String,
+    /// The agent's program could not be started (why): nothing ran, so no attempt is counted
+    /// and the mission blocks until the agent is installed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_started: Option<String>,
+    /// A run whose worker process died: the last lines it logged (`work.log`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_tail: Vec<String>,
 }
 
 impl ExitRecord {
@@ -305,6 +312,12 @@ pub fn run_document(meta: &Meta, exit: &ExitRecord) -> String {
     out.push('\n');
     if let Some(m) = &exit.outcome.final_message {
         out.push_str(&format!("\n## Final message\n\n{}\n", m.trim_end()));
+    }
+    if !exit.log_tail.is_empty() {
+        out.push_str("\n## Last lines of the worker's log (work.log)\n\n");
+        for line in &exit.log_tail {
+            out.push_str(&format!("    {line}\n"));
+        }
     }
     out
 }

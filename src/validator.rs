@@ -123,7 +123,7 @@ pub fn run(
         ("GIT_MISSION_WORKTREE".into(), s(wt)),
     ];
     let prompt = prompt(cx, head, ms, mode, commands)?;
-    let (fin, outcome) = crate::worker::AgentRun {
+    let ran = crate::worker::AgentRun {
         config: cx.config,
         role: Role::Validator,
         dir: &dir,
@@ -132,7 +132,9 @@ pub fn run(
         env,
     }
     .run()?;
+    let (fin, outcome) = (ran.finished, ran.outcome);
     let (report, failure) = match std::fs::read_to_string(&report_file) {
+        _ if ran.not_started.is_some() => (None, ran.not_started.clone()),
         Err(_) if fin.timed_out => (
             None,
             Some(format!(

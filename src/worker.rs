@@ -36,13 +36,13 @@ pub fn agent_spec(config: &Config, role: Role) -> Result<AgentSpec> {
             model: p.model.clone().or(model),
             command: p.command.clone(),
             args: p.args.clone().unwrap_or_default(),
+            pass_env: p.pass_env.clone().unwrap_or_default(),
         });
     }
     Ok(AgentSpec {
         agent: name,
         model,
-        command: None,
-        args: Vec::new(),
+        ..AgentSpec::default()
     })
 }
 
@@ -67,8 +67,15 @@ fn git_in(dir: &Path, env: &[(String, String)], args: &[&str]) -> Result<String>
     git::git_env(dir, env, args)
 }
 
-/// Creates (or reuses) the feature's worktree on its branch. Returns its path.
-pub fn prepare_worktree(repo: &Repo, meta: &Meta, integration_head: &str) -> Result<PathBuf> {
+/// Creates (or reuses) the feature's worktree on its branch. Returns its path. A worktree of
+/// the same branch in one of `ours` (where this tool keeps worktrees, now or in earlier
+/// versions) is moved; anywhere else it is the user's, and an error.
+pub fn prepare_worktree(
+    repo: &Repo,
+    meta: &Meta,
+    integration_head: &str,
+    ours: &[PathBuf],
+) -> Result<PathBuf> {
     let wt = meta.worktree.clone();
     let branch = meta
         .branch
@@ -92,15 +99,15 @@ pub fn prepare_worktree(repo: &Repo, meta: &Meta, integration_head: &str) -> Res
         // A stale registration of a deleted worktree, or the branch still checked out where an
         // earlier version kept worktrees (under .git): prune, move it, and try once more.
         repo.worktree(&["prune"])?;
-        release_branch(repo, &branch, &wt)?;
+        release_branch(repo, &branch, &wt, ours)?;
         add()?;
     }
     Ok(wt)
 }
 
-/// Removes another worktree that has `branch` checked out, so it can be checked out at
+/// Removes another worktree of ours that has `branch` checked out, so it can be checked out at
 /// `wanted`. A worktree with uncommitted changes is never removed: that is an error.
-fn release_branch(repo: &Repo, branch: &str, wanted: &Path) -> Result<()> {
+fn release_branch(repo: &Repo, branch: &str, wanted: &Path, ours: &[PathBuf]) -> Result<()> {
     let list = repo.worktree(&["list", "--porcelain"])?;
     let want = format!("branch refs/heads/{branch}");
     for entry in list.split("\n\n") {
@@ -109,7 +116,10 @@ fn release_branch(repo: &Repo, branch: &str, wanted: &Path) -> Result<()> {
             continue;
         };
         let path = Path::new(path);
-        if path == wanted || !entry.lines().any(|l| l == want) {
+        if path == wanted
+            || !entry.lines().any(|l| l == want)
+            || !ours.iter().any(|d| path.starts_with(d))
+        {
             continue;
         }
         let dirty = git::git(path, &["status", "--porcelain"])
@@ -307,7 +317,7 @@ pub fn execute(
     let head = store
         .head()?
         .ok_or_else(|| Error::user(format!("mission {} has not started", meta.mission)))?;
-    let wt = prepare_worktree(repo, &meta, &meta.base)?;
+    let wt = prepare_worktree(repo, &meta, &meta.base, &layout.worktree_dirs())?;
     let env_commit = commit_env(repo);
     // A conflict run starts with the integration branch merged in, conflicts left in place.
     let mut conflict_files = Vec::new();
@@ -342,7 +352,7 @@ pub fn execute(
     ];
     env.extend(env_commit.iter().cloned());
     let timeout = config.worker_timeout();
-    let (finished, outcome) = AgentRun {
+    let ran = AgentRun {
         config,
         role: Role::Worker,
         dir: &dir,
@@ -351,6 +361,7 @@ pub fn execute(
         env,
     }
     .run()?;
+    let (finished, outcome, not_started) = (ran.finished, ran.outcome, ran.not_started);
     let cancelled = dir.join("cancel").exists() && !finished.timed_out;
 
     // Whatever the agent left is committed: work is never lost.
@@ -410,7 +421,9 @@ pub fn execute(
     } else {
         Vec::new()
     };
-    let failure = if cancelled {
+    let failure = if let Some(why) = &not_started {
+        Some(why.clone())
+    } else if cancelled {
         Some("cancelled".to_owned())
     } else if finished.timed_out {
         Some(format!(
@@ -447,6 +460,8 @@ pub fn execute(
         failure,
         head: Some(head_commit),
         finished_at: jiff::Timestamp::now().to_string(),
+        not_started,
+        log_tail: Vec::new(),
     };
     runs::write_json(&dir.join("exit.json"), &record)?;
     Ok(record)
@@ -470,9 +485,11 @@ pub fn describe(m: &Mission) -> String {
     format!("{} ({})", m.id, m.title)
 }
 
-/// One agent run outside a feature's worker: the prompt file, private home and temp dirs under
-/// `dir`, the `GIT_MISSION_*` variables given in `env`, this executable first on `PATH` (so the
-/// agent can call `git mission`), the role's timeout, and the adapter's verdict.
+/// One agent run, for any role: the prompt file, private home and temp dirs under `dir`, the
+/// `GIT_MISSION_*` variables given in `env`, an allowlisted environment (`agents::env`), the
+/// user's login and settings for that agent copied into its private home for the run
+/// (`agents::home`), this executable first on `PATH` (so the agent can call `git mission`), the
+/// role's timeout, and the adapter's verdict.
 pub struct AgentRun<'a> {
     pub config: &'a Config,
     pub role: Role,
@@ -482,8 +499,16 @@ pub struct AgentRun<'a> {
     pub env: Vec<(String, String)>,
 }
 
+/// What an agent run ended with.
+pub struct AgentResult {
+    pub finished: process::Finished,
+    pub outcome: agents::Outcome,
+    /// The agent's program could not be started (the message says why): nothing ran.
+    pub not_started: Option<String>,
+}
+
 impl AgentRun<'_> {
-    pub fn run(self) -> Result<(process::Finished, agents::Outcome)> {
+    pub fn run(self) -> Result<AgentResult> {
         let dir = self.dir;
         std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
         let prompt_file = dir.join("prompt.md");
@@ -493,9 +518,13 @@ impl AgentRun<'_> {
         for d in [&home, &tmp] {
             std::fs::create_dir_all(d).map_err(Error::io(d))?;
         }
-        let spec = agent_spec(self.config, self.role)?;
+        let mut spec = agent_spec(self.config, self.role)?;
         let adapter = agents::adapter(&spec.agent)
             .ok_or_else(|| Error::user(format!("no adapter for agent {:?}", spec.agent)))?;
+        let user = agents::UserHome::new(self.config.environment());
+        if spec.model.is_none() {
+            spec.model = adapter.default_model(&user);
+        }
         let inv = adapter.invocation(&spec, self.role, &prompt_file, &home);
         if inv.argv.is_empty() {
             return Err(Error::user_hint(
@@ -507,30 +536,39 @@ impl AgentRun<'_> {
                 "give the exec profile a `command: [\"program\", \"arg\"]`",
             ));
         }
-        let exe_dir = std::env::current_exe()
-            .ok()
-            .and_then(|e| e.parent().map(Path::to_path_buf));
-        let path = match (exe_dir, std::env::var_os("PATH")) {
-            (Some(d), Some(p)) => format!("{}:{}", d.display(), p.to_string_lossy()),
-            (Some(d), None) => d.display().to_string(),
-            (None, p) => p
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+        let mut env = agents::env::allowed(
+            user.vars(),
+            adapter.env_allowlist(),
+            &adapter.referenced_env(&user),
+            &spec.pass_env,
+        );
+        let mut set = |k: &str, v: String| {
+            env.retain(|(name, _)| name != k);
+            env.push((k.to_owned(), v));
         };
-        let mut env = self.env;
-        env.push(("GIT_MISSION_ROLE".into(), self.role.as_str().into()));
-        env.push((
-            "GIT_MISSION_PROMPT_FILE".into(),
+        // `-c` reaches the agent's own `git mission` commands as the environment layer.
+        for (k, v) in self.config.overrides().as_env() {
+            set(&k, v);
+        }
+        for (k, v) in self.env {
+            set(&k, v);
+        }
+        set("GIT_MISSION_ROLE", self.role.as_str().into());
+        set(
+            "GIT_MISSION_PROMPT_FILE",
             prompt_file.to_string_lossy().into_owned(),
-        ));
-        env.push(("TMPDIR".into(), tmp.to_string_lossy().into_owned()));
-        env.push(("PATH".into(), path));
-        env.extend(inv.env.iter().cloned());
+        );
+        set("TMPDIR", tmp.to_string_lossy().into_owned());
+        set("PATH", agents::agent_path(&user));
+        for (k, v) in adapter.inherited_env(&user).iter().chain(&inv.env) {
+            set(k, v.clone());
+        }
         let timeout = self.config.worker_timeout();
         let pspec = process::Spec {
             argv: inv.argv.clone(),
             cwd: self.cwd.to_owned(),
             env,
+            clear_env: true,
             stdin: inv.prompt_on_stdin.then(|| prompt_file.clone()),
             stdout: dir.join("stdout.log"),
             stderr: dir.join("stderr.log"),
@@ -538,8 +576,31 @@ impl AgentRun<'_> {
             grace: Duration::from_secs(5),
             pgid_file: Some(dir.join("agent.pgid")),
         };
+        agents::home::seed(dir, &adapter.seeds(&user, &home))?;
         let cancel = dir.join("cancel");
-        let fin = process::run(&pspec, &|| cancel.exists())?;
+        let ran = process::run(&pspec, &|| cancel.exists());
+        // The copies of the user's login go as soon as the agent is gone.
+        agents::home::unseed(dir);
+        let fin = match ran {
+            Ok(fin) => fin,
+            Err(Error::Spawn { program, source }) => {
+                let why = format!(
+                    "the {} agent {:?} cannot start: `{program}`: {source}",
+                    self.role.as_str(),
+                    spec.agent
+                );
+                return Ok(AgentResult {
+                    finished: process::Finished::default(),
+                    outcome: agents::Outcome {
+                        success: false,
+                        error: Some(why.clone()),
+                        ..agents::Outcome::default()
+                    },
+                    not_started: Some(why),
+                });
+            }
+            Err(e) => return Err(e),
+        };
         let read = |n: &str| std::fs::read_to_string(dir.join(n)).unwrap_or_default();
         let mut outcome = adapter.parse(&read("stdout.log"), &read("stderr.log"), fin.code);
         if outcome.usage.usd.is_none()
@@ -556,6 +617,10 @@ impl AgentRun<'_> {
             );
             outcome.usage.usd_estimated = outcome.usage.usd.is_some();
         }
-        Ok((fin, outcome))
+        Ok(AgentResult {
+            finished: fin,
+            outcome,
+            not_started: None,
+        })
     }
 }

@@ -411,13 +411,97 @@ fn doctor_finds_dead_locks_orphans_and_missing_agents_and_fixes_only_what_is_saf
         "branches are never deleted"
     );
     assert_eq!(fixed.code, 1, "the branch still needs a person");
-    // A worker command that does not exist.
+    // A completed mission's agents are not checked: nothing will start them again.
     let missing = repo.run(&["-c", "agents.worker=nope-agent-xyz", "doctor"]);
     assert!(
-        missing
-            .stdout
-            .contains("missing-agent: the worker agent needs `nope-agent-xyz`"),
+        !missing.stdout.contains("missing-agent"),
         "{}",
         missing.snapshot()
+    );
+    // An unfinished one's are.
+    let draft = repo
+        .read("todo/missions/m-mission.md")
+        .replace("id: m\n", "id: n\n");
+    repo.write("todo/missions/n-mission.md", &draft);
+    let missing = repo.run(&["-c", "agents.worker=nope-agent-xyz", "doctor"]);
+    assert!(
+        missing.stdout.contains(
+            "n: missing-agent: the worker agent \"nope-agent-xyz\" is not an agent this version knows"
+        ),
+        "{}",
+        missing.snapshot()
+    );
+}
+
+#[test]
+fn doctor_starts_each_agent_headless_and_finds_its_login_without_printing_it() {
+    let repo = TestRepo::new();
+    repo.mission(OK_WORKER, "", ONE_FEATURE);
+    // A `claude` that answers `--version` like Claude Code, and reports what it was given.
+    let bin = repo.home().join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let fake = bin.join("claude");
+    let seen = repo.home().join("seen-env");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nenv > '{}'\n[ \"$1\" = --version ] && echo '2.1.332 (Claude Code)'\n",
+            seen.display()
+        ),
+    )
+    .expect("fake claude");
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let path = format!("{}:{}", bin.display(), common::test_path());
+    let secret = "sk-ant-secret-value-123";
+    let ok = repo.run_env(
+        &["-c", "agents.worker=claude", "doctor"],
+        &[
+            ("PATH", &path),
+            ("ANTHROPIC_API_KEY", secret),
+            ("GITHUB_TOKEN", "ghs_x"),
+        ],
+    );
+    assert_eq!(ok.code, 0, "{}", ok.snapshot());
+    assert!(
+        ok.stdout.contains(
+            "agent claude: 2.1.332 (Claude Code) (login from ANTHROPIC_API_KEY (environment))"
+        ),
+        "{}",
+        ok.stdout
+    );
+    assert!(!ok.stdout.contains(secret) && !ok.stderr.contains(secret));
+    // It was started the way a run starts it: allowlisted environment, private config home.
+    let env = std::fs::read_to_string(&seen).expect("the fake ran");
+    assert!(env.contains(&format!("ANTHROPIC_API_KEY={secret}")));
+    assert!(!env.contains("GITHUB_TOKEN"), "{env}");
+    assert!(env.contains("CLAUDE_CONFIG_DIR=/"), "{env}");
+    // No login anywhere: said, with where it looked and how to log in.
+    let none = repo.run_env(
+        &["-c", "agents.worker=claude", "doctor"],
+        &[("PATH", &path)],
+    );
+    assert_eq!(none.code, 1, "{}", none.snapshot());
+    assert!(
+        none.stdout.contains("m: no-credentials: the worker agent \"claude\" has no login or key: looked for ANTHROPIC_API_KEY (environment)")
+            && none.stdout.contains(".credentials.json (`claude` /login)")
+            && none.stdout.contains("claude setup-token"),
+        "{}",
+        none.stdout
+    );
+    // A CLI that does not start headless.
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho 'SyntaxError: Unexpected token' >&2\nexit 1\n",
+    )
+    .expect("broken");
+    let broken = repo.run_env(
+        &["-c", "agents.worker=claude", "doctor"],
+        &[("PATH", &path), ("ANTHROPIC_API_KEY", secret)],
+    );
+    assert!(
+        broken.stdout.contains("agent-fails: the worker agent \"claude\" does not start headless: exited with status 1 on `--version`: SyntaxError: Unexpected token"),
+        "{}",
+        broken.stdout
     );
 }

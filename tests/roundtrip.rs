@@ -207,6 +207,7 @@ fn mission() -> impl Strategy<Value = Mission> {
                         model,
                         command: Some(vec!["sh".into(), "x.sh".into()]),
                         args: Some(args),
+                        pass_env: Some(vec!["MY_APP_*".into()]),
                     },
                 )]
                 .into_iter()

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{OK_WORKER, TestRepo, count};
+use common::{OK_WORKER, TestRepo, W_PROFILE, count};
 
 const VALIDATOR: &str = r#"case "$MODE" in
   pass) echo '{"verdict":"pass","recommendation":"accept","findings":[]}' > "$GIT_MISSION_REPORT_FILE" ;;
@@ -28,7 +28,13 @@ fn repo() -> TestRepo {
         "  - id: M1\n    title: One\n    validation: {commands: [\"true\"], scrutiny: true, assertions: [VC1]}\n    features:\n      - {id: F1, title: first, assertions: [VC1], description: x}\n",
     );
     // The validator is a profile given on the command line.
-    let text = repo.read("todo/missions/m-mission.md").replacen("  w: {agent: exec, command: [sh, scripts/w.sh]}\n", "  w: {agent: exec, command: [sh, scripts/w.sh]}\n  v: {agent: exec, command: [sh, scripts/v.sh]}\n", 1);
+    let text = repo.read("todo/missions/m-mission.md").replacen(
+        W_PROFILE,
+        &format!(
+            "{W_PROFILE}  v: {{agent: exec, command: [sh, scripts/v.sh], pass_env: [MODE]}}\n"
+        ),
+        1,
+    );
     repo.write("todo/missions/m-mission.md", &text);
     repo.commit_all("add the validator profile");
     repo
@@ -169,11 +175,14 @@ fn a_finding_becomes_repair_work_and_revalidation_completes_the_mission() {
 }
 
 #[test]
-fn scrutiny_without_a_validator_agent_fails_instead_of_passing() {
+fn scrutiny_without_a_validator_agent_blocks_instead_of_passing() {
     let repo = repo();
     let out = repo.run_deadline(&["-c", "agents.validator=none", "run", "m"], &[], 60);
     assert_eq!(out.code, 3, "{}", out.snapshot());
     let st = repo.status_json();
+    // Caught before validation starts: a person must configure one; no failure is counted.
+    assert_eq!(st["block"]["reason"], "agent_missing", "{st}");
+    assert_eq!(st["milestones"][0]["failures"], 0, "{st}");
     assert!(
         st["block"]["message"]
             .as_str()
@@ -201,7 +210,7 @@ esac
 fn orchestrated() -> TestRepo {
     let repo = repo();
     repo.write("scripts/o.sh", ORCHESTRATOR);
-    let text = repo.read("todo/missions/m-mission.md").replacen("  v: {agent: exec, command: [sh, scripts/v.sh]}\n", "  v: {agent: exec, command: [sh, scripts/v.sh]}\n  o: {agent: exec, command: [sh, scripts/o.sh]}\n", 1);
+    let text = repo.read("todo/missions/m-mission.md").replacen("  v: {agent: exec, command: [sh, scripts/v.sh], pass_env: [MODE]}\n", "  v: {agent: exec, command: [sh, scripts/v.sh], pass_env: [MODE]}\n  o: {agent: exec, command: [sh, scripts/o.sh], pass_env: [ORCH]}\n", 1);
     repo.write("todo/missions/m-mission.md", &text);
     repo.commit_all("add the orchestrator profile");
     repo

@@ -16,6 +16,11 @@
 //! - Validators, orchestrators and planners add `--chat-mode ask` (aider answers without
 //!   editing) and `--no-suggest-shell-commands` (§5 "Permissions").
 //!
+//! The user's setup: aider has no configuration directory to redirect and no login that
+//! refreshes; it reads `~/.aider.conf.yml`, `~/.env` and the worktree's `.env` (which override
+//! the environment) from the real home, where they are. Environment: `AIDER_*` and the litellm
+//! provider variables (`*_API_KEY`, `*_API_BASE`, `OPENAI_*`, `AZURE_*`, …).
+//!
 //! Outcome: aider exits 0 even on API errors (§0.2, §5 "Exit codes"), so a run fails when
 //! stdout has a `litellm.<Name>Error` line that no later `Tokens:` line follows (an error that
 //! aider retried and then got past is followed by the successful reply's `Tokens:` line), or
@@ -29,13 +34,74 @@
 use std::path::Path;
 
 use super::prices::estimate_usd;
-use super::{Adapter, AgentSpec, Invocation, Outcome, Role, Usage};
+use super::{Adapter, AgentSpec, Credential, Invocation, Outcome, Role, Usage, UserHome};
 
 pub struct Aider;
 
 impl Adapter for Aider {
     fn name(&self) -> &'static str {
         "aider"
+    }
+
+    fn install_hint(&self) -> &'static str {
+        "install aider (`python -m pip install aider-chat`)"
+    }
+
+    fn env_allowlist(&self) -> &'static [&'static str] {
+        &[
+            "AIDER_*",
+            "OPENAI_*",
+            "ANTHROPIC_*",
+            "*_API_KEY",
+            "*_API_BASE",
+            "AZURE_*",
+            "VERTEXAI_*",
+            "OLLAMA_*",
+            "OPENROUTER_*",
+            "LITELLM_*",
+            "GITHUB_COPILOT_TOKEN",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_PROFILE",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "SSL_VERIFY",
+        ]
+    }
+
+    fn credential_sources(&self, user: &UserHome) -> Vec<Credential> {
+        let keys: Vec<&str> = user
+            .vars()
+            .iter()
+            .filter(|(k, v)| k.ends_with("_API_KEY") && !v.is_empty())
+            .map(|(k, _)| k.as_str())
+            .collect();
+        let mut out = vec![Credential {
+            what: if keys.is_empty() {
+                "a provider key such as OPENAI_API_KEY or ANTHROPIC_API_KEY (environment)".into()
+            } else {
+                format!("{} (environment)", keys.join(", "))
+            },
+            found: !keys.is_empty(),
+        }];
+        let home = user.home();
+        let has = |rel: &str, needle: &str| -> Option<Credential> {
+            let p = home.as_ref()?.join(rel);
+            Some(Credential {
+                found: std::fs::read_to_string(&p).is_ok_and(|t| t.contains(needle)),
+                what: format!("a key in {}", p.display()),
+            })
+        };
+        out.extend(has(".aider.conf.yml", "api-key"));
+        out.extend(has(".env", "_API_KEY="));
+        out.extend(has(".aider/oauth-keys.env", "_API_KEY="));
+        out
+    }
+
+    fn login_hint(&self) -> &'static str {
+        "set your provider's key (OPENAI_API_KEY, ANTHROPIC_API_KEY, …) in the environment, ~/.env or ~/.aider.conf.yml"
     }
 
     fn invocation(

@@ -25,17 +25,42 @@
 //!   (§0.4), and `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1`, `DISABLE_AUTOUPDATER=1` (§1
 //!   "Custom endpoint", [B]).
 //!
+//! The user's setup (verified with 2.1.332 by running it against a loopback server, with
+//! strace; see docs/agents.md):
+//! - With `CLAUDE_CONFIG_DIR=<P>`, Claude Code keeps everything under `<P>`: its global state
+//!   `<P>/.claude.json` (the file concurrent sessions corrupt: private per run, never copied),
+//!   `settings.json` (copied: `env` such as `ANTHROPIC_BASE_URL`, `model`, `apiKeyHelper`), and
+//!   its OAuth login `.credentials.json` — unless `CLAUDE_SECURESTORAGE_CONFIG_DIR` names
+//!   another directory (empty: `~/.claude`), which also picks the macOS Keychain entry. The
+//!   login's refresh token is single-use, so a copy that refreshed would log the user out: the
+//!   run is pointed at the user's own store with that variable, where Claude Code refreshes it
+//!   under its own lock, as by hand. (The variable is not in Claude Code's public docs; it is
+//!   what its bundle reads, checked at the pinned version by the conformance suite.)
+//! - A Console key saved by `/login` on Linux is `primaryApiKey` in the global state file; it
+//!   is passed as `ANTHROPIC_API_KEY` when there is no OAuth login.
+//! - Environment: `ANTHROPIC_*`, `CLAUDE_CODE_*` and the Bedrock/Vertex variables it documents.
+//!
 //! Outcome: success is `is_error == false` and an empty `permission_denials` in the `result`
 //! event (exit code 0 alone proves nothing: denials still exit 0, and an API 400 reports
 //! `subtype:"success"` with `is_error:true`, §0.2), plus exit code 0. The final message is
 //! `result.result`; tokens come from `result.usage` and the cost from `total_cost_usd`, which
 //! Claude Code reports itself (`usd_estimated = false`, §0.8).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{Adapter, AgentSpec, Invocation, Outcome, Role, Usage};
+use super::{Adapter, AgentSpec, Credential, Invocation, Outcome, Role, Seed, Usage, UserHome};
+
+/// Whether the login keychain has a generic password of that service (its value is not read).
+fn macos_keychain_has(service: &str) -> bool {
+    std::process::Command::new("security")
+        .args(["find-generic-password", "-s", service])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
 
 pub struct Claude;
 
@@ -46,9 +71,155 @@ const DENIED_GIT: [&str; 2] = ["Bash(git commit*)", "Bash(git push*)"];
 /// Tools that change files, removed from read-only roles.
 const EDIT_TOOLS: [&str; 3] = ["Edit", "Write", "NotebookEdit"];
 
+/// The user's Claude Code configuration directory: `$CLAUDE_CONFIG_DIR`, else `~/.claude`.
+fn config_dir(user: &UserHome) -> Option<PathBuf> {
+    user.dir("CLAUDE_CONFIG_DIR", ".claude")
+}
+
+/// The user's global state file: `$CLAUDE_CONFIG_DIR/.claude.json`, else `~/.claude.json`.
+fn global_config(user: &UserHome) -> Option<PathBuf> {
+    match user.var("CLAUDE_CONFIG_DIR") {
+        Some(d) if Path::new(d).is_absolute() => Some(Path::new(d).join(".claude.json")),
+        _ => user.home().map(|h| h.join(".claude.json")),
+    }
+}
+
+/// The value that points a run at the user's login store: theirs when they set one, else
+/// their config directory, else empty (Claude Code's `~/.claude`).
+fn secure_storage(user: &UserHome) -> String {
+    user.var_raw("CLAUDE_SECURESTORAGE_CONFIG_DIR")
+        .or_else(|| user.var("CLAUDE_CONFIG_DIR"))
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// Where that store keeps the OAuth login on Linux.
+fn credentials_file(user: &UserHome) -> Option<PathBuf> {
+    match secure_storage(user).as_str() {
+        "" => user.home().map(|h| h.join(".claude/.credentials.json")),
+        d => Some(Path::new(d).join(".credentials.json")),
+    }
+}
+
 impl Adapter for Claude {
     fn name(&self) -> &'static str {
         "claude"
+    }
+
+    fn env_allowlist(&self) -> &'static [&'static str] {
+        &[
+            "ANTHROPIC_*",
+            "CLAUDE_CODE_*",
+            "DISABLE_AUTOUPDATER",
+            "DISABLE_TELEMETRY",
+            "DISABLE_ERROR_REPORTING",
+            "API_TIMEOUT_MS",
+            "MAX_THINKING_TOKENS",
+            "BASH_DEFAULT_TIMEOUT_MS",
+            "BASH_MAX_TIMEOUT_MS",
+            "MCP_TIMEOUT",
+            "MCP_TOOL_TIMEOUT",
+            "IS_SANDBOX",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_PROFILE",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_BEARER_TOKEN_BEDROCK",
+            "AWS_CONFIG_FILE",
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "CLOUD_ML_REGION",
+            "VERTEX_REGION_*",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "GOOGLE_CLOUD_PROJECT",
+            "GCLOUD_PROJECT",
+        ]
+    }
+
+    fn inherited_env(&self, user: &UserHome) -> Vec<(String, String)> {
+        let mut env = vec![(
+            "CLAUDE_SECURESTORAGE_CONFIG_DIR".to_owned(),
+            secure_storage(user),
+        )];
+        let oauth = credentials_file(user).is_some_and(|p| p.is_file());
+        if !oauth
+            && user.var("ANTHROPIC_API_KEY").is_none()
+            && let Some(key) = global_config(user)
+                .and_then(|p| user.json(&p))
+                .and_then(|j| j["primaryApiKey"].as_str().map(str::to_owned))
+                .filter(|k| !k.is_empty())
+        {
+            env.push(("ANTHROPIC_API_KEY".to_owned(), key));
+        }
+        env
+    }
+
+    fn seeds(&self, user: &UserHome, config_home: &Path) -> Vec<Seed> {
+        let Some(dir) = config_dir(user) else {
+            return Vec::new();
+        };
+        ["settings.json", "settings.local.json"]
+            .into_iter()
+            .map(|f| Seed::copy(dir.join(f), config_home.join(f)))
+            .collect()
+    }
+
+    fn credential_sources(&self, user: &UserHome) -> Vec<Credential> {
+        let mut out: Vec<Credential> = [
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_AUTH_TOKEN",
+            "CLAUDE_CODE_OAUTH_TOKEN",
+            "CLAUDE_CODE_USE_BEDROCK",
+            "CLAUDE_CODE_USE_VERTEX",
+            "CLAUDE_CODE_USE_FOUNDRY",
+        ]
+        .iter()
+        .map(|v| Credential::var(user, v))
+        .collect();
+        if let Some(settings) = config_dir(user).map(|d| d.join("settings.json")) {
+            let j = user.json(&settings).unwrap_or_default();
+            let found = j["apiKeyHelper"].is_string()
+                || [
+                    "ANTHROPIC_API_KEY",
+                    "ANTHROPIC_AUTH_TOKEN",
+                    "CLAUDE_CODE_OAUTH_TOKEN",
+                ]
+                .iter()
+                .any(|k| j["env"][k].is_string());
+            out.push(Credential {
+                what: format!("{} (apiKeyHelper or a key in `env`)", settings.display()),
+                found,
+            });
+        }
+        out.extend(Credential::file(credentials_file(user), "`claude` /login"));
+        if let Some(g) = global_config(user) {
+            out.push(Credential {
+                what: format!(
+                    "primaryApiKey in {} (/login with a Console key)",
+                    g.display()
+                ),
+                found: user
+                    .json(&g)
+                    .is_some_and(|j| j["primaryApiKey"].as_str().is_some_and(|k| !k.is_empty())),
+            });
+        }
+        if cfg!(target_os = "macos") {
+            out.push(Credential {
+                what: "the macOS Keychain item \"Claude Code-credentials\" (`claude` /login)"
+                    .into(),
+                found: macos_keychain_has("Claude Code-credentials"),
+            });
+        }
+        out
+    }
+
+    fn login_hint(&self) -> &'static str {
+        "log in with `claude` then /login (or `claude setup-token` and set CLAUDE_CODE_OAUTH_TOKEN), or set ANTHROPIC_API_KEY"
+    }
+
+    fn install_hint(&self) -> &'static str {
+        "install Claude Code (`npm install -g @anthropic-ai/claude-code`)"
     }
 
     fn invocation(
@@ -332,6 +503,84 @@ mod tests {
 
     fn parse(stdout: &str, rc_file: &str) -> Outcome {
         Claude.parse(stdout, "", super::super::sample_rc(rc_file))
+    }
+
+    fn user(home: &Path, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut env = vec![("HOME".to_owned(), home.to_string_lossy().into_owned())];
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        env
+    }
+
+    fn var<'a>(env: &'a [(String, String)], k: &str) -> Option<&'a str> {
+        env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn a_run_uses_the_users_login_in_place_and_a_copy_of_their_settings() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path().join(".claude");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(
+            dir.join("settings.json"),
+            r#"{"env":{"ANTHROPIC_BASE_URL":"http://x"}}"#,
+        )
+        .expect("settings");
+        std::fs::write(dir.join(".credentials.json"), r#"{"claudeAiOauth":{}}"#).expect("login");
+        std::fs::write(
+            tmp.path().join(".claude.json"),
+            r#"{"primaryApiKey":"sk-console"}"#,
+        )
+        .expect("state");
+        let env = user(tmp.path(), &[]);
+        let u = UserHome::new(&env);
+        let private = tmp.path().join("run/home");
+        let seeds = Claude.seeds(&u, &private);
+        assert_eq!(
+            seeds[0],
+            Seed::copy(dir.join("settings.json"), private.join("settings.json"))
+        );
+        // The login is never copied (its refresh token is single-use), nor the state file.
+        assert!(
+            seeds
+                .iter()
+                .all(|s| !s.to.ends_with(".credentials.json") && !s.to.ends_with(".claude.json"))
+        );
+        let inherited = Claude.inherited_env(&u);
+        // Empty: Claude Code's own ~/.claude, where the user's login is.
+        assert_eq!(var(&inherited, "CLAUDE_SECURESTORAGE_CONFIG_DIR"), Some(""));
+        assert_eq!(
+            var(&inherited, "ANTHROPIC_API_KEY"),
+            None,
+            "an OAuth login wins"
+        );
+        assert!(
+            Claude
+                .credential_sources(&u)
+                .iter()
+                .any(|c| c.found && c.what.contains(".credentials.json"))
+        );
+
+        // A Console key saved by /login, and no OAuth login: passed as the API key.
+        std::fs::remove_file(dir.join(".credentials.json")).expect("rm");
+        let inherited = Claude.inherited_env(&u);
+        assert_eq!(var(&inherited, "ANTHROPIC_API_KEY"), Some("sk-console"));
+
+        // A user with their own CLAUDE_CONFIG_DIR: their directory is the store.
+        let own = tmp.path().join("claude-work");
+        let env = user(tmp.path(), &[("CLAUDE_CONFIG_DIR", &own.to_string_lossy())]);
+        let u = UserHome::new(&env);
+        assert_eq!(
+            var(&Claude.inherited_env(&u), "CLAUDE_SECURESTORAGE_CONFIG_DIR"),
+            Some(own.to_string_lossy().as_ref())
+        );
+        assert_eq!(
+            Claude.seeds(&u, &private)[0],
+            Seed::copy(own.join("settings.json"), private.join("settings.json"))
+        );
     }
 
     #[test]

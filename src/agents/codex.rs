@@ -10,6 +10,18 @@
 //!   `--full-auto` / `-a` are not accepted (§2).
 //! - `CODEX_HOME=<config_home>` keeps sessions and state apart per run (§0.6, §8).
 //!
+//! The user's setup (verified with 0.169.0 against a loopback server and a mock token endpoint;
+//! see docs/agents.md): everything lives in `$CODEX_HOME` (default `~/.codex`).
+//! - `config.toml` (model, `model_provider` and `[model_providers.*]` with their `env_key`),
+//!   profile files `*.config.toml` and the global `AGENTS.md` are copied. 0.169.0 ignores
+//!   `OPENAI_BASE_URL`, so a custom endpoint is only ever in that file.
+//! - `auth.json` (`codex login`) is linked, not copied: a ChatGPT login's refresh token is
+//!   single-use, and codex writes the refreshed one through the link into the user's file.
+//! - A login kept in the OS keyring (`cli_auth_credentials_store = "keyring"`) is keyed by the
+//!   `CODEX_HOME` path and cannot be seen from a private home: such users give `CODEX_API_KEY`.
+//! - Environment: `OPENAI_*`, `CODEX_*`, the Bedrock variables, and every variable the
+//!   configuration names (`env_key`, `env_http_headers`, `bearer_token_env_var`, `env_vars`).
+//!
 //! Outcome (§2 "Output", "Exit codes"; §7 "success test"): success needs a `turn.completed`
 //! event and exit code 0, and no `turn.failed` or fatal top-level `error` event. Top-level
 //! `error` events reading `Reconnecting... n/5` are retry notices (codex retries 5 times before
@@ -24,18 +36,133 @@
 //! estimated from `prices` when the output names the model (`usd_estimated = true`); codex
 //! 0.169.0's events do not name it, so that is left to whoever knows `spec.model`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::prices::estimate_usd;
-use super::{Adapter, AgentSpec, Invocation, Outcome, Role, Usage};
+use super::{Adapter, AgentSpec, Credential, Invocation, Outcome, Role, Seed, Usage, UserHome};
 
 pub struct Codex;
+
+/// The user's `$CODEX_HOME`, else `~/.codex`.
+fn home(user: &UserHome) -> Option<PathBuf> {
+    user.dir("CODEX_HOME", ".codex")
+}
+
+/// The user's `config.toml`, parsed (`None` when absent or not TOML).
+fn config(user: &UserHome) -> Option<toml::Table> {
+    let text = std::fs::read_to_string(home(user)?.join("config.toml")).ok()?;
+    text.parse::<toml::Table>().ok()
+}
+
+/// Every variable name the configuration tells codex to read: `env_key`,
+/// `bearer_token_env_var`, the values of `env_http_headers`, and MCP `env_vars`.
+fn named_vars(v: &toml::Value, out: &mut Vec<String>) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                match (k.as_str(), v) {
+                    ("env_key" | "bearer_token_env_var", toml::Value::String(s)) => {
+                        out.push(s.clone());
+                    }
+                    ("env_http_headers", toml::Value::Table(h)) => {
+                        out.extend(h.values().filter_map(|x| x.as_str().map(str::to_owned)));
+                    }
+                    ("env_vars", toml::Value::Array(a)) => {
+                        out.extend(a.iter().filter_map(|x| x.as_str().map(str::to_owned)));
+                    }
+                    _ => named_vars(v, out),
+                }
+            }
+        }
+        toml::Value::Array(a) => a.iter().for_each(|x| named_vars(x, out)),
+        _ => {}
+    }
+}
 
 impl Adapter for Codex {
     fn name(&self) -> &'static str {
         "codex"
+    }
+
+    fn env_allowlist(&self) -> &'static [&'static str] {
+        &[
+            "OPENAI_*",
+            "CODEX_*",
+            "AZURE_OPENAI_*",
+            "RUST_LOG",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_PROFILE",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_BEARER_TOKEN_BEDROCK",
+        ]
+    }
+
+    fn referenced_env(&self, user: &UserHome) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(c) = config(user) {
+            named_vars(&toml::Value::Table(c), &mut out);
+        }
+        out.retain(|n| super::env::valid_pattern(n) && !n.contains('*'));
+        out
+    }
+
+    fn seeds(&self, user: &UserHome, config_home: &Path) -> Vec<Seed> {
+        let Some(dir) = home(user) else {
+            return Vec::new();
+        };
+        let mut seeds = vec![
+            Seed::link(dir.join("auth.json"), config_home.join("auth.json")),
+            Seed::copy(dir.join("config.toml"), config_home.join("config.toml")),
+            Seed::copy(dir.join("AGENTS.md"), config_home.join("AGENTS.md")),
+        ];
+        // Profile files (`codex --profile x` reads `x.config.toml`).
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".config.toml") {
+                seeds.push(Seed::copy(e.path(), config_home.join(&name)));
+            }
+        }
+        seeds
+    }
+
+    fn credential_sources(&self, user: &UserHome) -> Vec<Credential> {
+        let mut out: Vec<Credential> = ["CODEX_API_KEY", "OPENAI_API_KEY", "CODEX_ACCESS_TOKEN"]
+            .iter()
+            .map(|v| Credential::var(user, v))
+            .collect();
+        for v in self.referenced_env(user) {
+            out.push(Credential::var(user, &v));
+        }
+        out.extend(Credential::file(
+            home(user).map(|h| h.join("auth.json")),
+            "`codex login`",
+        ));
+        if let Some(store) = config(user)
+            .and_then(|c| {
+                c.get("cli_auth_credentials_store")
+                    .and_then(|v| v.as_str().map(str::to_owned))
+            })
+            .filter(|s| s == "keyring" || s == "auto")
+        {
+            out.push(Credential {
+                what: format!("the OS keyring (cli_auth_credentials_store = \"{store}\"): invisible to a run's private CODEX_HOME, give CODEX_API_KEY instead"),
+                found: false,
+            });
+        }
+        out
+    }
+
+    fn login_hint(&self) -> &'static str {
+        "log in with `codex login` (file storage), or set CODEX_API_KEY or OPENAI_API_KEY, or the `env_key` of your model provider"
+    }
+
+    fn install_hint(&self) -> &'static str {
+        "install Codex CLI (`npm install -g @openai/codex`)"
     }
 
     fn invocation(
@@ -202,6 +329,51 @@ mod tests {
         include_str!("../../tests/fixtures/agent-samples/codex.jsonl.api-error-401.jsonl");
     const API_401_RC: &str =
         include_str!("../../tests/fixtures/agent-samples/codex.jsonl.api-error-401.rc");
+
+    #[test]
+    fn the_login_is_linked_the_config_copied_and_its_env_keys_allowed() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path().join(".codex");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(
+            dir.join("config.toml"),
+            "model = \"m\"\nmodel_provider = \"local\"\ncli_auth_credentials_store = \"keyring\"\n[model_providers.local]\nbase_url = \"http://127.0.0.1:9/v1\"\nenv_key = \"LOCAL_KEY\"\nenv_http_headers = { \"X-Team\" = \"TEAM_HEADER\" }\n[mcp_servers.docs]\ncommand = \"x\"\nenv_vars = [\"DOCS_TOKEN\"]\n",
+        )
+        .expect("config");
+        std::fs::write(dir.join("auth.json"), "{}").expect("auth");
+        std::fs::write(dir.join("fast.config.toml"), "model = \"f\"").expect("profile");
+        let env = vec![("HOME".to_owned(), tmp.path().to_string_lossy().into_owned())];
+        let u = UserHome::new(&env);
+        let private = Path::new("/run/home");
+        let seeds = Codex.seeds(&u, private);
+        assert!(seeds.contains(&Seed::link(
+            dir.join("auth.json"),
+            private.join("auth.json")
+        )));
+        assert!(seeds.contains(&Seed::copy(
+            dir.join("config.toml"),
+            private.join("config.toml")
+        )));
+        assert!(seeds.contains(&Seed::copy(
+            dir.join("fast.config.toml"),
+            private.join("fast.config.toml")
+        )));
+        let mut vars = Codex.referenced_env(&u);
+        vars.sort();
+        assert_eq!(vars, ["DOCS_TOKEN", "LOCAL_KEY", "TEAM_HEADER"]);
+        let creds = Codex.credential_sources(&u);
+        assert!(
+            creds
+                .iter()
+                .any(|c| c.what.contains("OS keyring") && !c.found),
+            "{creds:?}"
+        );
+        assert!(
+            creds
+                .iter()
+                .any(|c| c.found && c.what.contains("auth.json"))
+        );
+    }
 
     #[test]
     fn sandbox_follows_the_role_and_the_prompt_comes_from_stdin() {

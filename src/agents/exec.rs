@@ -4,6 +4,9 @@
 //!
 //! A script may report usage by printing a last line of JSON such as
 //! `{"git_mission_usage": {"input_tokens": 10, "output_tokens": 5, "usd": 0.01}}`.
+//!
+//! Its environment is the common allowlist plus the profile's `pass_env`: git mission cannot
+//! know what an arbitrary program reads.
 
 use std::path::Path;
 
@@ -14,6 +17,14 @@ pub struct Exec;
 impl Adapter for Exec {
     fn name(&self) -> &'static str {
         "exec"
+    }
+
+    fn program(&self, spec: &AgentSpec) -> Option<String> {
+        spec.command.as_ref()?.first().cloned()
+    }
+
+    fn install_hint(&self) -> &'static str {
+        "correct the profile's `command` (the first word must be a program on PATH or a path)"
     }
 
     fn invocation(

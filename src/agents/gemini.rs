@@ -9,8 +9,10 @@
 //!   and stdout is empty, while `stream-json` ends every run with a `result` event on stdout
 //!   (§4 "Output"). `parse` still reads `json` output (stdout object, or the error object at the
 //!   end of stderr) in case `spec.args` asks for it.
-//! - `-m` is always passed (`DEFAULT_MODEL` when the spec names none): without it gemini first
-//!   calls a "router" model and spent about 80 s retrying against a non-Gemini backend (§0.4).
+//! - `-m` is passed when the profile or `models.<role>` names a model, else `DEFAULT_MODEL`
+//!   unless the user's own settings name one (`model.name`, or `GEMINI_MODEL`): without any,
+//!   gemini first calls a "router" model and spent about 80 s retrying against a non-Gemini
+//!   backend (§0.4).
 //! - Workers: `--approval-mode auto_edit`, which the doc recommends and verified to write files
 //!   (§4 "Permissions"). It approves edits only, not shell commands, so a worker cannot commit;
 //!   a profile that wants `yolo` can say so in `spec.args` (untested: which of two
@@ -21,6 +23,16 @@
 //!   there is no re-spawned child to outlive a signal (§0.3), and
 //!   `GEMINI_CLI_TRUST_WORKSPACE=true`, without which a headless run exits 55 (§4).
 //!
+//! The user's setup (verified with 0.61.0; see docs/agents.md): `GEMINI_CLI_HOME` replaces the
+//! home directory for gemini's own files, so the private home gets a `.gemini/` with
+//! - `settings.json`: the user's, plus `security.auth.selectedType` when they have none (from
+//!   their key or login), because with `GOOGLE_GEMINI_BASE_URL` set gemini otherwise picks an
+//!   auth type that headless runs reject (exit 41 "Invalid auth method selected");
+//! - copies of `oauth_creds.json`, `google_accounts.json` and `gemini-credentials.json` (a
+//!   Google login: its refresh token does not rotate, so a copy is safe), `.env` and `GEMINI.md`.
+//! - Environment: `GEMINI_*`, `GOOGLE_GENAI_*`, `GOOGLE_CLOUD_*` and the other Google variables
+//!   it documents, plus the `$VAR`s its settings name.
+//!
 //! Outcome: success is exit code 0, a `result` event with `status:"success"` and no `error`
 //! event other than warnings (§7). The exit code alone is not enough, and a failure's code is
 //! the HTTP status mod 256 or one of 41/42/52/53/55 (§0.2, §4 "Exit codes"). The final message
@@ -30,21 +42,189 @@
 //! estimated from `prices` for the models it names (`usd_estimated = true`), and left empty
 //! when any of them is not priced.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
 use super::prices::estimate_usd;
-use super::{Adapter, AgentSpec, Invocation, Outcome, Role, Usage};
+use super::{Adapter, AgentSpec, Credential, Invocation, Outcome, Role, Seed, Usage, UserHome};
 
 pub struct Gemini;
 
-/// The model used when the spec names none (gemini must always get `-m`, see the module doc).
+/// The model used when nobody names one (see the module doc).
 pub const DEFAULT_MODEL: &str = "gemini-2.5-pro";
+
+/// The user's `.gemini` directory: under `$GEMINI_CLI_HOME` when they set it, else `~`.
+fn gemini_dir(user: &UserHome) -> Option<PathBuf> {
+    match user.var("GEMINI_CLI_HOME") {
+        Some(h) if Path::new(h).is_absolute() => Some(Path::new(h).join(".gemini")),
+        _ => user.home().map(|h| h.join(".gemini")),
+    }
+}
+
+/// The auth type the user's key or login implies, for settings that name none.
+fn implied_auth(user: &UserHome, dir: &Path) -> Option<&'static str> {
+    if user.var("GOOGLE_GENAI_USE_VERTEXAI").is_some() {
+        Some("vertex-ai")
+    } else if user.var("GEMINI_API_KEY").is_some() {
+        Some("gemini-api-key")
+    } else if user.var("GOOGLE_GENAI_USE_GCA").is_some() || dir.join("oauth_creds.json").is_file() {
+        Some("oauth-personal")
+    } else {
+        None
+    }
+}
+
+/// The `$VAR`, `${VAR}` and `${VAR:-default}` names in the strings of a settings file.
+fn dollar_vars(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => {
+            let mut rest = s.as_str();
+            while let Some(i) = rest.find('$') {
+                rest = &rest[i + 1..];
+                let braced = rest.starts_with('{');
+                let body = if braced { &rest[1..] } else { rest };
+                let name: String = body
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) {
+                    out.push(name);
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| dollar_vars(x, out)),
+        Value::Object(o) => o.values().for_each(|x| dollar_vars(x, out)),
+        _ => {}
+    }
+}
 
 impl Adapter for Gemini {
     fn name(&self) -> &'static str {
         "gemini"
+    }
+
+    fn env_allowlist(&self) -> &'static [&'static str] {
+        &[
+            "GEMINI_*",
+            "GOOGLE_GENAI_*",
+            "GOOGLE_CLOUD_*",
+            "GOOGLE_API_KEY",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "GOOGLE_GEMINI_BASE_URL",
+            "GOOGLE_VERTEX_BASE_URL",
+            "CODE_ASSIST_ENDPOINT",
+            "CLOUD_SHELL",
+            "OTLP_GOOGLE_CLOUD_PROJECT",
+            "NO_BROWSER",
+        ]
+    }
+
+    fn referenced_env(&self, user: &UserHome) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(s) = gemini_dir(user).and_then(|d| user.json(&d.join("settings.json"))) {
+            dollar_vars(&s, &mut out);
+        }
+        out
+    }
+
+    fn seeds(&self, user: &UserHome, config_home: &Path) -> Vec<Seed> {
+        let Some(dir) = gemini_dir(user) else {
+            return Vec::new();
+        };
+        let to = config_home.join(".gemini");
+        let mut seeds = Vec::new();
+        let settings = dir.join("settings.json");
+        match user.json(&settings) {
+            Some(Value::Object(mut s)) => {
+                let has = s
+                    .get("security")
+                    .and_then(|x| x.get("auth"))
+                    .and_then(|x| x.get("selectedType"))
+                    .is_some_and(Value::is_string);
+                if !has && let Some(auth) = implied_auth(user, &dir) {
+                    let security = s
+                        .entry("security")
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    if let Value::Object(sec) = security {
+                        let a = sec
+                            .entry("auth")
+                            .or_insert_with(|| Value::Object(Map::new()));
+                        if let Value::Object(a) = a {
+                            a.insert("selectedType".into(), Value::String(auth.into()));
+                        }
+                    }
+                }
+                let bytes = serde_json::to_vec_pretty(&Value::Object(s)).unwrap_or_default();
+                seeds.push(Seed::content(bytes, to.join("settings.json")));
+            }
+            // Not JSON we can read (comments?): the user's file as it is.
+            Some(_) | None if settings.is_file() => {
+                seeds.push(Seed::copy(settings, to.join("settings.json")));
+            }
+            _ => {
+                if let Some(auth) = implied_auth(user, &dir) {
+                    let s = serde_json::json!({ "security": { "auth": { "selectedType": auth } } });
+                    let bytes = serde_json::to_vec_pretty(&s).unwrap_or_default();
+                    seeds.push(Seed::content(bytes, to.join("settings.json")));
+                }
+            }
+        }
+        for f in ["oauth_creds.json", "gemini-credentials.json", ".env"] {
+            seeds.push(Seed::copy(dir.join(f), to.join(f)).credential());
+        }
+        for f in ["google_accounts.json", "GEMINI.md"] {
+            seeds.push(Seed::copy(dir.join(f), to.join(f)));
+        }
+        seeds
+    }
+
+    fn default_model(&self, user: &UserHome) -> Option<String> {
+        let configured = user.var("GEMINI_MODEL").is_some()
+            || gemini_dir(user)
+                .and_then(|d| user.json(&d.join("settings.json")))
+                .is_some_and(|s| s["model"]["name"].is_string());
+        (!configured).then(|| DEFAULT_MODEL.to_owned())
+    }
+
+    fn credential_sources(&self, user: &UserHome) -> Vec<Credential> {
+        let mut out: Vec<Credential> = [
+            "GEMINI_API_KEY",
+            "GOOGLE_API_KEY",
+            "GOOGLE_GENAI_USE_VERTEXAI",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "GOOGLE_CLOUD_ACCESS_TOKEN",
+        ]
+        .iter()
+        .map(|v| Credential::var(user, v))
+        .collect();
+        let dir = gemini_dir(user);
+        out.extend(Credential::file(
+            dir.as_ref().map(|d| d.join("oauth_creds.json")),
+            "`gemini` sign-in with Google",
+        ));
+        out.extend(Credential::file(
+            dir.as_ref().map(|d| d.join("gemini-credentials.json")),
+            "a key saved by `gemini` /auth",
+        ));
+        if let Some(env) = dir.map(|d| d.join(".env")) {
+            out.push(Credential {
+                what: format!("GEMINI_API_KEY in {}", env.display()),
+                found: std::fs::read_to_string(&env).is_ok_and(|t| {
+                    t.lines()
+                        .any(|l| l.trim_start().starts_with("GEMINI_API_KEY="))
+                }),
+            });
+        }
+        out
+    }
+
+    fn login_hint(&self) -> &'static str {
+        "set GEMINI_API_KEY (and `security.auth.selectedType` in ~/.gemini/settings.json if you use GOOGLE_GEMINI_BASE_URL), or sign in with Google by running `gemini` once"
+    }
+
+    fn install_hint(&self) -> &'static str {
+        "install Gemini CLI (`npm install -g @google/gemini-cli`)"
     }
 
     fn invocation(
@@ -54,23 +234,19 @@ impl Adapter for Gemini {
         _prompt_file: &Path,
         config_home: &Path,
     ) -> Invocation {
-        let model = spec.model.as_deref().unwrap_or(DEFAULT_MODEL);
         let approval = if role.may_edit() {
             "auto_edit"
         } else {
             "default"
         };
-        let mut argv: Vec<String> = [
-            "gemini",
-            "--output-format",
-            "stream-json",
-            "-m",
-            model,
-            "--approval-mode",
-            approval,
-        ]
-        .map(String::from)
-        .to_vec();
+        let mut argv: Vec<String> = ["gemini", "--output-format", "stream-json"]
+            .map(String::from)
+            .to_vec();
+        if let Some(model) = &spec.model {
+            argv.push("-m".into());
+            argv.push(model.clone());
+        }
+        argv.extend(["--approval-mode", approval].map(String::from));
         argv.extend(spec.args.iter().cloned());
         let env = vec![
             (
@@ -345,7 +521,7 @@ mod tests {
     const MOCK_400: &str = r#"{"type":"error","error":{"type":"invalid_request_error","message":"mock: bad request","code":"bad_request"}}"#;
 
     #[test]
-    fn always_passes_a_model_and_sets_approval_by_role() {
+    fn passes_the_chosen_model_and_sets_approval_by_role() {
         let spec = AgentSpec {
             agent: "gemini".into(),
             model: Some("gemini-2.5-flash".into()),
@@ -389,8 +565,6 @@ mod tests {
                     "gemini",
                     "--output-format",
                     "stream-json",
-                    "-m",
-                    DEFAULT_MODEL,
                     "--approval-mode",
                     "default"
                 ]
@@ -398,6 +572,83 @@ mod tests {
             assert!(inv.prompt_on_stdin);
             assert_eq!(inv.env, worker.env);
         }
+    }
+
+    fn user(home: &Path, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut env = vec![("HOME".to_owned(), home.to_string_lossy().into_owned())];
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        env
+    }
+
+    #[test]
+    fn a_model_is_chosen_only_when_the_user_configured_none() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let env = user(tmp.path(), &[]);
+        let u = UserHome::new(&env);
+        assert_eq!(Gemini.default_model(&u).as_deref(), Some(DEFAULT_MODEL));
+        let env = user(tmp.path(), &[("GEMINI_MODEL", "gemini-3-pro")]);
+        assert_eq!(Gemini.default_model(&UserHome::new(&env)), None);
+        std::fs::create_dir_all(tmp.path().join(".gemini")).expect("mkdir");
+        std::fs::write(
+            tmp.path().join(".gemini/settings.json"),
+            r#"{"model":{"name":"my-model"}}"#,
+        )
+        .expect("settings");
+        let env = user(tmp.path(), &[]);
+        assert_eq!(Gemini.default_model(&UserHome::new(&env)), None);
+    }
+
+    #[test]
+    fn the_private_home_gets_the_users_settings_with_an_auth_type_and_their_login() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let g = tmp.path().join(".gemini");
+        std::fs::create_dir_all(&g).expect("mkdir");
+        std::fs::write(
+            g.join("settings.json"),
+            r#"{"model":{"name":"m"},"mcpServers":{"x":{"command":"run","env":{"K":"${MY_TOKEN}"}}}}"#,
+        )
+        .expect("settings");
+        std::fs::write(g.join("oauth_creds.json"), "{}").expect("creds");
+        let env = user(
+            tmp.path(),
+            &[
+                ("GEMINI_API_KEY", "k"),
+                ("GOOGLE_GEMINI_BASE_URL", "http://127.0.0.1:1"),
+            ],
+        );
+        let u = UserHome::new(&env);
+        let private = tmp.path().join("run/home");
+        let seeds = Gemini.seeds(&u, &private);
+        let settings = seeds
+            .iter()
+            .find(|s| s.to == private.join(".gemini/settings.json"))
+            .expect("settings seeded");
+        let super::super::Source::Content(bytes) = &settings.from else {
+            panic!("settings are made, not copied: {settings:?}");
+        };
+        let made: Value = serde_json::from_slice(bytes).expect("json");
+        assert_eq!(made["security"]["auth"]["selectedType"], "gemini-api-key");
+        assert_eq!(made["model"]["name"], "m", "the user's settings are kept");
+        assert!(seeds.iter().any(|s| s.credential
+            && s.to == private.join(".gemini/oauth_creds.json")
+            && s.from == super::super::Source::Copy(g.join("oauth_creds.json"))));
+        assert_eq!(Gemini.referenced_env(&u), ["MY_TOKEN"]);
+        // A user's own choice is never overridden.
+        std::fs::write(
+            g.join("settings.json"),
+            r#"{"security":{"auth":{"selectedType":"oauth-personal"}}}"#,
+        )
+        .expect("settings");
+        let seeds = Gemini.seeds(&u, &private);
+        let super::super::Source::Content(bytes) = &seeds[0].from else {
+            panic!("made");
+        };
+        let made: Value = serde_json::from_slice(bytes).expect("json");
+        assert_eq!(made["security"]["auth"]["selectedType"], "oauth-personal");
     }
 
     #[test]

@@ -9,14 +9,18 @@
 pub mod aider;
 pub mod claude;
 pub mod codex;
+pub mod env;
 pub mod exec;
 pub mod gemini;
+pub mod home;
 pub mod opencode;
 pub mod prices;
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+pub use home::{Seed, Source, UserHome};
 
 /// The role an agent run plays (PRODUCT.md §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +58,10 @@ pub struct AgentSpec {
     pub command: Option<Vec<String>>,
     /// Extra arguments appended to the adapter's own.
     pub args: Vec<String>,
+    /// Environment variables (names or `PREFIX*` / `*SUFFIX` patterns) the agent gets besides
+    /// its CLI's own; forge tokens only when named exactly (see `env`).
+    #[serde(default)]
+    pub pass_env: Vec<String>,
 }
 
 /// How to start an agent for one run.
@@ -117,6 +125,288 @@ pub trait Adapter: Send + Sync {
 
     /// Interprets the run's output and exit code (`None` when killed by a signal).
     fn parse(&self, stdout: &str, stderr: &str, exit_code: Option<i32>) -> Outcome;
+
+    /// The environment variables this CLI documents (names, `PREFIX*`, `*SUFFIX`): what an
+    /// agent run may see of the user's environment besides `env::COMMON`.
+    fn env_allowlist(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Variables the user's own configuration of this CLI names (a Codex `env_key`, an
+    /// opencode `{env:VAR}`): allowed too, whatever their name.
+    fn referenced_env(&self, _user: &UserHome) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Environment derived from the user's own setup of this CLI (where its login lives, a key
+    /// saved by its login command), added to what the run gets.
+    fn inherited_env(&self, _user: &UserHome) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// What the private home `config_home` needs from the user's: their login and their
+    /// provider and model settings, copied for the run.
+    fn seeds(&self, _user: &UserHome, _config_home: &Path) -> Vec<Seed> {
+        Vec::new()
+    }
+
+    /// The model to use when neither the profile nor `models.<role>` names one, given what the
+    /// user configured for this CLI (`None`: the CLI's own choice).
+    fn default_model(&self, _user: &UserHome) -> Option<String> {
+        None
+    }
+
+    /// Where this CLI's login or key would come from, found or not: for `doctor`, which reports
+    /// names and places, never values.
+    fn credential_sources(&self, _user: &UserHome) -> Vec<Credential> {
+        Vec::new()
+    }
+
+    /// How a user gives this CLI a login or a key (for `doctor` when none is found).
+    fn login_hint(&self) -> &'static str {
+        ""
+    }
+
+    /// The program a run starts, checked before anything is dispatched (`None`: none).
+    fn program(&self, _spec: &AgentSpec) -> Option<String> {
+        Some(self.name().to_owned())
+    }
+
+    /// How to install this CLI.
+    fn install_hint(&self) -> &'static str {
+        ""
+    }
+}
+
+/// The `PATH` an agent run gets: this executable's directory first (so an agent can run
+/// `git mission`), then the user's.
+pub fn agent_path(user: &UserHome) -> String {
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf));
+    let mut parts: Vec<String> = exe_dir
+        .map(|d| d.to_string_lossy().into_owned())
+        .into_iter()
+        .collect();
+    parts.extend(user.var("PATH").map(str::to_owned));
+    parts.join(":")
+}
+
+/// Where `program` would be started from: a name is looked up in the directories of `path`;
+/// a path with a `/` is taken as is (relative to `cwd`). Only an executable file counts.
+pub fn find_program(program: &str, path: &str, cwd: &Path) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let p = cwd.join(program);
+        return runnable(&p).then_some(p);
+    }
+    std::env::split_paths(path)
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(|d| d.join(program))
+        .find(|p| runnable(p))
+}
+
+/// The roles `mission` will give to an agent on this machine: workers (unless they run on
+/// Actions runners), validators when a milestone asks for validator agents, the orchestrator
+/// when one is configured.
+pub fn roles_used(config: &crate::config::Config, mission: &crate::mission::Mission) -> Vec<Role> {
+    let mut roles = Vec::new();
+    let on_actions =
+        config.get_str("dispatch") == Some("actions") && crate::forge::github::enabled(config);
+    if !on_actions {
+        roles.push(Role::Worker);
+    }
+    if mission
+        .milestones
+        .iter()
+        .any(|m| m.validation.scrutiny || m.validation.user_testing.is_some())
+    {
+        roles.push(Role::Validator);
+    }
+    if config
+        .get_str("agents.orchestrator")
+        .is_some_and(|a| a != "none")
+    {
+        roles.push(Role::Orchestrator);
+    }
+    roles
+}
+
+/// For each role `mission` uses whose agent cannot start here, why (see [`preflight`]).
+pub fn missing_agents(
+    config: &crate::config::Config,
+    mission: &crate::mission::Mission,
+    cwd: &Path,
+) -> Vec<(Role, Missing)> {
+    roles_used(config, mission)
+        .into_iter()
+        .filter_map(|r| preflight(config, r, cwd).err().map(|why| (r, why)))
+        .collect()
+}
+
+/// Starts the CLI headless with `--version`, the way a run would (allowlisted environment,
+/// a throwaway private home, a timeout): its first line of output, or why it failed.
+pub fn version(adapter: &dyn Adapter, user: &UserHome, cwd: &Path) -> Result<String, String> {
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).map_err(|e| e.to_string())?;
+    let spec = AgentSpec {
+        agent: adapter.name().to_owned(),
+        ..AgentSpec::default()
+    };
+    let inv = adapter.invocation(&spec, Role::Worker, &tmp.path().join("prompt.md"), &home);
+    let Some(program) = inv.argv.first() else {
+        return Err("no command".into());
+    };
+    let mut env = env::allowed(
+        user.vars(),
+        adapter.env_allowlist(),
+        &adapter.referenced_env(user),
+        &[],
+    );
+    let ours: Vec<(String, String)> = adapter
+        .inherited_env(user)
+        .into_iter()
+        .chain(inv.env.iter().cloned())
+        .chain([("PATH".to_owned(), agent_path(user))])
+        .collect();
+    env.retain(|(k, _)| !ours.iter().any(|(n, _)| n == k));
+    env.extend(ours);
+    let spec = crate::process::Spec {
+        argv: vec![program.clone(), "--version".into()],
+        cwd: cwd.to_owned(),
+        env,
+        clear_env: true,
+        stdout: tmp.path().join("out"),
+        stderr: tmp.path().join("err"),
+        timeout: Some(std::time::Duration::from_secs(60)),
+        grace: std::time::Duration::from_secs(2),
+        ..crate::process::Spec::default()
+    };
+    let fin = crate::process::run(&spec, &|| false).map_err(|e| e.to_string())?;
+    let out = std::fs::read_to_string(tmp.path().join("out")).unwrap_or_default();
+    let err = std::fs::read_to_string(tmp.path().join("err")).unwrap_or_default();
+    let first = |t: &str| {
+        t.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(str::to_owned)
+    };
+    if fin.timed_out {
+        return Err("`--version` did not finish within 60 s".into());
+    }
+    if fin.code != Some(0) {
+        return Err(status_error(fin.code, &err, "on `--version`"));
+    }
+    first(&out)
+        .or_else(|| first(&err))
+        .ok_or_else(|| "`--version` printed nothing".into())
+}
+
+/// Why an agent cannot start, and what fixes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing {
+    /// Names the role, the agent, the program and where it was looked for.
+    pub message: String,
+    /// Install it, or choose another agent.
+    pub fix: String,
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}; fix: {}", self.message, self.fix)
+    }
+}
+
+/// Why the agent of `role` cannot start, before anything is dispatched to it: no agent
+/// configured, an unknown agent, or its program not found on the `PATH` agents get.
+pub fn preflight(config: &crate::config::Config, role: Role, cwd: &Path) -> Result<(), Missing> {
+    let key = format!("agents.{}", role.as_str());
+    let role_s = role.as_str();
+    let other = format!("set `{key}` to an agent or profile that is installed");
+    if config.get_str(&key).unwrap_or("none") == "none" {
+        return Err(Missing {
+            message: format!(
+                "{key} is none: no agent is configured for the {role_s} role, and the mission needs one"
+            ),
+            fix: other,
+        });
+    }
+    let spec = crate::worker::agent_spec(config, role).map_err(|e| Missing {
+        message: e.to_string(),
+        fix: other.clone(),
+    })?;
+    let Some(adapter) = adapter(&spec.agent) else {
+        return Err(Missing {
+            message: format!(
+                "the {role_s} agent {:?} is not an agent this version knows",
+                spec.agent
+            ),
+            fix: other,
+        });
+    };
+    let Some(program) = adapter.program(&spec) else {
+        return Err(Missing {
+            message: format!("the {role_s} agent {:?} has no command to run", spec.agent),
+            fix: "give its profile a `command`".to_owned(),
+        });
+    };
+    if program.contains('/') && !Path::new(&program).is_absolute() {
+        // Relative to the worktree, which does not exist yet: checked when the run starts.
+        return Ok(());
+    }
+    let user = UserHome::new(config.environment());
+    let path = agent_path(&user);
+    if find_program(&program, &path, cwd).is_some() {
+        return Ok(());
+    }
+    let looked = if program.contains('/') {
+        "it does not exist or is not executable".to_owned()
+    } else {
+        format!("not found in PATH={path}")
+    };
+    let install = adapter.install_hint();
+    Err(Missing {
+        message: format!(
+            "the {role_s} agent {:?} cannot start: `{program}` is not installed ({looked})",
+            spec.agent
+        ),
+        fix: if install.is_empty() {
+            other
+        } else {
+            format!("{install}, or {other}")
+        },
+    })
+}
+
+/// One place a CLI's login or key can come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Credential {
+    /// "ANTHROPIC_API_KEY (environment)", "~/.codex/auth.json (codex login)".
+    pub what: String,
+    pub found: bool,
+}
+
+impl Credential {
+    /// An environment variable.
+    pub fn var(user: &UserHome, name: &str) -> Credential {
+        Credential {
+            what: format!("{name} (environment)"),
+            found: user.var(name).is_some(),
+        }
+    }
+
+    /// A file, described by how it is made.
+    pub fn file(path: Option<std::path::PathBuf>, how: &str) -> Option<Credential> {
+        let path = path?;
+        Some(Credential {
+            what: format!("{} ({how})", path.display()),
+            found: path.is_file(),
+        })
+    }
 }
 
 /// "exited with status N[ context]: <last stderr line>", or "killed by a signal[ context]".

@@ -5,9 +5,17 @@
 //! Invocation: `opencode run --format json [-m provider/model] [spec.args…]`.
 //! - The prompt goes on stdin only: `run` wraps a positional message that contains a space in
 //!   literal double quotes (§0.1, §3 "Prompt").
-//! - Private state: `XDG_CONFIG_HOME`, `XDG_DATA_HOME`, `XDG_CACHE_HOME` and `XDG_STATE_HOME`
-//!   under `config_home` (§0.6, §8), plus `OPENCODE_DISABLE_AUTOUPDATE=1` and
-//!   `OPENCODE_DISABLE_SHARE=1` ([B], §3).
+//! - Private state: its session database, `OPENCODE_DB=<config_home>/opencode.db` (two runs
+//!   sharing one fail with "database is locked"), plus `OPENCODE_DISABLE_AUTOUPDATE=1` and
+//!   `OPENCODE_DISABLE_SHARE=1` ([B], §3). Everything else is the user's, read where it is:
+//!   the global config `~/.config/opencode/opencode.json` (providers, model), the login
+//!   `~/.local/share/opencode/auth.json` (`opencode auth login`; refreshed OAuth tokens are
+//!   written back there, as by hand), and the cache of provider packages with the lock that
+//!   serialises their installs. The `XDG_*` directories are not redirected: that would also
+//!   hide the user's git and gh configuration from the agent's shell (verified with 1.18.33).
+//! - Environment: `OPENCODE_*`, provider keys (`*_API_KEY` and the cloud providers'
+//!   variables) and the `{env:VAR}`s its configuration names. Never `GITHUB_TOKEN`: opencode
+//!   turns it into a GitHub Copilot login.
 //! - Permissions go in `OPENCODE_PERMISSION` (§3 "Permissions"). Workers: edits allowed, bash
 //!   allowed except `git commit*` / `git push*` (the orchestrator commits, §8; opencode uses the
 //!   last matching pattern, so the catch-all comes first). Other roles: `edit` and `bash`
@@ -23,13 +31,43 @@
 //! is added to the output tokens. opencode reports the cost itself (`usd_estimated = false`,
 //! §0.8); its hidden title-generation call is not in those totals (§3).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{Adapter, AgentSpec, Invocation, Outcome, Role, Usage};
+use super::{Adapter, AgentSpec, Credential, Invocation, Outcome, Role, Usage, UserHome};
 
 pub struct OpenCode;
+
+/// The configuration files opencode reads for a user: the global ones, and `OPENCODE_CONFIG`.
+fn config_files(user: &UserHome) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = user
+        .xdg_config()
+        .map(|d| {
+            ["config.json", "opencode.json", "opencode.jsonc"]
+                .iter()
+                .map(|f| d.join("opencode").join(f))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.extend(user.var("OPENCODE_CONFIG").map(PathBuf::from));
+    out
+}
+
+/// The `{env:NAME}` substitutions in a configuration text.
+fn env_substitutions(text: &str, out: &mut Vec<String>) {
+    let mut rest = text;
+    while let Some(i) = rest.find("{env:") {
+        rest = &rest[i + 5..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() && rest[name.len()..].starts_with('}') {
+            out.push(name);
+        }
+    }
+}
 
 /// Worker permissions: edit freely, run commands, but never commit or push.
 const WORKER_PERMISSION: &str =
@@ -40,6 +78,81 @@ const READ_ONLY_PERMISSION: &str = r#"{"edit":"deny","bash":"deny"}"#;
 impl Adapter for OpenCode {
     fn name(&self) -> &'static str {
         "opencode"
+    }
+
+    fn install_hint(&self) -> &'static str {
+        "install opencode (`npm install -g opencode-ai`)"
+    }
+
+    fn env_allowlist(&self) -> &'static [&'static str] {
+        &[
+            "OPENCODE_*",
+            "*_API_KEY",
+            "*_BASE_URL",
+            "AWS_REGION",
+            "AWS_PROFILE",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_BEARER_TOKEN_BEDROCK",
+            "AZURE_RESOURCE_NAME",
+            "GOOGLE_VERTEX_PROJECT",
+            "GOOGLE_VERTEX_LOCATION",
+            "GOOGLE_CLOUD_PROJECT",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+        ]
+    }
+
+    fn referenced_env(&self, user: &UserHome) -> Vec<String> {
+        let mut out = Vec::new();
+        for f in config_files(user) {
+            if let Ok(text) = std::fs::read_to_string(f) {
+                env_substitutions(&text, &mut out);
+            }
+        }
+        if let Some(content) = user.var("OPENCODE_CONFIG_CONTENT") {
+            env_substitutions(content, &mut out);
+        }
+        out
+    }
+
+    fn credential_sources(&self, user: &UserHome) -> Vec<Credential> {
+        let mut out = Vec::new();
+        out.extend(Credential::file(
+            user.xdg_data().map(|d| d.join("opencode/auth.json")),
+            "`opencode auth login`",
+        ));
+        out.push(Credential::var(user, "OPENCODE_AUTH_CONTENT"));
+        let keys: Vec<&str> = user
+            .vars()
+            .iter()
+            .filter(|(k, v)| k.ends_with("_API_KEY") && !v.is_empty())
+            .map(|(k, _)| k.as_str())
+            .collect();
+        out.push(Credential {
+            what: if keys.is_empty() {
+                "a provider key such as ANTHROPIC_API_KEY or OPENAI_API_KEY (environment)".into()
+            } else {
+                format!("{} (environment)", keys.join(", "))
+            },
+            found: !keys.is_empty(),
+        });
+        let in_config = config_files(user)
+            .into_iter()
+            .filter(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains("\"apiKey\"")))
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>();
+        if !in_config.is_empty() {
+            out.push(Credential {
+                what: format!("a provider `apiKey` in {}", in_config.join(", ")),
+                found: true,
+            });
+        }
+        out
+    }
+
+    fn login_hint(&self) -> &'static str {
+        "log in with `opencode auth login`, or set your provider's key (ANTHROPIC_API_KEY, OPENAI_API_KEY, …), or give the provider an `apiKey` in ~/.config/opencode/opencode.json"
     }
 
     fn invocation(
@@ -57,17 +170,17 @@ impl Adapter for OpenCode {
             argv.push(model.clone());
         }
         argv.extend(spec.args.iter().cloned());
-        let dir = |sub: &str| config_home.join(sub).to_string_lossy().into_owned();
+        let db = config_home
+            .join("opencode.db")
+            .to_string_lossy()
+            .into_owned();
         let permission = if role.may_edit() {
             WORKER_PERMISSION
         } else {
             READ_ONLY_PERMISSION
         };
         let env = vec![
-            ("XDG_CONFIG_HOME".to_owned(), dir("config")),
-            ("XDG_DATA_HOME".to_owned(), dir("data")),
-            ("XDG_CACHE_HOME".to_owned(), dir("cache")),
-            ("XDG_STATE_HOME".to_owned(), dir("state")),
+            ("OPENCODE_DB".to_owned(), db),
             ("OPENCODE_PERMISSION".to_owned(), permission.to_owned()),
             ("OPENCODE_DISABLE_AUTOUPDATE".to_owned(), "1".to_owned()),
             ("OPENCODE_DISABLE_SHARE".to_owned(), "1".to_owned()),
@@ -218,6 +331,35 @@ mod tests {
     }
 
     #[test]
+    fn the_users_configuration_names_the_variables_it_needs() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path().join(".config/opencode");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(
+            dir.join("opencode.json"),
+            r#"{"provider":{"local":{"options":{"baseURL":"{env:LOCAL_URL}","apiKey":"{env:LOCAL_KEY}"}}},"x":"{env:not a name}"}"#,
+        )
+        .expect("config");
+        let env = vec![
+            ("HOME".to_owned(), tmp.path().to_string_lossy().into_owned()),
+            (
+                "OPENCODE_CONFIG_CONTENT".to_owned(),
+                r#"{"a":"{env:EXTRA}"}"#.to_owned(),
+            ),
+        ];
+        let u = UserHome::new(&env);
+        assert_eq!(
+            OpenCode.referenced_env(&u),
+            ["LOCAL_URL", "LOCAL_KEY", "EXTRA"]
+        );
+        let creds = OpenCode.credential_sources(&u);
+        assert!(
+            creds.iter().any(|c| c.found && c.what.contains("apiKey")),
+            "{creds:?}"
+        );
+    }
+
+    #[test]
     fn prompt_goes_on_stdin_and_permissions_follow_the_role() {
         let spec = AgentSpec {
             agent: "opencode".into(),
@@ -241,10 +383,12 @@ mod tests {
             ]
         );
         assert!(worker.prompt_on_stdin);
-        assert_eq!(env(&worker, "XDG_CONFIG_HOME"), Some("/runs/5/home/config"));
-        assert_eq!(env(&worker, "XDG_DATA_HOME"), Some("/runs/5/home/data"));
-        assert_eq!(env(&worker, "XDG_CACHE_HOME"), Some("/runs/5/home/cache"));
-        assert_eq!(env(&worker, "XDG_STATE_HOME"), Some("/runs/5/home/state"));
+        assert_eq!(
+            env(&worker, "OPENCODE_DB"),
+            Some("/runs/5/home/opencode.db")
+        );
+        // The user's own config, login, cache and git config stay where they are.
+        assert!(worker.env.iter().all(|(k, _)| !k.starts_with("XDG_")));
         assert_eq!(env(&worker, "OPENCODE_DISABLE_AUTOUPDATE"), Some("1"));
         let permission: Value =
             serde_json::from_str(env(&worker, "OPENCODE_PERMISSION").expect("set"))
@@ -269,7 +413,7 @@ mod tests {
                 permission,
                 serde_json::json!({"edit": "deny", "bash": "deny"})
             );
-            assert_eq!(env(&inv, "XDG_DATA_HOME"), Some("/runs/5/home/data"));
+            assert_eq!(env(&inv, "OPENCODE_DB"), Some("/runs/5/home/opencode.db"));
         }
     }
 

@@ -55,7 +55,8 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
             diagnostics: errors,
         });
     }
-    let warnings = diagnostics.len();
+    let missing = crate::agents::missing_agents(&config, m, ws.root());
+    let warnings = diagnostics.len() + missing.len();
     if m.milestones.is_empty() {
         return Err(Error::user_hint(
             format!("mission {} has no milestones to approve", a.id),
@@ -74,10 +75,19 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
             loaded.file
         ));
     }
+    for (_, why) in &missing {
+        cx.out.warning(&why.message);
+        cx.out.hint(&why.fix);
+    }
     if cx.out.json {
+        let missing: Vec<_> = missing
+            .iter()
+            .map(|(role, why)| serde_json::json!({ "role": role, "message": why.message, "fix": why.fix }))
+            .collect();
         cx.out.json(&serde_json::json!({
             "id": a.id, "file": loaded.file, "status": "approved",
             "approved": {"by": by, "at": at.to_string()}, "warnings": warnings,
+            "agents_missing": missing,
         }));
     } else {
         cx.out.data(&format!("approved {} (by {by} at {at})", a.id));

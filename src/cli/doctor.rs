@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::mission::FeatureStatus;
+use crate::mission::{FeatureStatus, MissionStatus};
 use crate::store::Store;
 use crate::store::lock::{RunLock, hostname, pid_alive};
 
@@ -32,6 +32,7 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
     let ws = cx.workspace()?;
     let mut out: Vec<Finding> = Vec::new();
     let ov = cx.overrides();
+    let mut checked = std::collections::BTreeMap::new();
     for id in ws.list_ids()? {
         let mut add = |kind: &'static str, message: String, fixed: bool| {
             out.push(Finding {
@@ -140,42 +141,59 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
                 );
             }
         }
-        // Agents that cannot be started.
-        if let Ok(config) =
-            crate::config::Config::load(&ws.repo, Some((&mission, store.file.as_str())), &ov)
-        {
-            // Only the roles this mission will use: validators when a milestone asks for one.
-            let validators = mission
-                .milestones
-                .iter()
-                .any(|m| m.validation.scrutiny || m.validation.user_testing.is_some());
-            let roles = [
-                (crate::agents::Role::Worker, true),
-                (crate::agents::Role::Validator, validators),
-                (crate::agents::Role::Orchestrator, true),
-            ];
-            for role in roles.into_iter().filter(|(_, used)| *used).map(|(r, _)| r) {
-                let Ok(spec) = crate::worker::agent_spec(&config, role) else {
-                    continue;
-                };
-                let program = match (&spec.command, spec.agent.as_str()) {
-                    (Some(c), _) => c.first().cloned().unwrap_or_default(),
-                    (None, agent) => agent.to_owned(),
-                };
-                if !program.is_empty() && !found(&program, ws.root()) {
+        // Copies of a login left by a run that was killed before it could remove them.
+        for (meta, state) in layout.list() {
+            if state == crate::runs::RunState::Exited || state == crate::runs::RunState::Lost {
+                let dir = layout.run(&meta.run);
+                let left = crate::agents::home::leftovers(&dir);
+                if !left.is_empty() {
+                    let fixed = a.fix && {
+                        crate::agents::home::unseed(&dir);
+                        crate::agents::home::leftovers(&dir).is_empty()
+                    };
                     add(
-                        "missing-agent",
+                        "leftover-credentials",
                         format!(
-                            "the {} agent needs `{program}`, which is not on PATH",
-                            role.as_str()
+                            "run {} ended without removing {} copied login or settings file(s) from {}",
+                            meta.run,
+                            left.len(),
+                            dir.display()
                         ),
-                        false,
+                        fixed,
                     );
                 }
             }
         }
+        // The agents this mission will start: installed, starting headless, with a login.
+        if matches!(
+            mission.status,
+            MissionStatus::Completed | MissionStatus::Cancelled
+        ) {
+            continue;
+        }
+        let Ok(config) =
+            crate::config::Config::load(&ws.repo, Some((&mission, store.file.as_str())), &ov)
+        else {
+            continue;
+        };
+        for role in crate::agents::roles_used(&config, &mission) {
+            if let Err((kind, message)) = check_agent(&config, role, ws.root(), &mut checked) {
+                add(kind, message, false);
+            }
+        }
     }
     let problems = out.iter().filter(|f| !f.fixed).count();
+    if !cx.out.json {
+        for r in checked.values().flatten() {
+            let login = if r.credentials.is_empty() {
+                "no login needed".to_owned()
+            } else {
+                format!("login from {}", r.credentials.join(", "))
+            };
+            cx.out
+                .data(&format!("agent {}: {} ({login})", r.agent, r.version));
+        }
+    }
     if cx.out.json {
         cx.out.json(&out);
     } else if out.is_empty() {
@@ -199,17 +217,71 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
     Ok(if problems == 0 { exit::OK } else { exit::USER })
 }
 
-/// Whether a program can be started: a path (absolute, or relative to the repository), or a
-/// name on PATH.
-fn found(program: &str, root: &Path) -> bool {
-    if program.contains('/') {
-        let p = Path::new(program);
-        return if p.is_absolute() {
-            p.exists()
-        } else {
-            root.join(p).exists()
-        };
+/// What doctor found out about one agent CLI.
+#[derive(Debug, Clone, Serialize)]
+struct AgentReport {
+    agent: String,
+    /// The first line `--version` printed.
+    version: String,
+    /// Where its login or key comes from (names and places, never values).
+    credentials: Vec<String>,
+}
+
+/// Checks one role's agent: found, starts headless (`--version`), has a login or key. A
+/// program is started once per doctor run, whatever the number of missions using it.
+fn check_agent(
+    config: &crate::config::Config,
+    role: crate::agents::Role,
+    root: &Path,
+    checked: &mut std::collections::BTreeMap<String, Result<AgentReport, String>>,
+) -> Result<(), (&'static str, String)> {
+    if let Err(m) = crate::agents::preflight(config, role, root) {
+        return Err(("missing-agent", format!("{}; fix: {}", m.message, m.fix)));
     }
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+    let Ok(spec) = crate::worker::agent_spec(config, role) else {
+        return Ok(());
+    };
+    let Some(adapter) = crate::agents::adapter(&spec.agent) else {
+        return Ok(());
+    };
+    if spec.agent == "exec" {
+        return Ok(()); // any program: nothing more to ask of it
+    }
+    let user = crate::agents::UserHome::new(config.environment());
+    let who = format!("the {} agent {:?}", role.as_str(), spec.agent);
+    let report = checked
+        .entry(spec.agent.clone())
+        .or_insert_with(|| {
+            let version = crate::agents::version(adapter, &user, root)?;
+            let sources = adapter.credential_sources(&user);
+            let found: Vec<String> = sources
+                .iter()
+                .filter(|c| c.found)
+                .map(|c| c.what.clone())
+                .collect();
+            if found.is_empty() && !sources.is_empty() {
+                let looked: Vec<&str> = sources.iter().map(|c| c.what.as_str()).collect();
+                return Err(format!(
+                    "no login or key: looked for {}; {}",
+                    looked.join(", "),
+                    adapter.login_hint()
+                ));
+            }
+            Ok(AgentReport {
+                agent: spec.agent.clone(),
+                version,
+                credentials: found,
+            })
+        })
+        .clone();
+    match report {
+        Ok(_) => Ok(()),
+        Err(why) if why.starts_with("no login") => {
+            Err(("no-credentials", format!("{who} has {why}")))
+        }
+        Err(why) => Err((
+            "agent-fails",
+            format!("{who} does not start headless: {why}"),
+        )),
+    }
 }

@@ -128,7 +128,7 @@ fn plan(
     ];
     cx.out
         .note(&format!("the planner is writing {file} (run {run})"));
-    let (fin, outcome) = crate::worker::AgentRun {
+    let ran = crate::worker::AgentRun {
         config: &config,
         role: crate::agents::Role::Planner,
         dir: &dir,
@@ -137,6 +137,7 @@ fn plan(
         env,
     }
     .run()?;
+    let (fin, outcome) = (ran.finished, ran.outcome);
     if !outcome.success {
         return Err(Error::user_hint(
             format!(

@@ -145,6 +145,11 @@ impl Out {
                 self.message(ERROR, "error", &e.to_string());
                 exit::USER
             }
+            Error::Spawn { .. } => {
+                self.message(ERROR, "error", &e.to_string());
+                self.hint("install the program, or fix the command in the profile or mission file; it runs without a shell");
+                exit::USER
+            }
             Error::Forge { .. } => {
                 self.message(ERROR, "error", &e.to_string());
                 self.hint(

@@ -91,7 +91,14 @@ fn check(cx: &Ctx, ws: &Workspace, id: &str) -> Result<Report> {
         Err(e) => return Err(e),
     };
     let config = cx.config(ws, Some(&loaded))?;
-    let diagnostics = Workspace::diagnostics(&loaded, &config.profile_names());
+    let mut diagnostics = Workspace::diagnostics(&loaded, &config.profile_names());
+    // Only worth saying once the file itself is sound.
+    if !has_errors(&diagnostics) {
+        for (_, why) in crate::agents::missing_agents(&config, &loaded.doc.mission, ws.root()) {
+            diagnostics
+                .push(Diagnostic::warning("agent-missing", (1, 1), why.message).hint(why.fix));
+        }
+    }
     let errors = diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Error)

@@ -110,7 +110,12 @@ pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
         work_pid: None,
         conflict: false,
     };
-    let wt = prepare_worktree(&cx.ws.repo, &meta, &head.commit.to_string())?;
+    let wt = prepare_worktree(
+        &cx.ws.repo,
+        &meta,
+        &head.commit.to_string(),
+        &cx.layout.worktree_dirs(),
+    )?;
     let env = commit_env(&cx.ws.repo);
     let head_hex = head.commit.to_string();
     // Bring the feature up to date with the integration branch first, when the integration

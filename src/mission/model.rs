@@ -120,6 +120,7 @@ string_enum!(
         Conflict = "conflict",
         CorruptState = "corrupt_state",
         NeedsInput = "needs_input",
+        AgentMissing = "agent_missing",
     }
 );
 
@@ -215,6 +216,10 @@ pub struct Profile {
     pub command: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args: Option<Vec<String>>,
+    /// Environment variables the agent gets besides those its CLI documents: names, or
+    /// `PREFIX*` / `*SUFFIX` patterns. Forge tokens (`GITHUB_TOKEN`, …) only by exact name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pass_env: Option<Vec<String>>,
 }
 
 /// Concurrency, retry and time limits.

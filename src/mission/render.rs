@@ -199,6 +199,9 @@ fn profile(p: &Profile) -> String {
     if let Some(a) = &p.args {
         f.push(("args", str_list(a)));
     }
+    if let Some(e) = &p.pass_env {
+        f.push(("pass_env", str_list(e)));
+    }
     flow_map(&f)
 }
 

@@ -515,6 +515,16 @@ fn check_settings(cx: &mut Ctx, m: &Mission) {
                     "add `command: [\"program\", \"arg\"]` (an argv list, never a shell string)",
                 );
             }
+            for (i, pat) in p.pass_env.iter().flatten().enumerate() {
+                if !crate::agents::env::valid_pattern(pat) {
+                    cx.error(
+                        "bad-pass-env",
+                        &pp.key("pass_env").index(i),
+                        format!("profile {name:?}: pass_env entry {pat:?} is not a variable name or pattern"),
+                        "write a name (MY_VAR) or a pattern with one * at the start or end (MY_APP_*, *_API_KEY)",
+                    );
+                }
+            }
         }
     }
     if let Some(agents) = &m.agents {

@@ -499,8 +499,11 @@ impl Exec<'_> {
             let _ = std::fs::remove_dir_all(&dir);
             return Ok(());
         }
-        let lost = (lost && runs::read_exit(&dir).is_none())
-            .then(|| ExitRecord::failed("the worker process died before it finished (lost run)"));
+        let lost = (lost && runs::read_exit(&dir).is_none()).then(|| {
+            // Its copies of the user's login may still be there.
+            crate::agents::home::unseed(&dir);
+            lost_record(&dir)
+        });
         self.record_with(run, feature, lost)
     }
 
@@ -583,7 +586,8 @@ impl Exec<'_> {
                     f.status = FeatureStatus::Review;
                     f.attempts = f.attempts.max(attempt);
                     false
-                } else if exit.cancelled {
+                } else if exit.cancelled || exit.not_started.is_some() {
+                    // Nothing ran: no attempt is counted.
                     f.status = FeatureStatus::Pending;
                     false
                 } else {
@@ -597,6 +601,21 @@ impl Exec<'_> {
                     }
                 }
             };
+            if let Some(why) = &exit.not_started
+                && tx.mission.status == MissionStatus::Running
+            {
+                tx.mission.status = MissionStatus::Blocked;
+                tx.mission.block = Some(Block {
+                    reason: BlockReason::AgentMissing,
+                    milestone: Some(milestone.clone()),
+                    feature: Some(fid.clone()),
+                    since: now(),
+                    packet: None,
+                    message: why.clone(),
+                });
+                tx.event(Event::new("mission.blocked").milestone(&milestone).feature(&fid).data(json!({ "reason": "agent_missing", "message": why })));
+                return Ok(true);
+            }
             if exit.failure.is_none() {
                 tx.event(Event::new("feature.handoff").milestone(&milestone).feature(&fid).run(run, attempt).data(json!({ "status": exit.handoff_status })));
             } else if blocked_now {
@@ -730,6 +749,29 @@ impl Exec<'_> {
                 Ok(true)
             })?;
         Ok(())
+    }
+}
+
+/// The record of a run whose worker process died without leaving one: the last lines it
+/// logged say why (a panic, "cannot start …", a kill).
+fn lost_record(dir: &std::path::Path) -> ExitRecord {
+    let tail: Vec<String> = crate::process::tail(&dir.join("work.log"), 20)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let last = tail.iter().rev().map(|l| l.trim()).find(|l| !l.is_empty());
+    let why = match last {
+        Some(l) => {
+            format!("the worker process died before it finished (lost run); its log ends: {l}")
+        }
+        None => {
+            "the worker process died before it finished (lost run); its log (work.log) is empty"
+                .to_owned()
+        }
+    };
+    ExitRecord {
+        log_tail: tail,
+        ..ExitRecord::failed(why)
     }
 }
 

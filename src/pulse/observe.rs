@@ -110,6 +110,24 @@ pub fn observe(
         }
     }
     let over_budget = over_budget(&mission, &config);
+    // Agents are looked for only where they would run: here, unless workers go to Actions.
+    let running = mission.status == crate::mission::MissionStatus::Running;
+    let on_actions = forge.is_some() && config.get_str("dispatch") == Some("actions");
+    let check = |role| {
+        running
+            .then(|| {
+                crate::agents::preflight(&config, role, &ws.repo.root)
+                    .err()
+                    .map(|m| m.to_string())
+            })
+            .flatten()
+    };
+    let worker_missing = if on_actions {
+        None
+    } else {
+        check(crate::agents::Role::Worker)
+    };
+    let validator_missing = check(crate::agents::Role::Validator);
     // GitHub: one query; an error stops the pulse (a missing answer is never "no PR").
     let (view, github) = match forge {
         Some(f) => {
@@ -178,6 +196,8 @@ pub fn observe(
         },
         mission,
         github,
+        worker_missing,
+        validator_missing,
     };
     Ok(Observed {
         snapshot,

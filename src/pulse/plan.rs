@@ -53,6 +53,12 @@ pub struct Snapshot {
     pub github: Option<crate::forge::github::GhSnap>,
     /// Paused with `now` (or cancelled): running workers are to be stopped.
     pub stop_now: bool,
+    /// Why the worker agent cannot start here (not installed, not configured): nothing is
+    /// dispatched to it, the mission blocks instead. `None` with `dispatch: actions` (runners
+    /// have their own tools).
+    pub worker_missing: Option<String>,
+    /// Why the validator agent cannot start here.
+    pub validator_missing: Option<String>,
 }
 
 /// One thing a pulse does.
@@ -430,7 +436,9 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
             let human_only = m.block.as_ref().is_none_or(|b| {
                 matches!(
                     b.reason,
-                    BlockReason::ValidationLimit | BlockReason::NeedsInput
+                    BlockReason::ValidationLimit
+                        | BlockReason::NeedsInput
+                        | BlockReason::AgentMissing
                 )
             });
             if !human_only {
@@ -517,6 +525,15 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
         if !recording.is_empty() {
             return out;
         }
+        let agents = ms.validation.scrutiny || ms.validation.user_testing.is_some();
+        if let Some(why) = s.validator_missing.as_ref().filter(|_| agents) {
+            out.push(Action::Block {
+                reason: BlockReason::AgentMissing,
+                feature: None,
+                message: why.clone(),
+            });
+            return out;
+        }
         out.push(Action::Validate {
             milestone: ms.id.clone(),
         });
@@ -545,6 +562,16 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
         }
         if let Some(why) = &s.over_budget {
             out.push(Action::PauseForBudget {
+                message: why.clone(),
+            });
+            return out;
+        }
+        if let Some(why) = &s.worker_missing {
+            // Before any dispatch is committed: no attempt is spent on a program that is not
+            // there.
+            out.push(Action::Block {
+                reason: BlockReason::AgentMissing,
+                feature: None,
                 message: why.clone(),
             });
             return out;
@@ -657,6 +684,8 @@ mod tests {
             turn_taken: false,
             github: None,
             stop_now: false,
+            worker_missing: None,
+            validator_missing: None,
         }
     }
 
@@ -681,6 +710,53 @@ mod tests {
         let mut poc = s.clone();
         poc.poc = true;
         assert_eq!(lines(&poc), ["dispatch F1 (attempt 1)"]);
+    }
+
+    #[test]
+    fn a_missing_agent_blocks_before_anything_is_dispatched_to_it() {
+        let mut s = snapshot(vec![
+            feature("F1", Pending, &[]),
+            feature("F2", Merged, &[]),
+        ]);
+        s.worker_missing = Some("the worker agent \"claude\" cannot start".into());
+        assert_eq!(
+            plan(&s),
+            [Action::Block {
+                reason: BlockReason::AgentMissing,
+                feature: None,
+                message: "the worker agent \"claude\" cannot start".into(),
+            }]
+        );
+        // Blocked for a missing agent, the orchestrator cannot help: a person installs it.
+        let mut blocked = s.clone();
+        blocked.mission.status = MissionStatus::Blocked;
+        blocked.mission.block = Some(crate::mission::Block {
+            reason: BlockReason::AgentMissing,
+            milestone: None,
+            feature: None,
+            since: jiff::Timestamp::UNIX_EPOCH,
+            packet: None,
+            message: String::new(),
+        });
+        blocked.orchestrator = true;
+        assert!(plan(&blocked).is_empty());
+        // A missing validator matters only to a milestone that runs validator agents.
+        let mut done = snapshot(vec![feature("F1", Merged, &[])]);
+        done.validator_missing = Some("no validator".into());
+        assert_eq!(lines(&done), ["validate milestone M1"]);
+        done.mission.milestones[0].validation.scrutiny = true;
+        assert_eq!(plan(&done).len(), 1);
+        assert!(matches!(
+            &plan(&done)[0],
+            Action::Block { reason: BlockReason::AgentMissing, message, .. } if message == "no validator"
+        ));
+        // Running workers are still recorded; only new dispatches wait.
+        let mut busy = snapshot(vec![
+            feature("F1", Running, &[]),
+            feature("F2", Pending, &[]),
+        ]);
+        busy.worker_missing = Some("gone".into());
+        assert!(lines(&busy)[0].starts_with("block"), "{:?}", lines(&busy));
     }
 
     #[test]

@@ -69,7 +69,7 @@ impl TestRepo {
 
     fn env(&self, cmd: &mut Command) {
         cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PATH", test_path())
             .env("HOME", &self.home)
             .env("GIT_CONFIG_GLOBAL", self.home.join(".gitconfig"))
             .env("GIT_CONFIG_NOSYSTEM", "1")
@@ -123,6 +123,8 @@ impl TestRepo {
             String::from_utf8_lossy(b)
                 .replace(&*self.root.to_string_lossy(), "[REPO]")
                 .replace(&*self.home.to_string_lossy(), "[HOME]")
+                .replace(&*bin_dir().to_string_lossy(), "[BIN]")
+                .replace(&test_path(), "[PATH]")
         };
         Output {
             code: out.status.code().unwrap_or(-1),
@@ -178,10 +180,45 @@ impl TestRepo {
     }
 }
 
+/// The agent CLIs git mission knows: tests must not find a developer's own copies.
+pub const AGENT_PROGRAMS: [&str; 5] = ["claude", "codex", "opencode", "gemini", "aider"];
+
+/// `PATH` for the commands under test: the machine's, without directories that hold an agent
+/// CLI (unless git is there too), so results do not depend on which agents a developer has
+/// installed.
+pub fn test_path() -> String {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let all = std::env::var_os("PATH").unwrap_or_default();
+        let dirs: Vec<PathBuf> = std::env::split_paths(&all)
+            .filter(|d| {
+                d.join("git").exists() || !AGENT_PROGRAMS.iter().any(|p| d.join(p).exists())
+            })
+            .collect();
+        std::env::join_paths(dirs)
+            .expect("PATH entries")
+            .to_string_lossy()
+            .into_owned()
+    })
+    .clone()
+}
+
+/// The directory of the binary under test (agents get it first on their PATH).
+pub fn bin_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_git-mission"))
+        .parent()
+        .expect("bin dir")
+        .to_path_buf()
+}
+
 /// The path of a mission file.
 pub fn mission_path(id: &str) -> String {
     format!("todo/missions/{id}-mission.md")
 }
+
+/// The test missions' worker profile: the script, and the variables tests hand it (agents see
+/// only an allowlisted environment).
+pub const W_PROFILE: &str = "  w: {agent: exec, command: [sh, scripts/w.sh], pass_env: [COUNTER, RENDEZVOUS, STARTED, GO, MARK]}\n";
 
 /// A worker script that writes `out-<feature>.txt`, commits it and leaves a handoff.
 pub const OK_WORKER: &str = r#"set -eu
@@ -197,7 +234,7 @@ impl TestRepo {
     pub fn mission(&self, script: &str, settings: &str, milestones: &str) {
         self.write("scripts/w.sh", script);
         let text = format!(
-            "---\nschema: 1\nid: m\ntitle: Test mission\nstatus: draft\napproved: null\nagents: {{worker: w}}\nprofiles:\n  w: {{agent: exec, command: [sh, scripts/w.sh]}}\n{settings}spent: {{usd: 0, tokens: 0, hours: 0, runs: 0}}\nblock: null\ncontract:\n  - {{id: VC1, text: works}}\nresources: []\nmilestones:\n{milestones}---\n# Test\n\n## Objective\n\nTest.\n\n## Non-goals\n\nNone.\n\n## Risks\n\nNone.\n"
+            "---\nschema: 1\nid: m\ntitle: Test mission\nstatus: draft\napproved: null\nagents: {{worker: w}}\nprofiles:\n{W_PROFILE}{settings}spent: {{usd: 0, tokens: 0, hours: 0, runs: 0}}\nblock: null\ncontract:\n  - {{id: VC1, text: works}}\nresources: []\nmilestones:\n{milestones}---\n# Test\n\n## Objective\n\nTest.\n\n## Non-goals\n\nNone.\n\n## Risks\n\nNone.\n"
         );
         self.write(&mission_path("m"), &text);
         let v = self.run(&["validate", "m"]);
