@@ -538,7 +538,7 @@ impl AgentRun<'_> {
         }
         let mut env = agents::env::allowed(
             user.vars(),
-            adapter.env_allowlist(),
+            &adapter.env_allowlist(),
             &adapter.referenced_env(&user),
             &spec.pass_env,
         );

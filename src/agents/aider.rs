@@ -47,8 +47,8 @@ impl Adapter for Aider {
         "install aider (`python -m pip install aider-chat`)"
     }
 
-    fn env_allowlist(&self) -> &'static [&'static str] {
-        &[
+    fn env_allowlist(&self) -> Vec<&'static str> {
+        let own: &[&str] = &[
             "AIDER_*",
             "OPENAI_*",
             "ANTHROPIC_*",
@@ -61,14 +61,9 @@ impl Adapter for Aider {
             "LITELLM_*",
             "GITHUB_COPILOT_TOKEN",
             "GOOGLE_APPLICATION_CREDENTIALS",
-            "AWS_REGION",
-            "AWS_DEFAULT_REGION",
-            "AWS_PROFILE",
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
             "SSL_VERIFY",
-        ]
+        ];
+        [own, super::env::AWS].concat()
     }
 
     fn credential_sources(&self, user: &UserHome) -> Vec<Credential> {
@@ -221,14 +216,39 @@ fn has_litellm_error(line: &str) -> bool {
     })
 }
 
-/// The error line and the lines that continue it, up to the next blank line, as one line.
+/// The error line and the lines that continue it, up to the next blank line, as one line,
+/// led by the HTTP status the litellm exception stands for (aider prints none itself).
 fn error_block(lines: &[&str]) -> String {
-    lines
+    let text = lines
         .iter()
         .map(|l| l.trim())
         .take_while(|l| !l.is_empty())
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    match http_status(&text) {
+        Some(status) => format!("HTTP {status}: {text}"),
+        None => text,
+    }
+}
+
+/// The status of litellm's OpenAI-style exception classes (litellm's exception mapping).
+fn http_status(text: &str) -> Option<u16> {
+    const CLASSES: [(&str, u16); 9] = [
+        ("AuthenticationError", 401),
+        ("PermissionDeniedError", 403),
+        ("NotFoundError", 404),
+        ("UnprocessableEntityError", 422),
+        ("RateLimitError", 429),
+        ("BadRequestError", 400),
+        ("ContextWindowExceededError", 400),
+        ("InternalServerError", 500),
+        ("ServiceUnavailableError", 503),
+    ];
+    let class = text.split_once("litellm.")?.1;
+    CLASSES
+        .iter()
+        .find(|(name, _)| class.starts_with(name) && class[name.len()..].starts_with(':'))
+        .map(|(_, s)| *s)
 }
 
 /// The model named by the banner line `Model: openai/mock-model with diff edit format`.
@@ -395,7 +415,7 @@ mod tests {
         assert_eq!(
             out.error.as_deref(),
             Some(
-                "litellm.AuthenticationError: AuthenticationError: OpenAIException - mock: invalid x-api-key \
+                "HTTP 401: litellm.AuthenticationError: AuthenticationError: OpenAIException - mock: invalid x-api-key \
                  The API provider is not able to authenticate you. Check your API key."
             )
         );

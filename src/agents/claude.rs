@@ -106,8 +106,8 @@ impl Adapter for Claude {
         "claude"
     }
 
-    fn env_allowlist(&self) -> &'static [&'static str] {
-        &[
+    fn env_allowlist(&self) -> Vec<&'static str> {
+        let own: &[&str] = &[
             "ANTHROPIC_*",
             "CLAUDE_CODE_*",
             "DISABLE_AUTOUPDATER",
@@ -120,21 +120,13 @@ impl Adapter for Claude {
             "MCP_TIMEOUT",
             "MCP_TOOL_TIMEOUT",
             "IS_SANDBOX",
-            "AWS_REGION",
-            "AWS_DEFAULT_REGION",
-            "AWS_PROFILE",
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-            "AWS_BEARER_TOKEN_BEDROCK",
-            "AWS_CONFIG_FILE",
-            "AWS_SHARED_CREDENTIALS_FILE",
             "CLOUD_ML_REGION",
             "VERTEX_REGION_*",
             "GOOGLE_APPLICATION_CREDENTIALS",
             "GOOGLE_CLOUD_PROJECT",
             "GCLOUD_PROJECT",
-        ]
+        ];
+        [own, super::env::AWS].concat()
     }
 
     fn inherited_env(&self, user: &UserHome) -> Vec<(String, String)> {
@@ -505,16 +497,6 @@ mod tests {
         Claude.parse(stdout, "", super::super::sample_rc(rc_file))
     }
 
-    fn user(home: &Path, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-        let mut env = vec![("HOME".to_owned(), home.to_string_lossy().into_owned())];
-        env.extend(
-            extra
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        );
-        env
-    }
-
     fn var<'a>(env: &'a [(String, String)], k: &str) -> Option<&'a str> {
         env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
     }
@@ -535,7 +517,7 @@ mod tests {
             r#"{"primaryApiKey":"sk-console"}"#,
         )
         .expect("state");
-        let env = user(tmp.path(), &[]);
+        let env = super::super::test_user(tmp.path(), &[]);
         let u = UserHome::new(&env);
         let private = tmp.path().join("run/home");
         let seeds = Claude.seeds(&u, &private);
@@ -571,7 +553,8 @@ mod tests {
 
         // A user with their own CLAUDE_CONFIG_DIR: their directory is the store.
         let own = tmp.path().join("claude-work");
-        let env = user(tmp.path(), &[("CLAUDE_CONFIG_DIR", &own.to_string_lossy())]);
+        let env =
+            super::super::test_user(tmp.path(), &[("CLAUDE_CONFIG_DIR", &own.to_string_lossy())]);
         let u = UserHome::new(&env);
         assert_eq!(
             var(&Claude.inherited_env(&u), "CLAUDE_SECURESTORAGE_CONFIG_DIR"),

@@ -86,20 +86,9 @@ impl Adapter for Codex {
         "codex"
     }
 
-    fn env_allowlist(&self) -> &'static [&'static str] {
-        &[
-            "OPENAI_*",
-            "CODEX_*",
-            "AZURE_OPENAI_*",
-            "RUST_LOG",
-            "AWS_REGION",
-            "AWS_DEFAULT_REGION",
-            "AWS_PROFILE",
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-            "AWS_BEARER_TOKEN_BEDROCK",
-        ]
+    fn env_allowlist(&self) -> Vec<&'static str> {
+        let own: &[&str] = &["OPENAI_*", "CODEX_*", "AZURE_OPENAI_*", "RUST_LOG"];
+        [own, super::env::AWS].concat()
     }
 
     fn referenced_env(&self, user: &UserHome) -> Vec<String> {

@@ -86,6 +86,19 @@ pub const COMMON: &[&str] = &[
     "GIT_MISSION_*",
 ];
 
+/// AWS's SDK variables, for the CLIs that reach models on Amazon Bedrock.
+pub const AWS: &[&str] = &[
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_BEARER_TOKEN_BEDROCK",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+];
+
 /// Forge credentials and CI runtime tokens: passed only when a profile's `pass_env` names one
 /// exactly.
 pub const FORGE: &[&str] = &[

@@ -104,8 +104,8 @@ impl Adapter for Gemini {
         "gemini"
     }
 
-    fn env_allowlist(&self) -> &'static [&'static str] {
-        &[
+    fn env_allowlist(&self) -> Vec<&'static str> {
+        vec![
             "GEMINI_*",
             "GOOGLE_GENAI_*",
             "GOOGLE_CLOUD_*",
@@ -574,23 +574,13 @@ mod tests {
         }
     }
 
-    fn user(home: &Path, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-        let mut env = vec![("HOME".to_owned(), home.to_string_lossy().into_owned())];
-        env.extend(
-            extra
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        );
-        env
-    }
-
     #[test]
     fn a_model_is_chosen_only_when_the_user_configured_none() {
         let tmp = tempfile::tempdir().expect("tmp");
-        let env = user(tmp.path(), &[]);
+        let env = super::super::test_user(tmp.path(), &[]);
         let u = UserHome::new(&env);
         assert_eq!(Gemini.default_model(&u).as_deref(), Some(DEFAULT_MODEL));
-        let env = user(tmp.path(), &[("GEMINI_MODEL", "gemini-3-pro")]);
+        let env = super::super::test_user(tmp.path(), &[("GEMINI_MODEL", "gemini-3-pro")]);
         assert_eq!(Gemini.default_model(&UserHome::new(&env)), None);
         std::fs::create_dir_all(tmp.path().join(".gemini")).expect("mkdir");
         std::fs::write(
@@ -598,7 +588,7 @@ mod tests {
             r#"{"model":{"name":"my-model"}}"#,
         )
         .expect("settings");
-        let env = user(tmp.path(), &[]);
+        let env = super::super::test_user(tmp.path(), &[]);
         assert_eq!(Gemini.default_model(&UserHome::new(&env)), None);
     }
 
@@ -613,7 +603,7 @@ mod tests {
         )
         .expect("settings");
         std::fs::write(g.join("oauth_creds.json"), "{}").expect("creds");
-        let env = user(
+        let env = super::super::test_user(
             tmp.path(),
             &[
                 ("GEMINI_API_KEY", "k"),

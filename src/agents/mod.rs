@@ -128,8 +128,8 @@ pub trait Adapter: Send + Sync {
 
     /// The environment variables this CLI documents (names, `PREFIX*`, `*SUFFIX`): what an
     /// agent run may see of the user's environment besides `env::COMMON`.
-    fn env_allowlist(&self) -> &'static [&'static str] {
-        &[]
+    fn env_allowlist(&self) -> Vec<&'static str> {
+        Vec::new()
     }
 
     /// Variables the user's own configuration of this CLI names (a Codex `env_key`, an
@@ -263,7 +263,7 @@ pub fn version(adapter: &dyn Adapter, user: &UserHome, cwd: &Path) -> Result<Str
     };
     let mut env = env::allowed(
         user.vars(),
-        adapter.env_allowlist(),
+        &adapter.env_allowlist(),
         &adapter.referenced_env(user),
         &[],
     );
@@ -423,6 +423,18 @@ pub(crate) fn status_error(exit_code: Option<i32>, stderr: &str, context: &str) 
         },
         None => format!("killed by a signal{ctx}"),
     }
+}
+
+/// A user environment with this HOME and these variables (adapter tests).
+#[cfg(test)]
+pub(crate) fn test_user(home: &Path, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env = vec![("HOME".to_owned(), home.to_string_lossy().into_owned())];
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    env
 }
 
 /// The exit code recorded in a captured sample's `.rc` file (`rc=N`).

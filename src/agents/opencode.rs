@@ -84,23 +84,18 @@ impl Adapter for OpenCode {
         "install opencode (`npm install -g opencode-ai`)"
     }
 
-    fn env_allowlist(&self) -> &'static [&'static str] {
-        &[
+    fn env_allowlist(&self) -> Vec<&'static str> {
+        let own: &[&str] = &[
             "OPENCODE_*",
             "*_API_KEY",
             "*_BASE_URL",
-            "AWS_REGION",
-            "AWS_PROFILE",
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-            "AWS_BEARER_TOKEN_BEDROCK",
             "AZURE_RESOURCE_NAME",
             "GOOGLE_VERTEX_PROJECT",
             "GOOGLE_VERTEX_LOCATION",
             "GOOGLE_CLOUD_PROJECT",
             "GOOGLE_APPLICATION_CREDENTIALS",
-        ]
+        ];
+        [own, super::env::AWS].concat()
     }
 
     fn referenced_env(&self, user: &UserHome) -> Vec<String> {
