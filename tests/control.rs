@@ -388,6 +388,16 @@ fn doctor_finds_dead_locks_orphans_and_missing_agents_and_fixes_only_what_is_saf
         &wt.to_string_lossy(),
         "mission/m",
     ]);
+    // One where versions before 0.2 kept worktrees, under .git.
+    let old = repo.root().join(".git/git-mission/m/worktrees/F9");
+    repo.git(&[
+        "worktree",
+        "add",
+        "--quiet",
+        "--detach",
+        &old.to_string_lossy(),
+        "mission/m",
+    ]);
     let found = repo.run(&["doctor"]);
     assert_eq!(found.code, 1, "{}", found.snapshot());
     for kind in [
@@ -404,6 +414,15 @@ fn doctor_finds_dead_locks_orphans_and_missing_agents_and_fixes_only_what_is_saf
         fixed.snapshot()
     );
     assert!(!wt.exists(), "the clean orphan worktree is removed");
+    assert!(!old.exists(), "and the one in the old place");
+    assert!(
+        found.stdout.contains(&format!(
+            "worktree {} belongs",
+            "[REPO]/.git/git-mission/m/worktrees/F9"
+        )),
+        "{}",
+        found.stdout
+    );
     assert!(!repo.root().join(".git/git-mission/m/run.lock").exists());
     assert!(
         repo.git(&["branch", "--list", "mission/m.F1"])
