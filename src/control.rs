@@ -225,7 +225,7 @@ pub fn apply(m: &mut Mission, op: &Op) -> Result<Applied> {
             let next = m
                 .features()
                 .filter_map(|(_, f)| {
-                    f.id[1..]
+                    f.id.strip_prefix('F')?
                         .trim_end_matches(|c: char| c.is_ascii_lowercase())
                         .parse::<u32>()
                         .ok()

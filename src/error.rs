@@ -38,6 +38,10 @@ pub enum Error {
     /// answer is never "no PR") and the next pulse observes again (exit 1).
     #[error("GitHub: {message}")]
     Forge { message: String, status: u16 },
+    /// Other writers kept the state busy (lost races, a held ref lock) past the retries: nothing
+    /// was changed; trying again later is right (exit 1; `run` pulses again).
+    #[error("{message}")]
+    Busy { message: String },
     /// Something that should not happen: a bug (exit 255).
     #[error("{0}")]
     Internal(String),

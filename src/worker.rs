@@ -396,10 +396,25 @@ pub fn execute(
         .lines()
         .map(str::to_owned)
         .collect();
-    let touched_mission_file = changed.iter().any(|c| c == &file);
+    // The supervisor's files: the mission file, its workspace (events, run records, skills
+    // that go into later prompts) and the repository's mission configuration.
+    let workspace = format!("{MISSIONS_DIR}/{}/", meta.mission);
+    let config_file = crate::config::CONFIG_FILE;
+    let owned: Vec<&String> = changed
+        .iter()
+        .filter(|c| **c == file || c.starts_with(&workspace) || *c == config_file)
+        .collect();
+    let touched_mission_file = !owned.is_empty();
     if touched_mission_file {
-        // Undo it on the branch so the next attempt starts clean; the run still fails.
-        git_in(&wt, &env_commit, &["checkout", &fork, "--", &file])?;
+        // Undo them on the branch so the next attempt starts clean; the run still fails.
+        for path in &owned {
+            let existed = git::git(&wt, &["cat-file", "-e", &format!("{fork}:{path}")]).is_ok();
+            if existed {
+                git_in(&wt, &env_commit, &["checkout", &fork, "--", path])?;
+            } else {
+                git_in(&wt, &env_commit, &["rm", "-q", "-f", "--", path])?;
+            }
+        }
         git_in(
             &wt,
             &env_commit,
@@ -408,10 +423,15 @@ pub fn execute(
                 "--quiet",
                 "--no-verify",
                 "-m",
-                &format!("Revert the worker's change to {file} (the supervisor owns it)"),
+                "Revert the worker's changes to the mission's state (the supervisor owns it)",
             ],
         )?;
     }
+    let owned_list = owned
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     let handoff = std::fs::read_to_string(&handoff_file)
         .ok()
         .filter(|h| !h.trim().is_empty());
@@ -438,7 +458,9 @@ pub fn execute(
                 .unwrap_or_else(|| "the agent reported an error".into()),
         )
     } else if touched_mission_file {
-        Some(format!("the diff touches the mission file {file}"))
+        Some(format!(
+            "the diff touches the mission's state, which the supervisor owns: {owned_list}"
+        ))
     } else if changed.is_empty() && handoff.is_none() {
         Some("no changes and no handoff: the run did nothing".into())
     } else if handoff_status.as_deref() == Some("blocked") {

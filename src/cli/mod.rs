@@ -138,6 +138,22 @@ pub enum Command {
 
 /// Runs the command line with the process arguments and environment.
 pub fn run() -> ExitCode {
+    // A panic is a bug whatever caused it: say so, and exit 255 as documented, not 101.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        eprintln!("error: internal error: {message}{location}");
+        eprintln!("hint: this is a bug in git-mission; please report it with the command you ran");
+        std::process::exit(i32::from(exit::BUG));
+    }));
     run_with(std::env::args_os())
 }
 

@@ -150,6 +150,11 @@ impl Out {
                 self.hint("install the program, or fix the command in the profile or mission file; it runs without a shell");
                 exit::USER
             }
+            Error::Busy { .. } => {
+                self.message(ERROR, "error", &e.to_string());
+                self.hint("nothing was changed; run the command again");
+                exit::USER
+            }
             Error::Forge { .. } => {
                 self.message(ERROR, "error", &e.to_string());
                 self.hint(

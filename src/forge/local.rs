@@ -24,22 +24,22 @@ pub fn merge_tree(
     ours: &str,
     theirs: &str,
 ) -> Result<std::result::Result<String, Vec<String>>> {
-    let out = std::process::Command::new("git")
-        .args([
+    let out = git::git_raw(
+        root,
+        &[],
+        &[
             "merge-tree",
             "--write-tree",
             "--name-only",
             "--no-messages",
             ours,
             theirs,
-        ])
-        .current_dir(root)
-        .output()
-        .map_err(|e| Error::Internal(format!("git merge-tree: {e}")))?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let mut lines = text.lines();
+        ],
+    )?;
+    let mut lines = out.stdout.lines();
     let tree = lines.next().unwrap_or("").trim().to_owned();
-    match out.status.code() {
+    // Exit 1 with the conflicted paths is a conflict; anything else is git failing.
+    match out.code {
         Some(0) => Ok(Ok(tree)),
         Some(1) => Ok(Err(lines
             .filter(|l| !l.is_empty())
@@ -47,7 +47,7 @@ pub fn merge_tree(
             .collect())),
         _ => Err(Error::Git {
             args: format!("merge-tree {ours} {theirs}"),
-            message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            message: out.stderr,
         }),
     }
 }

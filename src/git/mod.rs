@@ -11,13 +11,26 @@ pub fn git(dir: &Path, args: &[&str]) -> Result<String> {
     git_env(dir, &[], args)
 }
 
-/// [`git`] with extra environment variables.
-pub fn git_env(dir: &Path, env: &[(String, String)], args: &[&str]) -> Result<String> {
+/// What a git command printed and how it exited.
+#[derive(Debug, Clone)]
+pub struct GitOutput {
+    /// `None` when killed by a signal.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// The one `git` process builder: argv only, stdin closed, no prompts, messages in the C
+/// locale (so nothing depends on the user's language), output captured. An error only when
+/// git cannot be started; the exit status is the caller's to read.
+pub fn git_raw(dir: &Path, env: &[(String, String)], args: &[&str]) -> Result<GitOutput> {
     let out = Command::new("git")
         .args(args)
         .current_dir(dir)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .env("GIT_TERMINAL_PROMPT", "0")
+        .env("LC_ALL", "C")
+        .env("LANGUAGE", "C")
         .stdin(Stdio::null())
         .output()
         .map_err(|e| Error::Git {
@@ -25,15 +38,22 @@ pub fn git_env(dir: &Path, env: &[(String, String)], args: &[&str]) -> Result<St
             message: format!("cannot run git: {e}"),
         })?;
     tracing::debug!(?args, status = ?out.status, "git");
-    if out.status.success() {
-        String::from_utf8(out.stdout).map_err(|_| Error::Git {
-            args: args.join(" "),
-            message: "output is not UTF-8".into(),
-        })
+    Ok(GitOutput {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+    })
+}
+
+/// [`git`] with extra environment variables.
+pub fn git_env(dir: &Path, env: &[(String, String)], args: &[&str]) -> Result<String> {
+    let out = git_raw(dir, env, args)?;
+    if out.code == Some(0) {
+        Ok(out.stdout)
     } else {
         Err(Error::Git {
             args: args.join(" "),
-            message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            message: out.stderr,
         })
     }
 }

@@ -140,12 +140,86 @@ pub fn parse_frontmatter(fm: &str) -> Result<Mission, Diagnostic> {
     parse_located(fm, "mission")
 }
 
+/// The largest front matter (or config file) parsed: a 10,000-feature mission is about 3 MB.
+pub const MAX_YAML_BYTES: usize = 32 << 20;
+/// The deepest `[`/`{` nesting parsed: a mission file needs 3; a parser's cost grows with it.
+pub const MAX_FLOW_DEPTH: usize = 64;
+
+/// Refuses, with a located error, YAML too large or too deeply nested to be a mission: the
+/// parser's time grows faster than linearly with flow nesting (64,000 `[` took 10 s).
+pub fn check_bounds(yaml: &str) -> Result<(), Diagnostic> {
+    if yaml.len() > MAX_YAML_BYTES {
+        return Err(Diagnostic::error(
+            "too-large",
+            (1, 1),
+            format!(
+                "the YAML is {} bytes, more than the {} this tool reads",
+                yaml.len(),
+                MAX_YAML_BYTES
+            ),
+        ));
+    }
+    let (mut line, mut col, mut depth) = (1usize, 0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut prev = '\n';
+    let mut chars = yaml.chars().peekable();
+    while let Some(c) = chars.next() {
+        col += 1;
+        if c == '\n' {
+            (line, col, comment) = (line + 1, 0, false);
+            prev = c;
+            continue;
+        }
+        match quote {
+            _ if comment => {}
+            Some('"') if c == '\\' => {
+                chars.next();
+                col += 1;
+            }
+            Some(q) if c == q => {
+                if q == '\'' && chars.peek() == Some(&'\'') {
+                    chars.next();
+                    col += 1;
+                } else {
+                    quote = None;
+                }
+            }
+            Some(_) => {}
+            None => match c {
+                '#' if prev.is_whitespace() => comment = true,
+                '"' | '\''
+                    if depth > 0 || matches!(prev, ' ' | ':' | '-' | '\n' | ',' | '[' | '{') =>
+                {
+                    quote = Some(c);
+                }
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Err(Diagnostic::error(
+                            "too-deep",
+                            (line, col),
+                            format!("brackets nested more than {MAX_FLOW_DEPTH} deep"),
+                        )
+                        .hint("a mission file nests a few levels; this one is not a mission"));
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+        prev = c;
+    }
+    Ok(())
+}
+
 /// Parses a YAML document into `T`; an error is located (in `text` coordinates) and worded
 /// with `root_noun` naming the top-level mapping.
 pub fn parse_located<T: serde::de::DeserializeOwned>(
     fm: &str,
     root_noun: &'static str,
 ) -> Result<T, Diagnostic> {
+    check_bounds(fm)?;
     let de = serde_norway::Deserializer::from_str(fm);
     serde_path_to_error::deserialize(de).map_err(|e| {
         // Only a failed parse pays for the span index.

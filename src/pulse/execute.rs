@@ -131,6 +131,22 @@ impl Exec<'_> {
             file: format!("{base}:{}", self.store.file),
             diagnostics: vec![d],
         })?;
+        // A hand-edited or hostile file is never started: every id must pass its grammar
+        // before it names a path, a ref or a command line.
+        let errors: Vec<_> = crate::mission::validate::validate(
+            &doc,
+            Some(&self.store.id),
+            &self.config.profile_names(),
+        )
+        .into_iter()
+        .filter(|d| d.severity == crate::mission::Severity::Error)
+        .collect();
+        if !errors.is_empty() {
+            return Err(Error::Invalid {
+                file: format!("{base}:{}", self.store.file),
+                diagnostics: errors,
+            });
+        }
         if doc.mission.status != MissionStatus::Approved || doc.mission.approved.is_none() {
             return Err(Error::user_hint(
                 format!(

@@ -110,6 +110,12 @@ pub fn observe(
         }
     }
     let over_budget = over_budget(&mission, &config);
+    let corrupt = head.as_ref().and_then(|h| {
+        crate::mission::validate::validate(&h.doc, Some(&store.id), &config.profile_names())
+            .into_iter()
+            .find(|d| d.severity == crate::mission::Severity::Error)
+            .map(|d| d.display(&file).to_string().replace('\n', " "))
+    });
     // Agents are looked for only where they would run: here, unless workers go to Actions.
     let running = mission.status == crate::mission::MissionStatus::Running;
     let on_actions = forge.is_some() && config.get_str("dispatch") == Some("actions");
@@ -198,6 +204,7 @@ pub fn observe(
         github,
         worker_missing,
         validator_missing,
+        corrupt,
     };
     Ok(Observed {
         snapshot,

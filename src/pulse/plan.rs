@@ -59,6 +59,9 @@ pub struct Snapshot {
     pub worker_missing: Option<String>,
     /// Why the validator agent cannot start here.
     pub validator_missing: Option<String>,
+    /// The committed mission does not validate (the first error, located): nothing is done
+    /// with it — no path, ref or command is built from ids that have not passed their grammar.
+    pub corrupt: Option<String>,
 }
 
 /// One thing a pulse does.
@@ -365,6 +368,17 @@ fn github_review(f: &crate::mission::Feature, g: &crate::forge::github::GhSnap) 
 pub fn plan(s: &Snapshot) -> Vec<Action> {
     let m = &s.mission;
     let mut out = Vec::new();
+    if let Some(why) = &s.corrupt {
+        // Block (once) and touch nothing else until a person fixes the file.
+        if m.status == MissionStatus::Running {
+            out.push(Action::Block {
+                reason: BlockReason::CorruptState,
+                feature: None,
+                message: why.clone(),
+            });
+        }
+        return out;
+    }
     if let Some(g) = &s.github {
         github_first(s, g, &mut out);
     }
@@ -686,6 +700,7 @@ mod tests {
             stop_now: false,
             worker_missing: None,
             validator_missing: None,
+            corrupt: None,
         }
     }
 
@@ -710,6 +725,25 @@ mod tests {
         let mut poc = s.clone();
         poc.poc = true;
         assert_eq!(lines(&poc), ["dispatch F1 (attempt 1)"]);
+    }
+
+    #[test]
+    fn a_corrupt_mission_blocks_once_and_nothing_else_happens() {
+        let mut s = snapshot(vec![
+            feature("F1", Pending, &[]),
+            feature("F2", Review, &[]),
+        ]);
+        s.corrupt = Some("m-mission.md:20:13: bad feature id".into());
+        assert_eq!(
+            plan(&s),
+            [Action::Block {
+                reason: BlockReason::CorruptState,
+                feature: None,
+                message: "m-mission.md:20:13: bad feature id".into(),
+            }]
+        );
+        s.mission.status = MissionStatus::Blocked;
+        assert!(plan(&s).is_empty());
     }
 
     #[test]

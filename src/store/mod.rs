@@ -18,6 +18,8 @@ use crate::workspace::{MISSIONS_DIR, integration_branch, mission_file};
 
 /// How often a lost compare-and-swap is retried before giving up.
 const MAX_RETRIES: u32 = 16;
+/// How long a commit waits for another process's lock on the integration branch.
+const LOCK_PATIENCE: Duration = Duration::from_secs(30);
 
 /// The state at the integration head.
 #[derive(Debug, Clone)]
@@ -106,6 +108,13 @@ impl<'r> Store<'r> {
 
     fn refname(&self) -> String {
         format!("refs/heads/{}", self.branch)
+    }
+
+    /// The lock file git (and gix) hold while updating the integration branch.
+    fn lock_file(&self) -> std::path::PathBuf {
+        self.repo
+            .common_dir()
+            .join(format!("{}.lock", self.refname()))
     }
 
     /// The integration head, or `None` before the mission started.
@@ -211,6 +220,7 @@ impl<'r> Store<'r> {
         mut f: impl FnMut(&mut Tx) -> Result<bool>,
     ) -> Result<Option<Head>> {
         let mut lost = 0;
+        let mut locked_for = Duration::ZERO;
         loop {
             let head = self
                 .head()?
@@ -247,10 +257,12 @@ impl<'r> Store<'r> {
                         return Ok(new);
                     }
                     if lost >= MAX_RETRIES {
-                        return Err(Error::Internal(format!(
-                            "gave up after {lost} lost races publishing {}",
-                            self.branch
-                        )));
+                        return Err(Error::Busy {
+                            message: format!(
+                                "gave up after {lost} lost races publishing {}: other supervisors keep changing it",
+                                self.branch
+                            ),
+                        });
                     }
                     lost += 1;
                     tracing::info!(mission = %self.id, lost, "state.retry: the remote integration head moved; re-applying");
@@ -261,10 +273,30 @@ impl<'r> Store<'r> {
                     std::thread::sleep(Duration::from_millis(u64::from(lost) * 5));
                 }
                 Err(CommitError::Race) => {
-                    return Err(Error::Internal(format!(
-                        "gave up after {lost} lost races committing to {}",
-                        self.branch
-                    )));
+                    return Err(Error::Busy {
+                        message: format!(
+                            "gave up after {lost} lost races committing to {}: other supervisors keep changing it",
+                            self.branch
+                        ),
+                    });
+                }
+                Err(CommitError::Locked) if locked_for < LOCK_PATIENCE => {
+                    // Another git process holds the ref's lock file for a moment (a `git
+                    // fetch`, `gc`, another commit): wait for it, as git itself would not.
+                    let pause = (locked_for / 4)
+                        .clamp(Duration::from_millis(20), Duration::from_millis(500));
+                    std::thread::sleep(pause);
+                    locked_for += pause;
+                }
+                Err(CommitError::Locked) => {
+                    return Err(Error::Busy {
+                        message: format!(
+                            "{} stayed locked for {} s ({}): another git process holds it; if none runs, remove that file",
+                            self.branch,
+                            LOCK_PATIENCE.as_secs(),
+                            self.lock_file().display()
+                        ),
+                    });
                 }
                 Err(CommitError::Other(e)) => return Err(e),
             }
@@ -330,9 +362,10 @@ impl<'r> Store<'r> {
         ) {
             Ok(_) => Ok(()),
             Err(e) => {
-                // Distinguish a moved ref (lost race) from real failures by re-reading it.
+                // Distinguish a moved ref (lost race) and a held lock from real failures.
                 match self.head() {
                     Ok(Some(h)) if h.commit != head.commit => Err(CommitError::Race),
+                    _ if self.lock_file().exists() => Err(CommitError::Locked),
                     _ => Err(err(&e)),
                 }
             }
@@ -376,6 +409,8 @@ pub fn commit_file(
 
 enum CommitError {
     Race,
+    /// The ref's lock file is held by another process.
+    Locked,
     Other(Error),
 }
 

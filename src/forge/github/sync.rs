@@ -101,21 +101,23 @@ impl Remote {
             expected.unwrap_or("")
         );
         let spec = format!("{commit}:refs/heads/{branch}");
-        match git::git_env(
-            root,
-            &self.env,
-            &["push", "--quiet", "--porcelain", &lease, &self.name, &spec],
-        ) {
-            Ok(_) => {}
-            Err(Error::Git { message, .. })
-                if message.contains("stale info")
-                    || message.contains("rejected")
-                    || message.contains("fetch first")
-                    || message.contains("failed to push some refs") =>
-            {
+        let args = ["push", "--porcelain", &lease, &self.name, &spec];
+        let out = git::git_raw(root, &self.env, &args)?;
+        if out.code != Some(0) {
+            // `--porcelain` reports each ref as `<flag>\t<from>:<to>\t<summary>`; `!` is a
+            // ref the remote refused (a lost lease, a rule, a hook). No flag line: the push
+            // never reached the remote — an error, not a refusal.
+            let refused = out
+                .stdout
+                .lines()
+                .any(|l| l.starts_with('!') && l.contains(&format!("refs/heads/{branch}")));
+            if refused {
                 return Ok(false);
             }
-            Err(e) => return Err(remote_error(e)),
+            return Err(remote_error(Error::Git {
+                args: args.join(" "),
+                message: out.stderr,
+            }));
         }
         // Keep the remote-tracking ref in step, so the next lease expects what we pushed.
         git::git(root, &["update-ref", &self.tracking(branch), commit])?;
