@@ -4,8 +4,24 @@
 //! The library never prints, never reads the terminal and never exits the process; the `cli`
 //! module does those things. See `docs/architecture.md` for the map of modules.
 
+/// A named fault point (`tests/faults.rs` makes the process crash there): nothing at all unless
+/// built with the `failpoints` feature (see `faults`).
+#[macro_export]
+macro_rules! fault {
+    ($name:literal) => {
+        #[cfg(feature = "failpoints")]
+        {
+            $crate::faults::hit($name);
+        }
+    };
+}
+
+#[cfg(feature = "failpoints")]
+pub mod faults;
+
 pub mod agents;
 pub mod budget;
+pub mod claims;
 pub mod cli;
 pub mod comments;
 pub mod config;

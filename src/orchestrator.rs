@@ -16,17 +16,53 @@ use crate::mission::{Block, BlockReason, MissionStatus, Severity};
 use crate::pulse::execute::{Exec, now};
 use crate::runs;
 
+/// One turn, claimed first (a paid agent run must not happen twice for one block): a turn
+/// whose holder is gone is taken over, one at work is left alone.
 pub fn turn(cx: &mut Exec) -> Result<()> {
-    let head = cx
-        .store
-        .head()?
-        .ok_or_else(|| Error::user("the mission has not started"))?;
+    let lease = cx.config.worker_timeout() + std::time::Duration::from_secs(300);
+    let claim = crate::claims::Claim::mine(lease);
+    let claimed = cx.store.mutate("orchestrator: claim the turn", |tx| {
+        if tx.mission.status != MissionStatus::Blocked || tx.mission.block.is_none() {
+            return Ok(false);
+        }
+        let events = &tx.head.events;
+        let last_block = events
+            .iter()
+            .rev()
+            .find(|e| e.kind == "mission.blocked")
+            .map_or(0, |e| e.seq);
+        let taken = events
+            .iter()
+            .any(|e| e.kind == "orchestrator.turn" && e.seq > last_block)
+            || crate::claims::orchestrator_claim(events)
+                .is_some_and(|c| c.live(jiff::Timestamp::now()));
+        if taken {
+            return Ok(false);
+        }
+        tx.event(Event::new("orchestrator.claimed").data(claim.data()));
+        Ok(true)
+    })?;
+    let Some(head) = claimed else { return Ok(()) };
+    let result = turn_claimed(cx, &head);
+    if let Err(e) = &result {
+        let me = std::process::id();
+        cx.store.mutate("orchestrator: turn not taken", |tx| {
+            let ours =
+                crate::claims::orchestrator_claim(&tx.head.events).is_some_and(|c| c.pid == me);
+            if !ours {
+                return Ok(false);
+            }
+            tx.event(Event::new("orchestrator.released").data(json!({ "error": e.to_string() })));
+            Ok(true)
+        })?;
+    }
+    result
+}
+
+fn turn_claimed(cx: &mut Exec, head: &crate::store::Head) -> Result<()> {
     let Some(block) = head.mission().block.clone() else {
         return Ok(());
     };
-    if head.mission().status != MissionStatus::Blocked {
-        return Ok(());
-    }
     let turns = head
         .events
         .iter()
@@ -36,7 +72,11 @@ pub fn turn(cx: &mut Exec) -> Result<()> {
     let dir = cx.layout.run(&run);
     std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
 
-    let wt = cx.layout.worktree("orchestrator");
+    let wt = cx
+        .layout
+        .root
+        .join("scratch")
+        .join(format!("orchestrator.{}.{run}", std::process::id()));
     let _ = cx
         .ws
         .repo
@@ -66,7 +106,7 @@ pub fn turn(cx: &mut Exec) -> Result<()> {
         ])?;
     }
     let packet = match &block.packet {
-        Some(p) => cx.store.read_at(&head, p)?.unwrap_or_default(),
+        Some(p) => cx.store.read_at(head, p)?.unwrap_or_default(),
         None => String::new(),
     };
     let id = cx.store.id.clone();

@@ -322,6 +322,10 @@ fn blocked_actions(m: &Mission) -> Vec<String> {
         )],
         BlockReason::Conflict => vec![format!("resolve the conflict on mission/{id}.{f}, then: git mission resume {id}")],
         BlockReason::CorruptState => vec![format!("inspect mission/{id}; the recovery cookbook is docs/recovery.md")],
+        BlockReason::MergeFailed => vec![
+            format!("see why merging {f} failed: git mission log {id}"),
+            format!("fix the cause (disk, permissions, a hook, the branch mission/{id}.{f}), then: git mission resume {id}"),
+        ],
         BlockReason::AgentMissing => vec![
             "install the agent the block names (see `git mission doctor`), or set agents.<role> to one that is installed".to_owned(),
             format!("then: git mission resume {id}"),

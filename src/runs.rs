@@ -162,6 +162,12 @@ impl Layout {
         [self.root.join("worktrees"), self.legacy.join("worktrees")]
     }
 
+    /// Worktrees private to one claim (a merge, a validation, an orchestrator turn), named
+    /// `<what>.<pid>.<unique>`.
+    pub fn scratch(&self) -> PathBuf {
+        self.root.join("scratch")
+    }
+
     pub fn lock(&self) -> PathBuf {
         self.legacy.join("run.lock")
     }

@@ -25,6 +25,8 @@ pub struct PulseReport {
     pub running: usize,
     /// Waiting on the forge (PR checks, mergeability, a land PR, Actions workers): not idle.
     pub waiting: bool,
+    /// Another supervisor holds a claim this one would act on, or a merge backs off: not idle.
+    pub held: bool,
 }
 
 /// The GitHub forge for a mission, when its configuration says so.
@@ -122,6 +124,7 @@ pub fn pulse(
         });
     }
     result?;
+    tidy(ws, &layout, &store);
     let status = match store.head()? {
         Some(h) => h.mission().status,
         None => o.snapshot.mission.status,
@@ -131,12 +134,57 @@ pub fn pulse(
         .iter()
         .filter(|(m, s)| m.mission == id && matches!(s, RunState::Running { .. }))
         .count();
+    let held = !o.snapshot.merge_gate.is_empty() || !o.snapshot.validating.is_empty();
     Ok(PulseReport {
         actions,
         status,
         running,
         waiting,
+        held,
     })
+}
+
+/// Removes what finished work left behind: scratch worktrees whose process is gone (or is this
+/// one, whose actions are over), and the clean worktrees of merged or skipped features (a crash
+/// between a merge and its cleanup leaves one). Nothing with uncommitted changes is touched.
+fn tidy(ws: &Workspace, layout: &Layout, store: &Store) {
+    let me = std::process::id();
+    for e in std::fs::read_dir(layout.scratch())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.split('.').nth(1).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == me || !crate::store::lock::pid_alive(pid) {
+            let _ = ws
+                .repo
+                .worktree(&["remove", "--force", &e.path().to_string_lossy()]);
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+    let Ok(Some(head)) = store.head() else { return };
+    for (_, f) in head.mission().features() {
+        if !matches!(
+            f.status,
+            crate::mission::FeatureStatus::Merged | crate::mission::FeatureStatus::Skipped
+        ) {
+            continue;
+        }
+        let wt = layout.worktree(&f.id);
+        if !wt.exists() {
+            continue;
+        }
+        let clean =
+            crate::git::git(&wt, &["status", "--porcelain"]).is_ok_and(|s| s.trim().is_empty());
+        if clean {
+            let _ = ws
+                .repo
+                .worktree(&["remove", "--force", &wt.to_string_lossy()]);
+        }
+    }
 }
 
 /// How `run` ended.
@@ -161,6 +209,7 @@ pub fn run(
     let config = current(ws, &Store::new(&ws.repo, id), ov)?.config;
     let layout = Layout::new(&ws.repo, &config, id)?;
     let (mut lock, replaced) = RunLock::acquire(&layout.lock())?;
+    crate::fault!("run.after_lock");
     if let Some(dead) = replaced {
         tracing::warn!(
             "a previous `git mission run` (pid {} on {}) died; taking over its mission",
@@ -222,6 +271,13 @@ pub fn run(
             }
             _ => {}
         }
+        if report.actions.is_empty() && report.running == 0 && report.held {
+            // Another supervisor is merging or validating (or a merge backs off): look again
+            // soon, not idle.
+            idle = 0;
+            let _ = rx.recv_timeout(Duration::from_millis(250));
+            continue;
+        }
         if report.actions.is_empty() && report.running == 0 && report.waiting {
             // Waiting on GitHub (checks, mergeability): poll, not idle.
             idle = 0;
@@ -230,7 +286,8 @@ pub fn run(
         }
         if report.actions.is_empty() && report.running == 0 {
             idle += 1;
-            if idle > 3 {
+            // Several quiet pulses in a row (another supervisor may be committing meanwhile).
+            if idle > 20 {
                 return Err(Error::Internal(format!(
                     "mission {id} makes no progress (status {}) and nothing is running",
                     report.status

@@ -3,11 +3,13 @@
 //! output is kept in `runs/<run-id>.md`, and the mission blocks with `validation_failed`
 //! (`validation_limit` once `limits.validation_failures` is reached).
 //!
-//! Validator agents (scrutiny, user testing) are not run yet: a milestone validated only by
-//! them is reported as such in its report and passes on its commands alone.
+//! When the commands pass, the validator agents the milestone asks for (scrutiny, user testing)
+//! run in the same worktree (`validator.rs`). The validation is claimed before it starts, and
+//! its worktree is private to the claim.
 
 use serde_json::json;
 
+use crate::claims::{self, Claim};
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::mission::{Block, BlockReason, MilestoneStatus, MissionStatus};
@@ -23,11 +25,30 @@ struct CommandResult {
     tail: String,
 }
 
+/// Validates a milestone: claims the validation (a CAS commit naming this process), then runs
+/// it in a worktree private to the claim. A validation whose holder is gone is taken over; one
+/// whose holder is at work is left alone, so a validator agent never runs twice.
 pub fn validate(cx: &mut Exec, milestone: &str) -> Result<()> {
+    let (commands, agents) = cx
+        .store
+        .head()?
+        .and_then(|h| h.mission().milestone(milestone).cloned())
+        .map_or((0, 0), |m| {
+            let v = &m.validation;
+            (
+                v.commands.len() as u32,
+                u32::from(v.scrutiny) + u32::from(v.user_testing.is_some()),
+            )
+        });
+    let lease =
+        cx.config.worker_timeout() * (commands + agents + 1) + std::time::Duration::from_secs(300);
+    let claim = Claim::mine(lease);
     let started = cx.store.mutate(&format!("{milestone}: validating"), |tx| {
         if tx.mission.status != MissionStatus::Running {
             return Ok(false);
         }
+        let taken = claims::validation_claim(&tx.head.events, milestone)
+            .is_some_and(|c| c.live(jiff::Timestamp::now()));
         let Some(m) = tx.mission.milestones.iter_mut().find(|m| m.id == milestone) else {
             return Ok(false);
         };
@@ -38,6 +59,7 @@ pub fn validate(cx: &mut Exec, milestone: &str) -> Result<()> {
             )
         });
         if !ready
+            || taken
             || !matches!(
                 m.status,
                 MilestoneStatus::Active | MilestoneStatus::Validating
@@ -46,23 +68,58 @@ pub fn validate(cx: &mut Exec, milestone: &str) -> Result<()> {
             return Ok(false);
         }
         m.status = MilestoneStatus::Validating;
-        tx.event(Event::new("milestone.validating").milestone(milestone));
+        tx.event(
+            Event::new("milestone.validating")
+                .milestone(milestone)
+                .data(claim.data()),
+        );
         Ok(true)
     })?;
     let Some(head) = started else { return Ok(()) };
+    crate::fault!("validate.after_claim");
+    let result = validate_claimed(cx, milestone, &head);
+    if let Err(e) = &result {
+        // Not a verdict: release the claim so the validation can be taken up again.
+        let me = std::process::id();
+        cx.store
+            .mutate(&format!("{milestone}: validation not done"), |tx| {
+                let ours = claims::validation_claim(&tx.head.events, milestone)
+                    .is_some_and(|c| c.pid == me);
+                if !ours {
+                    return Ok(false);
+                }
+                tx.event(
+                    Event::new("milestone.validation_released")
+                        .milestone(milestone)
+                        .data(json!({ "error": e.to_string() })),
+                );
+                Ok(true)
+            })?;
+    }
+    result
+}
+
+fn validate_claimed(cx: &mut Exec, milestone: &str, head: &crate::store::Head) -> Result<()> {
     let ms = head
         .mission()
         .milestone(milestone)
         .cloned()
         .ok_or_else(|| Error::Internal(format!("no milestone {milestone}")))?;
     let run = runs::new_run_id(milestone, ms.failures + 1);
-    let wt = cx.layout.worktree(&format!("validate-{milestone}"));
-
-    let _ = cx
-        .ws
-        .repo
-        .worktree(&["remove", "--force", &wt.to_string_lossy()]);
+    // Worktrees of earlier claims on this validation belong to holders that are gone.
+    let scratch = cx.layout.scratch();
+    let prefix = format!("validate-{milestone}.");
+    for e in std::fs::read_dir(&scratch).into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = cx
+                .ws
+                .repo
+                .worktree(&["remove", "--force", &e.path().to_string_lossy()]);
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
     let _ = cx.ws.repo.worktree(&["prune"]);
+    let wt = scratch.join(format!("{prefix}{}.{run}", std::process::id()));
     if let Some(p) = wt.parent() {
         std::fs::create_dir_all(p).map_err(Error::io(p))?;
     }
@@ -98,6 +155,7 @@ pub fn validate(cx: &mut Exec, milestone: &str) -> Result<()> {
             tail,
         });
     }
+    crate::fault!("validate.after_commands");
     let commands_passed = results.iter().all(|r| r.code == Some(0) && !r.timed_out);
     // Validator agents judge only what the commands let through.
     let mut validators: Vec<crate::validator::Outcome> = Vec::new();
@@ -129,7 +187,7 @@ pub fn validate(cx: &mut Exec, milestone: &str) -> Result<()> {
                 .join("\n");
             for mode in modes {
                 let vrun = runs::new_run_id(&format!("{milestone}-{mode}"), ms.failures + 1);
-                match crate::validator::run(cx, &head, &ms, mode, &wt, &summary, &vrun) {
+                match crate::validator::run(cx, head, &ms, mode, &wt, &summary, &vrun) {
                     Ok(o) => validators.push(o),
                     Err(e) => {
                         validator_error = Some(format!("the {mode} validator could not run: {e}"))
@@ -142,6 +200,7 @@ pub fn validate(cx: &mut Exec, milestone: &str) -> Result<()> {
         .ws
         .repo
         .worktree(&["remove", "--force", &wt.to_string_lossy()]);
+    crate::fault!("validate.after_validators");
     let passed = commands_passed
         && validator_error.is_none()
         && validators.iter().all(|v| v.failure.is_none());

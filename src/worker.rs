@@ -318,6 +318,7 @@ pub fn execute(
         .head()?
         .ok_or_else(|| Error::user(format!("mission {} has not started", meta.mission)))?;
     let wt = prepare_worktree(repo, &meta, &meta.base, &layout.worktree_dirs())?;
+    crate::fault!("work.after_worktree");
     let env_commit = commit_env(repo);
     // A conflict run starts with the integration branch merged in, conflicts left in place.
     let mut conflict_files = Vec::new();
@@ -327,11 +328,25 @@ pub fn execute(
             &env_commit,
             &["merge", "--no-edit", "--no-ff", &head.commit.to_string()],
         );
-        if merged.is_err() {
+        if let Err(e) = merged {
             conflict_files = git::git(&wt, &["diff", "--name-only", "--diff-filter=U"])?
                 .lines()
                 .map(str::to_owned)
                 .collect();
+            if conflict_files.is_empty() {
+                // git failed, but named no conflict: there is nothing for an agent to resolve.
+                let _ = git::git(&wt, &["merge", "--abort"]);
+                let record = ExitRecord {
+                    head: git::git(&wt, &["rev-parse", "HEAD"])
+                        .ok()
+                        .map(|h| h.trim().to_owned()),
+                    ..ExitRecord::failed(format!(
+                        "merging the integration branch failed without a conflict, so no agent ran: {e}"
+                    ))
+                };
+                runs::write_json(&dir.join("exit.json"), &record)?;
+                return Ok(record);
+            }
         }
     }
     let prompt = compose_prompt(store, &head, &meta, &conflict_files)?;
@@ -362,6 +377,7 @@ pub fn execute(
     }
     .run()?;
     let (finished, outcome, not_started) = (ran.finished, ran.outcome, ran.not_started);
+    crate::fault!("work.after_agent");
     let cancelled = dir.join("cancel").exists() && !finished.timed_out;
 
     // Whatever the agent left is committed: work is never lost.
@@ -386,6 +402,7 @@ pub fn execute(
             &["commit", "--quiet", "--no-verify", "-m", &msg],
         )?;
     }
+    crate::fault!("work.after_commit");
     let file = mission_file(&meta.mission);
     // A retry reuses the branch, which forked from an older integration head: compare with
     // the fork point, so only the branch's own changes count.
@@ -486,6 +503,7 @@ pub fn execute(
         log_tail: Vec::new(),
     };
     runs::write_json(&dir.join("exit.json"), &record)?;
+    crate::fault!("work.after_exit_record");
     Ok(record)
 }
 
@@ -605,7 +623,8 @@ impl AgentRun<'_> {
         agents::home::unseed(dir);
         let fin = match ran {
             Ok(fin) => fin,
-            Err(Error::Spawn { program, source }) => {
+            // A start that failed because the worktree is gone is not a missing agent.
+            Err(Error::Spawn { program, source }) if self.cwd.is_dir() => {
                 let why = format!(
                     "the {} agent {:?} cannot start: `{program}`: {source}",
                     self.role.as_str(),

@@ -401,7 +401,7 @@ fn doctor_finds_dead_locks_orphans_and_missing_agents_and_fixes_only_what_is_saf
     let found = repo.run(&["doctor"]);
     assert_eq!(found.code, 1, "{}", found.snapshot());
     for kind in [
-        "m: stale-lock: the run lock is held by pid 999999999",
+        "m: stale-lock: the run lock names pid 999999999, which died without releasing it",
         "m: orphan-worktree: worktree",
         "m: orphan-branch: branch mission/m.F1",
     ] {
@@ -423,7 +423,12 @@ fn doctor_finds_dead_locks_orphans_and_missing_agents_and_fixes_only_what_is_saf
         "{}",
         found.stdout
     );
-    assert!(!repo.root().join(".git/git-mission/m/run.lock").exists());
+    assert_eq!(
+        std::fs::read_to_string(repo.root().join(".git/git-mission/m/run.lock"))
+            .expect("lock file"),
+        "",
+        "the dead holder is cleared"
+    );
     assert!(
         repo.git(&["branch", "--list", "mission/m.F1"])
             .contains("mission/m.F1"),

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::mission::{FeatureStatus, MissionStatus};
 use crate::store::Store;
-use crate::store::lock::{RunLock, hostname, pid_alive};
+use crate::store::lock::{RunLock, hostname};
 
 use super::{Ctx, exit};
 
@@ -66,12 +66,15 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         // Run lock.
         if let Some(h) = RunLock::holder(&layout.lock())
             && h.host == hostname()
-            && !pid_alive(h.pid)
+            && !RunLock::held(&layout.lock())
         {
-            let fixed = a.fix && std::fs::remove_file(layout.lock()).is_ok();
+            let fixed = a.fix && RunLock::clear_stale(&layout.lock());
             add(
                 "stale-lock",
-                format!("the run lock is held by pid {}, which is gone", h.pid),
+                format!(
+                    "the run lock names pid {}, which died without releasing it (harmless: the next run takes it)",
+                    h.pid
+                ),
                 fixed,
             );
         }

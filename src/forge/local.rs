@@ -1,21 +1,21 @@
-//! The local forge: a feature's PR is its branch `mission/<id>.<F#>`. Merging runs the
-//! feature's checks in its worktree (after merging a moved integration head into it), then
-//! commits the merge result onto `mission/<id>` with compare-and-swap, computing the tree with
-//! `git merge-tree` so no work tree is touched. Landing merges the integration branch into the
+//! The local forge: a feature's PR is its branch `mission/<id>.<F#>`. Merging is claimed, then
+//! runs the feature's checks in a scratch worktree private to the claim (after merging a moved
+//! integration head into it), then commits the merge result onto `mission/<id>` with
+//! compare-and-swap, computing the tree with `git merge-tree` so no work tree is touched. Landing merges the integration branch into the
 //! base branch, never touching a dirty checkout of it.
 
 use std::path::Path;
 
 use serde_json::json;
 
+use crate::claims::{self, Claim};
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::git;
 use crate::mission::{FeatureStatus, MissionStatus};
 use crate::process;
 use crate::pulse::execute::Exec;
-use crate::runs::Meta;
-use crate::worker::{commit_env, prepare_worktree};
+use crate::worker::commit_env;
 use crate::workspace::{feature_branch, integration_branch};
 
 /// `git merge-tree --write-tree`: the merged tree, or the conflicting files.
@@ -67,15 +67,19 @@ fn needs_update(root: &Path, id: &str, integ: &str, branch: &str) -> Result<bool
         .any(|f| f != state && !f.starts_with(&workspace)))
 }
 
-/// Merges a reviewed feature into the integration branch.
+/// Merges a reviewed feature into the integration branch: claims the merge, then, in a scratch
+/// worktree private to that claim, brings the feature up to date with the integration branch,
+/// runs its checks, and commits the result onto `mission/<id>` with compare-and-swap. The
+/// feature's own worktree (where its workers ran) is never used, so two supervisors can never
+/// merge in the same directory. A failure that is not a conflict (git failing, the feature
+/// branch moving) releases the claim as `feature.merge_failed`: no attempt is counted, no agent
+/// runs, and the supervisor backs off before it tries again.
 pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
-    let root = cx.ws.repo.root.clone();
     let id = cx.store.id.clone();
     let branch = feature_branch(&id, feature);
-    let head = cx
-        .store
-        .head()?
-        .ok_or_else(|| Error::user("the mission has not started"))?;
+    let Some(head) = cx.store.head()? else {
+        return Err(Error::user("the mission has not started"));
+    };
     let Some((ms, f)) = head.mission().feature(feature) else {
         return Ok(());
     };
@@ -83,7 +87,7 @@ pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
         return Ok(());
     }
     let milestone = ms.id.clone();
-    let checks = f.checks.clone().unwrap_or_else(|| {
+    let checks: Vec<String> = f.checks.clone().unwrap_or_else(|| {
         cx.config
             .get("checks")
             .and_then(|v| serde_json::from_value(v.clone()).ok())
@@ -95,58 +99,179 @@ pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
             format!("retry it: git mission retry {id} {feature}"),
         ));
     }
-    let meta = Meta {
-        run: String::new(),
-        mission: id.clone(),
-        role: crate::agents::Role::Worker,
-        milestone: milestone.clone(),
-        feature: Some(feature.to_owned()),
-        attempt: f.attempts,
-        agent: String::new(),
-        base: head.commit.to_string(),
-        branch: Some(branch.clone()),
-        worktree: cx.layout.worktree(feature),
-        started: String::new(),
-        work_pid: None,
-        conflict: false,
-    };
-    let wt = prepare_worktree(
-        &cx.ws.repo,
-        &meta,
-        &head.commit.to_string(),
-        &cx.layout.worktree_dirs(),
-    )?;
+    let timeout = cx.config.worker_timeout();
+    let lease = timeout * (checks.len() as u32 + 1) + std::time::Duration::from_secs(300);
+    let claim = Claim::mine(lease);
+    let claimed = cx.store.mutate(&format!("{feature}: merging"), |tx| {
+        let now = jiff::Timestamp::now();
+        let Some((_, f)) = tx.mission.feature(feature) else {
+            return Ok(false);
+        };
+        if f.status != FeatureStatus::Review
+            || tx.mission.status != MissionStatus::Running
+            || claims::merge_claim(&tx.head.events, feature).is_some_and(|c| c.live(now))
+        {
+            return Ok(false);
+        }
+        tx.event(
+            Event::new("feature.merging")
+                .milestone(&milestone)
+                .feature(feature)
+                .data(claim.data()),
+        );
+        Ok(true)
+    })?;
+    let Some(head) = claimed else { return Ok(()) };
+    crate::fault!("merge.after_claim");
+    // Scratch worktrees of earlier claims on this feature belong to holders that are gone.
+    let scratch = cx.layout.scratch();
+    let prefix = format!("merge-{feature}.");
+    for e in std::fs::read_dir(&scratch).into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = cx
+                .ws
+                .repo
+                .worktree(&["remove", "--force", &e.path().to_string_lossy()]);
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+    let wt = scratch.join(format!(
+        "{prefix}{}.{}",
+        claim.pid,
+        claim.since.as_nanosecond()
+    ));
+    let result = merge_claimed(cx, &head, feature, &milestone, &checks, &wt);
+    let _ = cx
+        .ws
+        .repo
+        .worktree(&["remove", "--force", &wt.to_string_lossy()]);
+    let _ = std::fs::remove_dir_all(&wt);
+    match result {
+        Ok(Merged::Yes) => {
+            // The worker's worktree and the branch have served their purpose.
+            let _ = cx.ws.repo.worktree(&[
+                "remove",
+                "--force",
+                &cx.layout.worktree(feature).to_string_lossy(),
+            ]);
+            let _ = git::git(&cx.ws.repo.root, &["branch", "-D", &branch]);
+            Ok(())
+        }
+        Ok(Merged::Decided) => Ok(()),
+        Ok(Merged::Released(why)) => {
+            release(cx, feature, &milestone, "feature.merge_released", &why)
+        }
+        Err(e) => {
+            tracing::warn!("{feature}: merging failed: {e}");
+            release(
+                cx,
+                feature,
+                &milestone,
+                "feature.merge_failed",
+                &e.to_string(),
+            )
+        }
+    }
+}
+
+/// How a claimed merge ended.
+enum Merged {
+    /// Committed onto the integration branch.
+    Yes,
+    /// A result was recorded (a conflict, failing checks): the claim ended with it.
+    Decided,
+    /// Nothing was decided (the integration branch moved under it): try again next pulse.
+    Released(String),
+}
+
+/// Ends a merge claim without a result.
+fn release(cx: &mut Exec, feature: &str, milestone: &str, kind: &str, why: &str) -> Result<()> {
+    let claim_pid = std::process::id();
+    cx.store
+        .mutate(&format!("{feature}: merge not done"), |tx| {
+            let ours =
+                claims::merge_claim(&tx.head.events, feature).is_some_and(|c| c.pid == claim_pid);
+            if !ours {
+                return Ok(false);
+            }
+            tx.event(
+                Event::new(kind)
+                    .milestone(milestone)
+                    .feature(feature)
+                    .data(json!({ "error": why })),
+            );
+            Ok(true)
+        })?;
+    Ok(())
+}
+
+/// The merge itself, once claimed, in the private worktree `wt`.
+fn merge_claimed(
+    cx: &mut Exec,
+    head: &crate::store::Head,
+    feature: &str,
+    milestone: &str,
+    checks: &[String],
+    wt: &Path,
+) -> Result<Merged> {
+    let root = cx.ws.repo.root.clone();
+    let id = cx.store.id.clone();
+    let branch = feature_branch(&id, feature);
+    let branch_head = cx
+        .ws
+        .repo
+        .branch_head(&branch)?
+        .ok_or_else(|| Error::user(format!("the branch {branch} is gone")))?;
+    if let Some(p) = wt.parent() {
+        std::fs::create_dir_all(p).map_err(Error::io(p))?;
+    }
+    cx.ws.repo.worktree(&[
+        "add",
+        "--quiet",
+        "--detach",
+        &wt.to_string_lossy(),
+        &branch_head,
+    ])?;
+    crate::fault!("merge.after_worktree");
     let env = commit_env(&cx.ws.repo);
     let head_hex = head.commit.to_string();
     // Bring the feature up to date with the integration branch first, when the integration
     // branch changed more than the mission's own state since the feature forked.
-    if needs_update(&root, &id, &head_hex, &branch)?
-        && git::git_env(&wt, &env, &["merge", "--no-edit", "--quiet", &head_hex]).is_err()
-    {
-        let files: Vec<String> = git::git(&wt, &["diff", "--name-only", "--diff-filter=U"])?
-            .lines()
-            .map(str::to_owned)
-            .collect();
-        let _ = git::git(&wt, &["merge", "--abort"]);
-        cx.store.mutate(&format!("{feature}: merge conflict"), |tx| {
-            let Some(f) = tx.mission.milestones.iter_mut().flat_map(|m| m.features.iter_mut()).find(|x| x.id == feature) else { return Ok(false) };
-            if f.status != FeatureStatus::Review {
-                return Ok(false);
+    if needs_update(&root, &id, &head_hex, &branch)? {
+        let merged = git::git_raw(wt, &env, &["merge", "--no-edit", "--quiet", &head_hex])?;
+        if merged.code != Some(0) {
+            let files: Vec<String> = git::git(wt, &["diff", "--name-only", "--diff-filter=U"])?
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            if files.is_empty() {
+                // Not a conflict: git failed for another reason.
+                return Err(Error::Git {
+                    args: format!("merge {head_hex}"),
+                    message: merged.stderr,
+                });
             }
-            f.status = FeatureStatus::Pending;
-            tx.event(Event::new("feature.conflict").milestone(&milestone).feature(feature).data(json!({ "files": files, "failure": format!("merging the integration branch conflicts in {}", files.join(", ")) })));
-            Ok(true)
-        })?;
-        return Ok(());
+            cx.store.mutate(&format!("{feature}: merge conflict"), |tx| {
+                let Some(f) = tx.mission.milestones.iter_mut().flat_map(|m| m.features.iter_mut()).find(|x| x.id == feature) else { return Ok(false) };
+                if f.status != FeatureStatus::Review {
+                    return Ok(false);
+                }
+                f.status = FeatureStatus::Pending;
+                tx.event(Event::new("feature.conflict").milestone(milestone).feature(feature).data(json!({ "files": files, "failure": format!("merging the integration branch conflicts in {}", files.join(", ")) })));
+                Ok(true)
+            })?;
+            return Ok(Merged::Decided);
+        }
     }
-    // Checks run in the feature's worktree, on the merged result.
+    crate::fault!("merge.before_checks");
+    // Checks run on the merged result.
     let timeout = cx.config.worker_timeout();
     let out_dir = cx.layout.root.join("checks").join(feature);
     std::fs::create_dir_all(&out_dir).map_err(Error::io(&out_dir))?;
     for (i, check) in checks.iter().enumerate() {
         let out = out_dir.join(format!("{i}.log"));
         let fin = process::run(
-            &process::shell_spec(check, &wt, &out, Some(timeout)),
+            &process::shell_spec(check, wt, &out, Some(timeout)),
             &|| false,
         )?;
         if !fin.success() {
@@ -175,7 +300,7 @@ pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
                     let Some(events) = super::checks_failed(
                         f,
                         limit,
-                        &milestone,
+                        milestone,
                         json!({ "check": check, "exit_code": fin.code, "failure": failure }),
                     ) else {
                         return Ok(false);
@@ -185,13 +310,31 @@ pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
                     }
                     Ok(true)
                 })?;
-            return Ok(());
+            return Ok(Merged::Decided);
         }
     }
-    let feature_head = git::git(&wt, &["rev-parse", "HEAD"])?.trim().to_owned();
+    crate::fault!("merge.after_checks");
+    let feature_head = git::git(wt, &["rev-parse", "HEAD"])?.trim().to_owned();
+    if feature_head != branch_head {
+        // Keep the update on the feature's branch (a later attempt starts from it), if the
+        // branch is still where this merge found it.
+        git::git(
+            &root,
+            &[
+                "update-ref",
+                &format!("refs/heads/{branch}"),
+                &feature_head,
+                &branch_head,
+            ],
+        )?;
+    }
     let squash =
         cx.config.get_str("merge") != Some("merge") && cx.config.get_str("mode") != Some("poc");
-    let title = f.title.clone();
+    let title = head
+        .mission()
+        .feature(feature)
+        .map(|(_, f)| f.title.clone())
+        .unwrap_or_default();
     let mut conflict = None;
     let done = cx.store.mutate(&format!("{feature}: {title}"), |tx| {
         let Some(f) = tx.mission.milestones.iter_mut().flat_map(|m| m.features.iter_mut()).find(|x| x.id == feature) else { return Ok(false) };
@@ -210,24 +353,22 @@ pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
         if !squash {
             tx.extra_parent = Some(gix::ObjectId::from_hex(feature_head.as_bytes()).map_err(|e| Error::Internal(format!("commit id: {e}")))?);
         }
-        tx.event(Event::new("feature.merged").milestone(&milestone).feature(feature).data(json!({ "branch": branch, "head": feature_head, "strategy": if squash { "squash" } else { "merge" } })));
+        tx.event(Event::new("feature.merged").milestone(milestone).feature(feature).data(json!({ "branch": branch, "head": feature_head, "strategy": if squash { "squash" } else { "merge" } })));
         Ok(true)
     })?;
+    crate::fault!("merge.after_commit");
     if let Some(files) = conflict {
         // The integration head moved while checks ran and now conflicts: try again next pulse.
-        tracing::info!(
-            "{feature}: the integration branch moved and conflicts in {files:?}; retrying next pulse"
-        );
-        return Ok(());
+        return Ok(Merged::Released(format!(
+            "the integration branch moved while the checks ran and now conflicts in {}; merging again",
+            files.join(", ")
+        )));
     }
-    if done.is_some() {
-        let _ = cx
-            .ws
-            .repo
-            .worktree(&["remove", "--force", &wt.to_string_lossy()]);
-        let _ = git::git(&root, &["branch", "-D", &branch]);
-    }
-    Ok(())
+    Ok(if done.is_some() {
+        Merged::Yes
+    } else {
+        Merged::Decided
+    })
 }
 
 /// Merges the integration branch into the base branch (`land: auto`).
@@ -253,72 +394,106 @@ pub fn land(cx: &mut Exec) -> Result<()> {
     {
         return Ok(());
     }
+    // Claimed first: one supervisor lands.
+    let claim = Claim::mine(std::time::Duration::from_secs(600));
+    let claimed = cx.store.mutate("mission: landing", |tx| {
+        let now = jiff::Timestamp::now();
+        if tx.has_event(|e| e.kind == "mission.landed")
+            || claims::land_claim(&tx.head.events).is_some_and(|c| c.live(now))
+        {
+            return Ok(false);
+        }
+        tx.event(Event::new("mission.landing").data(claim.data()));
+        Ok(true)
+    })?;
+    if claimed.is_none() {
+        return Ok(());
+    }
+    crate::fault!("land.after_claim");
     let env = commit_env(&cx.ws.repo);
     let message = format!("Land mission {id}: {}", head.mission().title);
     let checkout = checked_out_at(&root, &base)?;
-    let result: std::result::Result<String, String> = match &checkout {
-        Some(wt) => {
-            let dirty = !git::git(wt, &["status", "--porcelain"])?.trim().is_empty();
-            if dirty {
-                Err(format!(
-                    "{base} is checked out at {} with uncommitted changes; land it by hand: git merge {integ}",
-                    wt.display()
-                ))
-            } else if git::git_env(
-                wt,
-                &env,
-                &["merge", "--no-ff", "--quiet", "-m", &message, &integ],
-            )
-            .is_ok()
-            {
-                Ok(git::git(wt, &["rev-parse", "HEAD"])?.trim().to_owned())
-            } else {
-                let _ = git::git(wt, &["merge", "--abort"]);
-                Err(format!(
-                    "merging {integ} into {base} conflicts; land it by hand: git merge {integ}"
-                ))
-            }
-        }
-        None => match merge_tree(&root, &base_head, &integ_head)? {
-            Ok(tree) => {
-                let commit = git::git_env(
-                    &root,
+    let attempt = || -> Result<std::result::Result<String, String>> {
+        Ok(match &checkout {
+            Some(wt) => {
+                let dirty = !git::git(wt, &["status", "--porcelain"])?.trim().is_empty();
+                if dirty {
+                    Err(format!(
+                        "{base} is checked out at {} with uncommitted changes; land it by hand: git merge {integ}",
+                        wt.display()
+                    ))
+                } else if git::git_env(
+                    wt,
                     &env,
-                    &[
-                        "commit-tree",
-                        &tree,
-                        "-p",
-                        &base_head,
-                        "-p",
-                        &integ_head,
-                        "-m",
-                        &message,
-                    ],
-                )?
-                .trim()
-                .to_owned();
-                git::git(
-                    &root,
-                    &[
-                        "update-ref",
-                        &format!("refs/heads/{base}"),
-                        &commit,
-                        &base_head,
-                    ],
-                )?;
-                Ok(commit)
+                    &["merge", "--no-ff", "--quiet", "-m", &message, &integ],
+                )
+                .is_ok()
+                {
+                    Ok(git::git(wt, &["rev-parse", "HEAD"])?.trim().to_owned())
+                } else {
+                    let _ = git::git(wt, &["merge", "--abort"]);
+                    Err(format!(
+                        "merging {integ} into {base} conflicts; land it by hand: git merge {integ}"
+                    ))
+                }
             }
-            Err(files) => Err(format!(
-                "merging {integ} into {base} conflicts in {}; land it by hand",
-                files.join(", ")
-            )),
-        },
+            None => match merge_tree(&root, &base_head, &integ_head)? {
+                Ok(tree) => {
+                    let commit = git::git_env(
+                        &root,
+                        &env,
+                        &[
+                            "commit-tree",
+                            &tree,
+                            "-p",
+                            &base_head,
+                            "-p",
+                            &integ_head,
+                            "-m",
+                            &message,
+                        ],
+                    )?
+                    .trim()
+                    .to_owned();
+                    git::git(
+                        &root,
+                        &[
+                            "update-ref",
+                            &format!("refs/heads/{base}"),
+                            &commit,
+                            &base_head,
+                        ],
+                    )?;
+                    Ok(commit)
+                }
+                Err(files) => Err(format!(
+                    "merging {integ} into {base} conflicts in {}; land it by hand",
+                    files.join(", ")
+                )),
+            },
+        })
+    };
+    let attempted = attempt();
+    crate::fault!("land.after_merge");
+    let result = match attempted {
+        Ok(r) => r,
+        Err(e) => {
+            cx.store.mutate("mission: land not done", |tx| {
+                tx.event(
+                    Event::new("mission.land_released").data(json!({ "error": e.to_string() })),
+                );
+                Ok(true)
+            })?;
+            return Err(e);
+        }
     };
     cx.store.mutate("mission: land", |tx| {
         if tx.has_event(|e| e.kind == "mission.landed" || e.kind == "mission.land_deferred")
             && result.is_err()
         {
-            return Ok(false);
+            // Said once already; end the claim without saying it again.
+            tx.event(Event::new("mission.land_released"));
+            return Ok(true);
         }
         match &result {
             Ok(commit) => tx.event(

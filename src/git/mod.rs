@@ -124,6 +124,7 @@ impl Repo {
             .write(true)
             .open(&path)
             .map_err(Error::io(&path))?;
+        crate::fault!("worktree.before");
         // SAFETY: flock on a file descriptor we own; released when `file` is dropped.
         unsafe {
             libc::flock(file.as_raw_fd(), libc::LOCK_EX);

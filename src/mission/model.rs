@@ -121,6 +121,7 @@ string_enum!(
         CorruptState = "corrupt_state",
         NeedsInput = "needs_input",
         AgentMissing = "agent_missing",
+        MergeFailed = "merge_failed",
     }
 );
 

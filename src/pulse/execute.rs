@@ -221,6 +221,7 @@ impl Exec<'_> {
         let Some(run) = self.prepare_run(feature, attempt, conflict, false)? else {
             return Ok(());
         };
+        crate::fault!("dispatch.before_spawn");
         let dir = self.layout.run(&run);
         let log =
             std::fs::File::create(dir.join("work.log")).map_err(Error::io(dir.join("work.log")))?;
@@ -237,6 +238,7 @@ impl Exec<'_> {
             .stderr(log2)
             .process_group(0)
             .spawn();
+        crate::fault!("dispatch.after_spawn");
         match spawned {
             Ok(child) => self.children.push((run, child)),
             Err(e) => {
@@ -515,6 +517,7 @@ impl Exec<'_> {
             let _ = std::fs::remove_dir_all(&dir);
             return Ok(());
         }
+        crate::fault!("record.before");
         let lost = (lost && runs::read_exit(&dir).is_none()).then(|| {
             // Its copies of the user's login may still be there.
             crate::agents::home::unseed(&dir);
@@ -666,6 +669,7 @@ impl Exec<'_> {
     }
 
     fn complete(&mut self) -> Result<()> {
+        crate::fault!("complete.before");
         let skills = crate::git::git(
             &self.ws.repo.root,
             &[

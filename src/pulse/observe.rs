@@ -12,7 +12,7 @@ use crate::runs::{Layout, RunState};
 use crate::store::{Head, Store};
 use crate::workspace::Workspace;
 
-use super::plan::{ObservedRun, RunObs, Snapshot};
+use super::plan::{Gate, ObservedRun, RunObs, Snapshot};
 
 /// What was observed, with the handles the executor needs.
 pub struct Observed {
@@ -110,6 +110,41 @@ pub fn observe(
         }
     }
     let over_budget = over_budget(&mission, &config);
+    // Claims and back-off: what another supervisor is doing, what must wait.
+    let now = jiff::Timestamp::now();
+    let mut merge_gate = HashMap::new();
+    for (_, f) in mission.features() {
+        if f.status != FeatureStatus::Review {
+            continue;
+        }
+        if crate::claims::merge_claim(events, &f.id).is_some_and(|c| c.live(now)) {
+            merge_gate.insert(f.id.clone(), Gate::Busy);
+            continue;
+        }
+        let (failures, last) = crate::claims::merge_failures(events, &f.id);
+        if failures >= MERGE_FAILURES {
+            let why = last.map(|(_, w)| w).unwrap_or_default();
+            merge_gate.insert(
+                f.id.clone(),
+                Gate::GiveUp(format!(
+                    "merging {} failed {failures} times without a conflict; last: {why}",
+                    f.id
+                )),
+            );
+        } else if failures > 0
+            && let Some((Some(at), _)) = last
+            && now < at + merge_backoff(failures)
+        {
+            merge_gate.insert(f.id.clone(), Gate::Busy);
+        }
+    }
+    let validating: HashSet<String> = mission
+        .milestones
+        .iter()
+        .filter(|m| m.status == crate::mission::MilestoneStatus::Validating)
+        .filter(|m| crate::claims::validation_claim(events, &m.id).is_some_and(|c| c.live(now)))
+        .map(|m| m.id.clone())
+        .collect();
     let corrupt = head.as_ref().and_then(|h| {
         crate::mission::validate::validate(&h.doc, Some(&store.id), &config.profile_names())
             .into_iter()
@@ -177,6 +212,14 @@ pub fn observe(
             .map_or(config.get_str("mode") == Some("poc"), |m| m == Mode::Poc),
         over_budget,
         land_auto: config.get_str("land") == Some("auto") && github.is_none(),
+        land_pending: config.get_str("land") == Some("auto")
+            && github.is_none()
+            && mission.status == crate::mission::MissionStatus::Completed
+            && !events
+                .iter()
+                .any(|e| e.kind == "mission.landed" || e.kind == "mission.land_deferred")
+            && !crate::claims::land_claim(events).is_some_and(|c| c.live(now))
+            && land_missing(ws, &store.id, &config),
         conflicted,
         orchestrator: config
             .get_str("agents.orchestrator")
@@ -190,6 +233,7 @@ pub fn observe(
             events
                 .iter()
                 .any(|e| e.kind == "orchestrator.turn" && e.seq > last_block)
+                || crate::claims::orchestrator_claim(events).is_some_and(|c| c.live(now))
         },
         stop_now: match mission.status {
             crate::mission::MissionStatus::Cancelled => true,
@@ -205,6 +249,8 @@ pub fn observe(
         worker_missing,
         validator_missing,
         corrupt,
+        merge_gate,
+        validating,
     };
     Ok(Observed {
         snapshot,
@@ -213,6 +259,30 @@ pub fn observe(
         config,
         file,
     })
+}
+
+/// Whether the integration branch has work the base branch does not (cheap: one ancestry
+/// check, asked only of a completed `land: auto` mission with no land recorded).
+fn land_missing(ws: &Workspace, id: &str, config: &Config) -> bool {
+    let (Some(base), Ok(Some(integ))) = (
+        config.get_str("base"),
+        ws.repo
+            .branch_head(&crate::workspace::integration_branch(id)),
+    ) else {
+        return false;
+    };
+    match ws.repo.branch_head(base) {
+        Ok(Some(b)) => !crate::git::is_ancestor(&ws.repo.root, &integ, &b),
+        _ => false,
+    }
+}
+
+/// Merge failures (git failing, not conflicts) before the mission blocks with `merge_failed`.
+pub const MERGE_FAILURES: u32 = 3;
+
+/// How long to wait after the `n`th merge failure: 5 s, 10 s, 20 s, …
+fn merge_backoff(n: u32) -> jiff::SignedDuration {
+    jiff::SignedDuration::from_secs(5 << n.saturating_sub(1).min(6))
 }
 
 /// Which budget limit is reached, if any.

@@ -43,6 +43,9 @@ pub struct Snapshot {
     pub over_budget: Option<String>,
     /// `land: auto` on a forge that can land.
     pub land_auto: bool,
+    /// `land: auto`, the mission completed, and its work is not on the base branch yet (a
+    /// supervisor that completed it died before landing).
+    pub land_pending: bool,
     /// Features whose last failure was a merge conflict (their next run resolves it).
     pub conflicted: HashSet<String>,
     /// An orchestrator agent is configured.
@@ -59,9 +62,23 @@ pub struct Snapshot {
     pub worker_missing: Option<String>,
     /// Why the validator agent cannot start here.
     pub validator_missing: Option<String>,
+    /// Merges that must wait (claimed by a live supervisor, or backing off after git failed)
+    /// or that failed too often, by feature.
+    pub merge_gate: HashMap<String, Gate>,
+    /// Milestones whose validation a live supervisor has claimed.
+    pub validating: HashSet<String>,
     /// The committed mission does not validate (the first error, located): nothing is done
     /// with it — no path, ref or command is built from ids that have not passed their grammar.
     pub corrupt: Option<String>,
+}
+
+/// Why an action on something may not start now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Gate {
+    /// Someone is at it, or it is backing off: wait.
+    Busy,
+    /// It failed too often without a conflict or a verdict: a person must look.
+    GiveUp(String),
 }
 
 /// One thing a pulse does.
@@ -440,7 +457,13 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
         }
     }
     match m.status {
-        MissionStatus::Approved if !s.started => {
+        MissionStatus::Completed if s.land_pending => {
+            out.push(Action::Land);
+            return out;
+        }
+        // Also when the integration branch exists: a supervisor that created it died before
+        // it marked the mission running (starting is idempotent).
+        MissionStatus::Approved => {
             out.push(Action::Start);
             return out;
         }
@@ -523,9 +546,18 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
     for f in &ms.features {
         if f.status == FeatureStatus::Review && !recording.contains(&f.id) {
             merging = true;
-            match &s.github {
-                Some(g) => out.extend(github_review(f, g)),
-                None => out.push(Action::Merge {
+            match (&s.github, s.merge_gate.get(&f.id)) {
+                (Some(g), _) => out.extend(github_review(f, g)),
+                (None, Some(Gate::Busy)) => {}
+                (None, Some(Gate::GiveUp(why))) => {
+                    out.push(Action::Block {
+                        reason: BlockReason::MergeFailed,
+                        feature: Some(f.id.clone()),
+                        message: why.clone(),
+                    });
+                    return out;
+                }
+                (None, None) => out.push(Action::Merge {
                     feature: f.id.clone(),
                 }),
             }
@@ -536,7 +568,7 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
         .iter()
         .all(|f| matches!(f.status, FeatureStatus::Merged | FeatureStatus::Skipped));
     if all_done {
-        if !recording.is_empty() {
+        if !recording.is_empty() || s.validating.contains(&ms.id) {
             return out;
         }
         let agents = ms.validation.scrutiny || ms.validation.user_testing.is_some();
@@ -693,6 +725,7 @@ mod tests {
             poc: false,
             over_budget: None,
             land_auto: false,
+            land_pending: false,
             conflicted: HashSet::new(),
             orchestrator: false,
             turn_taken: false,
@@ -701,6 +734,8 @@ mod tests {
             worker_missing: None,
             validator_missing: None,
             corrupt: None,
+            merge_gate: HashMap::new(),
+            validating: HashSet::new(),
         }
     }
 

@@ -1,8 +1,8 @@
 //! The per-mission, per-machine run lock: one `git mission run` per mission per machine.
 //!
-//! The lock is a file in the repository's common git directory holding the holder's pid,
-//! host and heartbeat. A holder whose process is gone (same host, pid not alive) is reported
-//! as dead and replaced; a live holder is never taken over.
+//! The lock is an `flock` on a file in the repository's common git directory; the file names
+//! the holder's pid, host and heartbeat for messages. The kernel releases the lock when its
+//! holder dies, so a dead holder is replaced atomically and a live one never.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,11 +19,13 @@ pub struct Holder {
     pub heartbeat: String,
 }
 
-/// A held lock; released on drop.
+/// A held lock; released on drop (and by the kernel when the process dies).
 #[derive(Debug)]
 pub struct RunLock {
     path: PathBuf,
     holder: Holder,
+    /// The open lock file, `flock`ed for as long as this value lives.
+    file: std::fs::File,
 }
 
 /// Whether a process is alive (signal 0).
@@ -50,104 +52,128 @@ fn now() -> String {
         .to_string()
 }
 
+/// Tries to take an exclusive `flock` without waiting.
+fn try_flock(file: &std::fs::File) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor this function's caller owns.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}
+
 impl RunLock {
-    /// Takes the lock at `path`. Returns the lock and, when a dead holder was replaced, who it was.
+    /// Takes the lock at `path`. Returns the lock and, when the last holder died without
+    /// releasing it, who that was.
+    ///
+    /// The lock is an `flock` on the file, which the kernel drops when its holder dies: taking
+    /// over a dead holder is the same atomic step as taking a free lock, so two runs started at
+    /// once over a dead holder cannot both win, and a reused pid is never mistaken for a live
+    /// holder. The file is never deleted (a process waiting on a deleted file's lock would hold
+    /// a lock nobody else sees); its content only says who holds it, for messages.
     pub fn acquire(path: &Path) -> Result<(RunLock, Option<Holder>)> {
         let dir = path.parent().expect("lock path has a parent");
         std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(Error::io(path))?;
+        let previous = RunLock::holder(path);
+        if !try_flock(&file) {
+            let who = previous.map_or_else(
+                || "another process".to_owned(),
+                |h| {
+                    format!(
+                        "pid {} on {}, since {}, last heartbeat {}",
+                        h.pid, h.host, h.started, h.heartbeat
+                    )
+                },
+            );
+            return Err(Error::user_hint(
+                format!("another `git mission run` holds this mission ({who})"),
+                format!(
+                    "stop it first, or wait for it; the lock is {} and is released when that process exits",
+                    path.display()
+                ),
+            ));
+        }
         let me = Holder {
             pid: std::process::id(),
             host: hostname(),
             started: now(),
             heartbeat: now(),
         };
-        let mut replaced = None;
-        for _ in 0..3 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(path)
-            {
-                Ok(mut f) => {
-                    f.write_all(
-                        serde_json::to_string(&me)
-                            .expect("holder serialises")
-                            .as_bytes(),
-                    )
-                    .map_err(Error::io(path))?;
-                    return Ok((
-                        RunLock {
-                            path: path.to_owned(),
-                            holder: me,
-                        },
-                        replaced,
-                    ));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let text = std::fs::read_to_string(path).unwrap_or_default();
-                    match serde_json::from_str::<Holder>(&text) {
-                        Ok(h) if h.host == me.host && pid_alive(h.pid) => {
-                            return Err(Error::user_hint(
-                                format!(
-                                    "another `git mission run` holds this mission (pid {} on {}, since {}, last heartbeat {})",
-                                    h.pid, h.host, h.started, h.heartbeat
-                                ),
-                                format!(
-                                    "stop it first, or wait for it; the lock is {}",
-                                    path.display()
-                                ),
-                            ));
-                        }
-                        Ok(h) if h.host != me.host => {
-                            return Err(Error::user_hint(
-                                format!(
-                                    "the run lock is held by pid {} on another host ({})",
-                                    h.pid, h.host
-                                ),
-                                format!("if that run is gone, remove {}", path.display()),
-                            ));
-                        }
-                        other => {
-                            tracing::warn!(lock = %path.display(), "replacing a run lock whose holder is dead");
-                            replaced = other.ok();
-                            let _ = std::fs::remove_file(path);
-                        }
-                    }
-                }
-                Err(e) => return Err(Error::io(path)(e)),
-            }
+        let mut lock = RunLock {
+            path: path.to_owned(),
+            holder: me,
+            file,
+        };
+        lock.write()?;
+        // A holder named in the file, though nobody held the lock: it died holding it.
+        let replaced = previous.filter(|h| !(h.pid == 0 && h.host.is_empty()));
+        if replaced.is_some() {
+            tracing::warn!(lock = %path.display(), "the last holder of the run lock died without releasing it");
         }
-        Err(Error::Internal(format!(
-            "could not take the run lock {}",
-            path.display()
-        )))
+        Ok((lock, replaced))
+    }
+
+    fn write(&mut self) -> Result<()> {
+        use std::io::Seek;
+        let text = serde_json::to_string(&self.holder).expect("holder serialises");
+        self.file.set_len(0).map_err(Error::io(&self.path))?;
+        self.file
+            .seek(std::io::SeekFrom::Start(0))
+            .map_err(Error::io(&self.path))?;
+        self.file
+            .write_all(text.as_bytes())
+            .map_err(Error::io(&self.path))
     }
 
     /// Refreshes the heartbeat.
     pub fn heartbeat(&mut self) {
         self.holder.heartbeat = now();
-        let tmp = self.path.with_extension("tmp");
-        if std::fs::write(
-            &tmp,
-            serde_json::to_string(&self.holder).expect("serialises"),
-        )
-        .is_ok()
-        {
-            let _ = std::fs::rename(&tmp, &self.path);
-        }
+        let _ = self.write();
     }
 
-    /// Reads the holder of a lock file, if any.
+    /// Reads the holder named in a lock file, if any (`None` when released).
     pub fn holder(path: &Path) -> Option<Holder> {
-        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+        let h: Holder = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        (h.pid != 0).then_some(h)
+    }
+
+    /// Whether some process holds the lock at `path` now.
+    pub fn held(path: &Path) -> bool {
+        let Ok(file) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+        else {
+            return false;
+        };
+        !try_flock(&file)
+    }
+
+    /// Clears the holder named in a lock nobody holds (what a killed run left). Returns
+    /// whether there was one.
+    pub fn clear_stale(path: &Path) -> bool {
+        let Ok(file) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+        else {
+            return false;
+        };
+        if !try_flock(&file) || RunLock::holder(path).is_none() {
+            return false;
+        }
+        file.set_len(0).is_ok()
     }
 }
 
 impl Drop for RunLock {
     fn drop(&mut self) {
-        if RunLock::holder(&self.path).is_some_and(|h| h.pid == self.holder.pid) {
-            let _ = std::fs::remove_file(&self.path);
-        }
+        // Say it is free (the flock goes with the file descriptor).
+        let _ = self.file.set_len(0);
     }
 }
 
@@ -161,15 +187,17 @@ mod tests {
         let path = dir.path().join("run.lock");
         let (lock, replaced) = RunLock::acquire(&path).expect("free lock");
         assert!(replaced.is_none());
-        let err = RunLock::acquire(&path).expect_err("held by this live process");
+        assert!(RunLock::held(&path));
+        let err = RunLock::acquire(&path).expect_err("held by a live holder");
         assert!(
             err.to_string()
                 .contains(&format!("pid {}", std::process::id())),
             "{err}"
         );
         drop(lock);
-        assert!(!path.exists());
-        // A holder that no longer exists.
+        assert!(!RunLock::held(&path));
+        assert_eq!(RunLock::holder(&path), None, "released");
+        // A holder that died holding it left its name in the file, not the lock.
         let dead = Holder {
             pid: 999_999_999,
             host: hostname(),
@@ -179,5 +207,22 @@ mod tests {
         std::fs::write(&path, serde_json::to_string(&dead).expect("json")).expect("write");
         let (_lock, replaced) = RunLock::acquire(&path).expect("dead holder replaced");
         assert_eq!(replaced.map(|h| h.pid), Some(999_999_999));
+    }
+
+    #[test]
+    fn a_pid_reused_by_another_process_is_not_a_holder() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("run.lock");
+        // The file names pid 1 (alive, not git mission): nobody holds the flock.
+        let stale = Holder {
+            pid: 1,
+            host: hostname(),
+            started: now(),
+            heartbeat: now(),
+        };
+        std::fs::write(&path, serde_json::to_string(&stale).expect("json")).expect("write");
+        assert!(!RunLock::held(&path));
+        let (_lock, replaced) = RunLock::acquire(&path).expect("taken");
+        assert_eq!(replaced.map(|h| h.pid), Some(1));
     }
 }

@@ -243,8 +243,10 @@ impl<'r> Store<'r> {
                         .data(serde_json::json!({ "lost_races": lost, "change": message })),
                 );
             }
+            crate::fault!("store.before_commit");
             match self.commit(&head, tx, message) {
                 Ok(()) => {
+                    crate::fault!("store.after_commit");
                     let new = self.head()?;
                     let Some(p) = self.publisher else {
                         return Ok(new);
