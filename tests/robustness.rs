@@ -206,3 +206,67 @@ fn a_ref_lock_held_by_another_git_process_is_waited_for() {
     assert!(started.elapsed() >= held, "it waited for the lock");
     assert_eq!(repo.status_json()["status"], "paused");
 }
+
+#[test]
+fn two_runs_started_together_over_a_dead_lock_never_both_hold_it() {
+    let repo = TestRepo::new();
+    // The worker waits for the test, so whichever run holds the lock keeps holding it.
+    repo.mission(
+        &format!("read x < \"$GO\"\n{OK_WORKER}"),
+        "limits: {worker_timeout: 120s}\n",
+        ONE_FEATURE,
+    );
+    let go = repo.home().join("go");
+    let ok = std::process::Command::new("mkfifo")
+        .arg(&go)
+        .status()
+        .expect("mkfifo")
+        .success();
+    assert!(ok);
+    // A run that died holding the lock left its name in the file.
+    let lock = repo.root().join(".git/git-mission/m/run.lock");
+    std::fs::create_dir_all(lock.parent().expect("dir")).expect("mkdir");
+    std::fs::write(
+        &lock,
+        r#"{"pid": 999999999, "host": "localhost", "started": "x", "heartbeat": "x"}"#,
+    )
+    .expect("dead holder");
+    let go_s = go.to_string_lossy().into_owned();
+    let env = [("GO", go_s.as_str())];
+    let spawn = || {
+        let mut cmd = repo.command(&["run", "m"], &env);
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd.spawn().expect("spawn run")
+    };
+    let (a, b) = (spawn(), spawn());
+    // One of them refuses at once; the other holds the lock until its worker is let go.
+    let (tx, rx) = std::sync::mpsc::channel();
+    for child in [a, b] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output().expect("wait"));
+        });
+    }
+    let first = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("one run refuses");
+    assert_eq!(first.status.code(), Some(1), "{first:?}");
+    assert!(
+        String::from_utf8_lossy(&first.stderr)
+            .contains("another `git mission run` holds this mission"),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    std::fs::write(&go, "go\n").expect("let the worker finish");
+    let second = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the holder finishes");
+    assert_eq!(
+        second.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert_eq!(count(&repo.events(), "feature.dispatched", Some("F1")), 1);
+}
