@@ -41,6 +41,11 @@ const EXTRA_OPERATION_IDS = [
   "actions/cancel-workflow-run",
   "repos/get-branch",
   "users/get-authenticated",
+  // Review requests and inline review comments (the emulator's review threads).
+  "pulls/request-reviewers",
+  "pulls/list-requested-reviewers",
+  "pulls/list-review-comments",
+  "pulls/list-comments-for-review",
 ];
 // Kept too when present (GitHub's REST description normally does not describe GraphQL).
 const EXTRA_ROUTES = [["post", "/graphql"]];

@@ -32,6 +32,9 @@ EXAMPLES = {
     "collaborator_permission": "repository-collaborator-permission-response-if-user-has-admin-permissions",
     "review": "pull-request-review",
     "rate_limit": "rate-limit-overview",
+    "review_comment": "pull-request-review-comment-items",
+    "review_comment_simple": "review-comment-items",
+    "authenticated_user": "private-user-response-with-public-profile-information",
 }
 
 

@@ -130,6 +130,17 @@ impl Git {
             .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// The blob id of a file at a commit; `None` when it is not there.
+    pub(crate) fn blob_id(&self, commit: &str, path: &str) -> Option<String> {
+        self.run(&[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{commit}:{path}"),
+        ])
+        .ok()
+    }
+
     pub(crate) fn file_exists(&self, commit: &str, path: &str) -> bool {
         self.succeeds(&["cat-file", "-e", &format!("{commit}:{path}")])
     }
@@ -224,6 +235,35 @@ impl Git {
         stats
     }
 
+    /// The diff hunk GitHub gives a review comment on `line` of `path` in `head` (the right
+    /// side of the pull request's diff `base...head`, three lines of context like GitHub's
+    /// diffs): the hunk's `@@ -a,b +c,d @@` header line and its lines through the commented
+    /// line, joined with newlines (no trailing newline), as in the `diff_hunk` of GitHub's
+    /// review comments. `Err` with GitHub's message when the path or line is not in the diff.
+    pub(crate) fn diff_hunk(
+        &self,
+        base: &str,
+        head: &str,
+        path: &str,
+        line: u64,
+    ) -> Result<(String, u64), String> {
+        let diff = self
+            .run(&[
+                "diff",
+                "--no-color",
+                "--no-ext-diff",
+                "--unified=3",
+                &format!("{base}...{head}"),
+                "--",
+                path,
+            ])
+            .unwrap_or_default();
+        if diff.is_empty() {
+            return Err("Path could not be resolved".into());
+        }
+        hunk_through(&diff, line).ok_or_else(|| "Line could not be resolved".into())
+    }
+
     /// Author, tree and message of a commit, for replaying it.
     pub(crate) fn commit_info(&self, sha: &str) -> Option<CommitInfo> {
         let out = self
@@ -290,4 +330,63 @@ pub(crate) struct CommitInfo {
     pub(crate) tree: String,
     pub(crate) committed: String,
     pub(crate) message: String,
+}
+
+/// The hunk of a unified diff that holds new-side line `line`, cut after that line, and the
+/// line's `position` (GitHub's REST review comments: lines below the file's first `@@` header,
+/// later headers counted).
+pub(crate) fn hunk_through(diff: &str, line: u64) -> Option<(String, u64)> {
+    let mut hunk: Vec<&str> = Vec::new();
+    let mut new_line = 0u64;
+    let mut position = 0u64;
+    for l in diff.lines() {
+        if !hunk.is_empty() {
+            position += 1;
+        }
+        if let Some(rest) = l.strip_prefix("@@ ") {
+            // @@ -a,b +c,d @@ context
+            let plus = rest.split_whitespace().find(|w| w.starts_with('+'))?;
+            let start: u64 = plus[1..].split(',').next()?.parse().ok()?;
+            hunk = vec![l];
+            new_line = start;
+            continue;
+        }
+        if hunk.is_empty() {
+            continue; // the file header
+        }
+        match l.chars().next() {
+            Some('+') | Some(' ') | None => {
+                hunk.push(l);
+                if new_line == line {
+                    return Some((hunk.join("\n"), position));
+                }
+                new_line += 1;
+            }
+            Some('-') | Some('\\') => hunk.push(l),
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hunks_end_at_the_commented_line() {
+        let diff = "diff --git a/f b/f\nindex 1..2 100644\n--- a/f\n+++ b/f\n@@ -1,3 +1,4 @@ fn main\n one\n-two\n+TWO\n+2b\n three\n@@ -10,2 +11,2 @@\n ten\n-eleven\n+ELEVEN";
+        let at = |l| hunk_through(diff, l);
+        assert_eq!(
+            at(3),
+            Some(("@@ -1,3 +1,4 @@ fn main\n one\n-two\n+TWO\n+2b".into(), 4))
+        );
+        assert_eq!(at(1), Some(("@@ -1,3 +1,4 @@ fn main\n one".into(), 1)));
+        assert_eq!(
+            at(12),
+            Some(("@@ -10,2 +11,2 @@\n ten\n-eleven\n+ELEVEN".into(), 9))
+        );
+        assert_eq!(hunk_through(diff, 6), None);
+        assert_eq!(hunk_through(diff, 13), None);
+    }
 }

@@ -3,7 +3,8 @@
 use serde_json::{Value, json};
 
 use crate::state::{
-    CheckState, CommentSt, IssueSt, ReactionSt, ReviewSt, RunSt, State, TOOL_LOGIN,
+    CheckState, CommentSt, IssueSt, ReactionSt, ReviewCommentSt, ReviewSt, Role, RunSt, State,
+    TOOL_LOGIN,
 };
 use crate::util::{base64, fnv, iso, percent_encode};
 
@@ -23,7 +24,7 @@ fn set(v: &mut Value, key: &str, value: Value) {
     }
 }
 
-fn node_id(kind: &str, id: u64) -> String {
+pub(crate) fn node_id(kind: &str, id: u64) -> String {
     base64(format!("0:{kind}{id}").as_bytes())
 }
 
@@ -79,7 +80,7 @@ impl State {
         v
     }
 
-    fn association(&self, login: &str) -> &'static str {
+    pub(crate) fn association(&self, login: &str) -> &'static str {
         if login == self.owner {
             "OWNER"
         } else if self.permissions.contains_key(login) {
@@ -183,6 +184,11 @@ impl State {
         };
         let repo = self.short_repository();
         let comment_count = self.comments.iter().filter(|c| c.number == number).count();
+        let review_comment_count: usize = self.pulls[&number]
+            .reviews
+            .iter()
+            .map(|r| r.comments.len())
+            .sum();
         let pr = &self.pulls[&number];
         let mut v = self.tpl(if full {
             "pull_request"
@@ -228,6 +234,15 @@ impl State {
             ("base", self.branch_ref(&pr.base, &base_sha, &repo)),
             ("author_association", json!(self.association(&pr.author))),
             ("draft", json!(pr.draft)),
+            (
+                "requested_reviewers",
+                json!(
+                    pr.requested
+                        .iter()
+                        .map(|l| self.user(l, is_bot(l)))
+                        .collect::<Vec<_>>()
+                ),
+            ),
         ] {
             set(&mut v, k, val);
         }
@@ -256,7 +271,7 @@ impl State {
                 ("mergeable_state", json!(mergeable_state)),
                 ("merged_by", merged_by),
                 ("comments", json!(comment_count)),
-                ("review_comments", json!(0)),
+                ("review_comments", json!(review_comment_count)),
                 ("maintainer_can_modify", json!(false)),
                 ("commits", json!(stats.commits)),
                 ("additions", json!(stats.additions)),
@@ -469,7 +484,54 @@ impl State {
         v
     }
 
-    /// check-run for the check `ci` on a commit
+    /// Every check run on a commit: the policy's required check first, then the others.
+    pub(crate) fn check_runs_json(&self, sha: &str) -> Vec<Value> {
+        let mut out: Vec<Value> = self.check_run_json(sha).into_iter().collect();
+        for r in self.extra_runs.iter().filter(|r| r.sha == sha) {
+            let mut v = self.tpl("check_run");
+            let id = r.id;
+            let done = r.run.conclusion.is_some();
+            let details = r
+                .run
+                .details_url
+                .clone()
+                .unwrap_or(format!("{}/runs/{id}", self.web()));
+            for (k, val) in [
+                ("id", json!(id)),
+                ("head_sha", json!(sha)),
+                ("node_id", json!(node_id("CheckRun", id))),
+                ("external_id", json!(id.to_string())),
+                ("url", json!(format!("{}/check-runs/{id}", self.api()))),
+                ("html_url", json!(format!("{}/runs/{id}", self.web()))),
+                ("details_url", json!(details)),
+                (
+                    "status",
+                    json!(if done { "completed" } else { "in_progress" }),
+                ),
+                ("conclusion", json!(r.run.conclusion)),
+                ("started_at", json!(iso(r.created_at))),
+                ("completed_at", opt_time(done.then_some(r.created_at))),
+                (
+                    "output",
+                    json!({
+                        "title": r.run.title,
+                        "summary": r.run.summary,
+                        "text": r.run.text,
+                        "annotations_count": 0,
+                        "annotations_url": format!("{}/check-runs/{id}/annotations", self.api()),
+                    }),
+                ),
+                ("name", json!(r.run.name)),
+                ("check_suite", json!({"id": id + 500_000})),
+            ] {
+                set(&mut v, k, val);
+            }
+            out.push(v);
+        }
+        out
+    }
+
+    /// check-run for the policy's required check on a commit
     pub(crate) fn check_run_json(&self, sha: &str) -> Option<Value> {
         let state = self.check_state(sha)?;
         let check = self.check_runs.get(sha)?;
@@ -479,11 +541,7 @@ impl State {
             CheckState::Success => ("completed", json!("success"), json!(iso(self.now()))),
             CheckState::Failure => ("completed", json!("failure"), json!(iso(self.now()))),
         };
-        let (title, summary) = match state {
-            CheckState::Pending => ("ci is running", "The check is in progress."),
-            CheckState::Success => ("ci passed", "All tests passed."),
-            CheckState::Failure => ("ci failed", "Some tests failed."),
-        };
+        let (title, summary, text) = self.check_texts(state);
         let id = check.id;
         for (k, val) in [
             ("id", json!(id)),
@@ -502,12 +560,12 @@ impl State {
                 json!({
                     "title": title,
                     "summary": summary,
-                    "text": null,
+                    "text": text,
                     "annotations_count": 0,
                     "annotations_url": format!("{}/check-runs/{id}/annotations", self.api()),
                 }),
             ),
-            ("name", json!("ci")),
+            ("name", json!(self.check_name())),
             ("check_suite", json!({"id": id + 500_000})),
         ] {
             set(&mut v, k, val);
@@ -520,32 +578,51 @@ impl State {
         let mut v = self.tpl("combined_status");
         let template = v["statuses"][0].clone();
         let mut statuses = Vec::new();
-        let state = match self.check_state(sha) {
+        let policy = self.check_state(sha);
+        let state = match self.rollup_state(sha, policy) {
             None => "pending",
             Some(CheckState::Pending) => "pending",
             Some(CheckState::Success) => "success",
             Some(CheckState::Failure) => "failure",
         };
-        if let (Some(s), Some(check)) = (self.check_state(sha), self.check_runs.get(sha)) {
-            let mut st = template;
-            let description = match s {
-                CheckState::Pending => "The check is in progress.",
-                CheckState::Success => "All tests passed.",
-                CheckState::Failure => "Some tests failed.",
+        if let (Some(s), Some(check)) = (policy, self.check_runs.get(sha)) {
+            let mut st = template.clone();
+            let (_, description, _) = self.check_texts(s);
+            let own = match s {
+                CheckState::Pending => "pending",
+                CheckState::Success => "success",
+                CheckState::Failure => "failure",
             };
             for (k, val) in [
                 ("url", json!(format!("{}/statuses/{sha}", self.api()))),
                 ("id", json!(check.id)),
                 ("node_id", json!(node_id("StatusContext", check.id))),
-                ("state", json!(state)),
+                ("state", json!(own)),
                 ("description", json!(description)),
                 (
                     "target_url",
                     json!(format!("{}/runs/{}", self.web(), check.id)),
                 ),
-                ("context", json!("ci")),
+                ("context", json!(self.check_name())),
                 ("created_at", json!(iso(check.created_at))),
                 ("updated_at", json!(iso(self.now()))),
+            ] {
+                set(&mut st, k, val);
+            }
+            statuses.push(st);
+        }
+        for s in self.statuses.iter().filter(|s| s.sha == sha) {
+            let mut st = template.clone();
+            for (k, val) in [
+                ("url", json!(format!("{}/statuses/{sha}", self.api()))),
+                ("id", json!(s.id)),
+                ("node_id", json!(node_id("StatusContext", s.id))),
+                ("state", json!(s.state)),
+                ("description", json!(s.description)),
+                ("target_url", json!(s.target_url)),
+                ("context", json!(s.context)),
+                ("created_at", json!(iso(s.created_at))),
+                ("updated_at", json!(iso(s.created_at))),
             ] {
                 set(&mut st, k, val);
             }
@@ -664,9 +741,14 @@ impl State {
     }
 
     /// repository-collaborator-permission
-    pub(crate) fn permission_json(&self, login: &str, role: &str) -> Value {
+    /// For a custom role, `permission` is the legacy base level of its base role and
+    /// `role_name` the custom role's name (the operation's description in GitHub's OpenAPI:
+    /// "The `role_name` attribute provides the name of the assigned role, including custom
+    /// roles. The `permission` can also be used to determine which base level of access the
+    /// collaborator has to the repository").
+    pub(crate) fn permission_json(&self, login: &str, role: &Role) -> Value {
         let mut v = self.tpl("collaborator_permission");
-        let permission = match role {
+        let permission = match role.base.as_str() {
             "maintain" => "write",
             "triage" => "read",
             other => other,
@@ -679,7 +761,7 @@ impl State {
             "read" => 1,
             _ => 0,
         };
-        let have = rank(role);
+        let have = rank(&role.base);
         let mut user = self.user(login, is_bot(login));
         set(
             &mut user,
@@ -692,10 +774,89 @@ impl State {
                 "admin": have >= 5,
             }),
         );
-        set(&mut user, "role_name", json!(role));
+        set(&mut user, "role_name", json!(role.name));
         set(&mut v, "permission", json!(permission));
-        set(&mut v, "role_name", json!(role));
+        set(&mut v, "role_name", json!(role.name));
         set(&mut v, "user", user);
+        v
+    }
+
+    /// pull-request-review-comment (`full`, `GET /pulls/{n}/comments`) or review-comment
+    /// (`GET /pulls/{n}/reviews/{id}/comments`)
+    pub(crate) fn review_comment_json(
+        &self,
+        number: u64,
+        c: &ReviewCommentSt,
+        full: bool,
+    ) -> Value {
+        let mut v = self.tpl(if full {
+            "review_comment"
+        } else {
+            "review_comment_simple"
+        });
+        let api = self.api();
+        let html = format!("{}/pull/{number}#discussion_r{}", self.web(), c.id);
+        let url = format!("{api}/pulls/comments/{}", c.id);
+        let pr_url = format!("{api}/pulls/{number}");
+        if let Value::Object(o) = &mut v {
+            o.remove("in_reply_to_id");
+        }
+        for (k, val) in [
+            ("url", json!(url)),
+            ("pull_request_review_id", json!(c.review_id)),
+            ("id", json!(c.id)),
+            ("node_id", json!(node_id("PullRequestReviewComment", c.id))),
+            ("diff_hunk", json!(c.diff_hunk)),
+            ("path", json!(c.path)),
+            ("position", json!(c.position)),
+            ("original_position", json!(c.position)),
+            ("commit_id", json!(self.pulls[&number].head_sha)),
+            ("original_commit_id", json!(c.commit_id)),
+            ("user", self.user(&c.login, c.bot)),
+            ("body", json!(c.body)),
+            ("created_at", json!(iso(c.created_at))),
+            ("updated_at", json!(iso(c.created_at))),
+            ("html_url", json!(html)),
+            ("pull_request_url", json!(pr_url)),
+            ("author_association", json!(self.association(&c.login))),
+            (
+                "_links",
+                json!({"self": {"href": url}, "html": {"href": html}, "pull_request": {"href": pr_url}}),
+            ),
+            ("start_line", Value::Null),
+            ("original_start_line", Value::Null),
+            ("start_side", Value::Null),
+            ("line", json!(c.line)),
+            ("original_line", json!(c.line)),
+            ("side", json!("RIGHT")),
+            ("subject_type", json!("line")),
+        ] {
+            set(&mut v, k, val);
+        }
+        v
+    }
+
+    /// private-user, for `GET /user` with a person's token
+    pub(crate) fn authenticated_user_json(&self) -> Value {
+        let login = self.caller.login.clone();
+        let mut v = self.tpl("authenticated_user");
+        replace_strings(&mut v, "octocat", &percent_encode(&login));
+        let id = user_id(&login, &self.owner);
+        for (k, val) in [
+            ("login", json!(login)),
+            ("id", json!(id)),
+            ("node_id", json!(node_id("User", id))),
+            ("type", json!("User")),
+            ("name", json!(login)),
+            ("company", Value::Null),
+            ("blog", json!("")),
+            ("location", Value::Null),
+            ("email", Value::Null),
+            ("bio", Value::Null),
+            ("twitter_username", Value::Null),
+        ] {
+            set(&mut v, k, val);
+        }
         v
     }
 

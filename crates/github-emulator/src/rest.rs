@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use crate::git::MergeTree;
 use crate::render::{is_bot, workflow_id, workflow_name};
 use crate::state::{
-    CheckState, IssueSt, ReactionSt, RunSt, State, TOOL_LOGIN, gone, message, not_found, validation,
+    CheckState, ReactionSt, RunSt, State, gone, message, not_found, too_long, validation,
 };
 use crate::util::{parse_iso, percent_encode};
 use crate::{Checks, Dispatch, Incoming, Merge, Reply};
@@ -14,6 +14,7 @@ use crate::{Checks, Dispatch, Incoming, Merge, Reply};
 /// parameters where two templates could match the same path.
 const ROUTES: &[(&str, &str)] = &[
     ("GET", "/rate_limit"),
+    ("GET", "/user"),
     ("GET", "/repos/{owner}/{repo}"),
     ("GET", "/repos/{owner}/{repo}/pulls"),
     ("POST", "/repos/{owner}/{repo}/pulls"),
@@ -27,6 +28,19 @@ const ROUTES: &[(&str, &str)] = &[
     ),
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"),
     ("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"),
+    (
+        "GET",
+        "/repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/comments",
+    ),
+    ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/comments"),
+    (
+        "GET",
+        "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers",
+    ),
+    (
+        "POST",
+        "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers",
+    ),
     ("GET", "/repos/{owner}/{repo}/issues"),
     ("POST", "/repos/{owner}/{repo}/issues"),
     ("GET", "/repos/{owner}/{repo}/issues/comments"),
@@ -164,6 +178,23 @@ fn handle_route(st: &mut State, rq: &Incoming, route: &str, p: &Params) -> Reply
     let tail = route.trim_start_matches("/repos/{owner}/{repo}");
     match (rq.method.as_str(), tail) {
         ("GET", "/rate_limit") => Reply::json(200, st.rate_limit_json()),
+        // Installation tokens (Actions' GITHUB_TOKEN, GitHub Apps) are refused: 403 "Resource
+        // not accessible by integration", as API clients report it (e.g.
+        // actions/create-github-app-token#258); a person's token gets their private profile.
+        ("GET", "/user") => {
+            if st.caller.installation {
+                Reply::json(
+                    403,
+                    json!({
+                        "message": "Resource not accessible by integration",
+                        "documentation_url": "https://docs.github.com/rest/users/users#get-the-authenticated-user",
+                        "status": "403",
+                    }),
+                )
+            } else {
+                Reply::json(200, st.authenticated_user_json())
+            }
+        }
         ("GET", "") => Reply::json(200, st.repository()),
         ("GET", "/pulls") => list_pulls(st, rq, &q),
         ("POST", "/pulls") => create_pull(st, &body),
@@ -192,6 +223,43 @@ fn handle_route(st: &mut State, rq: &Incoming, route: &str, p: &Params) -> Reply
         }),
         ("POST", "/pulls/{pull_number}/reviews") => {
             with_pull(st, p, |st, n| create_review(st, n, &body))
+        }
+        ("GET", "/pulls/{pull_number}/comments") => with_pull(st, p, |st, n| {
+            let items: Vec<Value> = st.pulls[&n]
+                .reviews
+                .iter()
+                .flat_map(|r| r.comments.iter())
+                .map(|c| st.review_comment_json(n, c, true))
+                .collect();
+            paginate(st, rq, items, None)
+        }),
+        ("GET", "/pulls/{pull_number}/reviews/{review_id}/comments") => {
+            with_pull(st, p, |st, n| {
+                let Some(review) = st.pulls[&n]
+                    .reviews
+                    .iter()
+                    .find(|r| Some(r.id) == p.num("review_id"))
+                else {
+                    return not_found();
+                };
+                let items: Vec<Value> = review
+                    .comments
+                    .iter()
+                    .map(|c| st.review_comment_json(n, c, false))
+                    .collect();
+                paginate(st, rq, items, None)
+            })
+        }
+        ("GET", "/pulls/{pull_number}/requested_reviewers") => with_pull(st, p, |st, n| {
+            let users: Vec<Value> = st.pulls[&n]
+                .requested
+                .iter()
+                .map(|l| st.user(l, is_bot(l)))
+                .collect();
+            Reply::json(200, json!({"users": users, "teams": []}))
+        }),
+        ("POST", "/pulls/{pull_number}/requested_reviewers") => {
+            with_pull(st, p, |st, n| request_reviewers(st, n, &body))
         }
         ("GET", "/issues") => list_issues(st, rq, &q),
         ("POST", "/issues") => create_issue(st, &body),
@@ -420,6 +488,9 @@ fn create_pull(st: &mut State, body: &Value) -> Reply {
     let Some(base) = str_field(body, "base") else {
         return missing("PullRequest", "base");
     };
+    if let Some(reply) = too_long(str_field(body, "body"), false, DOCS_CREATE_PULL) {
+        return reply;
+    }
     let head = match head.split_once(':') {
         Some((owner, branch)) if owner.eq_ignore_ascii_case(&st.owner) => branch,
         Some(_) => return invalid("PullRequest", "head"),
@@ -455,7 +526,7 @@ fn create_pull(st: &mut State, body: &Value) -> Reply {
         (head, &head_sha),
         (base, &base_sha),
         body.get("draft").and_then(Value::as_bool).unwrap_or(false),
-        TOOL_LOGIN,
+        &st.caller.login.clone(),
     );
     // The answer to a creation is not a read: mergeability stays unknown for the first read.
     let mut v = st.pull_json(number, true);
@@ -505,6 +576,13 @@ fn set_pull_state(st: &mut State, n: u64, state: &str, now: u64) -> Result<(), R
 }
 
 fn update_pull(st: &mut State, n: u64, body: &Value) -> Reply {
+    if let Some(reply) = too_long(
+        str_field(body, "body"),
+        false,
+        "https://docs.github.com/rest/pulls/pulls#update-a-pull-request",
+    ) {
+        return reply;
+    }
     if let Some(base) = str_field(body, "base")
         && !st.git.branches().contains_key(base)
     {
@@ -695,7 +773,8 @@ fn create_review(st: &mut State, n: u64, body: &Value) -> Reply {
     if matches!(state, "CHANGES_REQUESTED" | "COMMENTED") && text.is_empty() {
         return simple("Body can't be blank");
     }
-    if st.pulls[&n].author == TOOL_LOGIN {
+    let caller = st.caller.clone();
+    if st.pulls[&n].author == caller.login {
         match state {
             "APPROVED" => return simple("Can not approve your own pull request"),
             "CHANGES_REQUESTED" => {
@@ -704,10 +783,82 @@ fn create_review(st: &mut State, n: u64, body: &Value) -> Reply {
             _ => {}
         }
     }
-    let id = st.add_review(n, TOOL_LOGIN, true, state, text);
+    // Inline comments: `comments: [{path, line, body}]` on lines of the head (side RIGHT).
+    let mut comments = Vec::new();
+    for c in body
+        .get("comments")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let (Some(path), Some(text)) = (str_field(c, "path"), str_field(c, "body")) else {
+            return invalid("PullRequestReviewComment", "comments");
+        };
+        let Some(line) = c
+            .get("line")
+            .or_else(|| c.get("position"))
+            .and_then(Value::as_u64)
+        else {
+            return simple("Line could not be resolved");
+        };
+        comments.push((path.to_string(), line, text.to_string()));
+    }
+    let id = match st.add_review_with_comments(n, &caller.login, caller.bot, state, text, &comments)
+    {
+        Ok(id) => id,
+        Err(e) => return simple(&e),
+    };
     let pr = &st.pulls[&n];
     let review = pr.reviews.iter().find(|r| r.id == id).expect("just added");
     Reply::json(200, st.review_json(n, review))
+}
+
+const DOCS_CREATE_PULL: &str = "https://docs.github.com/rest/pulls/pulls#create-a-pull-request";
+
+/// POST …/pulls/{n}/requested_reviewers: 201 with the pull request (pull-request-simple).
+/// GitHub refuses (422) reviewers who are not collaborators and the pull request's author.
+fn request_reviewers(st: &mut State, n: u64, body: &Value) -> Reply {
+    let docs =
+        "https://docs.github.com/rest/pulls/review-requests#request-reviewers-for-a-pull-request";
+    let reviewers: Vec<String> = body
+        .get("reviewers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect();
+    let teams = body
+        .get("team_reviewers")
+        .and_then(Value::as_array)
+        .is_some_and(|t| !t.is_empty());
+    let author = st.pulls[&n].author.clone();
+    if reviewers.iter().any(|r| r.eq_ignore_ascii_case(&author)) {
+        return Reply::json(
+            422,
+            json!({"message": "Review cannot be requested from pull request author.", "documentation_url": docs, "status": "422"}),
+        );
+    }
+    let collaborator = |l: &str| st.permissions.keys().any(|k| k.eq_ignore_ascii_case(l));
+    if teams || reviewers.iter().any(|r| !collaborator(r)) {
+        return Reply::json(
+            422,
+            json!({
+                "message": format!("Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the {}/{} repository.", st.owner, st.name),
+                "documentation_url": docs,
+                "status": "422",
+            }),
+        );
+    }
+    let now = st.tick();
+    let pr = st.pulls.get_mut(&n).expect("a pull request");
+    for r in reviewers {
+        if !pr.requested.iter().any(|x| x.eq_ignore_ascii_case(&r)) {
+            pr.requested.push(r);
+        }
+    }
+    pr.updated_at = now;
+    Reply::json(201, st.pull_json(n, false))
 }
 
 // -- issues and comments ---------------------------------------------------------------------
@@ -739,27 +890,27 @@ fn create_issue(st: &mut State, body: &Value) -> Reply {
     let Some(title) = title_of(body) else {
         return missing("Issue", "title");
     };
-    let number = st.next_number();
-    let now = st.tick();
-    st.issues.insert(
-        number,
-        IssueSt {
-            number,
-            title,
-            body: str_field(body, "body").map(str::to_string),
-            open: true,
-            labels: labels(body),
-            created_at: now,
-            updated_at: now,
-            closed_at: None,
-            author: TOOL_LOGIN.to_string(),
-        },
-    );
+    if let Some(reply) = too_long(
+        str_field(body, "body"),
+        false,
+        "https://docs.github.com/rest/issues/issues#create-an-issue",
+    ) {
+        return reply;
+    }
+    let author = st.caller.login.clone();
+    let number = st.add_issue(&title, str_field(body, "body"), &author, labels(body));
     let location = format!("{}/issues/{number}", st.api());
     Reply::json(201, st.issue_json(number).expect("just created")).header("location", location)
 }
 
 fn update_issue(st: &mut State, n: u64, body: &Value) -> Reply {
+    if let Some(reply) = too_long(
+        str_field(body, "body"),
+        false,
+        "https://docs.github.com/rest/issues/issues#update-an-issue",
+    ) {
+        return reply;
+    }
     let now = st.tick();
     let state = str_field(body, "state");
     if let Some(s) = state
@@ -848,7 +999,15 @@ fn create_comment(st: &mut State, n: u64, body: &Value) -> Reply {
     let Some(text) = str_field(body, "body") else {
         return missing("IssueComment", "body");
     };
-    let id = st.add_comment(n, TOOL_LOGIN, true, text);
+    if let Some(reply) = too_long(
+        Some(text),
+        true,
+        "https://docs.github.com/rest/issues/comments#create-an-issue-comment",
+    ) {
+        return reply;
+    }
+    let caller = st.caller.clone();
+    let id = st.add_comment(n, &caller.login, caller.bot, text);
     let c = st.comments.iter().find(|c| c.id == id).expect("just added");
     let location = format!("{}/issues/comments/{id}", st.api());
     Reply::json(201, st.comment_json(c)).header("location", location)
@@ -865,6 +1024,13 @@ fn update_comment(st: &mut State, p: &Params, body: &Value) -> Reply {
     let Some(text) = str_field(body, "body") else {
         return missing("IssueComment", "body");
     };
+    if let Some(reply) = too_long(
+        Some(text),
+        true,
+        "https://docs.github.com/rest/issues/comments#update-an-issue-comment",
+    ) {
+        return reply;
+    }
     let now = st.tick();
     st.comments[i].body = text.to_string();
     st.comments[i].updated_at = now;
@@ -898,10 +1064,11 @@ fn create_reaction(st: &mut State, p: &Params, body: &Value) -> Reply {
     let Some(content) = str_field(body, "content").filter(|c| REACTIONS.contains(c)) else {
         return invalid("Reaction", "content");
     };
+    let caller = st.caller.clone();
     if let Some(r) = st
         .reactions
         .iter()
-        .find(|r| r.comment_id == id && r.login == TOOL_LOGIN && r.content == content)
+        .find(|r| r.comment_id == id && r.login == caller.login && r.content == content)
     {
         return Reply::json(200, st.reaction_json(r));
     }
@@ -910,8 +1077,8 @@ fn create_reaction(st: &mut State, p: &Params, body: &Value) -> Reply {
     st.reactions.push(ReactionSt {
         id: rid,
         comment_id: id,
-        login: TOOL_LOGIN.to_string(),
-        bot: is_bot(TOOL_LOGIN),
+        login: caller.login.clone(),
+        bot: caller.bot,
         content: content.to_string(),
         created_at: now,
     });
@@ -926,7 +1093,7 @@ fn check_runs(st: &mut State, p: &Params, q: &Params) -> Reply {
     };
     st.refresh();
     let runs: Vec<Value> = st
-        .check_run_json(&sha)
+        .check_runs_json(&sha)
         .into_iter()
         .filter(|r| {
             (q.get("check_name").is_empty() || r["name"] == q.get("check_name"))

@@ -1,6 +1,6 @@
 //! The emulator's state, its lazy views of the bare repository, faults and the request log.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::Path;
 use std::time::Duration;
 
@@ -8,10 +8,13 @@ use serde_json::{Value, json};
 
 use crate::git::{Git, MergeTree, Stats};
 use crate::util::{self, Rng};
-use crate::{Checks, Dispatch, Fault, Faults, Incoming, Merge, Reply};
+use crate::{CheckOutput, CheckRun, Checks, Dispatch, Fault, Faults, Incoming, Merge, Reply};
 
-/// The tool's own identity: every API write acts as this bot.
+/// The identity of GitHub Actions' `GITHUB_TOKEN` (an installation token of the GitHub Actions
+/// app): callers with a token the emulator does not know act as this bot.
 pub(crate) const TOOL_LOGIN: &str = "github-actions[bot]";
+/// GitHub's limit on issue, pull-request and comment bodies, in characters.
+pub(crate) const BODY_LIMIT: usize = 65_536;
 pub(crate) const DOCS: &str = "https://docs.github.com/rest";
 const RATE_LIMIT: u64 = 5000;
 
@@ -36,6 +39,82 @@ pub(crate) struct PullSt {
     /// `None` until the first read after the head or base moved (that read answers "unknown").
     pub(crate) mergeable: Option<bool>,
     pub(crate) reviews: Vec<ReviewSt>,
+    /// Review threads: each inline review comment starts one.
+    pub(crate) threads: Vec<ThreadSt>,
+    /// Logins whose review is requested (GitHub drops a reviewer once they submit a review).
+    pub(crate) requested: Vec<String>,
+}
+
+pub(crate) struct ThreadSt {
+    pub(crate) id: u64,
+    pub(crate) resolved: bool,
+    pub(crate) resolved_by: Option<String>,
+    /// Ids of its review comments, oldest first.
+    pub(crate) comments: Vec<u64>,
+}
+
+pub(crate) struct ReviewCommentSt {
+    pub(crate) id: u64,
+    pub(crate) review_id: u64,
+    pub(crate) path: String,
+    /// The line of the head commit (right side of the diff) the comment is on.
+    pub(crate) line: u64,
+    /// GitHub's REST `position`: the line's index in the file's diff.
+    pub(crate) position: u64,
+    pub(crate) diff_hunk: String,
+    pub(crate) body: String,
+    pub(crate) login: String,
+    pub(crate) bot: bool,
+    pub(crate) commit_id: String,
+    pub(crate) created_at: u64,
+}
+
+/// A repository role: a built-in one (`name == base`) or a custom role on a base role.
+#[derive(Debug, Clone)]
+pub(crate) struct Role {
+    pub(crate) name: String,
+    /// admin, maintain, write, triage or read.
+    pub(crate) base: String,
+}
+
+/// Who a request acts as: the owner of its token.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    /// REST login (`name[bot]` for a bot).
+    pub(crate) login: String,
+    pub(crate) bot: bool,
+    /// An installation token (a GitHub App, like Actions' `GITHUB_TOKEN`), not a user's token.
+    pub(crate) installation: bool,
+}
+
+impl Caller {
+    pub(crate) fn actions() -> Caller {
+        Caller {
+            login: TOOL_LOGIN.to_string(),
+            bot: true,
+            installation: true,
+        }
+    }
+}
+
+/// A commit status (`POST /statuses/{sha}`), as the emulator's tests add them.
+pub(crate) struct StatusSt {
+    pub(crate) id: u64,
+    pub(crate) sha: String,
+    pub(crate) context: String,
+    /// error, failure, pending or success.
+    pub(crate) state: String,
+    pub(crate) description: Option<String>,
+    pub(crate) target_url: Option<String>,
+    pub(crate) created_at: u64,
+}
+
+/// A check run added besides the policy's required one.
+pub(crate) struct ExtraRunSt {
+    pub(crate) id: u64,
+    pub(crate) sha: String,
+    pub(crate) run: CheckRun,
+    pub(crate) created_at: u64,
 }
 
 pub(crate) struct ReviewSt {
@@ -47,6 +126,7 @@ pub(crate) struct ReviewSt {
     pub(crate) body: String,
     pub(crate) commit_id: String,
     pub(crate) submitted_at: u64,
+    pub(crate) comments: Vec<ReviewCommentSt>,
 }
 
 pub(crate) struct IssueSt {
@@ -124,9 +204,13 @@ pub(crate) enum CheckState {
 pub(crate) enum Decided {
     None,
     Slow(Duration),
-    ServerError { perform: bool },
+    ServerError {
+        perform: bool,
+    },
     SecondaryLimit,
     TooMany,
+    /// The primary rate limit: REST 403, GraphQL 200 with a RATE_LIMITED error.
+    RateLimited,
 }
 
 pub(crate) struct State {
@@ -143,8 +227,22 @@ pub(crate) struct State {
     pub(crate) deleted: BTreeSet<u64>,
     pub(crate) comments: Vec<CommentSt>,
     pub(crate) reactions: Vec<ReactionSt>,
-    pub(crate) permissions: HashMap<String, String>,
+    pub(crate) permissions: HashMap<String, Role>,
+    /// Tokens of callers other than the Actions bot: token → (login, bot).
+    pub(crate) tokens: HashMap<String, (String, bool)>,
+    /// The caller of the request being handled.
+    pub(crate) caller: Caller,
     pub(crate) checks: Checks,
+    /// What the policy's check reports (its name, and its output once it failed).
+    pub(crate) check_output: Option<CheckOutput>,
+    pub(crate) extra_runs: Vec<ExtraRunSt>,
+    pub(crate) statuses: Vec<StatusSt>,
+    /// Faults for the next GraphQL (`.0`) and REST (`.1`) requests, before the random ones.
+    pub(crate) queued: (VecDeque<Fault>, VecDeque<Fault>),
+    /// Faults for the next request with this method whose path ends with this suffix.
+    pub(crate) aimed: Vec<(String, String, Fault)>,
+    /// Every log line is also appended here as it is served (the standalone server's --log).
+    pub(crate) log_file: Option<std::fs::File>,
     pub(crate) check_runs: HashMap<String, CheckSt>,
     pub(crate) strict: bool,
     pub(crate) faults: Faults,
@@ -177,7 +275,13 @@ impl State {
         };
         let started = util::now_secs();
         let mut permissions = HashMap::new();
-        permissions.insert(owner.to_string(), "admin".to_string());
+        permissions.insert(
+            owner.to_string(),
+            Role {
+                name: "admin".into(),
+                base: "admin".into(),
+            },
+        );
         let git = Git::new(bare);
         State {
             default_branch: git.default_branch(),
@@ -192,7 +296,15 @@ impl State {
             comments: Vec::new(),
             reactions: Vec::new(),
             permissions,
+            tokens: HashMap::new(),
+            caller: Caller::actions(),
             checks: Checks::default(),
+            check_output: None,
+            extra_runs: Vec::new(),
+            statuses: Vec::new(),
+            queued: (VecDeque::new(), VecDeque::new()),
+            aimed: Vec::new(),
+            log_file: None,
             check_runs: HashMap::new(),
             strict: false,
             faults: Faults::default(),
@@ -274,6 +386,8 @@ impl State {
                 base_sha: base_sha.to_string(),
                 mergeable: None,
                 reviews: Vec::new(),
+                threads: Vec::new(),
+                requested: Vec::new(),
             },
         );
         self.ensure_check(head_sha);
@@ -447,7 +561,87 @@ impl State {
             {
                 "BLOCKED"
             }
+            // GitHub's MergeStateStatus UNSTABLE: "Mergeable with non-passing commit status",
+            // here the checks and statuses that are not required.
+            Some(true)
+                if matches!(
+                    self.extra_state(&pr.head_sha),
+                    Some(CheckState::Pending | CheckState::Failure)
+                ) =>
+            {
+                "UNSTABLE"
+            }
             Some(true) => "CLEAN",
+        }
+    }
+
+    /// The combined state of the check runs and commit statuses on a commit besides the
+    /// policy's required check: any failure fails, else any pending is pending.
+    pub(crate) fn extra_state(&self, sha: &str) -> Option<CheckState> {
+        let mut states = Vec::new();
+        for r in self.extra_runs.iter().filter(|r| r.sha == sha) {
+            states.push(match r.run.conclusion.as_deref() {
+                None => CheckState::Pending,
+                Some("success" | "neutral" | "skipped") => CheckState::Success,
+                Some(_) => CheckState::Failure,
+            });
+        }
+        for s in self.statuses.iter().filter(|s| s.sha == sha) {
+            states.push(match s.state.as_str() {
+                "pending" => CheckState::Pending,
+                "success" => CheckState::Success,
+                _ => CheckState::Failure,
+            });
+        }
+        combine(states.into_iter())
+    }
+
+    /// `statusCheckRollup.state` of a commit whose policy check is `policy`; `None` when the
+    /// commit has no checks or statuses at all (GitHub answers a null rollup then).
+    pub(crate) fn rollup_state(&self, sha: &str, policy: Option<CheckState>) -> Option<CheckState> {
+        combine(policy.into_iter().chain(self.extra_state(sha)))
+    }
+
+    /// The name of the policy's check (`ci` unless [`crate::Emulator::set_check_output`]).
+    pub(crate) fn check_name(&self) -> String {
+        self.check_output
+            .as_ref()
+            .map_or_else(|| "ci".to_string(), |o| o.name.clone())
+    }
+
+    /// The policy check's (title, summary, text) in a state.
+    pub(crate) fn check_texts(&self, state: CheckState) -> (String, String, Option<String>) {
+        match (state, &self.check_output) {
+            (CheckState::Failure, Some(o)) => {
+                (o.title.clone(), o.summary.clone(), Some(o.text.clone()))
+            }
+            (CheckState::Pending, _) => (
+                format!("{} is running", self.check_name()),
+                "The check is in progress.".into(),
+                None,
+            ),
+            (CheckState::Success, _) => (
+                format!("{} passed", self.check_name()),
+                "All tests passed.".into(),
+                None,
+            ),
+            (CheckState::Failure, None) => (
+                format!("{} failed", self.check_name()),
+                "Some tests failed.".into(),
+                None,
+            ),
+        }
+    }
+
+    /// The caller a token stands for: a registered token's owner, else the Actions bot.
+    pub(crate) fn caller_of(&self, token: Option<&str>) -> Caller {
+        match token.and_then(|t| self.tokens.get(t)) {
+            Some((login, bot)) => Caller {
+                login: login.clone(),
+                bot: *bot,
+                installation: *bot,
+            },
+            None => Caller::actions(),
         }
     }
 
@@ -475,24 +669,106 @@ impl State {
         state: &str,
         body: &str,
     ) -> u64 {
+        self.add_review_with_comments(number, login, bot, state, body, &[])
+            .expect("a review without inline comments cannot fail")
+    }
+
+    /// Submits a review with inline comments `(path, line, body)` on lines of the head commit
+    /// (the right side of the pull request's diff). Each comment starts a review thread; its
+    /// `diff_hunk` is the diff hunk (GitHub's three-dot diff base...head, three lines of
+    /// context) from its `@@` header through the commented line, as GitHub's review comments
+    /// carry it. `Err` with GitHub's message when a path or line is not part of the diff.
+    ///
+    /// A submitted review removes its author from the requested reviewers: "Once a requested
+    /// reviewer submits a review, they are no longer considered a requested reviewer"
+    /// (REST `pulls/list-requested-reviewers`).
+    pub(crate) fn add_review_with_comments(
+        &mut self,
+        number: u64,
+        login: &str,
+        bot: bool,
+        state: &str,
+        body: &str,
+        comments: &[(String, u64, String)],
+    ) -> Result<u64, String> {
         self.refresh();
+        let (base_sha, head_sha) = {
+            let pr = self
+                .pulls
+                .get(&number)
+                .unwrap_or_else(|| panic!("github-emulator: no pull request #{number}"));
+            (pr.base_sha.clone(), pr.head_sha.clone())
+        };
+        let mut hunks = Vec::new();
+        for (path, line, _) in comments {
+            hunks.push(self.git.diff_hunk(&base_sha, &head_sha, path, *line)?);
+        }
         let id = self.next_id(3_000_000);
         let now = self.tick();
-        let pr = self
-            .pulls
-            .get_mut(&number)
-            .unwrap_or_else(|| panic!("github-emulator: no pull request #{number}"));
+        let mut review_comments = Vec::new();
+        let mut threads = Vec::new();
+        for ((path, line, text), (hunk, position)) in comments.iter().zip(hunks) {
+            let cid = self.next_id(8_000_000);
+            let tid = self.next_id(9_000_000);
+            review_comments.push(ReviewCommentSt {
+                id: cid,
+                review_id: id,
+                path: path.clone(),
+                line: *line,
+                position,
+                diff_hunk: hunk,
+                body: text.clone(),
+                login: login.to_string(),
+                bot,
+                commit_id: head_sha.clone(),
+                created_at: now,
+            });
+            threads.push(ThreadSt {
+                id: tid,
+                resolved: false,
+                resolved_by: None,
+                comments: vec![cid],
+            });
+        }
+        let pr = self.pulls.get_mut(&number).expect("checked above");
         pr.reviews.push(ReviewSt {
             id,
             login: login.to_string(),
             bot,
             state: state.to_string(),
             body: body.to_string(),
-            commit_id: pr.head_sha.clone(),
+            commit_id: head_sha,
             submitted_at: now,
+            comments: review_comments,
         });
+        pr.threads.extend(threads);
+        if state != "PENDING" {
+            pr.requested.retain(|r| !r.eq_ignore_ascii_case(login));
+        }
         pr.updated_at = now;
-        id
+        Ok(id)
+    }
+
+    /// A review comment of a pull request by id.
+    pub(crate) fn review_comment(&self, number: u64, id: u64) -> Option<&ReviewCommentSt> {
+        self.pulls
+            .get(&number)?
+            .reviews
+            .iter()
+            .flat_map(|r| r.comments.iter())
+            .find(|c| c.id == id)
+    }
+
+    /// Resolves (or unresolves) a review thread; `false` when there is no such thread.
+    pub(crate) fn resolve_thread(&mut self, thread_id: u64, resolved: bool, by: &str) -> bool {
+        for pr in self.pulls.values_mut() {
+            if let Some(t) = pr.threads.iter_mut().find(|t| t.id == thread_id) {
+                t.resolved = resolved;
+                t.resolved_by = resolved.then(|| by.to_string());
+                return true;
+            }
+        }
+        false
     }
 
     /// Bumps `updated_at` of an issue or pull request.
@@ -508,14 +784,31 @@ impl State {
     // -- faults, logging, headers ------------------------------------------------------------
 
     pub(crate) fn decide_fault(&mut self, rq: &Incoming) -> Decided {
-        let faults = &self.faults;
-        if faults.kinds.is_empty() || faults.rate <= 0.0 {
-            return Decided::None;
-        }
-        if self.rng.next_f64() >= faults.rate {
-            return Decided::None;
-        }
-        let kind = faults.kinds[(self.rng.next_u64() % faults.kinds.len() as u64) as usize];
+        let aimed = self
+            .aimed
+            .iter()
+            .position(|(m, suffix, _)| *m == rq.method && rq.path.ends_with(suffix.as_str()))
+            .map(|i| self.aimed.remove(i).2);
+        let queued = if aimed.is_some() {
+            aimed
+        } else if rq.path == "/graphql" {
+            self.queued.0.pop_front()
+        } else {
+            self.queued.1.pop_front()
+        };
+        let kind = match queued {
+            Some(kind) => kind,
+            None => {
+                let faults = &self.faults;
+                if faults.kinds.is_empty() || faults.rate <= 0.0 {
+                    return Decided::None;
+                }
+                if self.rng.next_f64() >= faults.rate {
+                    return Decided::None;
+                }
+                faults.kinds[(self.rng.next_u64() % faults.kinds.len() as u64) as usize]
+            }
+        };
         match kind {
             Fault::ServerError => {
                 let mutation = rq.path != "/graphql"
@@ -524,15 +817,21 @@ impl State {
                     perform: mutation && self.rng.next_u64() & 1 == 1,
                 }
             }
+            Fault::ServerErrorAfterWrite => Decided::ServerError {
+                perform: rq.path != "/graphql"
+                    && matches!(rq.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE"),
+            },
             Fault::SecondaryLimit => Decided::SecondaryLimit,
             Fault::TooMany => Decided::TooMany,
             Fault::Slow(d) => Decided::Slow(d),
+            Fault::RateLimited => Decided::RateLimited,
         }
     }
 
     /// Handles one request (with its fault), logs it and adds the common headers.
     pub(crate) fn process(&mut self, rq: &Incoming, decided: Decided) -> Reply {
         let graphql = rq.path == "/graphql";
+        self.caller = self.caller_of(rq.token.as_deref());
         let (route, mut reply) = match decided {
             Decided::None | Decided::Slow(_) => self.handle(rq),
             Decided::ServerError { perform } => {
@@ -565,7 +864,38 @@ impl State {
                 )
                 .header("retry-after", "1"),
             ),
+            // The primary rate limit. GraphQL: HTTP 200 and a RATE_LIMITED error, nothing
+            // executed (docs.github.com/graphql/overview/rate-limits-and-query-limits-for-the-graphql-api
+            // "Exceeding the primary rate limit"; the payload as clients report it, e.g.
+            // github/docs#22607, octokit/plugin-throttling). No `data` key: the request failed
+            // before execution, and the GraphQL spec leaves `data` out then. REST: 403 with
+            // `x-ratelimit-remaining: 0` (docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api
+            // "Exceeding the primary rate limit").
+            Decided::RateLimited => {
+                let id = crate::render::user_id(&self.caller.login, &self.owner);
+                let reply = if graphql {
+                    Reply::json(
+                        200,
+                        json!({"errors": [{
+                            "type": "RATE_LIMITED",
+                            "code": "graphql_rate_limit",
+                            "message": format!("API rate limit already exceeded for user ID {id}."),
+                        }]}),
+                    )
+                } else {
+                    Reply::json(
+                        403,
+                        json!({
+                            "message": format!("API rate limit exceeded for user ID {id}. If you reach out to GitHub Support for help, please include the request ID."),
+                            "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+                            "status": "403",
+                        }),
+                    )
+                };
+                (crate::rest::route_of(self, rq), reply)
+            }
         };
+        let limited = matches!(decided, Decided::RateLimited);
 
         // ETag / If-None-Match on successful reads.
         if rq.method == "GET"
@@ -598,8 +928,13 @@ impl State {
         if reply.status != 304 {
             *used += 1;
         }
-        let used = *used;
-        let reset = self.started + 3600;
+        let used = if limited { RATE_LIMIT } else { *used };
+        // A limited caller is told to wait a second: the window resets just ahead.
+        let reset = if limited {
+            util::now_secs() + 1
+        } else {
+            self.started + 3600
+        };
         reply = reply
             .header("content-type", "application/json; charset=utf-8")
             .header("x-ratelimit-limit", RATE_LIMIT.to_string())
@@ -626,7 +961,7 @@ impl State {
         } else {
             None
         };
-        self.log.push(LogEntry {
+        let entry = LogEntry {
             method: rq.method.clone(),
             path: rq.path.clone(),
             route,
@@ -634,7 +969,12 @@ impl State {
             request: request_json.map(|v| v.to_string()),
             response: reply.body.as_ref().map(Value::to_string),
             graphql_query,
-        });
+        };
+        if let Some(file) = &mut self.log_file {
+            use std::io::Write;
+            let _ = file.write_all(&entry.json_line());
+        }
+        self.log.push(entry);
         reply
     }
 
@@ -652,6 +992,66 @@ impl State {
     pub(crate) fn rate_limit_numbers(&self) -> (u64, u64, u64) {
         (self.core_used, self.graphql_used, self.started + 3600)
     }
+}
+
+impl LogEntry {
+    /// One line of the log `scripts/check-github-contract.py` reads, with its newline.
+    pub(crate) fn json_line(&self) -> Vec<u8> {
+        let parse = |s: &Option<String>| -> Value {
+            s.as_deref()
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or(Value::Null)
+        };
+        let line = json!({
+            "method": self.method,
+            "path": self.path,
+            "route": self.route,
+            "status": self.status,
+            "request": parse(&self.request),
+            "response": parse(&self.response),
+            "graphql_query": self.graphql_query,
+        });
+        let mut out = serde_json::to_vec(&line).expect("serialise a log line");
+        out.push(b'\n');
+        out
+    }
+}
+
+/// Any failure fails, else any pending is pending, else success; `None` for no states.
+fn combine(states: impl Iterator<Item = CheckState>) -> Option<CheckState> {
+    let mut out = None;
+    for s in states {
+        out = Some(match (out, s) {
+            (Some(CheckState::Failure), _) | (_, CheckState::Failure) => CheckState::Failure,
+            (Some(CheckState::Pending), _) | (_, CheckState::Pending) => CheckState::Pending,
+            _ => CheckState::Success,
+        });
+    }
+    out
+}
+
+/// 422 for a body over GitHub's 65,536-character limit, in the shape GitHub answers:
+/// comments `{"resource":"IssueComment","code":"unprocessable","field":"data","message":
+/// "Body is too long (maximum is 65536 characters)"}`, issue and pull-request bodies
+/// `{"resource":"Issue","code":"custom","field":"body","message":"body is too long (maximum is
+/// 65536 characters)"}` (pull requests too report the resource `Issue`). Both as API clients
+/// quote GitHub's answers (e.g. easybuilders/easybuild-easyconfigs#24647 in 2025 for comments,
+/// denoland/bump-workspaces#34 in 2024 for pull requests); the limit counts characters.
+pub(crate) fn too_long(body: Option<&str>, comment: bool, docs: &str) -> Option<Reply> {
+    if body.is_none_or(|b| b.chars().count() <= BODY_LIMIT) {
+        return None;
+    }
+    let error = if comment {
+        json!({"resource": "IssueComment", "code": "unprocessable", "field": "data",
+               "message": format!("Body is too long (maximum is {BODY_LIMIT} characters)")})
+    } else {
+        json!({"resource": "Issue", "code": "custom", "field": "body",
+               "message": format!("body is too long (maximum is {BODY_LIMIT} characters)")})
+    };
+    Some(Reply::json(
+        422,
+        json!({"message": "Validation Failed", "errors": [error], "documentation_url": docs, "status": "422"}),
+    ))
 }
 
 pub(crate) fn not_found() -> Reply {

@@ -574,7 +574,7 @@ fn graphql_pages_with_cursors() {
     let prs2 = &p2["data"]["repository"]["pullRequests"];
     assert_eq!(prs2["nodes"][0]["number"], 3);
     assert_eq!(prs2["pageInfo"]["hasNextPage"], false);
-    let unknown = f.pulse_query("query Other { viewer { login } }", None, None);
+    let unknown = f.pulse_query("query Other { viewer { nonsense } }", None, None);
     assert!(unknown["errors"][0]["message"].is_string());
 }
 

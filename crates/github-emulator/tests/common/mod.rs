@@ -224,9 +224,16 @@ pub fn http(
     let mut stream = TcpStream::connect(addr).expect("connect to the emulator");
     let payload = body.map(|b| b.to_string()).unwrap_or_default();
     let mut rq = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer test-token\r\nAccept: application/vnd.github+json\r\nx-github-api-version: 2022-11-28\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/vnd.github+json\r\nx-github-api-version: 2022-11-28\r\nContent-Length: {}\r\n",
         payload.len()
     );
+    // The Actions token unless the caller passes its own Authorization.
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+    {
+        rq.push_str("Authorization: Bearer test-token\r\n");
+    }
     if body.is_some() {
         rq.push_str("Content-Type: application/json\r\n");
     }
