@@ -169,6 +169,30 @@ pub struct FeatureView {
     pub depends_on: Vec<String>,
     /// True for repair work added from a validation finding.
     pub repair: bool,
+    /// The latest review round, while the feature is not merged: "changes requested by @x
+    /// (round 2/3)".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<String>,
+}
+
+/// "changes requested by @x (round 2/3)" for a feature whose PR got such a review.
+fn review_round(events: &[crate::events::Event], feature: &str, config: &Config) -> Option<String> {
+    let e = events
+        .iter()
+        .rev()
+        .find(|e| e.kind == "feature.changes_requested" && e.feature.as_deref() == Some(feature))?;
+    let who: Vec<String> = e.data["reviewers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.as_str().map(|r| format!("@{r}")))
+        .collect();
+    Some(format!(
+        "changes requested by {} (round {}/{})",
+        who.join(", "),
+        e.data["round"].as_u64().unwrap_or(1),
+        config.get_u64("limits.review_rounds").unwrap_or(3)
+    ))
 }
 
 /// Builds the view. `branches` are the existing feature branch names of this mission.
@@ -206,6 +230,9 @@ pub fn status_view(
                         branch: branches.contains(&branch).then_some(branch),
                         depends_on: f.depends_on.clone(),
                         repair: f.origin.is_some(),
+                        review: (f.status != FeatureStatus::Merged)
+                            .then(|| review_round(events, &f.id, config))
+                            .flatten(),
                     }
                 })
                 .collect(),
@@ -322,6 +349,10 @@ fn blocked_actions(m: &Mission) -> Vec<String> {
         )],
         BlockReason::Conflict => vec![format!("resolve the conflict on mission/{id}.{f}, then: git mission resume {id}")],
         BlockReason::CorruptState => vec![format!("inspect mission/{id}; the recovery cookbook is docs/recovery.md")],
+        BlockReason::ReviewLimit => vec![
+            format!("read the review on {f}'s PR; address it by hand on mission/{id}.{f}, or raise limits.review_rounds"),
+            format!("then: git mission resume {id}"),
+        ],
         BlockReason::MergeFailed => vec![
             format!("see why merging {f} failed: git mission log {id}"),
             format!("fix the cause (disk, permissions, a hook, the branch mission/{id}.{f}), then: git mission resume {id}"),

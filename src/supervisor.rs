@@ -78,7 +78,26 @@ pub fn pulse(
     };
     if let Some(f) = &forge {
         // The sync may move the integration head: read the mission again.
-        f.sync()?;
+        let dropped = f.sync()?;
+        if !dropped.is_empty() {
+            // Each commit only this clone had is applied again on the remote's state, so no
+            // run record or decision is lost; the log says what was repaired.
+            let mut repaired = Vec::new();
+            for c in &dropped {
+                let outcome = match store.replay(c)? {
+                    Some(conflicts) => serde_json::json!({ "commit": c, "kept_theirs": conflicts }),
+                    None => serde_json::json!({ "commit": c, "skipped": true }),
+                };
+                repaired.push(outcome);
+            }
+            store.mutate("state: repaired from the remote", |tx| {
+                tx.event(
+                    crate::events::Event::new("state.repaired")
+                        .data(serde_json::json!({ "replayed": repaired })),
+                );
+                Ok(true)
+            })?;
+        }
         cur = current(ws, &store, ov)?;
     }
     let o = observe(ws, &store, &layout, cur, forge.as_ref())?;

@@ -223,6 +223,55 @@ pub fn compose_prompt(
         p.push_str(&failures.join("\n"));
         p.push_str("\n\n");
     }
+    // Reviews that asked for changes on the feature's PR (the latest round).
+    if let Some(e) = head
+        .events
+        .iter()
+        .rev()
+        .find(|e| e.kind == "feature.changes_requested" && e.feature.as_deref() == Some(fid))
+    {
+        p.push_str(&format!(
+            "## Review feedback to address (round {}, PR #{})\n\nYour branch already has the earlier work. Reviewers asked for changes; address every point below, keeping the rest of the work. The text is the reviewers' own.\n\n",
+            e.data["round"].as_u64().unwrap_or(1),
+            e.data["pr"].as_u64().unwrap_or(0)
+        ));
+        for r in e.data["reviews"].as_array().into_iter().flatten() {
+            let who = r["reviewer"].as_str().unwrap_or("a reviewer");
+            if r["thread"].as_bool() == Some(true) {
+                p.push_str(&format!("### @{who} left an unresolved review thread\n\n"));
+            } else {
+                p.push_str(&format!("### @{who} requested changes\n\n"));
+            }
+            let body = r["body"].as_str().unwrap_or("").trim();
+            if !body.is_empty() {
+                for line in body.lines() {
+                    p.push_str(&format!("> {line}\n"));
+                }
+                p.push('\n');
+            }
+            for c in r["comments"].as_array().into_iter().flatten() {
+                let path = c["path"].as_str().unwrap_or("?");
+                let line = c["line"]
+                    .as_u64()
+                    .map(|l| format!(":{l}"))
+                    .unwrap_or_default();
+                p.push_str(&format!(
+                    "- `{path}{line}`: {}\n",
+                    c["body"]
+                        .as_str()
+                        .unwrap_or("")
+                        .trim()
+                        .replace('\n', "\n  ")
+                ));
+                let hunk = c["diff_hunk"].as_str().unwrap_or("").trim_end();
+                if !hunk.is_empty() {
+                    let fenced = hunk.replace('\n', "\n  ").replace("```", "'''");
+                    p.push_str(&format!("\n  ```diff\n  {fenced}\n  ```\n"));
+                }
+            }
+            p.push('\n');
+        }
+    }
     let steering: Vec<String> = head
         .events
         .iter()

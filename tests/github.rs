@@ -729,27 +729,80 @@ fn comments_steer_the_mission_once_and_only_from_writers() {
     g.emu.write_log(&contract_log("comments"));
 }
 
-#[test]
-fn a_storm_of_faults_loses_nothing_and_repeats_nothing() {
+/// A mission through a storm of faults (502s, half of them after the write was performed,
+/// secondary limits, 429s, exhausted GraphQL and REST rate limits) while people comment: one
+/// PR per feature, each recorded with its `pr_opened`, no double merge, no duplicate comment,
+/// every comment answered exactly once.
+fn storm(seed: u64) {
     let g = Gh::new("land: auto\n", TWO_MILESTONES);
     g.emu.set_checks(Checks::PassAfter(1));
     g.emu.set_faults(Faults {
         rate: 0.2,
-        seed: 7,
-        kinds: vec![Fault::ServerError, Fault::SecondaryLimit, Fault::TooMany],
+        seed,
+        kinds: vec![
+            Fault::ServerError,
+            Fault::SecondaryLimit,
+            Fault::TooMany,
+            Fault::RateLimited,
+        ],
     });
     let t0 = std::time::Instant::now();
-    g.pulse_until("the mission completes and lands", |g| {
+    let done = |g: &Gh| {
         g.status() == "completed"
             && g.repo
                 .events()
                 .iter()
                 .any(|e| e["type"] == "mission.landed")
-    });
+    };
+    // Comments arrive during the storm: a command, a hostile flood from a non-writer, an
+    // invalid command (all three left to the pulses), and a command on the newest feature PR
+    // delivered to the comment workflow (`comment --event`, re-run while the storm fails it,
+    // as a person re-runs a failed workflow run) racing the pulses.
+    let flood = format!("/mission {}", "\\".repeat(40_000));
+    let script: [(&str, &str, bool); 4] = [
+        ("alice", "/mission status", false),
+        ("rita", &flood, false),
+        ("alice", "/mission dance", false),
+        ("alice", "/mission status", true),
+    ];
+    let mut posted: Vec<(u64, u64)> = Vec::new();
+    let mut pulses = 0;
+    while !done(&g) {
+        assert!(pulses < 400, "never completed (seed {seed})");
+        if pulses % 2 == 1 && posted.len() < script.len() {
+            let (login, body, on_pr) = script[posted.len()];
+            let on = if on_pr {
+                g.emu.pulls().iter().map(|p| p.number).max()
+            } else {
+                g.emu.issues().first().map(|i| i.number)
+            };
+            if let Some(on) = on {
+                let id = g.emu.add_comment(on, login, false, body);
+                posted.push((on, id));
+                if on_pr {
+                    let event = g.comment_event(on, id, login, body, true);
+                    let ok = (0..10).any(|_| g.run(&["comment", "--event", &event], 60).code == 0);
+                    assert!(ok, "the comment workflow succeeds within ten runs");
+                }
+            }
+        }
+        g.pulse();
+        pulses += 1;
+    }
+    assert_eq!(
+        posted.len(),
+        script.len(),
+        "every comment was posted in the storm"
+    );
     g.pulse_until("the tracking issue is closed", |g| {
         g.emu.issues().first().is_some_and(|i| i.state == "closed")
     });
-    eprintln!("storm: {:?}", t0.elapsed());
+    g.pulse_until("every comment is answered", |g| {
+        posted
+            .iter()
+            .all(|&(on, id)| !replies_to(g, on, id).is_empty())
+    });
+    eprintln!("storm {seed}: {pulses} pulses, {:?}", t0.elapsed());
     let faults = g
         .emu
         .requests()
@@ -764,12 +817,23 @@ fn a_storm_of_faults_loses_nothing_and_repeats_nothing() {
         .count();
     assert!(faults > 5, "the storm happened ({faults} faults)");
     let pulls = g.emu.pulls();
+    let ev = g.repo.events();
     for f in ["F1", "F2", "F3"] {
-        let n = pulls
+        let mine: Vec<u64> = pulls
             .iter()
             .filter(|p| p.head == format!("mission/m.{f}"))
-            .count();
-        assert_eq!(n, 1, "{f} has one PR");
+            .map(|p| p.number)
+            .collect();
+        assert_eq!(mine.len(), 1, "{f} has one PR");
+        let recorded: Vec<&serde_json::Value> = ev
+            .iter()
+            .filter(|e| e["type"] == "feature.pr_opened" && e["feature"] == f)
+            .collect();
+        assert_eq!(recorded.len(), 1, "{f}: {recorded:?}");
+        assert_eq!(
+            recorded[0]["data"]["pr"], mine[0],
+            "{f}: its PR is the one recorded"
+        );
     }
     let merges = g.emu.merges();
     let mut prs: Vec<u64> = merges.iter().map(|m| m.pr).collect();
@@ -778,13 +842,45 @@ fn a_storm_of_faults_loses_nothing_and_repeats_nothing() {
     assert_eq!(prs.len(), merges.len(), "no double merge: {merges:?}");
     assert_eq!(g.emu.issues().len(), 1, "one tracking issue");
     assert_no_duplicate_comments(&g);
+    for &(on, id) in &posted {
+        let replies = replies_to(&g, on, id);
+        assert_eq!(replies.len(), 1, "comment {id} answered once: {replies:?}");
+        assert!(
+            replies[0].len() < 2_000,
+            "a short reply: {}",
+            replies[0].len()
+        );
+        let handled = ev
+            .iter()
+            .filter(|e| {
+                (e["type"] == "comment.answered" || e["type"] == "comment.unanswerable")
+                    && e["data"]["comment"] == id
+            })
+            .count();
+        assert_eq!(handled, 1, "comment {id}: one answered event");
+    }
     for f in ["F1", "F2", "F3"] {
         assert!(
             g.bare_show(&format!("main:out-{f}.txt")).is_some(),
             "{f} landed"
         );
     }
-    g.emu.write_log(&contract_log("storm"));
+    g.emu.write_log(&contract_log(&format!("storm-{seed}")));
+}
+
+#[test]
+fn a_storm_of_faults_loses_nothing_and_repeats_nothing() {
+    storm(7);
+}
+
+#[test]
+fn a_storm_over_another_seed() {
+    storm(11);
+}
+
+#[test]
+fn a_storm_over_a_third_seed() {
+    storm(23);
 }
 
 #[test]
@@ -1247,4 +1343,593 @@ fn approve_from_a_pull_request_comment() {
     assert!(reply.contains("already started"), "{reply}");
     assert_eq!(g.status(), "running");
     g.emu.write_log(&contract_log("approve"));
+}
+
+/// Pulses until F1's PR is open and the tracking issue has its status comment; returns the PR
+/// and the tracking issue.
+fn open_f1(g: &Gh) -> (u64, u64) {
+    g.pulse_until("F1's PR is open", |g| {
+        g.emu.pulls().iter().any(|p| p.head == "mission/m.F1")
+    });
+    g.pulse_until("the tracking issue has a status comment", |g| {
+        g.emu.issues().first().is_some_and(|i| {
+            g.emu
+                .comments(i.number)
+                .iter()
+                .any(|c| c.body.contains("git-mission:status") && c.login == "github-actions[bot]")
+        })
+    });
+    let pr = g
+        .emu
+        .pulls()
+        .into_iter()
+        .find(|p| p.head == "mission/m.F1")
+        .expect("F1 PR")
+        .number;
+    (pr, g.tracking())
+}
+
+fn replies_to(g: &Gh, on: u64, id: u64) -> Vec<String> {
+    g.emu
+        .comments(on)
+        .into_iter()
+        .filter(|c| c.login == "github-actions[bot]")
+        .filter(|c| c.body.contains(&format!("git-mission:reply comment={id} ")))
+        .map(|c| c.body)
+        .collect()
+}
+
+#[test]
+fn a_hostile_comment_is_refused_briefly_and_stalls_nothing() {
+    let g = Gh::new("land: pr\n", TWO_MILESTONES);
+    g.emu.set_checks(Checks::PassAfter(u32::MAX));
+    let (_, t) = open_f1(&g);
+    // 40,000 backslashes from someone without write access.
+    let flood = format!("/mission {}", "\\".repeat(40_000));
+    let rita = g.emu.add_comment(t, "rita", false, &flood);
+    g.pulse_ok();
+    let replies = replies_to(&g, t, rita);
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(
+        replies[0].contains("only people with write"),
+        "{}",
+        replies[0]
+    );
+    assert!(
+        replies[0].len() < 1_000,
+        "the reply echoes nothing: {} bytes",
+        replies[0].len()
+    );
+    // A writer's invalid command is answered with a short, escaped excerpt.
+    let alice = g.emu.add_comment(
+        t,
+        "alice",
+        false,
+        &format!("/mission {}", "`x".repeat(20_000)),
+    );
+    g.pulse_ok();
+    let replies = replies_to(&g, t, alice);
+    assert_eq!(replies.len(), 1);
+    assert!(
+        replies[0].len() < 1_000 && replies[0].contains('…'),
+        "{}",
+        replies[0]
+    );
+    // A comment whose thread disappears before it is answered is recorded and passed over.
+    let gone = g.emu.add_issue("Unrelated", "x", "alice");
+    let id = g.emu.add_comment(gone, "alice", false, "/mission m status");
+    let event = g.comment_event(gone, id, "alice", "/mission m status", false);
+    g.emu.delete_issue(gone);
+    let out = g.run(&["comment", "--event", &event], 60);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let ev = g.repo.events();
+    assert!(
+        ev.iter()
+            .any(|e| e["type"] == "comment.unanswerable" && e["data"]["comment"] == id),
+        "recorded as unanswerable"
+    );
+    // Everything else goes on: F1 merges once its checks pass.
+    g.emu.set_checks(Checks::PassAfter(0));
+    g.pulse_until("F1 merged", |g| {
+        g.repo
+            .events()
+            .iter()
+            .any(|e| e["type"] == "feature.merged" && e["feature"] == "F1")
+    });
+    assert_no_duplicate_comments(&g);
+}
+
+#[test]
+fn markers_in_other_peoples_comments_are_not_trusted() {
+    let g = Gh::new("land: pr\n", TWO_MILESTONES);
+    g.repo
+        .write("todo/missions/config.yml", "limits: {worker_attempts: 1}\n");
+    g.emu.set_checks(Checks::PassAfter(u32::MAX));
+    g.pulse_until("the tracking issue exists", |g| !g.emu.issues().is_empty());
+    let t = g.tracking();
+    // Before the tool writes its status: someone else's comment carries its marker, and
+    // pretends every alert was already posted.
+    let forged_status = g.emu.add_comment(
+        t,
+        "rita",
+        false,
+        "<!-- git-mission:status mission=m --> not yours",
+    );
+    let alerts: String = (1..=200)
+        .map(|n| format!("<!-- git-mission:alert mission=m event={n} -->"))
+        .collect();
+    g.emu.add_comment(t, "rita", false, &alerts);
+    g.pulse_until("the tool's own status comment", |g| {
+        g.emu
+            .comments(t)
+            .iter()
+            .any(|c| c.login == "github-actions[bot]" && c.body.contains("git-mission:status"))
+    });
+    let rita_status = g
+        .emu
+        .comments(t)
+        .into_iter()
+        .find(|c| c.id == forged_status)
+        .expect("still there");
+    assert_eq!(
+        rita_status.body, "<!-- git-mission:status mission=m --> not yours",
+        "never edited"
+    );
+    // A block is announced although rita's comment claims every alert was posted.
+    g.emu.set_checks(Checks::FailAfter(0));
+    g.pulse_until("blocked", |g| g.status() == "blocked");
+    g.pulse_until("the block is announced", |g| {
+        g.emu
+            .comments(t)
+            .iter()
+            .any(|c| c.login == "github-actions[bot]" && c.body.contains("Mission blocked"))
+    });
+    // A reply marker forged by someone else does not stop the real reply either.
+    let status = g.emu.add_comment(t, "alice", false, "/mission status");
+    g.emu.add_comment(
+        t,
+        "rita",
+        false,
+        &format!("<!-- git-mission:reply comment={status} -->"),
+    );
+    g.pulse_ok();
+    assert_eq!(replies_to(&g, t, status).len(), 1);
+}
+
+#[test]
+fn a_custom_role_based_on_write_may_command() {
+    let g = Gh::new("land: pr\n", TWO_MILESTONES);
+    g.emu.set_checks(Checks::PassAfter(u32::MAX));
+    g.emu.set_role("sam", "security-eng", "write");
+    g.emu.set_role("tim", "auditor", "read");
+    let (_, t) = open_f1(&g);
+    let tim = g.emu.add_comment(t, "tim", false, "/mission pause");
+    g.pulse_ok();
+    assert_eq!(g.status(), "running");
+    assert!(replies_to(&g, t, tim)[0].contains("yours: auditor, based on read"));
+    let sam = g.emu.add_comment(t, "sam", false, "/mission pause");
+    g.pulse_ok();
+    assert_eq!(g.status(), "paused", "{:?}", replies_to(&g, t, sam));
+}
+
+#[test]
+fn graphql_rate_limits_are_waited_out() {
+    let g = Gh::new("land: pr\n", TWO_MILESTONES);
+    g.emu.set_checks(Checks::PassAfter(u32::MAX));
+    g.pulse_ok();
+    g.emu.rate_limit_graphql(1);
+    let started = std::time::Instant::now();
+    let out = g.pulse();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(500),
+        "it waited for the reset"
+    );
+    let graphql = g.emu.requests().iter().filter(|r| r.graphql).count();
+    assert!(
+        graphql >= 3,
+        "the query was asked again after the limit: {graphql}"
+    );
+}
+
+#[test]
+fn a_pr_opened_by_a_request_whose_answer_was_lost_is_recorded() {
+    let g = Gh::new("land: pr\n", TWO_MILESTONES);
+    g.emu.set_checks(Checks::PassAfter(0));
+    // The first PR is created but its answer is a 502.
+    g.emu
+        .fail_next_request("POST", "/pulls", Fault::ServerErrorAfterWrite);
+    let mut out = g.pulse();
+    for _ in 0..40 {
+        if !g.emu.pulls().is_empty() {
+            break;
+        }
+        out = g.pulse();
+    }
+    let posts: Vec<u16> = g
+        .emu
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.route.ends_with("/pulls"))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(posts, [502], "the fault hit the PR's creation");
+    assert_ne!(
+        out.code,
+        0,
+        "the uncertain write stops that pulse: {}",
+        out.snapshot()
+    );
+    assert_eq!(g.emu.pulls().len(), 1, "the PR exists nonetheless");
+    let out = g.run(&["run", "m"], 120);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let ev = g.repo.events();
+    for f in ["F1", "F2", "F3"] {
+        let pr = g
+            .emu
+            .pulls()
+            .into_iter()
+            .find(|p| p.head == format!("mission/m.{f}"))
+            .expect("PR")
+            .number;
+        assert!(
+            ev.iter().any(|e| e["type"] == "feature.pr_opened"
+                && e["feature"] == f
+                && e["data"]["pr"] == pr),
+            "{f}: PR #{pr} recorded"
+        );
+    }
+}
+
+#[test]
+fn parallel_deliveries_of_one_comment_answer_once() {
+    let g = Gh::new("land: pr\n", TWO_MILESTONES);
+    g.emu.set_checks(Checks::PassAfter(u32::MAX));
+    let (_, t) = open_f1(&g);
+    for round in 0..3 {
+        let id = g.emu.add_comment(t, "alice", false, "/mission status");
+        let event = g.comment_event(t, id, "alice", "/mission status", false);
+        let outs: Vec<Output> = std::thread::scope(|s| {
+            let a = s.spawn(|| g.run(&["comment", "--event", &event], 60));
+            let b = s.spawn(|| g.run(&["comment", "--event", &event], 60));
+            vec![a.join().expect("a"), b.join().expect("b")]
+        });
+        for o in &outs {
+            assert_eq!(o.code, 0, "round {round}: {}", o.snapshot());
+        }
+        assert_eq!(replies_to(&g, t, id).len(), 1, "round {round}: one reply");
+        assert_eq!(g.emu.reactions(id).len(), 1, "round {round}");
+    }
+    let ev = g.repo.events();
+    assert_eq!(count(&ev, "comment.answered", None), 3);
+}
+
+#[test]
+fn a_local_worker_racing_a_comment_workflow_never_diverges() {
+    let g = Gh::new("land: pr\n", TWO_MILESTONES);
+    g.emu.set_checks(Checks::PassAfter(u32::MAX));
+    g.pulse_until("the tracking issue exists", |g| !g.emu.issues().is_empty());
+    let t = g.tracking();
+    // Two clones' worth of writers on mission/m: a comment handler pushes state while this
+    // clone's local workers record their runs.
+    for i in 0..6 {
+        let id = g.emu.add_comment(t, "alice", false, "/mission status");
+        let event = g.comment_event(t, id, "alice", "/mission status", false);
+        let out = g.run(&["comment", "--event", &event], 60);
+        assert_eq!(out.code, 0, "{}", out.snapshot());
+        let p = g.pulse();
+        assert!(matches!(p.code, 0 | 3), "pulse {i}: {}", p.snapshot());
+        assert!(!p.stderr.contains("diverged"), "{}", p.stderr);
+    }
+    // The clone and GitHub hold the same mission state.
+    let local = g.repo.git(&["rev-parse", "mission/m"]);
+    let remote = g.bare_show("mission/m").map(|_| ());
+    assert!(remote.is_some());
+    let out = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(&g.bare)
+        .args(["rev-parse", "mission/m"])
+        .output()
+        .expect("rev-parse");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), local);
+    // A divergence left by a process that died between its commit and its push (here: a
+    // state change committed with publishing off) is repaired from GitHub at the next pulse:
+    // the change is applied again on GitHub's state, nothing recorded twice.
+    let out = g.run(
+        &[
+            "-c",
+            "forge=local",
+            "steer",
+            "m",
+            "F3",
+            "never pushed: use tabs",
+        ],
+        60,
+    );
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let stray = g.repo.git(&["rev-parse", "mission/m"]);
+    assert_ne!(
+        g.bare_rev("mission/m"),
+        stray.trim(),
+        "the change is only here"
+    );
+    let id = g.emu.add_comment(t, "alice", false, "/mission status");
+    let event = g.comment_event(t, id, "alice", "/mission status", false);
+    // The comment handler runs from another clone: GitHub moves on without the stray commit.
+    let other = g.repo.home().join("other-clone");
+    let ok = std::process::Command::new("git")
+        .args(["clone", "-q"])
+        .arg(&g.bare)
+        .arg(&other)
+        .status()
+        .expect("clone")
+        .success();
+    assert!(ok);
+    let env = g.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = g
+        .repo
+        .command(&["comment", "--event", &event], &env)
+        .current_dir(&other)
+        .output()
+        .expect("comment in the other clone");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let diverged = g.bare_rev("mission/m");
+    assert!(
+        !g.repo
+            .git_ok(&["merge-base", "--is-ancestor", &diverged, stray.trim()])
+            && !g
+                .repo
+                .git_ok(&["merge-base", "--is-ancestor", stray.trim(), &diverged]),
+        "the clone and GitHub have diverged"
+    );
+    let p = g.pulse();
+    assert!(matches!(p.code, 0 | 3), "{}", p.snapshot());
+    let ev = g.repo.events();
+    let repaired = ev
+        .iter()
+        .find(|e| e["type"] == "state.repaired")
+        .expect("repaired");
+    assert_eq!(
+        repaired["data"]["replayed"],
+        serde_json::json!([{ "commit": stray.trim(), "kept_theirs": [] }]),
+        "{repaired}"
+    );
+    let steered: Vec<_> = ev
+        .iter()
+        .filter(|e| {
+            e["type"] == "feature.steered" && e["data"]["message"] == "never pushed: use tabs"
+        })
+        .collect();
+    assert_eq!(
+        steered.len(),
+        1,
+        "the dropped change is back, once: {steered:?}"
+    );
+    // Both writers' changes are on GitHub, and the comment handled there is still handled once.
+    assert!(
+        g.bare_show("mission/m:todo/missions/m/events.jsonl")
+            .is_some_and(|log| log.contains("never pushed: use tabs")),
+        "published"
+    );
+    assert_eq!(
+        ev.iter()
+            .filter(|e| e["type"] == "comment.handled" && e["data"]["comment"] == id)
+            .count(),
+        1
+    );
+    for e in ev.iter().filter(|e| e["type"] == "run.finished") {
+        let run = &e["run"];
+        assert_eq!(
+            ev.iter()
+                .filter(|x| x["type"] == "run.finished" && x["run"] == *run)
+                .count(),
+            1,
+            "{run} recorded once"
+        );
+    }
+}
+
+#[test]
+fn changes_requested_come_back_as_a_rework_run_and_then_merge() {
+    let g = Gh::new("land: pr\n", TWO_MILESTONES);
+    // Repository-wide: two rework rounds per PR.
+    g.repo
+        .write("todo/missions/config.yml", "limits: {review_rounds: 2}\n");
+    g.emu.set_checks(Checks::PassAfter(0));
+    g.emu.set_permission("carol", "write");
+    let (pr, _) = open_f1(&g);
+    let review = g.emu.add_review_with_comments(
+        pr,
+        "carol",
+        "CHANGES_REQUESTED",
+        "Please greet in full sentences.",
+        &[("out-F1.txt", 1, "Say hello here, not just the feature id.")],
+    );
+    g.pulse_until("the rework is dispatched", |g| {
+        count(&g.repo.events(), "feature.dispatched", Some("F1")) == 2
+    });
+    let ev = g.repo.events();
+    let round = ev
+        .iter()
+        .find(|e| e["type"] == "feature.changes_requested")
+        .expect("recorded");
+    assert_eq!(round["data"]["reviews"][0]["id"], review);
+    assert_eq!(round["data"]["round"], 1);
+    let status = g.repo.run(&["status", "m"]);
+    assert!(
+        status
+            .stdout
+            .contains("changes requested by @carol (round 1/2)"),
+        "{}",
+        status.stdout
+    );
+    // The rework is pushed to the same PR and carol is asked again; approved, it merges.
+    g.pulse_until("carol asked to review again", |g| {
+        g.emu.requested_reviewers(pr).contains(&"carol".to_owned())
+    });
+    assert_eq!(
+        g.emu
+            .pulls()
+            .iter()
+            .filter(|p| p.head == "mission/m.F1")
+            .count(),
+        1,
+        "same PR"
+    );
+    // The rework's prompt carries the review and its inline comment with path, line and hunk.
+    let prompt = std::fs::read_dir(g.repo.runs_dir("m"))
+        .expect("runs")
+        .flatten()
+        .filter(|d| d.file_name().to_string_lossy().contains("-F1-2-"))
+        .find_map(|d| std::fs::read_to_string(d.path().join("prompt.md")).ok())
+        .expect("the rework's prompt");
+    for part in [
+        "Review feedback to address (round 1",
+        "@carol requested changes",
+        "> Please greet in full sentences.",
+        "`out-F1.txt:1`: Say hello here, not just the feature id.",
+        "```diff",
+        "@@",
+    ] {
+        assert!(prompt.contains(part), "{part}:\n{prompt}");
+    }
+    g.emu.add_review(pr, "carol", "APPROVED");
+    g.pulse_until("F1 merged", |g| {
+        g.repo
+            .events()
+            .iter()
+            .any(|e| e["type"] == "feature.merged" && e["feature"] == "F1")
+    });
+    // F2's PR: two rounds of changes requested, then the mission waits for a person.
+    g.pulse_until("F2's PR", |g| {
+        g.emu.pulls().iter().any(|p| p.head == "mission/m.F2")
+    });
+    let pr2 = g
+        .emu
+        .pulls()
+        .into_iter()
+        .find(|p| p.head == "mission/m.F2")
+        .expect("PR")
+        .number;
+    for n in 1..=3 {
+        g.emu.add_review_with_comments(
+            pr2,
+            "carol",
+            "CHANGES_REQUESTED",
+            &format!("Not yet ({n})."),
+            &[],
+        );
+        g.pulse_until(&format!("round {n} handled"), |g| {
+            let ev = g.repo.events();
+            count(&ev, "feature.changes_requested", Some("F2")) >= n.min(2)
+                && (n < 3 || g.status() == "blocked")
+                && (n == 3 || count(&ev, "feature.review_requested", Some("F2")) >= n)
+        });
+    }
+    let s = g.repo.status_json();
+    assert_eq!(s["block"]["reason"], "review_limit", "{s}");
+    assert!(
+        s["block"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Not yet (3).")
+    );
+}
+
+#[test]
+fn failing_checks_bring_their_name_summary_and_log_to_the_next_attempt() {
+    let g = Gh::new("land: pr\n", TWO_MILESTONES);
+    g.emu.set_check_output(github_emulator::CheckOutput {
+        name: "ci/test".into(),
+        title: "2 tests failed".into(),
+        summary: "test_settings and test_storage failed".into(),
+        text: "running 12 tests\n...\nFAILED test_settings: expected 3, got 4\n".into(),
+    });
+    g.emu.set_checks(Checks::FailAfter(0));
+    g.pulse_ok();
+    g.pulse_until("F1's second attempt finished", |g| {
+        g.repo
+            .events()
+            .iter()
+            .filter(|e| e["type"] == "run.finished" && e["feature"] == "F1")
+            .count()
+            == 2
+    });
+    let prompt = std::fs::read_dir(g.repo.runs_dir("m"))
+        .expect("runs")
+        .flatten()
+        .filter(|d| d.file_name().to_string_lossy().contains("-F1-2-"))
+        .find_map(|d| std::fs::read_to_string(d.path().join("prompt.md")).ok())
+        .expect("the second attempt's prompt");
+    for part in [
+        "check `ci/test` (failure): 2 tests failed",
+        "test_settings and test_storage failed",
+        "FAILED test_settings: expected 3, got 4",
+    ] {
+        assert!(prompt.contains(part), "{part}:\n{prompt}");
+    }
+}
+
+#[test]
+fn unresolved_review_threads_bring_a_rework_when_configured() {
+    let g = Gh::new("land: pr\n", TWO_MILESTONES);
+    g.repo.write(
+        "todo/missions/config.yml",
+        "github: {rework_on: unresolved_threads}\n",
+    );
+    g.emu.set_checks(Checks::PassAfter(u32::MAX));
+    g.emu.set_permission("carol", "write");
+    let (pr, _) = open_f1(&g);
+    // A plain comment review (not "request changes"): only its thread asks for work.
+    g.emu.add_review_with_comments(
+        pr,
+        "carol",
+        "COMMENTED",
+        "",
+        &[("out-F1.txt", 1, "Name the feature in words here.")],
+    );
+    assert_eq!(g.emu.review_threads(pr).len(), 1, "one open thread");
+    g.pulse_until("the rework is dispatched", |g| {
+        count(&g.repo.events(), "feature.dispatched", Some("F1")) == 2
+    });
+    let ev = g.repo.events();
+    let round = ev
+        .iter()
+        .find(|e| e["type"] == "feature.changes_requested")
+        .expect("recorded");
+    assert_eq!(round["data"]["reviews"][0]["thread"], true, "{round}");
+    g.pulse_until("carol asked to review again", |g| {
+        g.emu.requested_reviewers(pr).contains(&"carol".to_owned())
+    });
+    let prompt = std::fs::read_dir(g.repo.runs_dir("m"))
+        .expect("runs")
+        .flatten()
+        .filter(|d| d.file_name().to_string_lossy().contains("-F1-2-"))
+        .find_map(|d| std::fs::read_to_string(d.path().join("prompt.md")).ok())
+        .expect("the rework's prompt");
+    for part in [
+        "@carol left an unresolved review thread",
+        "`out-F1.txt:1`: Name the feature in words here.",
+    ] {
+        assert!(prompt.contains(part), "{part}:\n{prompt}");
+    }
+    // The thread was answered by a run: once checks pass, the PR merges although nobody
+    // resolved it (a repository that requires resolution says so through mergeStateStatus).
+    g.emu.set_checks(Checks::PassAfter(0));
+    g.pulse_until("F1 merged", |g| {
+        g.repo
+            .events()
+            .iter()
+            .any(|e| e["type"] == "feature.merged" && e["feature"] == "F1")
+    });
+    assert_eq!(
+        count(&g.repo.events(), "feature.changes_requested", Some("F1")),
+        1,
+        "one round for one thread"
+    );
 }

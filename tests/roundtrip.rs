@@ -157,6 +157,7 @@ fn mission() -> impl Strategy<Value = Mission> {
                 worker_attempts: b,
                 validation_failures: None,
                 worker_timeout: c,
+                review_rounds: None,
             });
             m.budget = budget.map(|(usd, tokens, pct)| Budget {
                 usd,

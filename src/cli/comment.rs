@@ -127,8 +127,8 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         let store = Store::new(&ws.repo, id).publishing(&forge);
         let config = crate::pulse::observe::current(&ws, &store, &ov)?.config;
         let handled = handle(&store, &config, &forge, &obs)?;
-        if !already_answered(&forge.gh, &obs, c["created_at"].as_str())? {
-            answer(&forge.gh, &obs, &handled)?;
+        if !already_answered(&forge.gh, &obs, c["created_at"].as_str(), &forge.me())? {
+            answer(&store, &forge.gh, &obs, &handled)?;
         }
         results.push((Some(id.clone()), handled));
     }
@@ -219,14 +219,23 @@ fn approve_route(
         }
     };
     let created = payload["comment"]["created_at"].as_str();
-    if !already_answered(&gh, obs, created)? {
-        answer(&gh, obs, &handled)?;
+    let me = gh.identity(&config.get_strs("github.logins"));
+    if !already_answered(&gh, obs, created, &me)? {
+        // No mission's log to claim the answer in (a draft's PR): the marker look-up above is
+        // the guard.
+        crate::comments::apply::post_answer(&gh, obs, &handled)?;
     }
     Ok(Some((named, handled)))
 }
 
-/// Whether a reply to the comment already exists (a redelivered event).
-fn already_answered(gh: &GitHub, obs: &CommentObs, since: Option<&str>) -> Result<bool> {
+/// Whether the tool (`me`) already replied to the comment (a redelivered event). A marker in
+/// anyone else's comment means nothing.
+fn already_answered(
+    gh: &GitHub,
+    obs: &CommentObs,
+    since: Option<&str>,
+    me: &crate::forge::github::client::Identity,
+) -> Result<bool> {
     let mut path = format!(
         "{}?per_page=100",
         gh.repo_path(&format!("/issues/{}/comments", obs.on))
@@ -235,6 +244,10 @@ fn already_answered(gh: &GitHub, obs: &CommentObs, since: Option<&str>) -> Resul
         path.push_str(&format!("&since={t}"));
     }
     let r = gh.get(&path)?;
+    if r.status == 404 || r.status == 410 {
+        // The thread is gone: nothing there to find (answering records it as unanswerable).
+        return Ok(false);
+    }
     if !r.ok() {
         return Err(Error::Forge {
             message: format!("list comments: {}", r.message()),
@@ -246,6 +259,12 @@ fn already_answered(gh: &GitHub, obs: &CommentObs, since: Option<&str>) -> Resul
         .as_array()
         .into_iter()
         .flatten()
+        .filter(|c| {
+            me.is(
+                c["user"]["login"].as_str().unwrap_or(""),
+                c["user"]["type"].as_str() == Some("Bot"),
+            )
+        })
         .any(|c| c["body"].as_str().is_some_and(|b| b.contains(&mark))))
 }
 

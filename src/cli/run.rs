@@ -157,12 +157,11 @@ pub fn work(cx: &Ctx, a: &WorkArgs) -> Result<u8> {
         .run
         .as_ref()
         .filter(|r| !layout.run(r).join("meta.json").exists());
-    let forge = match remote {
-        Some(_) => {
-            let cur = crate::pulse::observe::current(&ws, &store, &ov)?;
-            supervisor::open_forge(&ws, &store, &cur.config)?
-        }
-        None => None,
+    // With `forge: github`, every state commit this process makes (the run's record) is
+    // pushed with a lease like a pulse's, so a local worker never leaves the clone diverged.
+    let forge = {
+        let cur = crate::pulse::observe::current(&ws, &store, &ov)?;
+        supervisor::open_forge(&ws, &store, &cur.config)?
     };
     let store = match &forge {
         Some(f) => {
@@ -176,7 +175,7 @@ pub fn work(cx: &Ctx, a: &WorkArgs) -> Result<u8> {
             if !crate::mission::ids::is_run_id(r) {
                 return Err(Error::user(format!("invalid run id {r:?}")));
             }
-            if let Some(f) = &forge
+            if let Some(f) = forge.as_ref().filter(|_| remote.is_some())
                 && !adopt(&ws, &store, &layout, &ov, f, &a.feature, r)?
             {
                 let msg = format!(
@@ -235,9 +234,10 @@ pub fn work(cx: &Ctx, a: &WorkArgs) -> Result<u8> {
     let config =
         crate::config::Config::load(&ws.repo, Some((head.mission(), store.file.as_str())), &ov)?;
     let record = crate::worker::execute(&ws.repo, &store, &config, &layout, &run)?;
-    if let Some(f) = &forge {
-        // The branch goes up before the result: a recorded success always has its branch
-        // there. A failed push leaves the run unrecorded; the pulse counts it lost.
+    if let Some(f) = forge.as_ref().filter(|_| remote.is_some()) {
+        // On a runner the branch goes up before the result: a recorded success always has its
+        // branch there. A failed push leaves the run unrecorded; the pulse counts it lost.
+        // (Here, the pulse that merges pushes it.)
         let branch = crate::workspace::feature_branch(&a.id, &a.feature);
         if ws.repo.branch_head(&branch)?.is_some() {
             match f.remote.push(&ws.repo.root, &branch) {

@@ -178,9 +178,14 @@ pub fn human(v: &StatusView) -> String {
                     (None, None) => String::new(),
                 };
                 let repair = if f.repair { " [repair]" } else { "" };
+                let review = f
+                    .review
+                    .as_ref()
+                    .map(|r| format!(" — {r}"))
+                    .unwrap_or_default();
                 t.add_row(vec![
                     format!("  {}", f.id),
-                    format!("{}{repair}", f.title),
+                    format!("{}{repair}{review}", f.title),
                     f.status.to_string(),
                     f.attempts.to_string(),
                     f.depends_on.join(", "),

@@ -30,19 +30,51 @@ pub fn check_login(login: &str) -> bool {
         && core.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
-/// The user's permission on the repository: admin, maintain, write, triage, read or none.
-pub fn permission(gh: &GitHub, login: &str) -> Result<String> {
+/// A user's access to the repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    /// The base level GitHub documents for the permission check: admin, maintain, write,
+    /// triage, read or none. A custom role reports the level it is based on here.
+    pub permission: String,
+    /// The role's name (a custom role's own name), for messages only.
+    pub role: String,
+}
+
+impl Access {
+    fn none() -> Access {
+        Access {
+            permission: "none".into(),
+            role: "none".into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.role == self.permission {
+            f.write_str(&self.permission)
+        } else {
+            write!(f, "{}, based on {}", self.role, self.permission)
+        }
+    }
+}
+
+/// The user's access to the repository (the collaborator-permission API).
+pub fn permission(gh: &GitHub, login: &str) -> Result<Access> {
     if !check_login(login) {
-        return Ok("none".into());
+        return Ok(Access::none());
     }
     let r = gh.get(&gh.repo_path(&format!("/collaborators/{login}/permission")))?;
     match r.status {
-        200 => Ok(r.body["role_name"]
-            .as_str()
-            .or_else(|| r.body["permission"].as_str())
-            .unwrap_or("none")
-            .to_owned()),
-        404 => Ok("none".into()),
+        200 => {
+            let permission = r.body["permission"].as_str().unwrap_or("none").to_owned();
+            let role = r.body["role_name"]
+                .as_str()
+                .unwrap_or(&permission)
+                .to_owned();
+            Ok(Access { permission, role })
+        }
+        404 => Ok(Access::none()),
         _ => Err(Error::Forge {
             message: format!("permission of {login}: {}", r.message()),
             status: r.status,
@@ -50,8 +82,8 @@ pub fn permission(gh: &GitHub, login: &str) -> Result<String> {
     }
 }
 
-pub(crate) fn writer(p: &str) -> bool {
-    matches!(p, "admin" | "maintain" | "write")
+pub(crate) fn writer(a: &Access) -> bool {
+    matches!(a.permission.as_str(), "admin" | "maintain" | "write")
 }
 
 /// Handles a comment for the store's mission: applies its commands once, or returns how it
@@ -81,7 +113,11 @@ pub fn handle(store: &Store, config: &Config, forge: &Forge, c: &CommentObs) -> 
         .iter()
         .filter_map(|r| r.as_ref().ok().map(|p| p.command.clone()))
         .collect();
-    let handled = if commands.is_empty() {
+    // Who may command comes first: a non-writer's text is never answered, only refused.
+    let perm = permission(&forge.gh, &c.login)?;
+    let handled = if !writer(&perm) {
+        not_a_writer(&c.login, &perm)
+    } else if commands.is_empty() {
         let why = lines
             .iter()
             .find_map(|r| r.as_ref().err().map(|e| e.message.clone()))
@@ -91,10 +127,7 @@ pub fn handle(store: &Store, config: &Config, forge: &Forge, c: &CommentObs) -> 
             reply: format!("@{}: {why}. Commands:\n\n```\n{GRAMMAR}\n```", c.login),
         }
     } else {
-        let perm = permission(&forge.gh, &c.login)?;
-        if !writer(&perm) {
-            not_a_writer(&c.login, &perm)
-        } else {
+        {
             // Applied in the same commit that records the comment: at most once.
             let cap = config.get_u64("limits.validation_failures").unwrap_or(5) as u32;
             let mut result = None;
@@ -140,7 +173,7 @@ pub fn handle(store: &Store, config: &Config, forge: &Forge, c: &CommentObs) -> 
 }
 
 /// The refusal for someone who may not command missions.
-pub(crate) fn not_a_writer(login: &str, perm: &str) -> Handled {
+pub(crate) fn not_a_writer(login: &str, perm: &Access) -> Handled {
     Handled {
         ok: Some(false),
         reply: format!(
@@ -286,9 +319,24 @@ fn op(tx: &mut Tx, op: Op, who: &str, why: Option<&str>) -> std::result::Result<
     Ok(applied.summary)
 }
 
-/// Answers a handled comment: a reaction (idempotent on GitHub) and one reply, posted only if
-/// no reply with its marker exists.
-pub fn answer(gh: &GitHub, c: &CommentObs, h: &Handled) -> Result<()> {
+/// How posting an answer went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Posted {
+    Yes,
+    /// GitHub refused it for good (422 body too long, 404 or 410: the comment or thread is
+    /// gone): recorded as handled, never retried, never in the way of other actions.
+    Refused {
+        status: u16,
+        message: String,
+    },
+}
+
+/// GitHub's limit on a comment body is 65,536 characters; replies stay well below.
+const REPLY_LIMIT: usize = 60_000;
+
+/// Posts the reaction and the reply. A transient failure (5xx, network) is an error: the
+/// reply is tried again later.
+pub fn post_answer(gh: &GitHub, c: &CommentObs, h: &Handled) -> Result<Posted> {
     let content = match h.ok {
         Some(true) => "+1",
         Some(false) => "-1",
@@ -301,15 +349,112 @@ pub fn answer(gh: &GitHub, c: &CommentObs, h: &Handled) -> Result<()> {
     if !r.ok() {
         tracing::warn!("cannot react to comment {}: {}", c.id, r.message());
     }
+    let mut reply = h.reply.clone();
+    if reply.len() > REPLY_LIMIT {
+        let mut end = REPLY_LIMIT;
+        while !reply.is_char_boundary(end) {
+            end -= 1;
+        }
+        reply.truncate(end);
+        reply.push_str("\n… (truncated)");
+    }
     let r = gh.post(
         &gh.repo_path(&format!("/issues/{}/comments", c.on)),
-        &json!({ "body": format!("{}\n\n{}", h.reply, reply_marker(c.id)) }),
+        &json!({ "body": format!("{reply}\n\n{}", reply_marker(c.id)) }),
     )?;
-    if r.status != 201 {
-        return Err(Error::Forge {
+    match r.status {
+        201 => Ok(Posted::Yes),
+        400..=499 => Ok(Posted::Refused {
+            status: r.status,
+            message: r.message(),
+        }),
+        _ => Err(Error::Forge {
             message: format!("reply to comment {}: {}", c.id, r.message()),
             status: r.status,
-        });
+        }),
     }
+}
+
+/// The state of a comment's answer in the log: `Some(true)` done (answered, or refused for
+/// good), `Some(false)` someone is at it, `None` free to answer.
+fn answer_state(events: &[Event], comment: u64, now: jiff::Timestamp) -> Option<bool> {
+    let e = events.iter().rev().find(|e| {
+        e.data["comment"].as_u64() == Some(comment)
+            && matches!(
+                e.kind.as_str(),
+                "comment.answering"
+                    | "comment.answered"
+                    | "comment.unanswerable"
+                    | "comment.answer_released"
+            )
+    })?;
+    match e.kind.as_str() {
+        "comment.answered" | "comment.unanswerable" => Some(true),
+        "comment.answering" => crate::claims::Claim::of(e)
+            .is_some_and(|c| c.live(now))
+            .then_some(false),
+        _ => None,
+    }
+}
+
+/// Records a reply found on GitHub (by its marker, from the tool's own identity) whose
+/// answer was lost before the log said so: `comment.answered` with `found: true`.
+pub fn found_answer(store: &Store, comment: u64) -> Result<()> {
+    store.mutate(&format!("comment {comment}: answered"), |tx| {
+        if answer_state(&tx.head.events, comment, jiff::Timestamp::now()) == Some(true) {
+            return Ok(false);
+        }
+        tx.event(Event::new("comment.answered").data(json!({ "comment": comment, "found": true })));
+        Ok(true)
+    })?;
+    Ok(())
+}
+
+/// Answers a handled comment once, even when two deliveries of its event race: the answer is
+/// claimed in the mission's log first (`comment.answering`, pushed with a lease), posted, then
+/// recorded (`comment.answered`). A reply GitHub refuses for good is recorded as
+/// `comment.unanswerable` and never blocks anything; a transient failure releases the claim, so
+/// a later pulse answers.
+pub fn answer(store: &Store, gh: &GitHub, c: &CommentObs, h: &Handled) -> Result<()> {
+    let claim = crate::claims::Claim::mine(std::time::Duration::from_secs(300));
+    let claimed = store.mutate(&format!("comment {}: answering", c.id), |tx| {
+        if answer_state(&tx.head.events, c.id, jiff::Timestamp::now()).is_some() {
+            return Ok(false);
+        }
+        let mut data = claim.data();
+        data["comment"] = json!(c.id);
+        tx.event(Event::new("comment.answering").data(data));
+        Ok(true)
+    })?;
+    if claimed.is_none() {
+        return Ok(());
+    }
+    let (kind, data) = match post_answer(gh, c, h) {
+        Ok(Posted::Yes) => ("comment.answered", json!({ "comment": c.id })),
+        Ok(Posted::Refused { status, message }) => {
+            tracing::warn!(
+                "GitHub refused the reply to comment {}: {status} {message}",
+                c.id
+            );
+            (
+                "comment.unanswerable",
+                json!({ "comment": c.id, "status": status, "message": message }),
+            )
+        }
+        Err(e) => {
+            tracing::warn!(
+                "replying to comment {}: {e}; a later pulse tries again",
+                c.id
+            );
+            (
+                "comment.answer_released",
+                json!({ "comment": c.id, "error": e.to_string() }),
+            )
+        }
+    };
+    store.mutate(&format!("comment {}: answer", c.id), |tx| {
+        tx.event(Event::new(kind).data(data.clone()));
+        Ok(true)
+    })?;
     Ok(())
 }

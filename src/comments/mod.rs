@@ -97,6 +97,20 @@ pub fn parse(body: &str) -> Vec<Result<Parsed, Invalid>> {
     out
 }
 
+/// What a reply may quote of a comment's text: at most 32 characters, no backticks or control
+/// characters, in a code span. A reply never echoes more (a 40,000-character "command" must not
+/// make a reply GitHub refuses, nor let a commenter put words in the tool's mouth).
+pub fn excerpt(s: &str) -> String {
+    const MAX: usize = 32;
+    let clean: String = s
+        .chars()
+        .filter(|c| !c.is_control() && *c != '`')
+        .take(MAX)
+        .collect();
+    let more = s.chars().filter(|c| !c.is_control() && *c != '`').count() > MAX;
+    format!("`{clean}{}`", if more { "…" } else { "" })
+}
+
 /// Splits off the first whitespace-separated word.
 fn word(s: &str) -> (&str, &str) {
     let s = s.trim_start();
@@ -117,7 +131,10 @@ fn parse_line(s: &str, line: usize) -> Result<Parsed, Invalid> {
     } else if first.is_empty() {
         return Err(bad(format!("a command is missing; usage: {GRAMMAR}")));
     } else {
-        return Err(bad(format!("unknown command {first:?}; usage: {GRAMMAR}")));
+        return Err(bad(format!(
+            "unknown command {}; usage: {GRAMMAR}",
+            excerpt(first)
+        )));
     };
     let feature = |args: &str| -> Result<(String, String), Invalid> {
         let (f, rest) = word(args);
@@ -129,7 +146,8 @@ fn parse_line(s: &str, line: usize) -> Result<Parsed, Invalid> {
             )))
         } else {
             Err(bad(format!(
-                "{f:?} is not a feature id (F1, F2b); usage: {GRAMMAR}"
+                "{} is not a feature id (F1, F2b); usage: {GRAMMAR}",
+                excerpt(f)
             )))
         }
     };
@@ -138,7 +156,8 @@ fn parse_line(s: &str, line: usize) -> Result<Parsed, Invalid> {
             Ok(cmd)
         } else {
             Err(bad(format!(
-                "unexpected {args:?} after {verb}; usage: {GRAMMAR}"
+                "unexpected {} after {verb}; usage: {GRAMMAR}",
+                excerpt(args)
             )))
         }
     };
@@ -152,7 +171,8 @@ fn parse_line(s: &str, line: usize) -> Result<Parsed, Invalid> {
             "now" => Command::Pause { now: true },
             other => {
                 return Err(bad(format!(
-                    "unexpected {other:?} after pause (only `now`); usage: {GRAMMAR}"
+                    "unexpected {} after pause (only `now`); usage: {GRAMMAR}",
+                    excerpt(other)
                 )));
             }
         },
@@ -193,10 +213,16 @@ fn parse_line(s: &str, line: usize) -> Result<Parsed, Invalid> {
         "" => {
             let id = mission.as_deref().unwrap_or("");
             return Err(bad(format!(
-                "{id:?} is not a command (after a mission id, a command must follow); usage: {GRAMMAR}"
+                "{} is not a command (after a mission id, a command must follow); usage: {GRAMMAR}",
+                excerpt(id)
             )));
         }
-        other => return Err(bad(format!("unknown command {other:?}; usage: {GRAMMAR}"))),
+        other => {
+            return Err(bad(format!(
+                "unknown command {}; usage: {GRAMMAR}",
+                excerpt(other)
+            )));
+        }
     };
     Ok(Parsed {
         mission,
@@ -299,15 +325,15 @@ mod tests {
         );
         for (body, needle) in [
             ("/mission", "a command is missing"),
-            ("/mission dance", "\"dance\" is not a command"),
-            ("/mission x", "\"x\" is not a command"),
-            ("/mission x dance", "unknown command \"dance\""),
+            ("/mission dance", "`dance` is not a command"),
+            ("/mission x", "`x` is not a command"),
+            ("/mission x dance", "unknown command `dance`"),
             ("/mission skip ../etc", "is not a feature id"),
             ("/mission steer F1", "steer needs a message"),
             ("/mission pause later", "only `now`"),
-            ("/mission retry F1 extra", "unexpected \"extra\""),
+            ("/mission retry F1 extra", "unexpected `extra`"),
             ("/mission revalidate F1", "needs a milestone id"),
-            ("/mission Bad_Id status", "unknown command \"Bad_Id\""),
+            ("/mission Bad_Id status", "unknown command `Bad_Id`"),
         ] {
             let e = one(body).expect_err(body);
             assert!(
@@ -318,5 +344,21 @@ mod tests {
         }
         let two = parse("/mission pause\n/mission resume");
         assert_eq!(two.len(), 2);
+    }
+
+    #[test]
+    fn a_reply_quotes_a_short_escaped_excerpt_only() {
+        let long = format!("/mission {}", "\\".repeat(40_000));
+        let e = one(&long).expect_err("not a command");
+        assert!(e.message.len() < GRAMMAR.len() + 120, "{}", e.message.len());
+        let tricky = one("/mission `@everyone` ```\u{7}").expect_err("not a command");
+        assert!(
+            !tricky.message[..tricky.message.find(';').expect(";")].contains("``"),
+            "{}",
+            tricky.message
+        );
+        assert_eq!(excerpt("abc"), "`abc`");
+        assert_eq!(excerpt(&"x".repeat(40)), format!("`{}…`", "x".repeat(32)));
+        assert_eq!(excerpt("a`b\u{1b}c"), "`abc`");
     }
 }

@@ -105,6 +105,18 @@ pub const KEYS: &[KeyDef] = &[
         doc: "time an Actions worker may wait for a runner, on top of limits.worker_timeout",
     },
     KeyDef {
+        name: "github.logins",
+        kind: Kind::List,
+        default: Some("[]"),
+        doc: "other logins git mission writes as on GitHub (a GitHub App such as my-app[bot], a person's token used locally): their comments are trusted as the tool's own, besides the token's own login",
+    },
+    KeyDef {
+        name: "github.rework_on",
+        kind: Kind::Enum(&["changes_requested", "unresolved_threads"]),
+        default: Some("\"changes_requested\""),
+        doc: "what sends a feature PR back to a worker: reviews requesting changes, or also unresolved review threads",
+    },
+    KeyDef {
         name: "github.remote",
         kind: Kind::Str,
         default: Some("\"origin\""),
@@ -201,6 +213,12 @@ pub const KEYS: &[KeyDef] = &[
         doc: "wall-clock limit of one worker run",
     },
     KeyDef {
+        name: "limits.review_rounds",
+        kind: Kind::Uint,
+        default: Some("3"),
+        doc: "rework runs a feature PR gets for reviews requesting changes, before the mission blocks with review_limit",
+    },
+    KeyDef {
         name: "budget.usd",
         kind: Kind::Number,
         default: None,
@@ -280,6 +298,10 @@ pub struct Settings {
 pub struct GithubSettings {
     #[serde(default)]
     pub repo: Option<String>,
+    #[serde(default)]
+    pub logins: Option<Vec<String>>,
+    #[serde(default)]
+    pub rework_on: Option<String>,
     #[serde(default)]
     pub remote: Option<String>,
     #[serde(default)]
@@ -602,6 +624,16 @@ impl Config {
 
     pub fn get_str(&self, key: &str) -> Option<&str> {
         self.get(key).and_then(Value::as_str)
+    }
+
+    /// A list key's strings (empty when unset).
+    pub fn get_strs(&self, key: &str) -> Vec<String> {
+        self.get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
     }
 
     /// A duration key (validated when loaded), else `default`.

@@ -122,6 +122,7 @@ string_enum!(
         NeedsInput = "needs_input",
         AgentMissing = "agent_missing",
         MergeFailed = "merge_failed",
+        ReviewLimit = "review_limit",
     }
 );
 
@@ -236,6 +237,9 @@ pub struct Limits {
     /// A humantime duration such as `2h` or `45m`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_timeout: Option<String>,
+    /// Rework rounds for reviews requesting changes (`forge: github`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_rounds: Option<u32>,
 }
 
 /// Spending limits; any limit may be absent.

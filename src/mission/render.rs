@@ -219,6 +219,9 @@ fn limits(l: &Limits) -> Vec<(&'static str, String)> {
     if let Some(v) = &l.worker_timeout {
         f.push(("worker_timeout", scalar(v, false)));
     }
+    if let Some(v) = l.review_rounds {
+        f.push(("review_rounds", v.to_string()));
+    }
     f
 }
 

@@ -75,6 +75,7 @@ impl Exec<'_> {
             Action::MergePr { feature, pr, sha } => gh::merge_pr(self, feature, *pr, sha),
             Action::UpdatePr { feature, pr, sha } => gh::update_pr(self, feature, *pr, sha),
             Action::PrConflict { feature, pr } => gh::pr_conflict(self, feature, *pr),
+            Action::Rework { feature, pr, round } => gh::rework(self, feature, *pr, *round),
             Action::PrChecksFailed { feature, pr, state } => {
                 gh::pr_checks_failed(self, feature, *pr, state)
             }

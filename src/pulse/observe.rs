@@ -180,6 +180,7 @@ pub fn observe(
                 events,
                 &view,
                 config.get_str("land").unwrap_or("pr"),
+                config.get_u64("limits.review_rounds").unwrap_or(3) as u32,
             )?;
             // `dispatch: actions`: follow the worker runs (one more request, only while some
             // are outstanding).

@@ -144,6 +144,12 @@ pub enum Action {
         feature: String,
         pr: u64,
     },
+    /// GitHub: reviews on a feature PR request changes: a rework run on its branch.
+    Rework {
+        feature: String,
+        pr: u64,
+        round: u32,
+    },
     /// GitHub: a feature PR's checks failed.
     PrChecksFailed {
         feature: String,
@@ -264,6 +270,10 @@ impl fmt::Display for Action {
                 f,
                 "{feature} (PR #{pr}) conflicts with the integration branch: back to a worker"
             ),
+            Action::Rework { feature, pr, round } => write!(
+                f,
+                "{feature} (PR #{pr}): changes requested; rework round {round} on its branch"
+            ),
             Action::PrChecksFailed { feature, pr, state } => {
                 write!(f, "{feature} (PR #{pr}) checks {}", state.to_lowercase())
             }
@@ -349,10 +359,29 @@ fn github_review(f: &crate::mission::Feature, g: &crate::forge::github::GhSnap) 
             None => Action::Push { feature },
         });
     };
-    if g.heads.get(&f.id).is_some_and(|h| *h != pr.head_sha) {
+    // A head that moved, or a PR this mission has not recorded (opened by a request whose
+    // answer was lost): `push` brings the branch up and records the PR with its event.
+    if g.heads.get(&f.id).is_some_and(|h| *h != pr.head_sha) || f.pr != Some(pr.number) {
         return Some(Action::Push { feature });
     }
     let (number, sha) = (pr.number, pr.head_sha.clone());
+    match g.reviews.get(&f.id) {
+        Some(crate::forge::github::ReviewNeed::Rework { round, .. }) => {
+            return Some(Action::Rework {
+                feature,
+                pr: number,
+                round: *round,
+            });
+        }
+        Some(crate::forge::github::ReviewNeed::Limit(why)) => {
+            return Some(Action::Block {
+                reason: BlockReason::ReviewLimit,
+                feature: Some(feature),
+                message: why.clone(),
+            });
+        }
+        None => {}
+    }
     if pr.mergeable == "CONFLICTING" || pr.merge_state == "DIRTY" {
         return Some(Action::PrConflict {
             feature,

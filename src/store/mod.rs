@@ -129,6 +129,21 @@ impl<'r> Store<'r> {
             return Ok(None);
         };
         let commit = r.peel_to_commit().map_err(|e| err(&e))?;
+        self.head_of(commit).map(Some)
+    }
+
+    /// The state at a commit of the integration branch.
+    fn head_at(&self, commit: &str) -> Result<Head> {
+        let g = self.repo.gix();
+        let err = |e: &dyn std::fmt::Display| Error::Internal(format!("reading {commit}: {e}"));
+        let id = ObjectId::from_hex(commit.as_bytes()).map_err(|e| err(&e))?;
+        self.head_of(g.find_commit(id).map_err(|e| err(&e))?)
+    }
+
+    fn head_of(&self, commit: gix::Commit<'_>) -> Result<Head> {
+        let g = self.repo.gix();
+        let err =
+            |e: &dyn std::fmt::Display| Error::Internal(format!("reading {}: {e}", self.branch));
         let tree = commit.tree_id().map_err(|e| err(&e))?.detach();
         let read = |path: &str| -> Result<Option<String>> {
             let t = g.find_tree(tree).map_err(|e| err(&e))?;
@@ -150,13 +165,112 @@ impl<'r> Store<'r> {
         })?;
         let events_text = read(&self.events_file)?.unwrap_or_default();
         let (events, _) = events::parse(&events_text);
-        Ok(Some(Head {
+        Ok(Head {
             commit: commit.id,
             tree,
             doc,
             events,
             events_text,
-        }))
+        })
+    }
+
+    /// Applies again, on the current head, the change a state commit made that is no longer on
+    /// the branch (it was committed here but never published, and the remote moved on): a
+    /// three-way merge of the mission's fields (a field the commit changed is taken when the
+    /// head still has the commit's parent's value), its body, the other files it wrote, and its
+    /// events appended with their times. Returns the fields and files left as the head has
+    /// them because both sides changed them differently; `None` when the commit is not a
+    /// single-parent state commit of this mission (nothing applied).
+    pub fn replay(&self, commit: &str) -> Result<Option<Vec<String>>> {
+        let parents = crate::git::git(
+            &self.repo.root,
+            &["rev-list", "--parents", "-n", "1", commit],
+        )?;
+        let parents: Vec<&str> = parents.split_whitespace().skip(1).collect();
+        let [parent] = parents[..] else {
+            return Ok(None);
+        };
+        let (Ok(base), Ok(theirs)) = (self.head_at(parent), self.head_at(commit)) else {
+            return Ok(None);
+        };
+        let added: Vec<Event> = theirs
+            .events
+            .iter()
+            .filter(|e| e.seq > base.last_seq())
+            .cloned()
+            .collect();
+        let changed = crate::git::git(
+            &self.repo.root,
+            &[
+                "diff-tree",
+                "-r",
+                "--no-renames",
+                "--name-only",
+                "-z",
+                parent,
+                commit,
+            ],
+        )?;
+        let others: Vec<String> = changed
+            .split('\0')
+            .filter(|p| !p.is_empty() && *p != self.file && *p != self.events_file)
+            .map(str::to_owned)
+            .collect();
+        let subject = crate::git::git(&self.repo.root, &["log", "-1", "--format=%s", commit])?;
+        let mut conflicts = Vec::new();
+        self.mutate(&format!("{} (replayed)", subject.trim()), |tx| {
+            conflicts.clear();
+            let to_json = |m: &Mission| serde_json::to_value(m).unwrap_or_default();
+            let mut ours = to_json(&tx.mission);
+            merge3(
+                &to_json(base.mission()),
+                &to_json(theirs.mission()),
+                &mut ours,
+                "",
+                &mut conflicts,
+            );
+            match serde_json::from_value::<Mission>(ours) {
+                Ok(m) => tx.mission = m,
+                Err(e) => conflicts.push(format!("frontmatter ({e})")),
+            }
+            let (b, t) = (base.doc.body(), theirs.doc.body());
+            if b != t {
+                if tx.head.doc.body() == b {
+                    tx.body = Some(t.to_owned());
+                } else if tx.head.doc.body() != t {
+                    conflicts.push("body".into());
+                }
+            }
+            for path in &others {
+                let (b, t) = (self.read_at(&base, path)?, self.read_at(&theirs, path)?);
+                let now = self.read_at(tx.head, path)?;
+                match t {
+                    Some(t) if now == b => tx.files.push((path.clone(), t.into_bytes())),
+                    t if now == t => {}
+                    _ => conflicts.push(path.clone()),
+                }
+            }
+            // An event the head already has (the same change made again by another writer)
+            // is not repeated.
+            let key = |e: &Event| {
+                let mut v = serde_json::to_value(e).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("seq");
+                    o.remove("at");
+                }
+                v
+            };
+            let known: Vec<serde_json::Value> = tx.head.events.iter().map(key).collect();
+            for e in &added {
+                if !known.contains(&key(e)) {
+                    let mut e = e.clone();
+                    e.seq = 0;
+                    tx.event(e);
+                }
+            }
+            Ok(true)
+        })?;
+        Ok(Some(conflicts))
     }
 
     /// A file of the integration head's tree.
@@ -409,6 +523,79 @@ pub fn commit_file(
     Ok(commit.id.to_string())
 }
 
+/// Three-way merge of JSON values: where `theirs` changed `base`, `ours` takes the change if it
+/// still has the base's value; objects merge key by key, arrays of objects with an `id` item by
+/// item (an item only `theirs` added is appended). Anything else both sides changed
+/// differently stays `ours` and is named in `conflicts`.
+fn merge3(
+    base: &serde_json::Value,
+    theirs: &serde_json::Value,
+    ours: &mut serde_json::Value,
+    path: &str,
+    conflicts: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    if base == theirs || ours == theirs {
+        return;
+    }
+    if ours == base {
+        *ours = theirs.clone();
+        return;
+    }
+    let at = |k: &str| {
+        if path.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match (base, theirs, ours) {
+        (Value::Object(b), Value::Object(t), Value::Object(o)) => {
+            let null = Value::Null;
+            let keys: std::collections::BTreeSet<String> =
+                b.keys().chain(t.keys()).cloned().collect();
+            for k in keys {
+                let (bk, tk) = (b.get(&k).unwrap_or(&null), t.get(&k).unwrap_or(&null));
+                if bk == tk {
+                    continue;
+                }
+                let had = o.contains_key(&k);
+                let ok = o.entry(k.clone()).or_insert(Value::Null);
+                merge3(bk, tk, ok, &at(&k), conflicts);
+                if ok.is_null() && (!had || !t.contains_key(&k)) {
+                    o.remove(&k);
+                }
+            }
+        }
+        (Value::Array(b), Value::Array(t), Value::Array(o))
+            if [b, t, &*o]
+                .iter()
+                .all(|a| a.iter().all(|v| v["id"].is_string())) =>
+        {
+            let find = |a: &[Value], id: &Value| a.iter().position(|v| v["id"] == *id);
+            for tv in t {
+                let id = &tv["id"];
+                match (find(b, id), find(o, id)) {
+                    (Some(bi), Some(oi)) => {
+                        let label = at(id.as_str().unwrap_or("?"));
+                        merge3(&b[bi], tv, &mut o[oi], &label, conflicts);
+                    }
+                    (None, None) => o.push(tv.clone()),
+                    (None, Some(oi)) if o[oi] != *tv => {
+                        conflicts.push(at(id.as_str().unwrap_or("?")));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        _ => conflicts.push(if path.is_empty() {
+            "frontmatter".into()
+        } else {
+            path.to_owned()
+        }),
+    }
+}
+
 enum CommitError {
     Race,
     /// The ref's lock file is held by another process.
@@ -427,5 +614,61 @@ fn signature(repo: &Repo) -> gix::actor::Signature {
         name,
         email,
         time: gix::date::Time::now_utc(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge3;
+    use serde_json::json;
+
+    fn merged(
+        base: serde_json::Value,
+        theirs: serde_json::Value,
+        ours: serde_json::Value,
+    ) -> (serde_json::Value, Vec<String>) {
+        let mut ours = ours;
+        let mut conflicts = Vec::new();
+        merge3(&base, &theirs, &mut ours, "", &mut conflicts);
+        (ours, conflicts)
+    }
+
+    #[test]
+    fn a_change_only_the_replayed_commit_made_is_taken() {
+        let base = json!({"status": "running", "milestones": [{"id": "M1", "features": [
+            {"id": "F1", "status": "running"}, {"id": "F2", "status": "pending"}]}]});
+        // The dropped commit recorded F1's run; the remote meanwhile dispatched F2.
+        let theirs = json!({"status": "running", "milestones": [{"id": "M1", "features": [
+            {"id": "F1", "status": "review", "attempts": 1}, {"id": "F2", "status": "pending"}]}]});
+        let ours = json!({"status": "running", "milestones": [{"id": "M1", "features": [
+            {"id": "F1", "status": "running"}, {"id": "F2", "status": "running"}]}]});
+        let (m, conflicts) = merged(base, theirs, ours);
+        assert!(conflicts.is_empty(), "{conflicts:?}");
+        assert_eq!(
+            m,
+            json!({"status": "running", "milestones": [{"id": "M1", "features": [
+                {"id": "F1", "status": "review", "attempts": 1},
+                {"id": "F2", "status": "running"}]}]})
+        );
+    }
+
+    #[test]
+    fn both_sides_changing_a_field_keeps_the_remote_and_names_it() {
+        let base = json!({"status": "running", "budget": {"usd": 1}});
+        let theirs = json!({"status": "paused", "budget": {"usd": 2}});
+        let ours = json!({"status": "cancelled", "budget": {"usd": 1}});
+        let (m, conflicts) = merged(base, theirs, ours);
+        assert_eq!(m, json!({"status": "cancelled", "budget": {"usd": 2}}));
+        assert_eq!(conflicts, vec!["status".to_owned()]);
+    }
+
+    #[test]
+    fn items_added_and_fields_removed_follow_the_replayed_commit() {
+        let base = json!({"features": [{"id": "F1"}], "pr": 3});
+        let theirs = json!({"features": [{"id": "F1"}, {"id": "F2"}]});
+        let ours = json!({"features": [{"id": "F1", "x": 1}], "pr": 3});
+        let (m, conflicts) = merged(base, theirs, ours);
+        assert!(conflicts.is_empty(), "{conflicts:?}");
+        assert_eq!(m, json!({"features": [{"id": "F1", "x": 1}, {"id": "F2"}]}));
     }
 }

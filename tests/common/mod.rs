@@ -101,6 +101,18 @@ impl TestRepo {
         String::from_utf8(out.stdout).expect("utf-8")
     }
 
+    /// Runs git in the repository; whether it succeeded.
+    pub fn git_ok(&self, args: &[&str]) -> bool {
+        let mut cmd = Command::new("git");
+        self.env(&mut cmd);
+        cmd.args(args)
+            .current_dir(&self.root)
+            .output()
+            .expect("run git")
+            .status
+            .success()
+    }
+
     /// Runs `git-mission` with these arguments in the repository.
     pub fn run(&self, args: &[&str]) -> Output {
         self.run_env(args, &[])
@@ -145,7 +157,11 @@ impl TestRepo {
             .into_iter()
             .flatten()
             .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .filter(|e| {
+                // `<name>-<16 hex>`; not its `.lock` file or a `.stale-…` directory moved aside.
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.starts_with(&prefix) && name.len() == prefix.len() + 16
+            })
             .map(|e| e.path().join(id))
             .collect();
         assert!(

@@ -134,6 +134,37 @@ pub struct GitHub {
     rt: tokio::runtime::Runtime,
     octo: Octocrab,
     pub ep: Endpoint,
+    /// Who the token is, asked once (see [`GitHub::identity`]).
+    me: std::cell::OnceCell<Identity>,
+}
+
+/// Who the tool is on GitHub: the only author whose hidden markers it trusts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The login without a `[bot]` suffix (GraphQL gives `github-actions`, REST
+    /// `github-actions[bot]` for the same author).
+    pub login: String,
+    pub bot: bool,
+    /// Other logins the tool writes as (`github.logins`), without `[bot]`.
+    pub also: Vec<String>,
+}
+
+impl Identity {
+    /// The Actions bot: what `GITHUB_TOKEN` writes as.
+    pub fn actions() -> Identity {
+        Identity {
+            login: "github-actions".into(),
+            bot: true,
+            also: Vec::new(),
+        }
+    }
+
+    /// Whether this is the author `login` (`bot` when GitHub says it is one).
+    pub fn is(&self, login: &str, bot: bool) -> bool {
+        let plain = login.strip_suffix("[bot]").unwrap_or(login);
+        (bot == self.bot && plain.eq_ignore_ascii_case(&self.login))
+            || self.also.iter().any(|a| plain.eq_ignore_ascii_case(a))
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -165,7 +196,57 @@ impl GitHub {
                 .build()
                 .map_err(|e| Error::Internal(format!("octocrab: {e}")))?
         };
-        Ok(GitHub { rt, octo, ep })
+        Ok(GitHub {
+            rt,
+            octo,
+            ep,
+            me: std::cell::OnceCell::new(),
+        })
+    }
+
+    /// Records who the token is, as a query's `viewer` said (a GitHub App's installation token
+    /// reads as `<app>[bot]`).
+    pub fn learn_identity(&self, login: &str) {
+        let _ = self.me.set(Identity {
+            login: login.strip_suffix("[bot]").unwrap_or(login).to_owned(),
+            bot: login.ends_with("[bot]"),
+            also: Vec::new(),
+        });
+    }
+
+    /// Who the token writes as (the `viewer` of the pulse's query when it ran; else the
+    /// Actions bot inside Actions, `GITHUB_ACTIONS=true`; else the token's user, `GET /user`,
+    /// once per process; an installation token, which may not ask, is taken for the Actions
+    /// bot), plus the other logins the tool writes as (`github.logins`).
+    pub fn identity(&self, also: &[String]) -> Identity {
+        let mut me = self.token_identity();
+        me.also = also
+            .iter()
+            .map(|l| l.strip_suffix("[bot]").unwrap_or(l).to_owned())
+            .filter(|l| !l.is_empty())
+            .collect();
+        me
+    }
+
+    fn token_identity(&self) -> Identity {
+        self.me
+            .get_or_init(|| {
+                if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+                    return Identity::actions();
+                }
+                match self.get("/user") {
+                    Ok(r) if r.status == 200 => {
+                        let l = r.body["login"].as_str().unwrap_or("");
+                        Identity {
+                            login: l.strip_suffix("[bot]").unwrap_or(l).to_owned(),
+                            bot: r.body["type"].as_str() == Some("Bot") || l.ends_with("[bot]"),
+                            also: Vec::new(),
+                        }
+                    }
+                    _ => Identity::actions(),
+                }
+            })
+            .clone()
     }
 
     /// `/repos/{owner}/{repo}` + `rest`.
@@ -310,7 +391,14 @@ impl GitHub {
 
 /// How long to wait when GitHub says the request was rate limited (and not performed).
 fn rate_limited(status: u16, headers: &HeaderMap, body: &Value) -> Option<Duration> {
-    if status != 403 && status != 429 {
+    // GraphQL says so with 200 and an error of type RATE_LIMITED (GitHub's docs, "Rate limits
+    // and node limits for the GraphQL API"), and the same reset headers.
+    let graphql = status == 200
+        && body["errors"].as_array().is_some_and(|es| {
+            es.iter()
+                .any(|e| e["type"].as_str() == Some("RATE_LIMITED"))
+        });
+    if status != 403 && status != 429 && !graphql {
         return None;
     }
     let header = |k: &str| {
@@ -330,7 +418,7 @@ fn rate_limited(status: u16, headers: &HeaderMap, body: &Value) -> Option<Durati
         return Some(Duration::from_secs((reset - now).max(1) as u64));
     }
     let message = body["message"].as_str().unwrap_or("").to_lowercase();
-    if status == 429 || message.contains("rate limit") {
+    if status == 429 || graphql || message.contains("rate limit") {
         // A secondary limit without retry-after: at least one minute (GitHub's advice).
         return Some(Duration::from_secs(60));
     }
@@ -347,6 +435,25 @@ fn forge_error(message: &str, status: u16) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_tools_own_logins_are_trusted() {
+        let mut me = Identity::actions();
+        assert!(me.is("github-actions[bot]", true));
+        assert!(
+            me.is("github-actions", true),
+            "GraphQL drops the [bot] suffix"
+        );
+        assert!(
+            !me.is("github-actions", false),
+            "a user named like the bot is not it"
+        );
+        assert!(!me.is("rita", false));
+        me.also = vec!["my-app".into(), "Alice".into()];
+        assert!(me.is("my-app[bot]", true));
+        assert!(me.is("alice", false), "logins compare without case");
+        assert!(!me.is("rita", false));
+    }
 
     #[test]
     fn graphql_url_for_github_and_ghes() {
@@ -395,5 +502,24 @@ mod tests {
             Some(Duration::from_secs(60))
         );
         assert_eq!(rate_limited(502, &h, &Value::Null), None);
+        // GraphQL: 200 with a RATE_LIMITED error waits for the reset.
+        let limited = serde_json::json!({"data": null, "errors": [{"type": "RATE_LIMITED", "message": "API rate limit exceeded"}]});
+        let mut reset = HeaderMap::new();
+        reset.insert("x-ratelimit-remaining", "0".parse().unwrap());
+        let at = jiff::Timestamp::now().as_second() + 3;
+        reset.insert("x-ratelimit-reset", at.to_string().parse().unwrap());
+        let wait = rate_limited(200, &reset, &limited).expect("limited");
+        assert!(
+            wait >= Duration::from_secs(2) && wait <= Duration::from_secs(3),
+            "{wait:?}"
+        );
+        assert_eq!(
+            rate_limited(200, &HeaderMap::new(), &limited),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            rate_limited(200, &reset, &serde_json::json!({"data": {}})),
+            None
+        );
     }
 }

@@ -162,6 +162,70 @@ pub fn push(cx: &mut Exec, feature: &str) -> Result<()> {
             );
             true
         },
+    )?;
+    rerequest_review(cx, forge, &head, feature, number)
+}
+
+/// After a rework run's work is pushed, asks the reviewers who requested changes to review
+/// again (once per round).
+fn rerequest_review(
+    cx: &Exec,
+    forge: &Forge,
+    head: &crate::store::Head,
+    feature: &str,
+    pr: u64,
+) -> Result<()> {
+    let of_f = |e: &&Event| e.feature.as_deref() == Some(feature);
+    let Some(round) = head
+        .events
+        .iter()
+        .rev()
+        .filter(of_f)
+        .find(|e| {
+            matches!(
+                e.kind.as_str(),
+                "feature.changes_requested" | "feature.review_requested"
+            )
+        })
+        .filter(|e| e.kind == "feature.changes_requested" && e.data["pr"].as_u64() == Some(pr))
+    else {
+        return Ok(());
+    };
+    let reviewers: Vec<String> = round.data["reviewers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.as_str())
+        .filter(|r| crate::comments::apply::check_login(r) && !r.ends_with("[bot]"))
+        .map(str::to_owned)
+        .collect();
+    let r = forge.gh.post(
+        &forge
+            .gh
+            .repo_path(&format!("/pulls/{pr}/requested_reviewers")),
+        &json!({ "reviewers": reviewers }),
+    )?;
+    let data = if r.ok() {
+        json!({ "pr": pr, "reviewers": reviewers })
+    } else if (400..500).contains(&r.status) {
+        // Refused (a reviewer who cannot be asked): said once, not retried.
+        json!({ "pr": pr, "reviewers": reviewers, "error": r.message(), "status": r.status })
+    } else {
+        return Err(unexpected("request reviews", &r));
+    };
+    set_feature(
+        cx,
+        &format!("{feature}: review requested again on PR #{pr}"),
+        feature,
+        |_, ms, ev| {
+            ev.push(
+                Event::new("feature.review_requested")
+                    .milestone(ms)
+                    .feature(feature)
+                    .data(data.clone()),
+            );
+            true
+        },
     )
 }
 
@@ -310,13 +374,44 @@ pub fn pr_conflict(cx: &mut Exec, feature: &str, pr: u64) -> Result<()> {
 
 pub fn pr_checks_failed(cx: &mut Exec, feature: &str, pr: u64, state: &str) -> Result<()> {
     let limit = cx.config.get_u64("limits.worker_attempts").unwrap_or(3) as u32;
+    // What the failed checks said (name, title and summary, the end of their text, which is
+    // often the log): the next attempt's prompt carries it.
+    let details: Vec<String> = cx
+        .view
+        .and_then(|v| v.prs.iter().find(|p| p.number == pr))
+        .map(|p| {
+            p.failed_checks
+                .iter()
+                .take(5)
+                .map(|c| {
+                    let tail: Vec<&str> = c.text.lines().rev().take(30).collect();
+                    let tail: Vec<&str> = tail.into_iter().rev().collect();
+                    let mut s = format!("check `{}` ({})", c.name, c.conclusion.to_lowercase());
+                    if !c.summary.is_empty() {
+                        s.push_str(&format!(
+                            ": {}",
+                            c.summary.chars().take(500).collect::<String>()
+                        ));
+                    }
+                    if !tail.is_empty() {
+                        s.push_str(&format!("\n{}", tail.join("\n")));
+                    }
+                    s
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     set_feature(
         cx,
         &format!("{feature}: PR #{pr} checks failed"),
         feature,
         |f, ms, ev| {
-            let failure = format!("the checks of PR #{pr} ended {state}");
-            let data = json!({ "pr": pr, "state": state, "failure": failure });
+            let mut failure = format!("the checks of PR #{pr} ended {state}");
+            if !details.is_empty() {
+                failure.push_str(&format!(":\n{}", details.join("\n\n")));
+            }
+            let checks: Vec<&str> = details.iter().map(String::as_str).collect();
+            let data = json!({ "pr": pr, "state": state, "failure": failure, "checks": checks });
             match crate::forge::checks_failed(f, limit, ms, data) {
                 Some(events) => {
                     ev.extend(events);
@@ -504,6 +599,7 @@ pub fn track(cx: &mut Exec) -> Result<()> {
     let (forge, _) = parts(cx)?;
     let id = cx.store.id.clone();
     let mark = tracking_marker(&id);
+    let me = forge.me();
     let r = forge.gh.get(&format!(
         "{}?state=all&per_page=100",
         forge.gh.repo_path("/issues")
@@ -517,7 +613,12 @@ pub fn track(cx: &mut Exec) -> Result<()> {
         .into_iter()
         .flatten()
         .find(|i| {
-            i["pull_request"].is_null() && i["body"].as_str().is_some_and(|b| b.contains(&mark))
+            i["pull_request"].is_null()
+                && i["body"].as_str().is_some_and(|b| b.contains(&mark))
+                && me.is(
+                    i["user"]["login"].as_str().unwrap_or(""),
+                    i["user"]["type"].as_str() == Some("Bot"),
+                )
         })
         .and_then(|i| i["number"].as_u64());
     let number = match found {
@@ -632,7 +733,10 @@ pub fn publish(cx: &Exec) -> Result<()> {
     let id = cx.store.id.clone();
     let text = status_text(cx, &head);
     let mark = marker("status", &format!("mission={id}"));
-    let sticky = comments.iter().rev().find(|c| c.body.contains(&mark));
+    let me = forge.me();
+    let mine: Vec<&super::CommentObs> =
+        comments.iter().filter(|c| me.is(&c.login, c.bot)).collect();
+    let sticky = mine.iter().rev().find(|c| c.body.contains(&mark));
     match sticky {
         Some(c) if c.body.trim() == text.trim() => {}
         Some(c) => {
@@ -667,7 +771,7 @@ pub fn publish(cx: &Exec) -> Result<()> {
         .collect();
     for e in alerts.iter().rev().take(10).rev() {
         let mark = marker("alert", &format!("mission={id} event={}", e.seq));
-        if comments.iter().any(|c| c.body.contains(&mark)) {
+        if mine.iter().any(|c| c.body.contains(&mark)) {
             continue;
         }
         let what = match e.kind.as_str() {
@@ -705,10 +809,84 @@ pub fn comment(cx: &mut Exec, id: u64) -> Result<()> {
     let Some(c) = view.comments().find(|c| c.id == id).cloned() else {
         return Ok(());
     };
-    let answered = view.has_marker(c.on, &reply_marker(c.id));
+    let answered = view.has_marker(c.on, &reply_marker(c.id), &forge.me());
     let handled = crate::comments::apply::handle(cx.store, cx.config, forge, &c)?;
-    if !answered {
-        crate::comments::apply::answer(&forge.gh, &c, &handled)?;
+    if answered {
+        crate::comments::apply::found_answer(cx.store, c.id)?;
+    } else {
+        crate::comments::apply::answer(cx.store, &forge.gh, &c, &handled)?;
     }
+    Ok(())
+}
+
+/// Reviews on a feature PR request changes: the feature goes back to pending so its next run
+/// works on the same branch, with the reviews (body and every inline comment with its path,
+/// line and diff hunk) in its prompt. Each review is answered once; the PR is updated and its
+/// reviewers asked again when the run's work is pushed.
+pub fn rework(cx: &mut Exec, feature: &str, pr: u64, round: u32) -> Result<()> {
+    let (_, view) = parts(cx)?;
+    let Some(p) = view.prs.iter().find(|p| p.number == pr) else {
+        return Ok(());
+    };
+    let requested = super::rework_requests(p);
+    let clip_to = |s: &str, n: usize| -> String {
+        let t: String = s.chars().take(n).collect();
+        if s.chars().count() > n {
+            format!("{t}…")
+        } else {
+            t
+        }
+    };
+    cx.store
+        .mutate(&format!("{feature}: changes requested on PR #{pr}"), |tx| {
+            let answered = super::reworked(&tx.head.events, feature);
+            let new: Vec<&super::ReviewObs> = requested
+                .iter()
+                .filter(|r| !answered.contains(&(r.id, r.thread)))
+                .collect();
+            if new.is_empty() {
+                return Ok(false);
+            }
+            let Some((ms, _)) = tx.mission.feature(feature) else {
+                return Ok(false);
+            };
+            let milestone = ms.id.clone();
+            let Some(f) = tx
+                .mission
+                .milestones
+                .iter_mut()
+                .flat_map(|m| m.features.iter_mut())
+                .find(|x| x.id == feature)
+            else {
+                return Ok(false);
+            };
+            if f.status != FeatureStatus::Review {
+                return Ok(false);
+            }
+            f.status = FeatureStatus::Pending;
+            // Bounded: a review is data for a prompt, not a way to grow the log without end.
+            let reviews: Vec<serde_json::Value> = new
+                .iter()
+                .map(|r| {
+                    json!({
+                        "id": r.id, "thread": r.thread, "reviewer": r.author, "body": clip_to(&r.body, 4000),
+                        "comments": r.comments.iter().take(50).map(|c| json!({
+                            "path": c.path, "line": c.line,
+                            "diff_hunk": clip_to(&c.diff_hunk, 1500), "body": clip_to(&c.body, 2000),
+                        })).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            let mut reviewers: Vec<&str> = new.iter().map(|r| r.author.as_str()).collect();
+            reviewers.sort_unstable();
+            reviewers.dedup();
+            tx.event(
+                Event::new("feature.changes_requested")
+                    .milestone(&milestone)
+                    .feature(feature)
+                    .data(json!({ "pr": pr, "round": round, "reviewers": reviewers, "reviews": reviews })),
+            );
+            Ok(true)
+        })?;
     Ok(())
 }

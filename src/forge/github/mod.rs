@@ -26,15 +26,22 @@ use sync::Remote;
 /// The query of every pulse: every open PR with its head, mergeability, check rollup, review
 /// decision and latest comments, and the tracking issue's comments. Validated against GitHub's
 /// published schema by `scripts/check-github-contract.py`.
-pub const QUERY: &str = "query MissionPulse($owner: String!, $name: String!, $issue: Int!, $hasIssue: Boolean!, $after: String) {
+pub const QUERY: &str = "query MissionPulse($owner: String!, $name: String!, $issue: Int!, $hasIssue: Boolean!, $threads: Boolean!, $after: String) {
   repository(owner: $owner, name: $name) {
     pullRequests(first: 100, after: $after, states: [OPEN], orderBy: {field: CREATED_AT, direction: ASC}) {
       pageInfo { hasNextPage endCursor }
       nodes {
         number headRefName headRefOid baseRefName isDraft
         mergeable mergeStateStatus reviewDecision
-        commits(last: 1) { nodes { commit { oid statusCheckRollup { state } } } }
+        commits(last: 1) { nodes { commit { oid statusCheckRollup { state
+          contexts(first: 20) { nodes { __typename
+            ... on CheckRun { name conclusion title summary text }
+            ... on StatusContext { context state description } } } } } } }
         comments(last: 50) { nodes { databaseId body author { __typename login } } }
+        reviews(last: 20) { nodes { databaseId state body author { __typename login }
+          comments(first: 30) { nodes { path line originalLine diffHunk body } } } }
+        reviewThreads(last: 30) @include(if: $threads) { nodes { isResolved
+          comments(first: 10) { nodes { databaseId path line originalLine diffHunk body author { login } } } } }
       }
     }
     issue(number: $issue) @include(if: $hasIssue) {
@@ -42,6 +49,7 @@ pub const QUERY: &str = "query MissionPulse($owner: String!, $name: String!, $is
       comments(last: 100) { nodes { databaseId body author { __typename login } } }
     }
   }
+  viewer { login }
   rateLimit { cost remaining resetAt }
 }";
 
@@ -109,7 +117,137 @@ pub struct PrObs {
     pub review: Option<String>,
     /// The check rollup of the head commit: None when the repository has no checks.
     pub checks: Option<String>,
+    /// The checks that failed, with what they said.
+    pub failed_checks: Vec<CheckObs>,
     pub comments: Vec<CommentObs>,
+    /// The latest reviews (oldest first).
+    pub reviews: Vec<ReviewObs>,
+    /// Unresolved review threads, each as a `thread` review by its first comment's author
+    /// (read only with `github.rework_on: unresolved_threads`).
+    pub threads: Vec<ReviewObs>,
+}
+
+/// A failed check of a PR's head: its name and what it reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckObs {
+    pub name: String,
+    pub conclusion: String,
+    /// The check run's title and summary, or a status's description.
+    pub summary: String,
+    /// The check run's text (often the end of its log).
+    pub text: String,
+}
+
+/// A submitted review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewObs {
+    pub id: u64,
+    /// APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED or PENDING.
+    pub state: String,
+    pub author: String,
+    pub body: String,
+    pub comments: Vec<InlineObs>,
+    /// An unresolved review thread (its id is its first comment's), not a review.
+    pub thread: bool,
+}
+
+/// An inline review comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlineObs {
+    pub path: String,
+    /// The line in the PR's head (or where it was, for an outdated comment).
+    pub line: Option<u64>,
+    pub diff_hunk: String,
+    pub body: String,
+}
+
+impl CheckObs {
+    fn parse(n: &Value) -> Option<CheckObs> {
+        match n["__typename"].as_str()? {
+            "CheckRun" => {
+                let conclusion = n["conclusion"].as_str().unwrap_or("").to_owned();
+                if !matches!(
+                    conclusion.as_str(),
+                    "FAILURE" | "TIMED_OUT" | "CANCELLED" | "ACTION_REQUIRED" | "STARTUP_FAILURE"
+                ) {
+                    return None;
+                }
+                let s = |k: &str| n[k].as_str().unwrap_or("").trim().to_owned();
+                let summary = [s("title"), s("summary")]
+                    .into_iter()
+                    .filter(|x| !x.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(": ");
+                Some(CheckObs {
+                    name: s("name"),
+                    conclusion,
+                    summary,
+                    text: s("text"),
+                })
+            }
+            "StatusContext" => {
+                let state = n["state"].as_str().unwrap_or("");
+                if !matches!(state, "FAILURE" | "ERROR") {
+                    return None;
+                }
+                Some(CheckObs {
+                    name: n["context"].as_str().unwrap_or("").to_owned(),
+                    conclusion: state.to_owned(),
+                    summary: n["description"].as_str().unwrap_or("").to_owned(),
+                    text: String::new(),
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+impl ReviewObs {
+    fn parse(n: &Value) -> Option<ReviewObs> {
+        Some(ReviewObs {
+            id: n["databaseId"].as_u64()?,
+            state: n["state"].as_str().unwrap_or("").to_owned(),
+            author: n["author"]["login"].as_str().unwrap_or("ghost").to_owned(),
+            body: n["body"].as_str().unwrap_or("").to_owned(),
+            comments: InlineObs::parse_all(&n["comments"]),
+            thread: false,
+        })
+    }
+
+    /// An unresolved review thread.
+    fn parse_thread(n: &Value) -> Option<ReviewObs> {
+        if n["isResolved"].as_bool() != Some(false) {
+            return None;
+        }
+        let first = &n["comments"]["nodes"][0];
+        Some(ReviewObs {
+            id: first["databaseId"].as_u64()?,
+            state: "UNRESOLVED".into(),
+            author: first["author"]["login"]
+                .as_str()
+                .unwrap_or("ghost")
+                .to_owned(),
+            body: String::new(),
+            comments: InlineObs::parse_all(&n["comments"]),
+            thread: true,
+        })
+    }
+}
+
+impl InlineObs {
+    fn parse_all(conn: &Value) -> Vec<InlineObs> {
+        conn["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| InlineObs {
+                path: c["path"].as_str().unwrap_or("").to_owned(),
+                line: c["line"].as_u64().or_else(|| c["originalLine"].as_u64()),
+                diff_hunk: c["diffHunk"].as_str().unwrap_or("").to_owned(),
+                body: c["body"].as_str().unwrap_or("").to_owned(),
+            })
+            .collect()
+    }
 }
 
 impl PrObs {
@@ -140,8 +278,11 @@ impl View {
             .flat_map(|p| p.comments.iter())
             .chain(self.tracking.iter().flat_map(|t| t.2.iter()))
     }
-    pub fn has_marker(&self, on: u64, mark: &str) -> bool {
-        self.comments().any(|c| c.on == on && c.body.contains(mark))
+    /// Whether the tool (`me`) wrote a comment on `on` carrying `mark`. Markers in anyone
+    /// else's comments mean nothing: anybody can type one.
+    pub fn has_marker(&self, on: u64, mark: &str, me: &client::Identity) -> bool {
+        self.comments()
+            .any(|c| c.on == on && c.body.contains(mark) && me.is(&c.login, c.bot))
     }
 }
 
@@ -155,6 +296,10 @@ pub struct Forge {
     pub remote_head: std::cell::RefCell<Option<String>>,
     /// The repository's work tree root.
     root: std::path::PathBuf,
+    /// `github.logins`: other logins the tool writes as.
+    logins: Vec<String>,
+    /// `github.rework_on: unresolved_threads`: the query reads review threads.
+    pub threads: bool,
 }
 
 impl crate::store::Publish for Forge {
@@ -231,12 +376,22 @@ impl Forge {
             },
             remote_head: std::cell::RefCell::new(None),
             root: repo.root.clone(),
+            logins: config.get_strs("github.logins"),
+            threads: config.get_str("github.rework_on") == Some("unresolved_threads"),
         })
     }
 
+    /// Who the tool writes as: the only author whose markers it trusts.
+    pub fn me(&self) -> client::Identity {
+        self.gh.identity(&self.logins)
+    }
+
     /// Fetches the mission's branches and brings the local integration branch up to the
-    /// remote's. Diverged histories are an error: nothing is rewritten.
-    pub fn sync(&self) -> Result<()> {
+    /// remote's. Every state commit is pushed as it is made, so the only way to diverge is a
+    /// process that died between its commit and its push (and another writer pushed since):
+    /// then the local branch is set to the remote's and the dropped local state commits are
+    /// returned, oldest first, for the caller to re-apply (`Store::replay`).
+    pub fn sync(&self) -> Result<Vec<String>> {
         let root = &self.root;
         let branch = integration_branch(&self.id);
         self.remote.fetch_mission(root, &self.id)?;
@@ -253,48 +408,82 @@ impl Forge {
             )?
             .map(|s| s.trim().to_owned());
             if !sync::fast_forward(root, &branch, local.as_deref(), r)?
-                && !crate::git::is_ancestor(root, r, local.as_deref().unwrap_or(""))
+                && let Some(l) = local.as_deref()
+                && !crate::git::is_ancestor(root, r, l)
             {
-                return Err(Error::user_hint(
-                    format!(
-                        "{branch} here and on {} have diverged; nothing was changed",
-                        self.remote.name
-                    ),
-                    format!(
-                        "another supervisor changed the mission; keep one: `git branch -f {branch} {}/{branch}` drops the local commits (docs/recovery.md)",
-                        self.remote.name
-                    ),
-                ));
+                let dropped: Vec<String> = crate::git::git(
+                    root,
+                    &[
+                        "rev-list",
+                        "--first-parent",
+                        "--reverse",
+                        &format!("{r}..{l}"),
+                    ],
+                )?
+                .lines()
+                .map(str::to_owned)
+                .collect();
+                crate::git::git(root, &["update-ref", &format!("refs/heads/{branch}"), r, l])?;
+                tracing::warn!(
+                    "{branch} here and on {} had diverged; set to the remote's, re-applying {} local commit(s) (the old head {l} stays in the branch's reflog)",
+                    self.remote.name,
+                    dropped.len(),
+                );
+                *self.remote_head.borrow_mut() = remote;
+                return Ok(dropped);
             }
         }
         *self.remote_head.borrow_mut() = remote;
-        Ok(())
+        Ok(Vec::new())
     }
 
     /// Pushes the integration branch if it is ahead of the remote (lease on the known value).
+    /// A refused lease is looked at again: another process of this clone (a local worker
+    /// recording its run) may have pushed this very state, or pushed on top of it; only a
+    /// remote that moved elsewhere is an error (the next pulse's sync repairs it).
     pub fn push_state(&self, repo: &Repo) -> Result<()> {
         let branch = integration_branch(&self.id);
-        let Some(local) = repo.branch_head(&branch)? else {
-            return Ok(());
-        };
-        let expected = self.remote_head.borrow().clone();
-        if expected.as_deref() == Some(local.as_str()) {
-            return Ok(());
+        for _ in 0..3 {
+            let Some(local) = repo.branch_head(&branch)? else {
+                return Ok(());
+            };
+            let expected = self.remote_head.borrow().clone();
+            if expected.as_deref() == Some(local.as_str()) {
+                return Ok(());
+            }
+            if self
+                .remote
+                .push_lease(&repo.root, &branch, &local, expected.as_deref())?
+            {
+                *self.remote_head.borrow_mut() = Some(local);
+                return Ok(());
+            }
+            self.remote.fetch_mission(&self.root, &self.id)?;
+            let remote = self.remote.fetched(&self.root, &branch)?;
+            match remote.as_deref() {
+                Some(r) if r == local => {
+                    *self.remote_head.borrow_mut() = remote;
+                    return Ok(());
+                }
+                // Someone built on this state: take theirs.
+                Some(r) if crate::git::is_ancestor(&self.root, &local, r) => {
+                    self.sync()?;
+                    return Ok(());
+                }
+                // Only the lease was stale: push again on what is there now.
+                Some(r) if crate::git::is_ancestor(&self.root, r, &local) => {
+                    *self.remote_head.borrow_mut() = remote;
+                }
+                _ => break,
+            }
         }
-        if !self
-            .remote
-            .push_lease(&repo.root, &branch, &local, expected.as_deref())?
-        {
-            return Err(Error::Forge {
-                message: format!(
-                    "{} refused {branch}: it changed since it was fetched (another supervisor pushed) or a rule declined it; the next pulse re-reads it",
-                    self.remote.name
-                ),
-                status: 0,
-            });
-        }
-        *self.remote_head.borrow_mut() = Some(local);
-        Ok(())
+        Err(Error::Forge {
+            message: format!(
+                "{} refused {branch}: it changed since it was fetched (another supervisor pushed) or a rule declined it; the next pulse re-reads it",
+                self.remote.name
+            ),
+            status: 0,
+        })
     }
 
     /// Puts the local integration branch back from `new` to `old` (compare-and-swap).
@@ -306,14 +495,20 @@ impl Forge {
 
     /// The pulse's one query (more pages only beyond 100 open PRs).
     pub fn observe(&self, tracking: Option<u64>) -> Result<View> {
+        let threads = self.threads;
         let mut view = View::default();
         let mut after = Value::Null;
         loop {
             let vars = json!({
                 "owner": self.gh.ep.owner, "name": self.gh.ep.name,
-                "issue": tracking.unwrap_or(0), "hasIssue": tracking.is_some(), "after": after,
+                "issue": tracking.unwrap_or(0), "hasIssue": tracking.is_some(),
+                "threads": threads, "after": after,
             });
             let data = self.gh.graphql(QUERY, &vars)?;
+            // Who the token is, from the same query (no request of its own).
+            if let Some(login) = data["viewer"]["login"].as_str() {
+                self.gh.learn_identity(login);
+            }
             let repo = &data["repository"];
             if repo.is_null() {
                 return Err(Error::Forge {
@@ -345,11 +540,29 @@ impl Forge {
                     checks: commit["statusCheckRollup"]["state"]
                         .as_str()
                         .map(str::to_owned),
+                    failed_checks: commit["statusCheckRollup"]["contexts"]["nodes"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(CheckObs::parse)
+                        .collect(),
                     comments: n["comments"]["nodes"]
                         .as_array()
                         .into_iter()
                         .flatten()
                         .filter_map(|c| CommentObs::parse(c, number))
+                        .collect(),
+                    reviews: n["reviews"]["nodes"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(ReviewObs::parse)
+                        .collect(),
+                    threads: n["reviewThreads"]["nodes"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(ReviewObs::parse_thread)
                         .collect(),
                 });
             }
@@ -400,6 +613,61 @@ pub struct GhSnap {
     pub comments: Vec<u64>,
     /// `dispatch: actions`: worker runs on Actions not yet recorded.
     pub workers: Vec<workers::WorkerObs>,
+    /// Features whose PR has reviews requesting changes that no rework has answered yet.
+    pub reviews: HashMap<String, ReviewNeed>,
+}
+
+/// What a review asking for changes calls for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReviewNeed {
+    /// A rework run on the feature's branch, for these reviews; `round` counts from 1.
+    Rework { reviews: Vec<ReviewObs>, round: u32 },
+    /// `limits.review_rounds` are used up: a person decides (the message quotes the reviewer).
+    Limit(String),
+}
+
+/// The reviews of `pr` that ask for changes now: each reviewer's latest decisive review, when
+/// it is CHANGES_REQUESTED.
+/// What asks for a rework of a feature PR: the reviews requesting changes (while GitHub's
+/// review decision is `CHANGES_REQUESTED`), then the unresolved review threads (read only when
+/// configured).
+pub fn rework_requests(pr: &PrObs) -> Vec<ReviewObs> {
+    let mut out = if pr.review.as_deref() == Some("CHANGES_REQUESTED") {
+        changes_requested(pr)
+    } else {
+        Vec::new()
+    };
+    out.extend(pr.threads.iter().cloned());
+    out
+}
+
+/// The reviews and threads already sent to a worker for `feature` (id, thread).
+pub fn reworked(events: &[Event], feature: &str) -> Vec<(u64, bool)> {
+    events
+        .iter()
+        .filter(|e| e.kind == "feature.changes_requested" && e.feature.as_deref() == Some(feature))
+        .flat_map(|e| e.data["reviews"].as_array().cloned().unwrap_or_default())
+        .filter_map(|r| Some((r["id"].as_u64()?, r["thread"].as_bool() == Some(true))))
+        .collect()
+}
+
+pub fn changes_requested(pr: &PrObs) -> Vec<ReviewObs> {
+    let mut latest: Vec<&ReviewObs> = Vec::new();
+    for r in &pr.reviews {
+        if !matches!(
+            r.state.as_str(),
+            "CHANGES_REQUESTED" | "APPROVED" | "DISMISSED"
+        ) {
+            continue;
+        }
+        latest.retain(|x| x.author != r.author);
+        latest.push(r);
+    }
+    latest
+        .into_iter()
+        .filter(|r| r.state == "CHANGES_REQUESTED")
+        .cloned()
+        .collect()
 }
 
 /// Builds the snapshot. `view` is the query's answer; `events` the mission's log.
@@ -410,6 +678,7 @@ pub fn snapshot(
     events: &[Event],
     view: &View,
     land: &str,
+    review_rounds: u32,
 ) -> Result<GhSnap> {
     let integ = integration_branch(id);
     let mut s = GhSnap {
@@ -430,6 +699,44 @@ pub fn snapshot(
             && let Some(h) = repo.branch_head(&branch)?
         {
             s.heads.insert(f.id.clone(), h);
+        }
+        // Changes requested on the PR: rework once per review, up to `review_rounds`.
+        if f.status == FeatureStatus::Review
+            && let Some(pr) = s.prs.get(&f.id)
+        {
+            let rounds = events
+                .iter()
+                .filter(|e| {
+                    e.kind == "feature.changes_requested"
+                        && e.feature.as_deref() == Some(f.id.as_str())
+                })
+                .count();
+            let answered = reworked(events, &f.id);
+            let new: Vec<ReviewObs> = rework_requests(pr)
+                .into_iter()
+                .filter(|r| !answered.contains(&(r.id, r.thread)))
+                .collect();
+            if let Some(last) = new.last() {
+                let round = rounds as u32 + 1;
+                let need = if round > review_rounds {
+                    let said = if last.body.trim().is_empty() {
+                        last.comments.first().map_or("", |c| c.body.as_str())
+                    } else {
+                        last.body.as_str()
+                    };
+                    let words: String = said.trim().chars().take(300).collect();
+                    ReviewNeed::Limit(format!(
+                        "@{} still requests changes on PR #{} after {review_rounds} rework round(s): \"{words}\"",
+                        last.author, pr.number
+                    ))
+                } else {
+                    ReviewNeed::Rework {
+                        reviews: new,
+                        round,
+                    }
+                };
+                s.reviews.insert(f.id.clone(), need);
+            }
         }
     }
     s.land_pr = view
@@ -468,6 +775,7 @@ pub fn snapshot(
         .as_ref()
         .is_none_or(|t| t.1.eq_ignore_ascii_case("open"));
     let handled = handled_comments(events);
+    let done = answered_comments(events);
     for c in view.comments() {
         if c.ours() || c.bot || !crate::comments::has_command(&c.body) {
             continue;
@@ -475,8 +783,9 @@ pub fn snapshot(
         if !mission_of(id, c, view) {
             continue;
         }
-        let answered = view.has_marker(c.on, &reply_marker(c.id));
-        if !handled.contains(&c.id) || !answered {
+        // A reply whose answer was lost (posted, then a 502) is found by its marker; the
+        // action records it, so the log is complete.
+        if !handled.contains(&c.id) || !done.contains(&c.id) {
             s.comments.push(c.id);
         }
     }
@@ -529,6 +838,15 @@ pub fn handled_comments(events: &[Event]) -> Vec<u64> {
     events
         .iter()
         .filter(|e| e.kind == "comment.handled")
+        .filter_map(|e| e.data["comment"].as_u64())
+        .collect()
+}
+
+/// Comments whose answer is done: posted, or refused by GitHub for good.
+fn answered_comments(events: &[Event]) -> std::collections::HashSet<u64> {
+    events
+        .iter()
+        .filter(|e| matches!(e.kind.as_str(), "comment.answered" | "comment.unanswerable"))
         .filter_map(|e| e.data["comment"].as_u64())
         .collect()
 }
