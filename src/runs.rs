@@ -126,8 +126,10 @@ impl Layout {
                 "point `worktrees` at a directory outside the repository, or unset it to use the state directory",
             ));
         }
+        let repo_dir = base.join(repo_key(&repo.root, &common));
+        own_repo_dir(&repo_dir, &common)?;
         Ok(Layout {
-            root: base.join(repo_key(&repo.root, &common)).join(mission),
+            root: repo_dir.join(mission),
             legacy: common.join("git-mission").join(mission),
         })
     }
@@ -249,6 +251,98 @@ fn state(dir: &Path, meta: &Meta) -> RunState {
         }
     }
     RunState::Lost
+}
+
+/// Makes sure the state directory `dir` belongs to this git directory, not to a repository
+/// that was deleted and made again at the same path (a fresh `git init` must not inherit the
+/// old one's runs, which would be taken for its own). Each git directory has a random id
+/// (`<git common dir>/git-mission/instance`), also written into its state directory; a state
+/// directory carrying another id is moved aside to `<dir>.stale-<time>`, one without an id
+/// (made by an earlier version) is adopted. Serialised by an `flock` on
+/// `<git common dir>/git-mission/instance.lock` (only processes of this repository can race
+/// here; nothing is added beside the state directories).
+fn own_repo_dir(dir: &Path, common: &Path) -> Result<()> {
+    let mine = instance_id(&common.join("git-mission").join("instance"))?;
+    let parent = dir.parent().unwrap_or(dir);
+    std::fs::create_dir_all(parent).map_err(Error::io(parent))?;
+    let name = dir
+        .file_name()
+        .map_or_else(|| "repo".to_owned(), |n| n.to_string_lossy().into_owned());
+    let lock_path = common.join("git-mission").join("instance.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(Error::io(&lock_path))?;
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a descriptor owned here; released when `lock` is dropped.
+        unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+    }
+    let stamp = dir.join("instance");
+    match std::fs::read_to_string(&stamp) {
+        Ok(theirs) if theirs.trim() == mine => return Ok(()),
+        Ok(theirs) => {
+            let aside = parent.join(format!(
+                "{name}.stale-{}",
+                jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.f")
+            ));
+            tracing::warn!(
+                "{} belonged to another repository at this path (id {}); moved to {}",
+                dir.display(),
+                theirs.trim(),
+                aside.display()
+            );
+            std::fs::rename(dir, &aside).map_err(Error::io(dir))?;
+        }
+        Err(_) => {}
+    }
+    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+    std::fs::write(&stamp, format!("{mine}\n")).map_err(Error::io(&stamp))?;
+    drop(lock);
+    Ok(())
+}
+
+/// The id in `path`, made (random, atomically: written aside, then hard-linked into place)
+/// when there is none yet.
+fn instance_id(path: &Path) -> Result<String> {
+    if let Ok(id) = std::fs::read_to_string(path)
+        && !id.trim().is_empty()
+    {
+        return Ok(id.trim().to_owned());
+    }
+    let dir = path.parent().unwrap_or(path);
+    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+    let mut bytes = [0u8; 8];
+    getrandom(&mut bytes);
+    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let tmp = dir.join(format!("instance.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, format!("{id}\n")).map_err(Error::io(&tmp))?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(id),
+        // Another process made it first: theirs is the id.
+        Err(_) => Ok(std::fs::read_to_string(path)
+            .map_err(Error::io(path))?
+            .trim()
+            .to_owned()),
+    }
+}
+
+/// Random bytes from the OS (no crate needed for eight of them).
+fn getrandom(buf: &mut [u8]) {
+    use std::io::Read;
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(buf))
+        .is_err()
+    {
+        let t = jiff::Timestamp::now().as_nanosecond() as u64 ^ u64::from(std::process::id());
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (t >> ((i % 8) * 8)) as u8;
+        }
+    }
 }
 
 /// `<directory name>-<16 hex digits>`: readable, and unique per git directory (FNV-1a of its

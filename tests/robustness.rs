@@ -31,9 +31,18 @@ fn a_hand_approved_mission_with_an_escaping_feature_id_never_starts() {
         "{}",
         out.snapshot()
     );
-    // Not started, nothing dispatched, nothing written anywhere.
+    // Not started, nothing dispatched, nothing written for the mission anywhere (the
+    // repository's state directory holds at most its instance id).
     assert!(repo.git(&["branch", "--list", "mission/m"]).is_empty());
-    assert!(!repo.home().join(".local/state/git-mission").exists());
+    let state = repo.home().join(".local/state/git-mission");
+    for dir in std::fs::read_dir(&state).into_iter().flatten().flatten() {
+        let inside: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("ls")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(inside, ["instance"], "{}", dir.path().display());
+    }
     for escaped in ["esc", "../esc", "../../esc"] {
         assert!(!repo.root().join(escaped).exists(), "{escaped}");
     }
@@ -269,4 +278,55 @@ fn two_runs_started_together_over_a_dead_lock_never_both_hold_it() {
         String::from_utf8_lossy(&second.stderr)
     );
     assert_eq!(count(&repo.events(), "feature.dispatched", Some("F1")), 1);
+}
+
+#[test]
+fn a_repository_made_again_at_the_same_path_does_not_inherit_the_old_ones_runs() {
+    let repo = TestRepo::new();
+    repo.mission(OK_WORKER, "", ONE_FEATURE);
+    let out = repo.run(&["run", "m"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let old_runs: Vec<_> = std::fs::read_dir(repo.runs_dir("m"))
+        .expect("runs")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(!old_runs.is_empty(), "the first repository left its runs");
+    // Deleted and made again at the same path, with a mission of the same id.
+    for e in std::fs::read_dir(repo.root()).expect("ls").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            std::fs::remove_dir_all(&p).expect("rm -r");
+        } else {
+            std::fs::remove_file(&p).expect("rm");
+        }
+    }
+    repo.git(&["init", "-q", "-b", "main"]);
+    repo.write("README.md", "# again\n");
+    repo.commit_all("initial");
+    repo.mission(OK_WORKER, "", ONE_FEATURE);
+    // Its first pulse starts the mission: none of the old runs is taken for its own.
+    let out = repo.run(&["pulse", "m"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let ev = repo.events();
+    assert_eq!(ev[0]["type"], "mission.started", "{ev:?}");
+    let out = repo.run(&["run", "m"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let new_runs: Vec<_> = std::fs::read_dir(repo.runs_dir("m"))
+        .expect("runs")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        new_runs.iter().all(|r| !old_runs.contains(r)),
+        "{new_runs:?} vs {old_runs:?}"
+    );
+    // The old state directory is kept aside, not deleted.
+    let base = repo.home().join(".local/state/git-mission");
+    let aside = std::fs::read_dir(&base)
+        .expect("state")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".stale-"))
+        .count();
+    assert_eq!(aside, 1);
 }
