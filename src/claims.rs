@@ -15,8 +15,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::env::Env;
 use crate::events::Event;
-use crate::store::lock::{hostname, pid_alive};
+use crate::store::lock::pid_alive;
 
 /// Who holds a claim, and until when at the latest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,15 +33,26 @@ pub struct Claim {
 }
 
 impl Claim {
-    /// A claim by this process, for at most `lease`.
-    pub fn mine(lease: Duration) -> Claim {
-        let now = jiff::Timestamp::now();
+    /// A claim by this process, for at most `lease`. Under a fixed clock (a reproducible
+    /// run) it names no process, so the log does not depend on pids: only its lease guards
+    /// it, and a fixed clock never ends that lease (reproducible runs are single-supervisor).
+    pub fn mine(env: &Env, lease: Duration) -> Claim {
+        let now = env.clock.now();
         let until = jiff::SignedDuration::try_from(lease)
             .ok()
             .and_then(|d| now.checked_add(d).ok())
             .unwrap_or(jiff::Timestamp::MAX);
+        if env.clock.is_fixed() {
+            return Claim {
+                host: REPRODUCIBLE.into(),
+                pid: 0,
+                start: None,
+                since: now,
+                until,
+            };
+        }
         Claim {
-            host: hostname(),
+            host: env.host.clone(),
             pid: std::process::id(),
             start: process_start(std::process::id()),
             since: now,
@@ -49,8 +61,9 @@ impl Claim {
     }
 
     /// Whether its holder may still be at work.
-    pub fn live(&self, now: jiff::Timestamp) -> bool {
-        if self.host != hostname() {
+    pub fn live(&self, env: &Env) -> bool {
+        let now = env.clock.now();
+        if self.host != env.host {
             return now < self.until;
         }
         if self.pid == std::process::id() && self.start == process_start(self.pid) {
@@ -73,6 +86,9 @@ impl Claim {
         serde_json::json!({ "claim": self })
     }
 }
+
+/// The host a claim made under a fixed clock names.
+const REPRODUCIBLE: &str = "(reproducible run)";
 
 /// A process's start time, in clock ticks since boot (Linux); `None` elsewhere or when gone.
 pub fn process_start(pid: u32) -> Option<u64> {
@@ -208,14 +224,29 @@ mod tests {
         e
     }
 
+    const T: &str = "2026-01-01T00:00:00Z";
+
+    fn at(t: jiff::Timestamp) -> Env {
+        Env::fixed(&[], t, std::time::Instant::now)
+    }
+
+    /// A process environment on host "here" whose clock is not fixed.
+    fn here(t: jiff::Timestamp) -> Env {
+        Env {
+            clock: crate::env::Clock::new(move || t, move || t, std::time::Instant::now),
+            host: "here".into(),
+            ..Env::fixed(&[], t, std::time::Instant::now)
+        }
+    }
+
     fn other_process() -> Claim {
         // pid 1 is alive on any Linux system and is not this process.
         Claim {
-            host: hostname(),
+            host: "here".into(),
             pid: 1,
             start: process_start(1),
-            since: jiff::Timestamp::now(),
-            until: jiff::Timestamp::now(),
+            since: T.parse().expect("time"),
+            until: T.parse().expect("time"),
         }
     }
 
@@ -237,19 +268,20 @@ mod tests {
 
     #[test]
     fn liveness_follows_the_holder_process() {
-        let now = jiff::Timestamp::now();
-        assert!(other_process().live(now), "pid 1 lives");
+        let now: jiff::Timestamp = T.parse().expect("time");
+        let env = here(now);
+        assert!(other_process().live(&env), "pid 1 lives");
         let mut reused = other_process();
         reused.start = reused.start.map(|s| s + 1);
         assert!(
-            !reused.live(now),
+            !reused.live(&env),
             "the same pid with another start time is not the holder"
         );
         let mut gone = other_process();
         gone.pid = 999_999_999;
-        assert!(!gone.live(now));
+        assert!(!gone.live(&env));
         assert!(
-            !Claim::mine(Duration::from_secs(60)).live(now),
+            !Claim::mine(&env, Duration::from_secs(60)).live(&env),
             "a leftover of this process"
         );
         let mut remote = other_process();
@@ -257,8 +289,18 @@ mod tests {
         remote.until = now
             .checked_add(jiff::SignedDuration::from_secs(60))
             .expect("time");
-        assert!(remote.live(now));
-        assert!(!remote.live(remote.until), "past its lease");
+        assert!(remote.live(&env));
+        assert!(!remote.live(&here(remote.until)), "past its lease");
+    }
+
+    #[test]
+    fn a_claim_under_a_fixed_clock_names_no_process_and_lives_for_its_lease() {
+        let env = at(T.parse().expect("time"));
+        let c = Claim::mine(&env, Duration::from_secs(60));
+        assert_eq!((c.pid, c.start, c.host.as_str()), (0, None, REPRODUCIBLE));
+        assert_eq!(c.since, env.clock.now());
+        assert!(c.live(&env), "the same fixed time is within the lease");
+        assert!(!c.live(&at(c.until)), "past its lease");
     }
 
     #[test]

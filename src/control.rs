@@ -369,8 +369,8 @@ pub fn apply(m: &mut Mission, op: &Op) -> Result<Applied> {
 }
 
 /// One Decision Log line.
-pub fn decision(who: &str, summary: &str, why: Option<&str>) -> String {
-    let date = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
+pub fn decision(at: jiff::Timestamp, who: &str, summary: &str, why: Option<&str>) -> String {
+    let date = at.strftime("%Y-%m-%d").to_string();
     let why = why
         .filter(|w| !w.trim().is_empty())
         .map(|w| format!(" · why: {}", w.trim().replace('\n', " ")))
@@ -394,7 +394,7 @@ pub fn run(ws: &Workspace, id: &str, op: &Op, who: &str, why: Option<&str>) -> R
             tx.body = Some(body::append_to_section(
                 tx.head.doc.body(),
                 "Decision Log",
-                &decision(who, &applied.summary, why),
+                &decision(store.repo.clock().now(), who, &applied.summary, why),
             ));
             result = Some(applied);
             Ok(true)
@@ -416,7 +416,7 @@ pub fn run(ws: &Workspace, id: &str, op: &Op, who: &str, why: Option<&str>) -> R
     let text = doc.with_body(&body::append_to_section(
         doc.body(),
         "Decision Log",
-        &decision(who, &applied.summary, why),
+        &decision(store.repo.clock().now(), who, &applied.summary, why),
     ));
     ws.write(&loaded.file, &text)?;
     Ok(applied)
@@ -473,7 +473,7 @@ pub fn resume_mission(
                 return Err(("the milestone reached its validation failure limit; only a human decision can continue".to_owned(), "raise limits.validation_failures in the mission file, or replan the milestone, then resume".to_owned()));
             }
             BlockReason::BudgetExceeded => {
-                if let Some(why) = crate::pulse::observe::over_budget(m, config) {
+                if let Some(why) = crate::budget::over_budget(m, config) {
                     return Err((format!("the budget is still exceeded ({why})"), "raise the budget (budget: in the mission file, or -c budget.usd=...), then resume".to_owned()));
                 }
             }

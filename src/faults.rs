@@ -5,16 +5,29 @@
 //! file, and the others find it there. (The `fail` crate counts per process, which would crash
 //! every worker a supervisor starts.)
 
+static ASKED: std::sync::OnceLock<(Option<String>, Option<String>)> = std::sync::OnceLock::new();
+
+/// Takes the fault settings from the command's environment (the CLI calls this once).
+pub fn init(env: &crate::env::Env) {
+    let _ = ASKED.set((
+        env.var("GIT_MISSION_FAULT").map(str::to_owned),
+        env.var("GIT_MISSION_FAULT_ONCE").map(str::to_owned),
+    ));
+}
+
 /// Crashes here if this is the point asked for.
 pub fn hit(name: &str) {
-    if std::env::var("GIT_MISSION_FAULT").as_deref() != Ok(name) {
+    let Some((point, once)) = ASKED.get() else {
+        return;
+    };
+    if point.as_deref() != Some(name) {
         return;
     }
-    if let Ok(marker) = std::env::var("GIT_MISSION_FAULT_ONCE") {
+    if let Some(marker) = once {
         let first = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(&marker)
+            .open(marker)
             .is_ok();
         if !first {
             return;

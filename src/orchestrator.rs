@@ -9,18 +9,17 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::agents::Role;
+use crate::context::Exec;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::git;
 use crate::mission::{Block, BlockReason, MissionStatus, Severity};
-use crate::pulse::execute::{Exec, now};
-use crate::runs;
 
 /// One turn, claimed first (a paid agent run must not happen twice for one block): a turn
 /// whose holder is gone is taken over, one at work is left alone.
 pub fn turn(cx: &mut Exec) -> Result<()> {
     let lease = cx.config.worker_timeout() + std::time::Duration::from_secs(300);
-    let claim = crate::claims::Claim::mine(lease);
+    let claim = crate::claims::Claim::mine(cx.ws.repo.env(), lease);
     let claimed = cx.store.mutate("orchestrator: claim the turn", |tx| {
         if tx.mission.status != MissionStatus::Blocked || tx.mission.block.is_none() {
             return Ok(false);
@@ -34,8 +33,7 @@ pub fn turn(cx: &mut Exec) -> Result<()> {
         let taken = events
             .iter()
             .any(|e| e.kind == "orchestrator.turn" && e.seq > last_block)
-            || crate::claims::orchestrator_claim(events)
-                .is_some_and(|c| c.live(jiff::Timestamp::now()));
+            || crate::claims::orchestrator_claim(events).is_some_and(|c| c.live(cx.ws.repo.env()));
         if taken {
             return Ok(false);
         }
@@ -68,7 +66,7 @@ fn turn_claimed(cx: &mut Exec, head: &crate::store::Head) -> Result<()> {
         .iter()
         .filter(|e| e.kind == "orchestrator.turn")
         .count() as u32;
-    let run = runs::new_run_id("orchestrator", turns + 1);
+    let run = cx.layout.new_run_id("orchestrator", turns + 1);
     let dir = cx.layout.run(&run);
     std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
 
@@ -139,6 +137,7 @@ fn turn_claimed(cx: &mut Exec, head: &crate::store::Head) -> Result<()> {
     env.extend(crate::worker::commit_env(&cx.ws.repo));
     let ran = crate::worker::AgentRun {
         config: cx.config,
+        clock: cx.ws.repo.clock(),
         role: Role::Orchestrator,
         dir: &dir,
         cwd: &wt,
@@ -199,7 +198,7 @@ fn turn_claimed(cx: &mut Exec, head: &crate::store::Head) -> Result<()> {
                 reason: BlockReason::NeedsInput,
                 milestone: block.milestone.clone(),
                 feature: block.feature.clone(),
-                since: now(),
+                since: cx.ws.repo.clock().now_s(),
                 packet: block.packet.clone(),
                 message: message.clone(),
             });

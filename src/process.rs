@@ -6,7 +6,9 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::env::Clock;
 
 use crate::error::{Error, Result};
 
@@ -85,10 +87,10 @@ pub fn group_alive(pgid: u32) -> bool {
 }
 
 /// Stops a group: TERM, up to `grace` for it to go, then KILL.
-pub fn stop_group(pgid: u32, grace: Duration) {
+pub fn stop_group(pgid: u32, grace: Duration, clock: &Clock) {
     signal_group(pgid, libc::SIGTERM);
-    let deadline = Instant::now() + grace;
-    while group_alive(pgid) && Instant::now() < deadline {
+    let deadline = clock.instant() + grace;
+    while group_alive(pgid) && clock.instant() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     if group_alive(pgid) {
@@ -97,8 +99,9 @@ pub fn stop_group(pgid: u32, grace: Duration) {
 }
 
 /// Runs to completion (or timeout). `cancelled` is polled; when it returns true the group is
-/// stopped like on a timeout.
-pub fn run(spec: &Spec, cancelled: &dyn Fn() -> bool) -> Result<Finished> {
+/// stopped like on a timeout. `clock` times it; under a fixed clock its recorded duration is
+/// 0 (a reproducible run records no measured times).
+pub fn run(spec: &Spec, cancelled: &dyn Fn() -> bool, clock: &Clock) -> Result<Finished> {
     use std::os::unix::process::{CommandExt, ExitStatusExt};
     let program = spec
         .argv
@@ -120,7 +123,7 @@ pub fn run(spec: &Spec, cancelled: &dyn Fn() -> bool) -> Result<Finished> {
         .stdout(open(&spec.stdout)?)
         .stderr(open(&spec.stderr)?)
         .process_group(0);
-    let start = Instant::now();
+    let start = clock.instant();
     let mut child = cmd.spawn().map_err(|source| Error::Spawn {
         program: program.clone(),
         source,
@@ -141,10 +144,12 @@ pub fn run(spec: &Spec, cancelled: &dyn Fn() -> bool) -> Result<Finished> {
         match rx.recv_timeout(tick) {
             Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                let over = spec.timeout.is_some_and(|t| start.elapsed() >= t);
+                let over = spec
+                    .timeout
+                    .is_some_and(|t| clock.instant().duration_since(start) >= t);
                 if over || cancelled() {
                     timed_out = over;
-                    stop_group(pgid, spec.grace);
+                    stop_group(pgid, spec.grace, clock);
                     let _ = rx.recv();
                     break;
                 }
@@ -157,13 +162,18 @@ pub fn run(spec: &Spec, cancelled: &dyn Fn() -> bool) -> Result<Finished> {
         .map_err(|e| Error::Internal(format!("waiting for {program:?}: {e}")))?;
     // Leftovers of the group (daemonised helpers) do not outlive the run.
     if group_alive(pgid) {
-        stop_group(pgid, spec.grace);
+        stop_group(pgid, spec.grace, clock);
     }
+    let wall_ms = if clock.is_fixed() {
+        0
+    } else {
+        u64::try_from(clock.instant().duration_since(start).as_millis()).unwrap_or(u64::MAX)
+    };
     Ok(Finished {
         code: status.code(),
         signal: status.signal(),
         timed_out,
-        wall_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
+        wall_ms,
     })
 }
 
@@ -195,6 +205,14 @@ pub fn tail(path: &Path, n: usize) -> String {
 mod tests {
     use super::*;
 
+    fn clock() -> Clock {
+        Clock::new(
+            jiff::Timestamp::now,
+            jiff::Timestamp::now,
+            std::time::Instant::now,
+        )
+    }
+
     fn spec(dir: &Path, script: &str, timeout: Option<Duration>) -> Spec {
         Spec {
             argv: vec!["sh".into(), "-c".into(), script.into()],
@@ -214,6 +232,7 @@ mod tests {
         let f = run(
             &spec(dir.path(), "echo hi; echo oops >&2; exit 3", None),
             &|| false,
+            &clock(),
         )
         .expect("runs");
         assert_eq!(f.code, Some(3));
@@ -233,6 +252,7 @@ mod tests {
         let f = run(
             &spec(dir.path(), script, Some(Duration::from_millis(200))),
             &|| false,
+            &clock(),
         )
         .expect("runs");
         assert!(f.timed_out);
@@ -250,7 +270,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let mut s = spec(dir.path(), "", None);
         s.argv = vec!["definitely-not-a-program-xyz".into()];
-        let err = run(&s, &|| false).expect_err("cannot start");
+        let err = run(&s, &|| false, &clock()).expect_err("cannot start");
         assert!(
             err.to_string()
                 .contains("cannot start \"definitely-not-a-program-xyz\""),

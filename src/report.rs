@@ -70,7 +70,7 @@ pub struct ActiveRun {
 
 /// The live runs of a mission, from its run directories on this machine.
 pub fn active_runs(layout: &crate::runs::Layout, mission: &str) -> Vec<ActiveRun> {
-    let now = jiff::Timestamp::now();
+    let now = layout.clock.now();
     layout
         .list()
         .into_iter()

@@ -62,10 +62,10 @@ pub struct ExitRecord {
 
 impl ExitRecord {
     /// The record of a run that left none of its own (lost, refused, stopped, overdue).
-    pub fn failed(why: impl Into<String>) -> ExitRecord {
+    pub fn failed(clock: &crate::env::Clock, why: impl Into<String>) -> ExitRecord {
         ExitRecord {
             failure: Some(why.into()),
-            finished_at: crate::pulse::execute::now().to_string(),
+            finished_at: clock.now_s().to_string(),
             ..ExitRecord::default()
         }
     }
@@ -96,6 +96,8 @@ pub struct Layout {
     pub root: PathBuf,
     /// `<git common dir>/git-mission/<mission>`: the lock, and runs of earlier versions.
     legacy: PathBuf,
+    /// The command's clock (run ids, stop requests).
+    pub clock: crate::env::Clock,
 }
 
 impl Layout {
@@ -127,16 +129,41 @@ impl Layout {
             ));
         }
         let repo_dir = base.join(repo_key(&repo.root, &common));
-        own_repo_dir(&repo_dir, &common)?;
+        own_repo_dir(&repo_dir, &common, repo.clock())?;
         Ok(Layout {
             root: repo_dir.join(mission),
             legacy: common.join("git-mission").join(mission),
+            clock: repo.clock().clone(),
         })
     }
 
     /// A layout at explicit places (tests).
-    pub fn at(root: PathBuf, legacy: PathBuf) -> Layout {
-        Layout { root, legacy }
+    pub fn at(root: PathBuf, legacy: PathBuf, clock: crate::env::Clock) -> Layout {
+        Layout {
+            root,
+            legacy,
+            clock,
+        }
+    }
+
+    /// A fresh run id: time, what it is for, attempt, and a per-process suffix. Under a fixed
+    /// clock (a reproducible run) the suffix is the first number whose run directory does not
+    /// exist yet, so two runs of the same history name their runs alike.
+    pub fn new_run_id(&self, what: &str, attempt: u32) -> String {
+        let now = self.clock.now();
+        let stamp = now.strftime("%Y%m%dT%H%M%S").to_string();
+        if self.clock.is_fixed() {
+            return (0..)
+                .map(|k| format!("{stamp}-{what}-{attempt}-{k}"))
+                .find(|id| !self.run(id).exists())
+                .expect("an unused id");
+        }
+        let nanos = now.subsec_nanosecond();
+        format!(
+            "{stamp}-{what}-{attempt}-{:x}{:04x}",
+            std::process::id() & 0xffff,
+            (nanos / 1000) & 0xffff
+        )
     }
 
     pub fn runs(&self) -> PathBuf {
@@ -178,12 +205,12 @@ impl Layout {
     /// cancelled), and stops its agent's process group.
     pub fn stop(&self, run: &str) {
         let dir = self.run(run);
-        let _ = std::fs::write(dir.join("cancel"), jiff::Timestamp::now().to_string());
+        let _ = std::fs::write(dir.join("cancel"), self.clock.now().to_string());
         if let Some(pgid) = std::fs::read_to_string(dir.join("agent.pgid"))
             .ok()
             .and_then(|s| s.trim().parse::<u32>().ok())
         {
-            crate::process::stop_group(pgid, std::time::Duration::from_secs(5));
+            crate::process::stop_group(pgid, std::time::Duration::from_secs(5), &self.clock);
         }
     }
 
@@ -209,13 +236,6 @@ pub fn read_meta(dir: &Path) -> Result<Meta> {
     let p = dir.join("meta.json");
     let text = std::fs::read_to_string(&p).map_err(Error::io(&p))?;
     serde_json::from_str(&text).map_err(|e| Error::Internal(format!("{}: {e}", p.display())))
-}
-
-pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(value).expect("serialises"))
-        .map_err(Error::io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(Error::io(path))
 }
 
 pub fn read_exit(dir: &Path) -> Option<ExitRecord> {
@@ -261,8 +281,8 @@ fn state(dir: &Path, meta: &Meta) -> RunState {
 /// (made by an earlier version) is adopted. Serialised by an `flock` on
 /// `<git common dir>/git-mission/instance.lock` (only processes of this repository can race
 /// here; nothing is added beside the state directories).
-fn own_repo_dir(dir: &Path, common: &Path) -> Result<()> {
-    let mine = instance_id(&common.join("git-mission").join("instance"))?;
+fn own_repo_dir(dir: &Path, common: &Path, clock: &crate::env::Clock) -> Result<()> {
+    let mine = instance_id(&common.join("git-mission").join("instance"), clock)?;
     let parent = dir.parent().unwrap_or(dir);
     std::fs::create_dir_all(parent).map_err(Error::io(parent))?;
     let name = dir
@@ -286,7 +306,7 @@ fn own_repo_dir(dir: &Path, common: &Path) -> Result<()> {
         Ok(theirs) => {
             let aside = parent.join(format!(
                 "{name}.stale-{}",
-                jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.f")
+                clock.wall().strftime("%Y%m%dT%H%M%S%.f")
             ));
             tracing::warn!(
                 "{} belonged to another repository at this path (id {}); moved to {}",
@@ -306,7 +326,7 @@ fn own_repo_dir(dir: &Path, common: &Path) -> Result<()> {
 
 /// The id in `path`, made (random, atomically: written aside, then hard-linked into place)
 /// when there is none yet.
-fn instance_id(path: &Path) -> Result<String> {
+fn instance_id(path: &Path, clock: &crate::env::Clock) -> Result<String> {
     if let Ok(id) = std::fs::read_to_string(path)
         && !id.trim().is_empty()
     {
@@ -315,7 +335,7 @@ fn instance_id(path: &Path) -> Result<String> {
     let dir = path.parent().unwrap_or(path);
     std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
     let mut bytes = [0u8; 8];
-    getrandom(&mut bytes);
+    getrandom(&mut bytes, clock);
     let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let tmp = dir.join(format!("instance.{}.tmp", std::process::id()));
     std::fs::write(&tmp, format!("{id}\n")).map_err(Error::io(&tmp))?;
@@ -332,13 +352,13 @@ fn instance_id(path: &Path) -> Result<String> {
 }
 
 /// Random bytes from the OS (no crate needed for eight of them).
-fn getrandom(buf: &mut [u8]) {
+fn getrandom(buf: &mut [u8], clock: &crate::env::Clock) {
     use std::io::Read;
     if std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(buf))
         .is_err()
     {
-        let t = jiff::Timestamp::now().as_nanosecond() as u64 ^ u64::from(std::process::id());
+        let t = clock.wall().as_nanosecond() as u64 ^ u64::from(std::process::id());
         for (i, b) in buf.iter_mut().enumerate() {
             *b = (t >> ((i % 8) * 8)) as u8;
         }
@@ -370,18 +390,6 @@ fn repo_key(root: &Path, common: &Path) -> String {
         .collect();
     let name = name.trim_start_matches('.');
     format!("{}-{h:016x}", if name.is_empty() { "repo" } else { name })
-}
-
-/// A fresh run id: time, what it is for, attempt, and a per-process suffix.
-pub fn new_run_id(what: &str, attempt: u32) -> String {
-    let now = jiff::Timestamp::now();
-    let stamp = now.strftime("%Y%m%dT%H%M%S").to_string();
-    let nanos = now.subsec_nanosecond();
-    format!(
-        "{stamp}-{what}-{attempt}-{:x}{:04x}",
-        std::process::id() & 0xffff,
-        (nanos / 1000) & 0xffff
-    )
 }
 
 /// Markdown with front matter, for `runs/<run-id>.md` in the mission workspace.
@@ -450,14 +458,21 @@ mod tests {
         let layout = Layout::at(
             tmp.path().join("state/m"),
             tmp.path().join("repo/.git/git-mission/m"),
+            crate::env::Env::fixed(
+                &[],
+                "2026-01-01T00:00:00Z".parse().expect("t"),
+                std::time::Instant::now,
+            )
+            .clock,
         );
         let old = tmp.path().join("repo/.git/git-mission/m/runs/r-old");
         std::fs::create_dir_all(&old).expect("mkdir");
-        write_json(&old.join("meta.json"), &meta("r-old", old.join("wt"))).expect("meta");
+        crate::fsutil::write_json(&old.join("meta.json"), &meta("r-old", old.join("wt")))
+            .expect("meta");
         std::fs::write(old.join("exit.json"), "{}").expect("exit");
         let new = layout.runs().join("r-new");
         std::fs::create_dir_all(&new).expect("mkdir");
-        write_json(
+        crate::fsutil::write_json(
             &new.join("meta.json"),
             &meta("r-new", layout.worktree("F1")),
         )

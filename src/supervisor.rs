@@ -6,9 +6,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::config::Overrides;
+use crate::context::Exec;
 use crate::error::{Error, Result};
 use crate::mission::MissionStatus;
-use crate::pulse::execute::Exec;
 use crate::pulse::observe::{current, observe};
 use crate::pulse::{Action, plan};
 use crate::runs::{Layout, RunState};
@@ -41,10 +41,9 @@ pub fn open_forge(
     crate::forge::github::Forge::open(&ws.repo, config, &store.id).map(Some)
 }
 
-/// Where `git-mission` itself is, to start detached workers.
-pub fn current_exe() -> Result<PathBuf> {
-    std::env::current_exe()
-        .map_err(|e| Error::Internal(format!("cannot find the git-mission executable: {e}")))
+/// Where `git-mission` itself is, to start detached workers (as the CLI found it).
+pub fn current_exe(ws: &Workspace) -> Result<PathBuf> {
+    Ok(ws.repo.env().exe.clone())
 }
 
 /// The actions a pulse would take, without taking them.
@@ -227,7 +226,7 @@ pub fn run(
     check_mission_id(id)?;
     let config = current(ws, &Store::new(&ws.repo, id), ov)?.config;
     let layout = Layout::new(&ws.repo, &config, id)?;
-    let (mut lock, replaced) = RunLock::acquire(&layout.lock())?;
+    let (mut lock, replaced) = RunLock::acquire(&layout.lock(), ws.repo.env())?;
     crate::fault!("run.after_lock");
     if let Some(dead) = replaced {
         tracing::warn!(
@@ -236,7 +235,7 @@ pub fn run(
             dead.host
         );
     }
-    let exe = current_exe()?;
+    let exe = current_exe(ws)?;
     let (tx, rx) = mpsc::channel::<String>();
     let mut idle = 0;
     let mut forge_errors = 0;

@@ -10,12 +10,11 @@
 use serde_json::json;
 
 use crate::claims::{self, Claim};
+use crate::context::Exec;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::mission::{Block, BlockReason, MilestoneStatus, MissionStatus};
 use crate::process;
-use crate::pulse::execute::{Exec, now};
-use crate::runs;
 
 struct CommandResult {
     command: String,
@@ -42,13 +41,13 @@ pub fn validate(cx: &mut Exec, milestone: &str) -> Result<()> {
         });
     let lease =
         cx.config.worker_timeout() * (commands + agents + 1) + std::time::Duration::from_secs(300);
-    let claim = Claim::mine(lease);
+    let claim = Claim::mine(cx.ws.repo.env(), lease);
     let started = cx.store.mutate(&format!("{milestone}: validating"), |tx| {
         if tx.mission.status != MissionStatus::Running {
             return Ok(false);
         }
         let taken = claims::validation_claim(&tx.head.events, milestone)
-            .is_some_and(|c| c.live(jiff::Timestamp::now()));
+            .is_some_and(|c| c.live(cx.ws.repo.env()));
         let Some(m) = tx.mission.milestones.iter_mut().find(|m| m.id == milestone) else {
             return Ok(false);
         };
@@ -105,7 +104,7 @@ fn validate_claimed(cx: &mut Exec, milestone: &str, head: &crate::store::Head) -
         .milestone(milestone)
         .cloned()
         .ok_or_else(|| Error::Internal(format!("no milestone {milestone}")))?;
-    let run = runs::new_run_id(milestone, ms.failures + 1);
+    let run = cx.layout.new_run_id(milestone, ms.failures + 1);
     // Worktrees of earlier claims on this validation belong to holders that are gone.
     let scratch = cx.layout.scratch();
     let prefix = format!("validate-{milestone}.");
@@ -139,6 +138,7 @@ fn validate_claimed(cx: &mut Exec, milestone: &str, head: &crate::store::Head) -
         let fin = process::run(
             &process::shell_spec(command, &wt, &out, Some(timeout)),
             &|| false,
+            cx.ws.repo.clock(),
         )?;
         let tail = [
             process::tail(&out, 30),
@@ -186,7 +186,9 @@ fn validate_claimed(cx: &mut Exec, milestone: &str, head: &crate::store::Head) -
                 .collect::<Vec<_>>()
                 .join("\n");
             for mode in modes {
-                let vrun = runs::new_run_id(&format!("{milestone}-{mode}"), ms.failures + 1);
+                let vrun = cx
+                    .layout
+                    .new_run_id(&format!("{milestone}-{mode}"), ms.failures + 1);
                 match crate::validator::run(cx, head, &ms, mode, &wt, &summary, &vrun) {
                     Ok(o) => validators.push(o),
                     Err(e) => {
@@ -291,7 +293,7 @@ fn validate_claimed(cx: &mut Exec, milestone: &str, head: &crate::store::Head) -
             let message = format!("validation of {milestone} failed ({failures} of {cap} allowed): {}", failing.join("; "));
             tx.event(Event::new("milestone.failed").milestone(milestone).run(&run, failures).data(json!({ "commands": summary, "failures": failures, "validator_runs": validator_runs })));
             tx.mission.status = MissionStatus::Blocked;
-            tx.mission.block = Some(Block { reason, milestone: Some(milestone.to_owned()), feature: None, since: now(), packet: None, message: message.clone() });
+            tx.mission.block = Some(Block { reason, milestone: Some(milestone.to_owned()), feature: None, since: cx.ws.repo.clock().now_s(), packet: None, message: message.clone() });
             let mut involved = vec![run.clone()];
             involved.extend(validator_runs.iter().cloned());
             crate::recovery::attach(tx, &git_state, &details, &involved);

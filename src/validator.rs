@@ -10,9 +10,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::agents::{Role, Usage};
+use crate::context::Exec;
 use crate::error::{Error, Result};
 use crate::mission::Milestone;
-use crate::pulse::execute::Exec;
 use crate::store::Head;
 use crate::workspace::MISSIONS_DIR;
 
@@ -125,6 +125,7 @@ pub fn run(
     let prompt = prompt(cx, head, ms, mode, commands)?;
     let ran = crate::worker::AgentRun {
         config: cx.config,
+        clock: cx.ws.repo.clock(),
         role: Role::Validator,
         dir: &dir,
         cwd: wt,

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::agents::{self, AgentSpec, Role};
+use crate::agents::{self, Role};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::git::{self, Repo};
@@ -17,45 +17,16 @@ use crate::runs::{self, ExitRecord, Layout, Meta};
 use crate::store::{Head, Store};
 use crate::workspace::{MISSIONS_DIR, mission_file};
 
-/// The agent for a role: a profile of that name, or the agent itself, with the role's model.
-pub fn agent_spec(config: &Config, role: Role) -> Result<AgentSpec> {
-    let key = format!("agents.{}", role.as_str());
-    let name = config.get_str(&key).unwrap_or("none").to_owned();
-    if name == "none" {
-        return Err(Error::user_hint(
-            format!("no agent is configured for the {} role", role.as_str()),
-            format!("set `{key}` in the mission file or todo/missions/config.yml"),
-        ));
-    }
-    let model = config
-        .get_str(&format!("models.{}", role.as_str()))
-        .map(str::to_owned);
-    if let Some(p) = config.profile(&name) {
-        return Ok(AgentSpec {
-            agent: p.agent.clone(),
-            model: p.model.clone().or(model),
-            command: p.command.clone(),
-            args: p.args.clone().unwrap_or_default(),
-            pass_env: p.pass_env.clone().unwrap_or_default(),
-        });
-    }
-    Ok(AgentSpec {
-        agent: name,
-        model,
-        ..AgentSpec::default()
-    })
-}
-
 /// Environment variables that identify git the supervisor's commits, when git has no identity.
 pub fn commit_env(repo: &Repo) -> Vec<(String, String)> {
     let snapshot = repo.gix().config_snapshot();
     let has = |k: &str| snapshot.string(k).is_some_and(|v| !v.is_empty());
     let mut env = Vec::new();
-    if !has("user.name") && std::env::var_os("GIT_AUTHOR_NAME").is_none() {
+    if !has("user.name") && repo.env().var("GIT_AUTHOR_NAME").is_none() {
         env.push(("GIT_AUTHOR_NAME".into(), "git-mission".into()));
         env.push(("GIT_COMMITTER_NAME".into(), "git-mission".into()));
     }
-    if !has("user.email") && std::env::var_os("GIT_AUTHOR_EMAIL").is_none() {
+    if !has("user.email") && repo.env().var("GIT_AUTHOR_EMAIL").is_none() {
         env.push(("GIT_AUTHOR_EMAIL".into(), "git-mission@localhost".into()));
         env.push(("GIT_COMMITTER_EMAIL".into(), "git-mission@localhost".into()));
     }
@@ -362,7 +333,7 @@ pub fn execute(
         return Ok(prev);
     }
     meta.work_pid = Some(std::process::id());
-    runs::write_json(&dir.join("meta.json"), &meta)?;
+    crate::fsutil::write_json(&dir.join("meta.json"), &meta)?;
     let head = store
         .head()?
         .ok_or_else(|| Error::user(format!("mission {} has not started", meta.mission)))?;
@@ -389,11 +360,14 @@ pub fn execute(
                     head: git::git(&wt, &["rev-parse", "HEAD"])
                         .ok()
                         .map(|h| h.trim().to_owned()),
-                    ..ExitRecord::failed(format!(
-                        "merging the integration branch failed without a conflict, so no agent ran: {e}"
-                    ))
+                    ..ExitRecord::failed(
+                        repo.clock(),
+                        format!(
+                            "merging the integration branch failed without a conflict, so no agent ran: {e}"
+                        ),
+                    )
                 };
-                runs::write_json(&dir.join("exit.json"), &record)?;
+                crate::fsutil::write_json(&dir.join("exit.json"), &record)?;
                 return Ok(record);
             }
         }
@@ -418,6 +392,7 @@ pub fn execute(
     let timeout = config.worker_timeout();
     let ran = AgentRun {
         config,
+        clock: repo.clock(),
         role: Role::Worker,
         dir: &dir,
         cwd: &wt,
@@ -547,11 +522,11 @@ pub fn execute(
         handoff_status,
         failure,
         head: Some(head_commit),
-        finished_at: jiff::Timestamp::now().to_string(),
+        finished_at: repo.clock().now_s().to_string(),
         not_started,
         log_tail: Vec::new(),
     };
-    runs::write_json(&dir.join("exit.json"), &record)?;
+    crate::fsutil::write_json(&dir.join("exit.json"), &record)?;
     crate::fault!("work.after_exit_record");
     Ok(record)
 }
@@ -581,6 +556,7 @@ pub fn describe(m: &Mission) -> String {
 /// role's timeout, and the adapter's verdict.
 pub struct AgentRun<'a> {
     pub config: &'a Config,
+    pub clock: &'a crate::env::Clock,
     pub role: Role,
     pub dir: &'a Path,
     pub cwd: &'a Path,
@@ -607,10 +583,10 @@ impl AgentRun<'_> {
         for d in [&home, &tmp] {
             std::fs::create_dir_all(d).map_err(Error::io(d))?;
         }
-        let mut spec = agent_spec(self.config, self.role)?;
+        let mut spec = agents::agent_spec(self.config, self.role)?;
         let adapter = agents::adapter(&spec.agent)
             .ok_or_else(|| Error::user(format!("no adapter for agent {:?}", spec.agent)))?;
-        let user = agents::UserHome::new(self.config.environment());
+        let user = agents::UserHome::of(self.config);
         if spec.model.is_none() {
             spec.model = adapter.default_model(&user);
         }
@@ -667,7 +643,7 @@ impl AgentRun<'_> {
         };
         agents::home::seed(dir, &adapter.seeds(&user, &home))?;
         let cancel = dir.join("cancel");
-        let ran = process::run(&pspec, &|| cancel.exists());
+        let ran = process::run(&pspec, &|| cancel.exists(), self.clock);
         // The copies of the user's login go as soon as the agent is gone.
         agents::home::unseed(dir);
         let fin = match ran {

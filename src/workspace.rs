@@ -83,9 +83,10 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    pub fn open(dir: &Path) -> Result<Workspace> {
+    /// The repository containing `dir`, for a command given `env`.
+    pub fn open(dir: &Path, env: std::sync::Arc<crate::env::Env>) -> Result<Workspace> {
         Ok(Workspace {
-            repo: Repo::discover(dir)?,
+            repo: Repo::discover(dir, env)?,
         })
     }
 

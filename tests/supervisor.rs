@@ -591,6 +591,59 @@ fn the_demo_runs_a_whole_mission_offline() {
     assert_eq!(again.status.code(), Some(1));
 }
 
+/// Runs the demo under a fixed clock; returns its event log and the integration branch's id.
+fn fixed_clock_demo(dir: &std::path::Path) -> (String, String) {
+    let target = dir.join("demo");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_git-mission"))
+        .args(["demo", "--dir", &target.to_string_lossy()])
+        .env("GIT_MISSION_CLOCK", "2026-01-01T00:00:00Z")
+        .env_remove("GIT_COMMITTER_DATE")
+        .env_remove("GIT_AUTHOR_DATE")
+        .env("GIT_CONFIG_GLOBAL", dir.join("gitconfig"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("demo");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let git = |args: &[&str]| {
+        let o = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&target)
+            .output()
+            .expect("git");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    (
+        git(&["show", "mission/demo:todo/missions/demo/events.jsonl"]),
+        git(&["rev-parse", "mission/demo", "main"]),
+    )
+}
+
+#[test]
+fn the_demo_under_a_fixed_clock_makes_the_same_log_and_commits_every_time() {
+    let (a, b) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let (log_a, ids_a) = fixed_clock_demo(a.path());
+    let (log_b, ids_b) = fixed_clock_demo(b.path());
+    assert_eq!(log_a, log_b, "byte-identical event logs");
+    assert_eq!(ids_a, ids_b, "the same commits");
+    assert!(
+        log_a
+            .lines()
+            .all(|l| l.contains("\"at\":\"2026-01-01T00:00:00Z\""))
+    );
+    assert!(log_a.contains("\"feature.retried\""), "{log_a}");
+    insta::assert_snapshot!("demo-fixed-clock-events", log_a);
+}
+
 #[test]
 fn failing_checks_send_the_feature_back_with_their_output_in_the_next_prompt() {
     let repo = TestRepo::new();

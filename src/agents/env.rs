@@ -118,26 +118,7 @@ pub const FORGE: &[&str] = &[
     "GIT_CONFIG_PARAMETERS",
 ];
 
-/// Whether `name` matches `pattern` (`NAME`, `PREFIX*` or `*SUFFIX`).
-pub fn matches(pattern: &str, name: &str) -> bool {
-    if let Some(prefix) = pattern.strip_suffix('*') {
-        name.starts_with(prefix)
-    } else if let Some(suffix) = pattern.strip_prefix('*') {
-        name.ends_with(suffix)
-    } else {
-        pattern == name
-    }
-}
-
-/// Whether a pattern is well formed: a variable name, optionally with one leading or trailing
-/// `*`; a lone `*` (everything) is refused.
-pub fn valid_pattern(pattern: &str) -> bool {
-    let core = pattern
-        .strip_suffix('*')
-        .or_else(|| pattern.strip_prefix('*'))
-        .unwrap_or(pattern);
-    !core.is_empty() && core.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
+pub use crate::env::{valid_var_pattern as valid_pattern, var_matches as matches};
 
 /// What the agent may see of `user` (the supervisor's environment), given the CLI's own
 /// patterns, the variables its configuration names, and the profile's `pass_env`.

@@ -21,11 +21,26 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Copy)]
 pub struct UserHome<'a> {
     env: &'a [(String, String)],
+    /// The `git-mission` executable, whose directory agents get first on their `PATH`.
+    exe: Option<&'a Path>,
 }
 
 impl<'a> UserHome<'a> {
     pub fn new(env: &'a [(String, String)]) -> UserHome<'a> {
-        UserHome { env }
+        UserHome { env, exe: None }
+    }
+
+    /// The environment and executable of the command `config` was made for.
+    pub fn of(config: &'a crate::config::Config) -> UserHome<'a> {
+        UserHome {
+            env: config.environment(),
+            exe: config.overrides().exe.as_deref(),
+        }
+    }
+
+    /// The `git-mission` executable, when known.
+    pub fn exe(&self) -> Option<&'a Path> {
+        self.exe
     }
 
     /// A variable, when set and not empty.
@@ -190,7 +205,7 @@ pub fn seed(run_dir: &Path, seeds: &[Seed]) -> Result<Vec<PathBuf>> {
         }
         made.push(s.to.clone());
         // Recorded as it goes: a crash halfway still leaves a manifest of what is there.
-        crate::runs::write_json(&run_dir.join(MANIFEST), &made)?;
+        crate::fsutil::write_json(&run_dir.join(MANIFEST), &made)?;
     }
     Ok(made)
 }
@@ -303,7 +318,7 @@ mod tests {
         let outside = tmp.path().join("precious.txt");
         std::fs::write(&outside, "keep").expect("write");
         let forged = vec![outside.clone(), run.join("../precious.txt")];
-        crate::runs::write_json(&run.join(MANIFEST), &forged).expect("manifest");
+        crate::fsutil::write_json(&run.join(MANIFEST), &forged).expect("manifest");
         unseed(&run);
         assert!(outside.exists());
     }

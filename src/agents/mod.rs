@@ -178,12 +178,39 @@ pub trait Adapter: Send + Sync {
     }
 }
 
+/// The agent for a role: a profile of that name, or the agent itself, with the role's model.
+pub fn agent_spec(config: &crate::config::Config, role: Role) -> crate::error::Result<AgentSpec> {
+    let key = format!("agents.{}", role.as_str());
+    let name = config.get_str(&key).unwrap_or("none").to_owned();
+    if name == "none" {
+        return Err(crate::error::Error::user_hint(
+            format!("no agent is configured for the {} role", role.as_str()),
+            format!("set `{key}` in the mission file or todo/missions/config.yml"),
+        ));
+    }
+    let model = config
+        .get_str(&format!("models.{}", role.as_str()))
+        .map(str::to_owned);
+    if let Some(p) = config.profile(&name) {
+        return Ok(AgentSpec {
+            agent: p.agent.clone(),
+            model: p.model.clone().or(model),
+            command: p.command.clone(),
+            args: p.args.clone().unwrap_or_default(),
+            pass_env: p.pass_env.clone().unwrap_or_default(),
+        });
+    }
+    Ok(AgentSpec {
+        agent: name,
+        model,
+        ..AgentSpec::default()
+    })
+}
+
 /// The `PATH` an agent run gets: this executable's directory first (so an agent can run
 /// `git mission`), then the user's.
 pub fn agent_path(user: &UserHome) -> String {
-    let exe_dir = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(Path::to_path_buf));
+    let exe_dir = user.exe().and_then(|e| e.parent().map(Path::to_path_buf));
     let mut parts: Vec<String> = exe_dir
         .map(|d| d.to_string_lossy().into_owned())
         .into_iter()
@@ -203,8 +230,8 @@ pub fn find_program(program: &str, path: &str, cwd: &Path) -> Option<std::path::
         let p = cwd.join(program);
         return runnable(&p).then_some(p);
     }
-    std::env::split_paths(path)
-        .filter(|d| !d.as_os_str().is_empty())
+    crate::env::Env::path_dirs(path)
+        .filter(|d| d.as_os_str() != ".")
         .map(|d| d.join(program))
         .find(|p| runnable(p))
 }
@@ -214,8 +241,7 @@ pub fn find_program(program: &str, path: &str, cwd: &Path) -> Option<std::path::
 /// when one is configured.
 pub fn roles_used(config: &crate::config::Config, mission: &crate::mission::Mission) -> Vec<Role> {
     let mut roles = Vec::new();
-    let on_actions =
-        config.get_str("dispatch") == Some("actions") && crate::forge::github::enabled(config);
+    let on_actions = config.get_str("dispatch") == Some("actions") && config.github_enabled();
     if !on_actions {
         roles.push(Role::Worker);
     }
@@ -249,7 +275,12 @@ pub fn missing_agents(
 
 /// Starts the CLI headless with `--version`, the way a run would (allowlisted environment,
 /// a throwaway private home, a timeout): its first line of output, or why it failed.
-pub fn version(adapter: &dyn Adapter, user: &UserHome, cwd: &Path) -> Result<String, String> {
+pub fn version(
+    adapter: &dyn Adapter,
+    user: &UserHome,
+    cwd: &Path,
+    clock: &crate::env::Clock,
+) -> Result<String, String> {
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let home = tmp.path().join("home");
     std::fs::create_dir_all(&home).map_err(|e| e.to_string())?;
@@ -286,7 +317,7 @@ pub fn version(adapter: &dyn Adapter, user: &UserHome, cwd: &Path) -> Result<Str
         grace: std::time::Duration::from_secs(2),
         ..crate::process::Spec::default()
     };
-    let fin = crate::process::run(&spec, &|| false).map_err(|e| e.to_string())?;
+    let fin = crate::process::run(&spec, &|| false, clock).map_err(|e| e.to_string())?;
     let out = std::fs::read_to_string(tmp.path().join("out")).unwrap_or_default();
     let err = std::fs::read_to_string(tmp.path().join("err")).unwrap_or_default();
     let first = |t: &str| {
@@ -335,7 +366,7 @@ pub fn preflight(config: &crate::config::Config, role: Role, cwd: &Path) -> Resu
             fix: other,
         });
     }
-    let spec = crate::worker::agent_spec(config, role).map_err(|e| Missing {
+    let spec = agent_spec(config, role).map_err(|e| Missing {
         message: e.to_string(),
         fix: other.clone(),
     })?;
@@ -358,7 +389,7 @@ pub fn preflight(config: &crate::config::Config, role: Role, cwd: &Path) -> Resu
         // Relative to the worktree, which does not exist yet: checked when the run starts.
         return Ok(());
     }
-    let user = UserHome::new(config.environment());
+    let user = UserHome::of(config);
     let path = agent_path(&user);
     if find_program(&program, &path, cwd).is_some() {
         return Ok(());

@@ -176,7 +176,7 @@ fn approve_route(
     let others = parsed.iter().any(|p| p.command != Command::Approve);
     let config = crate::config::Config::load(&ws.repo, None, ov)?;
     let repo = crate::forge::github::repo_name(&ws.repo, &config)?;
-    let ep = crate::forge::github::client::Endpoint::from_env(&repo)?;
+    let ep = crate::forge::github::client::Endpoint::from_env(ws.repo.env(), &repo)?;
     let token = ep.token.clone();
     let gh = GitHub::new(ep)?;
     let handled = if payload["issue"]["pull_request"].is_object() {
@@ -284,7 +284,7 @@ fn pr_mission(
 ) -> Result<Option<String>> {
     let config = crate::config::Config::load(&ws.repo, None, ov)?;
     let repo = crate::forge::github::repo_name(&ws.repo, &config)?;
-    let ep = crate::forge::github::client::Endpoint::from_env(&repo)?;
+    let ep = crate::forge::github::client::Endpoint::from_env(ws.repo.env(), &repo)?;
     let gh = crate::forge::github::GitHub::new(ep)?;
     let r = gh.get(&gh.repo_path(&format!("/pulls/{number}")))?;
     if r.status != 200 {

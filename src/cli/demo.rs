@@ -79,7 +79,7 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         &["commit", "--quiet", "-m", "Plan and approve mission demo"],
     )?;
 
-    let ws = Workspace::open(&dir)?;
+    let ws = Workspace::open(&dir, cx.env.clone())?;
     let started = std::time::Instant::now();
     let quiet = cx.out.quiet || cx.out.json;
     let end = supervisor::run(&ws, "demo", &cx.overrides(), &mut |action| {

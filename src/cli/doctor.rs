@@ -2,14 +2,12 @@
 //! that do not parse, agents that cannot be found. `--fix` repairs only what cannot lose work:
 //! it removes dead locks and clean worktrees of finished features, and nothing else.
 
-use std::path::Path;
-
 use serde::Serialize;
 
 use crate::error::Result;
 use crate::mission::{FeatureStatus, MissionStatus};
 use crate::store::Store;
-use crate::store::lock::{RunLock, hostname};
+use crate::store::lock::RunLock;
 
 use super::{Ctx, exit};
 
@@ -65,7 +63,7 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         let layout = cx.layout(&ws, &id)?;
         // Run lock.
         if let Some(h) = RunLock::holder(&layout.lock())
-            && h.host == hostname()
+            && h.host == ws.repo.env().host
             && !RunLock::held(&layout.lock())
         {
             let fixed = a.fix && RunLock::clear_stale(&layout.lock());
@@ -180,7 +178,7 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
             continue;
         };
         for role in crate::agents::roles_used(&config, &mission) {
-            if let Err((kind, message)) = check_agent(&config, role, ws.root(), &mut checked) {
+            if let Err((kind, message)) = check_agent(&config, role, &ws.repo, &mut checked) {
                 add(kind, message, false);
             }
         }
@@ -235,13 +233,14 @@ struct AgentReport {
 fn check_agent(
     config: &crate::config::Config,
     role: crate::agents::Role,
-    root: &Path,
+    repo: &crate::git::Repo,
     checked: &mut std::collections::BTreeMap<String, Result<AgentReport, String>>,
 ) -> Result<(), (&'static str, String)> {
+    let root = repo.root.as_path();
     if let Err(m) = crate::agents::preflight(config, role, root) {
         return Err(("missing-agent", format!("{}; fix: {}", m.message, m.fix)));
     }
-    let Ok(spec) = crate::worker::agent_spec(config, role) else {
+    let Ok(spec) = crate::agents::agent_spec(config, role) else {
         return Ok(());
     };
     let Some(adapter) = crate::agents::adapter(&spec.agent) else {
@@ -250,12 +249,12 @@ fn check_agent(
     if spec.agent == "exec" {
         return Ok(()); // any program: nothing more to ask of it
     }
-    let user = crate::agents::UserHome::new(config.environment());
+    let user = crate::agents::UserHome::of(config);
     let who = format!("the {} agent {:?}", role.as_str(), spec.agent);
     let report = checked
         .entry(spec.agent.clone())
         .or_insert_with(|| {
-            let version = crate::agents::version(adapter, &user, root)?;
+            let version = crate::agents::version(adapter, &user, root, repo.clock())?;
             let sources = adapter.credential_sources(&user);
             let found: Vec<String> = sources
                 .iter()

@@ -201,7 +201,10 @@ fn dispatch(cli: &Cli, out: &Out) -> Result<u8, Error> {
         Some(d) => d.clone(),
         None => std::env::current_dir().map_err(Error::io("."))?,
     };
-    let ctx = Ctx { dir, cli, out };
+    let env = std::sync::Arc::new(process_env()?);
+    #[cfg(feature = "failpoints")]
+    crate::faults::init(&env);
+    let ctx = Ctx { dir, cli, out, env };
     match &cli.command {
         Command::Init(a) => init::run(&ctx, a),
         Command::New(a) => new::run(&ctx, a),
@@ -231,16 +234,72 @@ fn dispatch(cli: &Cli, out: &Out) -> Result<u8, Error> {
     }
 }
 
+/// The one place the process environment and the system clock are read: the library gets
+/// them as this value. `GIT_MISSION_CLOCK=<RFC 3339 time>` stops the recorded time there (a
+/// reproducible run: see docs/architecture.md).
+pub fn process_env() -> Result<crate::env::Env, Error> {
+    let vars: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let fixed = vars
+        .iter()
+        .rev()
+        .find(|(k, v)| k == "GIT_MISSION_CLOCK" && !v.is_empty())
+        .map(|(_, v)| {
+            v.parse::<jiff::Timestamp>().map_err(|e| {
+                Error::user_hint(
+                    format!("GIT_MISSION_CLOCK={v:?} is not a time: {e}"),
+                    "give an RFC 3339 time such as 2026-01-01T00:00:00Z, or unset it",
+                )
+            })
+        })
+        .transpose()?;
+    let mut vars = vars;
+    if let Some(at) = fixed {
+        // Everything this run starts (git, workers, agents) commits at that time too, unless
+        // the dates are given.
+        for var in ["GIT_COMMITTER_DATE", "GIT_AUTHOR_DATE"] {
+            if !vars.iter().any(|(k, _)| k == var) {
+                let date = format!("{} +0000", at.as_second());
+                // SAFETY: called once at start, before this process starts any thread.
+                unsafe { std::env::set_var(var, &date) };
+                vars.push((var.to_owned(), date));
+            }
+        }
+    }
+    let clock = match fixed {
+        Some(at) => crate::env::Clock::fixed(at, jiff::Timestamp::now, std::time::Instant::now),
+        None => crate::env::Clock::new(
+            jiff::Timestamp::now,
+            jiff::Timestamp::now,
+            std::time::Instant::now,
+        ),
+    };
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into());
+    Ok(crate::env::Env {
+        vars,
+        clock,
+        exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("git-mission")),
+        host,
+    })
+}
+
 /// What every command gets.
 pub struct Ctx<'a> {
     pub dir: PathBuf,
     pub cli: &'a Cli,
     pub out: &'a Out,
+    pub env: std::sync::Arc<crate::env::Env>,
 }
 
 impl Ctx<'_> {
     pub fn workspace(&self) -> Result<crate::workspace::Workspace, Error> {
-        crate::workspace::Workspace::open(&self.dir)
+        crate::workspace::Workspace::open(&self.dir, self.env.clone())
     }
 
     /// Configuration overrides from the environment and `-c`.
@@ -254,9 +313,8 @@ impl Ctx<'_> {
             usize::from(self.cli.verbose),
         ));
         crate::config::Overrides {
-            env: std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .collect(),
+            env: self.env.vars.clone(),
+            exe: Some(self.env.exe.clone()),
             cli: self.cli.config.clone(),
             log,
         }

@@ -100,8 +100,9 @@ fn plan(
 ) -> Result<u8> {
     let loaded = ws.load(id, false)?;
     let config = cx.config(ws, Some(&loaded))?;
-    let run = crate::runs::new_run_id("plan", 1);
-    let dir = crate::runs::Layout::new(&ws.repo, &config, id)?.run(&run);
+    let layout = crate::runs::Layout::new(&ws.repo, &config, id)?;
+    let run = layout.new_run_id("plan", 1);
+    let dir = layout.run(&run);
     let abs = ws.path(file);
     let prompt = format!(
         "{}\n\n# Your task\n\nWrite the plan of mission `{id}` into `{file}` (the file exists, made from the template).\n\nGoal: {}\n\n\
@@ -130,6 +131,7 @@ fn plan(
         .note(&format!("the planner is writing {file} (run {run})"));
     let ran = crate::worker::AgentRun {
         config: &config,
+        clock: ws.repo.clock(),
         role: crate::agents::Role::Planner,
         dir: &dir,
         cwd: ws.root(),

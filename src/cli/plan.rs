@@ -3,11 +3,11 @@
 
 use serde_json::json;
 
+use crate::context::Exec;
 use crate::control::{self, Op};
 use crate::error::{Error, Result};
 use crate::git;
 use crate::mission::{MilestoneStatus, ids};
-use crate::pulse::execute::Exec;
 use crate::runs::Layout;
 use crate::store::Store;
 use crate::supervisor;
@@ -291,7 +291,7 @@ pub fn revalidate(cx: &Ctx, a: &RevalidateArgs) -> Result<u8> {
         store: &store,
         layout: &layout,
         config: &config,
-        exe: supervisor::current_exe()?,
+        exe: supervisor::current_exe(&ws)?,
         children: Vec::new(),
         forge: None,
         view: None,

@@ -90,7 +90,7 @@ pub fn pulse(cx: &Ctx, a: &PulseArgs) -> Result<u8> {
     let mut out = Vec::new();
     let mut stopped = false;
     let mut failed = false;
-    let exe = supervisor::current_exe()?;
+    let exe = supervisor::current_exe(&ws)?;
     let (tx, _rx) = std::sync::mpsc::channel();
     for id in &ids {
         if a.dry_run {
@@ -215,12 +215,12 @@ pub fn work(cx: &Ctx, a: &WorkArgs) -> Result<u8> {
                     a.feature, f.status
                 )));
             }
-            let mut ex = crate::pulse::execute::Exec {
+            let mut ex = crate::context::Exec {
                 ws: &ws,
                 store: &store,
                 layout: &layout,
                 config: &o.config,
-                exe: supervisor::current_exe()?,
+                exe: supervisor::current_exe(&ws)?,
                 children: Vec::new(),
                 forge: None,
                 view: None,
@@ -249,12 +249,12 @@ pub fn work(cx: &Ctx, a: &WorkArgs) -> Result<u8> {
             }
         }
     }
-    let mut ex = crate::pulse::execute::Exec {
+    let mut ex = crate::context::Exec {
         ws: &ws,
         store: &store,
         layout: &layout,
         config: &config,
-        exe: supervisor::current_exe()?,
+        exe: supervisor::current_exe(&ws)?,
         children: Vec::new(),
         forge: None,
         view: None,
@@ -306,7 +306,7 @@ fn adopt(
     if d.feature.as_deref() != Some(feature) {
         return Err(Error::user(format!("run {run} is not a run of {feature}")));
     }
-    if crate::pulse::observe::recorded(&head.events, run) {
+    if crate::events::run_recorded(&head.events, run) {
         return Ok(false);
     }
     let Some((ms, f)) = head.mission().feature(feature) else {
@@ -327,7 +327,7 @@ fn adopt(
     }
     let config =
         crate::config::Config::load(&ws.repo, Some((head.mission(), store.file.as_str())), ov)?;
-    let agent = crate::worker::agent_spec(&config, crate::agents::Role::Worker)
+    let agent = crate::agents::agent_spec(&config, crate::agents::Role::Worker)
         .map(|s| s.agent)
         .unwrap_or_else(|_| "none".into());
     let meta = crate::runs::Meta {
@@ -341,12 +341,12 @@ fn adopt(
         base: head.commit.to_string(),
         branch: Some(branch),
         worktree: layout.worktree(feature),
-        started: crate::pulse::execute::now().to_string(),
+        started: ws.repo.clock().now_s().to_string(),
         work_pid: None,
         conflict: d.data["conflict"].as_bool().unwrap_or(false),
     };
     let dir = layout.run(run);
     std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
-    crate::runs::write_json(&dir.join("meta.json"), &meta)?;
+    crate::fsutil::write_json(&dir.join("meta.json"), &meta)?;
     Ok(true)
 }

@@ -301,6 +301,7 @@ fn apply(
 }
 
 fn op(tx: &mut Tx, op: Op, who: &str, why: Option<&str>) -> std::result::Result<String, String> {
+    let at = tx.now;
     let mut m = tx.mission.clone();
     let applied = control::apply(&mut m, &op).map_err(|e| e.to_string())?;
     tx.mission = m;
@@ -314,7 +315,7 @@ fn op(tx: &mut Tx, op: Op, who: &str, why: Option<&str>) -> std::result::Result<
     tx.body = Some(body::append_to_section(
         &current,
         "Decision Log",
-        &control::decision(&format!("@{who} (GitHub)"), &applied.summary, why),
+        &control::decision(at, &format!("@{who} (GitHub)"), &applied.summary, why),
     ));
     Ok(applied.summary)
 }
@@ -377,7 +378,7 @@ pub fn post_answer(gh: &GitHub, c: &CommentObs, h: &Handled) -> Result<Posted> {
 
 /// The state of a comment's answer in the log: `Some(true)` done (answered, or refused for
 /// good), `Some(false)` someone is at it, `None` free to answer.
-fn answer_state(events: &[Event], comment: u64, now: jiff::Timestamp) -> Option<bool> {
+fn answer_state(events: &[Event], comment: u64, env: &crate::env::Env) -> Option<bool> {
     let e = events.iter().rev().find(|e| {
         e.data["comment"].as_u64() == Some(comment)
             && matches!(
@@ -391,7 +392,7 @@ fn answer_state(events: &[Event], comment: u64, now: jiff::Timestamp) -> Option<
     match e.kind.as_str() {
         "comment.answered" | "comment.unanswerable" => Some(true),
         "comment.answering" => crate::claims::Claim::of(e)
-            .is_some_and(|c| c.live(now))
+            .is_some_and(|c| c.live(env))
             .then_some(false),
         _ => None,
     }
@@ -401,7 +402,7 @@ fn answer_state(events: &[Event], comment: u64, now: jiff::Timestamp) -> Option<
 /// answer was lost before the log said so: `comment.answered` with `found: true`.
 pub fn found_answer(store: &Store, comment: u64) -> Result<()> {
     store.mutate(&format!("comment {comment}: answered"), |tx| {
-        if answer_state(&tx.head.events, comment, jiff::Timestamp::now()) == Some(true) {
+        if answer_state(&tx.head.events, comment, store.repo.env()) == Some(true) {
             return Ok(false);
         }
         tx.event(Event::new("comment.answered").data(json!({ "comment": comment, "found": true })));
@@ -416,9 +417,9 @@ pub fn found_answer(store: &Store, comment: u64) -> Result<()> {
 /// `comment.unanswerable` and never blocks anything; a transient failure releases the claim, so
 /// a later pulse answers.
 pub fn answer(store: &Store, gh: &GitHub, c: &CommentObs, h: &Handled) -> Result<()> {
-    let claim = crate::claims::Claim::mine(std::time::Duration::from_secs(300));
+    let claim = crate::claims::Claim::mine(store.repo.env(), std::time::Duration::from_secs(300));
     let claimed = store.mutate(&format!("comment {}: answering", c.id), |tx| {
-        if answer_state(&tx.head.events, c.id, jiff::Timestamp::now()).is_some() {
+        if answer_state(&tx.head.events, c.id, store.repo.env()).is_some() {
             return Ok(false);
         }
         let mut data = claim.data();

@@ -407,6 +407,8 @@ pub struct Overrides {
     pub cli: Vec<String>,
     /// Logging flags (`--debug`, `-v`) to give every git-mission process this one starts.
     pub log: Vec<String>,
+    /// The `git-mission` executable (agents get its directory on their `PATH`).
+    pub exe: Option<std::path::PathBuf>,
 }
 
 impl Overrides {
@@ -516,6 +518,21 @@ impl Config {
             c.set("worktrees", Value::String(dir), Origin::BuiltIn);
         }
         Ok(c)
+    }
+
+    /// Whether this repository's missions use GitHub: `forge: github`, or `forge: auto` in
+    /// GitHub Actions with a token.
+    pub fn github_enabled(&self) -> bool {
+        match self.get_str("forge") {
+            Some("github") => true,
+            Some("local") => false,
+            _ => {
+                self.env_var("GITHUB_ACTIONS") == Some("true")
+                    && ["GITHUB_TOKEN", "GH_TOKEN"]
+                        .iter()
+                        .any(|k| self.env_var(k).is_some_and(|v| !v.is_empty()))
+            }
+        }
     }
 
     /// The environment variables the command was started with.

@@ -117,6 +117,13 @@ pub fn append(text: &mut String, events: &mut [Event], last_seq: u64, at: &str) 
     }
 }
 
+/// Whether the log already holds the outcome of `run`.
+pub fn run_recorded(events: &[Event], run: &str) -> bool {
+    events.iter().any(|e| {
+        e.run.as_deref() == Some(run) && e.kind.starts_with("run.") && e.kind != "run.started"
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

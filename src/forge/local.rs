@@ -9,12 +9,12 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::claims::{self, Claim};
+use crate::context::Exec;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::git;
 use crate::mission::{FeatureStatus, MissionStatus};
 use crate::process;
-use crate::pulse::execute::Exec;
 use crate::worker::commit_env;
 use crate::workspace::{feature_branch, integration_branch};
 
@@ -101,15 +101,15 @@ pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
     }
     let timeout = cx.config.worker_timeout();
     let lease = timeout * (checks.len() as u32 + 1) + std::time::Duration::from_secs(300);
-    let claim = Claim::mine(lease);
+    let env = cx.ws.repo.env();
+    let claim = Claim::mine(env, lease);
     let claimed = cx.store.mutate(&format!("{feature}: merging"), |tx| {
-        let now = jiff::Timestamp::now();
         let Some((_, f)) = tx.mission.feature(feature) else {
             return Ok(false);
         };
         if f.status != FeatureStatus::Review
             || tx.mission.status != MissionStatus::Running
-            || claims::merge_claim(&tx.head.events, feature).is_some_and(|c| c.live(now))
+            || claims::merge_claim(&tx.head.events, feature).is_some_and(|c| c.live(env))
         {
             return Ok(false);
         }
@@ -273,6 +273,7 @@ fn merge_claimed(
         let fin = process::run(
             &process::shell_spec(check, wt, &out, Some(timeout)),
             &|| false,
+            cx.ws.repo.clock(),
         )?;
         if !fin.success() {
             let tail = format!(
@@ -395,11 +396,11 @@ pub fn land(cx: &mut Exec) -> Result<()> {
         return Ok(());
     }
     // Claimed first: one supervisor lands.
-    let claim = Claim::mine(std::time::Duration::from_secs(600));
+    let env = cx.ws.repo.env();
+    let claim = Claim::mine(env, std::time::Duration::from_secs(600));
     let claimed = cx.store.mutate("mission: landing", |tx| {
-        let now = jiff::Timestamp::now();
         if tx.has_event(|e| e.kind == "mission.landed")
-            || claims::land_claim(&tx.head.events).is_some_and(|c| c.live(now))
+            || claims::land_claim(&tx.head.events).is_some_and(|c| c.live(env))
         {
             return Ok(false);
         }

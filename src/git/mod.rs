@@ -77,11 +77,22 @@ pub fn git_opt(dir: &Path, args: &[&str]) -> Result<Option<String>> {
 pub struct Repo {
     pub root: PathBuf,
     repo: gix::Repository,
+    env: std::sync::Arc<crate::env::Env>,
 }
 
 impl Repo {
-    /// Finds the repository containing `dir`.
-    pub fn discover(dir: &Path) -> Result<Repo> {
+    /// The environment and clock the command was given.
+    pub fn env(&self) -> &crate::env::Env {
+        &self.env
+    }
+
+    /// The clock of [`Repo::env`].
+    pub fn clock(&self) -> &crate::env::Clock {
+        &self.env.clock
+    }
+
+    /// Finds the repository containing `dir`; `env` is what the command was given.
+    pub fn discover(dir: &Path, env: std::sync::Arc<crate::env::Env>) -> Result<Repo> {
         let repo = gix::discover(dir).map_err(|_| {
             Error::user_hint(
                 format!("not inside a git repository: {}", dir.display()),
@@ -92,7 +103,7 @@ impl Repo {
             .workdir()
             .ok_or_else(|| Error::user("this repository has no work tree (bare repository)"))?
             .to_path_buf();
-        Ok(Repo { root, repo })
+        Ok(Repo { root, repo, env })
     }
 
     /// The gix repository.

@@ -516,7 +516,7 @@ fn check_settings(cx: &mut Ctx, m: &Mission) {
                 );
             }
             for (i, pat) in p.pass_env.iter().flatten().enumerate() {
-                if !crate::agents::env::valid_pattern(pat) {
+                if !crate::env::valid_var_pattern(pat) {
                     cx.error(
                         "bad-pass-env",
                         &pp.key("pass_env").index(i),

@@ -2,12 +2,10 @@
 //! against freshly read state inside its store mutation, so two pulses acting at once never
 //! dispatch a feature twice, and a crashed pulse is repaired by the next one.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::json;
 
-use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::forge::github::execute as gh;
@@ -15,33 +13,13 @@ use crate::forge::local;
 use crate::mission::{
     Block, BlockReason, FeatureStatus, MilestoneStatus, MissionDoc, MissionStatus,
 };
-use crate::runs::{self, ExitRecord, Layout, Meta};
-use crate::store::Store;
+use crate::runs::{self, ExitRecord, Meta};
 use crate::validation;
-use crate::workspace::{Workspace, feature_branch};
+use crate::workspace::feature_branch;
 
 use super::plan::Action;
 
-/// What `execute` needs.
-pub struct Exec<'a> {
-    pub ws: &'a Workspace,
-    pub store: &'a Store<'a>,
-    pub layout: &'a Layout,
-    pub config: &'a Config,
-    /// The `git-mission` executable, for detached workers.
-    pub exe: PathBuf,
-    /// Workers started by this process (so `run` wakes when one exits).
-    pub children: Vec<(String, Child)>,
-    /// `forge: github`: the client and what this pulse's query saw.
-    pub forge: Option<&'a crate::forge::github::Forge>,
-    pub view: Option<&'a crate::forge::github::View>,
-}
-
-pub fn now() -> jiff::Timestamp {
-    jiff::Timestamp::now()
-        .round(jiff::Unit::Second)
-        .unwrap_or_else(|_| jiff::Timestamp::now())
-}
+pub use crate::context::Exec;
 
 impl Exec<'_> {
     pub fn execute(&mut self, action: &Action) -> Result<()> {
@@ -241,6 +219,11 @@ impl Exec<'_> {
             .spawn();
         crate::fault!("dispatch.after_spawn");
         match spawned {
+            // A reproducible run (fixed clock) runs one worker at a time, each to its end, so
+            // its log does not depend on which process the system schedules first.
+            Ok(mut child) if self.ws.repo.clock().is_fixed() => {
+                let _ = child.wait();
+            }
             Ok(child) => self.children.push((run, child)),
             Err(e) => {
                 let _ = std::fs::write(dir.join("spawn-failed"), e.to_string());
@@ -272,7 +255,7 @@ impl Exec<'_> {
                 let Some(id) = id else { return Ok(()) };
                 self.store
                     .mutate(&format!("{feature}: run {run} is Actions run {id}"), |tx| {
-                        if super::observe::recorded(&tx.head.events, &run) {
+                        if crate::events::run_recorded(&tx.head.events, &run) {
                             return Ok(false);
                         }
                         tx.event(
@@ -287,7 +270,11 @@ impl Exec<'_> {
             }
             Started::Refused(why) => {
                 tracing::warn!("{why}");
-                self.record_with(&run, Some(feature), Some(ExitRecord::failed(why)))
+                self.record_with(
+                    &run,
+                    Some(feature),
+                    Some(ExitRecord::failed(self.ws.repo.clock(), why)),
+                )
             }
         }
     }
@@ -305,7 +292,7 @@ impl Exec<'_> {
         if cancel && let (Some(forge), Some(id)) = (self.forge, workflow_run) {
             forge.cancel_run(id)?;
         }
-        let mut exit = ExitRecord::failed(why);
+        let mut exit = ExitRecord::failed(self.ws.repo.clock(), why);
         exit.finished.timed_out = cancel;
         self.record_with(run, Some(feature), Some(exit))
     }
@@ -322,7 +309,10 @@ impl Exec<'_> {
             Some(feature),
             Some(ExitRecord {
                 cancelled: true,
-                ..ExitRecord::failed("stopped: the mission was paused now or cancelled")
+                ..ExitRecord::failed(
+                    self.ws.repo.clock(),
+                    "stopped: the mission was paused now or cancelled",
+                )
             }),
         )
     }
@@ -341,14 +331,14 @@ impl Exec<'_> {
         conflict: bool,
         on_actions: bool,
     ) -> Result<Option<String>> {
-        let run = runs::new_run_id(feature, attempt);
+        let run = self.layout.new_run_id(feature, attempt);
         // The run directory exists before the dispatch is committed, so no other pulse can see
         // a dispatched run without its directory and take it for lost.
         let dir = self.layout.run(&run);
         if !on_actions {
             std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
         }
-        let spec = crate::worker::agent_spec(self.config, crate::agents::Role::Worker);
+        let spec = crate::agents::agent_spec(self.config, crate::agents::Role::Worker);
         let mut meta = Meta {
             run: run.clone(),
             mission: self.store.id.clone(),
@@ -363,12 +353,12 @@ impl Exec<'_> {
             base: String::new(),
             branch: Some(feature_branch(&self.store.id, feature)),
             worktree: self.layout.worktree(feature),
-            started: now().to_string(),
+            started: self.ws.repo.clock().now_s().to_string(),
             work_pid: None,
             conflict,
         };
         if !on_actions {
-            runs::write_json(&dir.join("meta.json"), &meta)?;
+            crate::fsutil::write_json(&dir.join("meta.json"), &meta)?;
         }
         let limit = if self.poc() {
             1
@@ -488,7 +478,7 @@ impl Exec<'_> {
         if !on_actions {
             meta.milestone = milestone;
             meta.base = head.commit.to_string();
-            runs::write_json(&dir.join("meta.json"), &meta)?;
+            crate::fsutil::write_json(&dir.join("meta.json"), &meta)?;
         }
         Ok(Some(run))
     }
@@ -522,7 +512,7 @@ impl Exec<'_> {
         let lost = (lost && runs::read_exit(&dir).is_none()).then(|| {
             // Its copies of the user's login may still be there.
             crate::agents::home::unseed(&dir);
-            lost_record(&dir)
+            lost_record(&dir, self.ws.repo.clock())
         });
         self.record_with(run, feature, lost)
     }
@@ -556,7 +546,7 @@ impl Exec<'_> {
             (self.git_state(), details)
         });
         self.store.mutate(&format!("{}: record run {run}", feature.unwrap_or("run")), |tx| {
-            if super::observe::recorded(&tx.head.events, run) {
+            if crate::events::run_recorded(&tx.head.events, run) {
                 return Ok(false);
             }
             let fid = feature.map(str::to_owned).or_else(|| meta.as_ref().and_then(|m| m.feature.clone()));
@@ -629,7 +619,7 @@ impl Exec<'_> {
                     reason: BlockReason::AgentMissing,
                     milestone: Some(milestone.clone()),
                     feature: Some(fid.clone()),
-                    since: now(),
+                    since: self.ws.repo.clock().now_s(),
                     packet: None,
                     message: why.clone(),
                 });
@@ -647,7 +637,7 @@ impl Exec<'_> {
                         reason: BlockReason::WorkerFailed,
                         milestone: Some(milestone.clone()),
                         feature: Some(fid.clone()),
-                        since: now(),
+                        since: self.ws.repo.clock().now_s(),
                         packet: None,
                         message: message.clone(),
                     });
@@ -732,7 +722,7 @@ impl Exec<'_> {
                     reason,
                     milestone: milestone.clone(),
                     feature: feature.clone(),
-                    since: now(),
+                    since: self.ws.repo.clock().now_s(),
                     packet: None,
                     message: message.clone(),
                 });
@@ -759,7 +749,7 @@ impl Exec<'_> {
                     reason: BlockReason::BudgetExceeded,
                     milestone: None,
                     feature: None,
-                    since: now(),
+                    since: self.ws.repo.clock().now_s(),
                     packet: None,
                     message: message.to_owned(),
                 });
@@ -775,7 +765,7 @@ impl Exec<'_> {
 
 /// The record of a run whose worker process died without leaving one: the last lines it
 /// logged say why (a panic, "cannot start …", a kill).
-fn lost_record(dir: &std::path::Path) -> ExitRecord {
+fn lost_record(dir: &std::path::Path, clock: &crate::env::Clock) -> ExitRecord {
     let tail: Vec<String> = crate::process::tail(&dir.join("work.log"), 20)
         .lines()
         .map(str::to_owned)
@@ -792,7 +782,7 @@ fn lost_record(dir: &std::path::Path) -> ExitRecord {
     };
     ExitRecord {
         log_tail: tail,
-        ..ExitRecord::failed(why)
+        ..ExitRecord::failed(clock, why)
     }
 }
 

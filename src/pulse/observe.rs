@@ -24,13 +24,6 @@ pub struct Observed {
     pub file: String,
 }
 
-/// Whether the log already holds the outcome of `run`.
-pub fn recorded(events: &[Event], run: &str) -> bool {
-    events.iter().any(|e| {
-        e.run.as_deref() == Some(run) && e.kind.starts_with("run.") && e.kind != "run.started"
-    })
-}
-
 /// The mission as it stands: the integration head (once started), the mission (at that head,
 /// else the file in the work tree), its path and its effective configuration.
 pub struct Current {
@@ -75,7 +68,9 @@ pub fn observe(
     let runs: Vec<ObservedRun> = layout
         .list()
         .into_iter()
-        .filter(|(meta, _)| meta.mission == store.id && !recorded(events, &meta.run))
+        .filter(|(meta, _)| {
+            meta.mission == store.id && !crate::events::run_recorded(events, &meta.run)
+        })
         .map(|(meta, state)| ObservedRun {
             run: meta.run,
             feature: meta.feature,
@@ -101,7 +96,7 @@ pub fn observe(
             }
             Some(e) if e.kind == "feature.dispatched" && f.status == FeatureStatus::Running => {
                 if let Some(run) = &e.run
-                    && !recorded(events, run)
+                    && !crate::events::run_recorded(events, run)
                 {
                     dispatched.insert(f.id.clone(), (run.clone(), e.attempt.unwrap_or(1)));
                 }
@@ -109,15 +104,16 @@ pub fn observe(
             _ => {}
         }
     }
-    let over_budget = over_budget(&mission, &config);
+    let over_budget = crate::budget::over_budget(&mission, &config);
     // Claims and back-off: what another supervisor is doing, what must wait.
-    let now = jiff::Timestamp::now();
+    let env = ws.repo.env();
+    let now = env.clock.now();
     let mut merge_gate = HashMap::new();
     for (_, f) in mission.features() {
         if f.status != FeatureStatus::Review {
             continue;
         }
-        if crate::claims::merge_claim(events, &f.id).is_some_and(|c| c.live(now)) {
+        if crate::claims::merge_claim(events, &f.id).is_some_and(|c| c.live(env)) {
             merge_gate.insert(f.id.clone(), Gate::Busy);
             continue;
         }
@@ -142,7 +138,7 @@ pub fn observe(
         .milestones
         .iter()
         .filter(|m| m.status == crate::mission::MilestoneStatus::Validating)
-        .filter(|m| crate::claims::validation_claim(events, &m.id).is_some_and(|c| c.live(now)))
+        .filter(|m| crate::claims::validation_claim(events, &m.id).is_some_and(|c| c.live(env)))
         .map(|m| m.id.clone())
         .collect();
     let corrupt = head.as_ref().and_then(|h| {
@@ -193,7 +189,7 @@ pub fn observe(
                 g.workers = workers::judge(
                     &out,
                     &runs,
-                    jiff::Timestamp::now(),
+                    ws.repo.clock().now(),
                     config.worker_timeout(),
                     grace,
                 );
@@ -219,7 +215,7 @@ pub fn observe(
             && !events
                 .iter()
                 .any(|e| e.kind == "mission.landed" || e.kind == "mission.land_deferred")
-            && !crate::claims::land_claim(events).is_some_and(|c| c.live(now))
+            && !crate::claims::land_claim(events).is_some_and(|c| c.live(env))
             && land_missing(ws, &store.id, &config),
         conflicted,
         orchestrator: config
@@ -234,7 +230,7 @@ pub fn observe(
             events
                 .iter()
                 .any(|e| e.kind == "orchestrator.turn" && e.seq > last_block)
-                || crate::claims::orchestrator_claim(events).is_some_and(|c| c.live(now))
+                || crate::claims::orchestrator_claim(events).is_some_and(|c| c.live(env))
         },
         stop_now: match mission.status {
             crate::mission::MissionStatus::Cancelled => true,
@@ -284,31 +280,4 @@ pub const MERGE_FAILURES: u32 = 3;
 /// How long to wait after the `n`th merge failure: 5 s, 10 s, 20 s, …
 fn merge_backoff(n: u32) -> jiff::SignedDuration {
     jiff::SignedDuration::from_secs(5 << n.saturating_sub(1).min(6))
-}
-
-/// Which budget limit is reached, if any.
-pub fn over_budget(m: &Mission, config: &Config) -> Option<String> {
-    let b = config.budget();
-    let s = &m.spent;
-    if let Some(l) = b.usd
-        && s.usd >= l
-    {
-        return Some(format!("spent ${:.2} of ${l:.2}", s.usd));
-    }
-    if let Some(l) = b.tokens
-        && s.tokens >= l
-    {
-        return Some(format!("used {} of {l} tokens", s.tokens));
-    }
-    if let Some(l) = b.hours
-        && s.hours >= l
-    {
-        return Some(format!("used {:.2} of {l:.2} agent hours", s.hours));
-    }
-    if let Some(l) = b.runs
-        && s.runs >= l
-    {
-        return Some(format!("used {} of {l} runs", s.runs));
-    }
-    None
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::env::Env;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -26,6 +27,7 @@ pub struct RunLock {
     holder: Holder,
     /// The open lock file, `flock`ed for as long as this value lives.
     file: std::fs::File,
+    clock: crate::env::Clock,
 }
 
 /// Whether a process is alive (signal 0).
@@ -36,20 +38,6 @@ pub fn pid_alive(pid: u32) -> bool {
     // SAFETY: kill with signal 0 only checks for existence and permission.
     let r = unsafe { libc::kill(pid, 0) };
     r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_owned())
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "localhost".into())
-}
-
-fn now() -> String {
-    jiff::Timestamp::now()
-        .round(jiff::Unit::Second)
-        .unwrap_or_else(|_| jiff::Timestamp::now())
-        .to_string()
 }
 
 /// Tries to take an exclusive `flock` without waiting.
@@ -68,7 +56,7 @@ impl RunLock {
     /// once over a dead holder cannot both win, and a reused pid is never mistaken for a live
     /// holder. The file is never deleted (a process waiting on a deleted file's lock would hold
     /// a lock nobody else sees); its content only says who holds it, for messages.
-    pub fn acquire(path: &Path) -> Result<(RunLock, Option<Holder>)> {
+    pub fn acquire(path: &Path, env: &Env) -> Result<(RunLock, Option<Holder>)> {
         let dir = path.parent().expect("lock path has a parent");
         std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
         let file = std::fs::OpenOptions::new()
@@ -97,16 +85,18 @@ impl RunLock {
                 ),
             ));
         }
+        let now = env.clock.now_s().to_string();
         let me = Holder {
             pid: std::process::id(),
-            host: hostname(),
-            started: now(),
-            heartbeat: now(),
+            host: env.host.clone(),
+            started: now.clone(),
+            heartbeat: now,
         };
         let mut lock = RunLock {
             path: path.to_owned(),
             holder: me,
             file,
+            clock: env.clock.clone(),
         };
         lock.write()?;
         // A holder named in the file, though nobody held the lock: it died holding it.
@@ -131,7 +121,7 @@ impl RunLock {
 
     /// Refreshes the heartbeat.
     pub fn heartbeat(&mut self) {
-        self.holder.heartbeat = now();
+        self.holder.heartbeat = self.clock.now_s().to_string();
         let _ = self.write();
     }
 
@@ -181,14 +171,22 @@ impl Drop for RunLock {
 mod tests {
     use super::*;
 
+    fn env() -> Env {
+        Env::fixed(
+            &[],
+            "2026-01-01T00:00:00Z".parse().expect("time"),
+            std::time::Instant::now,
+        )
+    }
+
     #[test]
     fn a_live_holder_is_refused_and_a_dead_one_replaced() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("run.lock");
-        let (lock, replaced) = RunLock::acquire(&path).expect("free lock");
+        let (lock, replaced) = RunLock::acquire(&path, &env()).expect("free lock");
         assert!(replaced.is_none());
         assert!(RunLock::held(&path));
-        let err = RunLock::acquire(&path).expect_err("held by a live holder");
+        let err = RunLock::acquire(&path, &env()).expect_err("held by a live holder");
         assert!(
             err.to_string()
                 .contains(&format!("pid {}", std::process::id())),
@@ -200,12 +198,12 @@ mod tests {
         // A holder that died holding it left its name in the file, not the lock.
         let dead = Holder {
             pid: 999_999_999,
-            host: hostname(),
-            started: now(),
-            heartbeat: now(),
+            host: "localhost".into(),
+            started: "2026-01-01T00:00:00Z".into(),
+            heartbeat: "2026-01-01T00:00:00Z".into(),
         };
         std::fs::write(&path, serde_json::to_string(&dead).expect("json")).expect("write");
-        let (_lock, replaced) = RunLock::acquire(&path).expect("dead holder replaced");
+        let (_lock, replaced) = RunLock::acquire(&path, &env()).expect("dead holder replaced");
         assert_eq!(replaced.map(|h| h.pid), Some(999_999_999));
     }
 
@@ -216,13 +214,13 @@ mod tests {
         // The file names pid 1 (alive, not git mission): nobody holds the flock.
         let stale = Holder {
             pid: 1,
-            host: hostname(),
-            started: now(),
-            heartbeat: now(),
+            host: "localhost".into(),
+            started: "2026-01-01T00:00:00Z".into(),
+            heartbeat: "2026-01-01T00:00:00Z".into(),
         };
         std::fs::write(&path, serde_json::to_string(&stale).expect("json")).expect("write");
         assert!(!RunLock::held(&path));
-        let (_lock, replaced) = RunLock::acquire(&path).expect("taken");
+        let (_lock, replaced) = RunLock::acquire(&path, &env()).expect("taken");
         assert_eq!(replaced.map(|h| h.pid), Some(1));
     }
 }

@@ -52,6 +52,8 @@ pub struct Tx<'h> {
     pub extra_parent: Option<ObjectId>,
     /// Replace the mission body (generated blocks, Decision Log).
     pub body: Option<String>,
+    /// The time this change is made at (the command's clock, to the second).
+    pub now: jiff::Timestamp,
 }
 
 impl Tx<'_> {
@@ -347,6 +349,7 @@ impl<'r> Store<'r> {
                 base_tree: None,
                 extra_parent: None,
                 body: None,
+                now: self.repo.clock().now_s(),
             };
             if !f(&mut tx)? {
                 return Ok(None);
@@ -441,10 +444,7 @@ impl<'r> Store<'r> {
             let doc = MissionDoc::parse(text).map_err(|d| err(&d.message))?;
             text = doc.with_body(b);
         }
-        let now = jiff::Timestamp::now()
-            .round(jiff::Unit::Second)
-            .unwrap_or_else(|_| jiff::Timestamp::now())
-            .to_string();
+        let now = self.repo.clock().now_s().to_string();
         let mut log = head.events_text.clone();
         events::append(&mut log, &mut events, head.last_seq(), &now);
         let mut editor = g
@@ -613,7 +613,21 @@ fn signature(repo: &Repo) -> gix::actor::Signature {
     gix::actor::Signature {
         name,
         email,
-        time: gix::date::Time::now_utc(),
+        time: commit_time(repo.env()),
+    }
+}
+
+/// When the store's commits are made: `GIT_COMMITTER_DATE` when set (in any format git
+/// takes), else the command's clock, so a run under a fixed clock makes the same commits.
+pub fn commit_time(env: &crate::env::Env) -> gix::date::Time {
+    if let Some(d) = env.nonempty("GIT_COMMITTER_DATE")
+        && let Ok(t) = gix::date::parse(d, None)
+    {
+        return t;
+    }
+    gix::date::Time {
+        seconds: env.clock.now_s().as_second(),
+        offset: 0,
     }
 }
 

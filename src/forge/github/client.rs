@@ -49,30 +49,33 @@ pub struct Endpoint {
     pub token: String,
     pub owner: String,
     pub name: String,
+    /// Running in GitHub Actions (`GITHUB_ACTIONS=true`): the token is the Actions bot's.
+    pub actions: bool,
+    /// Real time, to wait for a rate limit's reset.
+    pub clock: crate::env::Clock,
 }
 
 impl Endpoint {
     /// From the environment (`GITHUB_TOKEN`/`GH_TOKEN`, `GITHUB_API_URL`, `GITHUB_GRAPHQL_URL`)
     /// and the repository name found by the caller.
-    pub fn from_env(repo: &str) -> Result<Endpoint> {
+    pub fn from_env(env: &crate::env::Env, repo: &str) -> Result<Endpoint> {
         let token = ["GITHUB_TOKEN", "GH_TOKEN"]
             .iter()
-            .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+            .find_map(|k| env.nonempty(k).map(str::to_owned))
             .ok_or_else(|| {
                 Error::user_hint(
                     "forge: github needs a token",
                     "set GITHUB_TOKEN or GH_TOKEN (in Actions: `env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}`)",
                 )
             })?;
-        let api = std::env::var("GITHUB_API_URL")
-            .ok()
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| "https://api.github.com".into());
+        let api = env
+            .nonempty("GITHUB_API_URL")
+            .unwrap_or("https://api.github.com")
+            .to_owned();
         let api = api.trim_end_matches('/').to_owned();
-        let graphql = std::env::var("GITHUB_GRAPHQL_URL")
-            .ok()
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| graphql_url(&api));
+        let graphql = env
+            .nonempty("GITHUB_GRAPHQL_URL")
+            .map_or_else(|| graphql_url(&api), str::to_owned);
         let (owner, name) = split_repo(repo)?;
         Ok(Endpoint {
             api,
@@ -80,6 +83,8 @@ impl Endpoint {
             token,
             owner,
             name,
+            actions: env.var("GITHUB_ACTIONS") == Some("true"),
+            clock: env.clock.clone(),
         })
     }
 }
@@ -231,7 +236,7 @@ impl GitHub {
     fn token_identity(&self) -> Identity {
         self.me
             .get_or_init(|| {
-                if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+                if self.ep.actions {
                     return Identity::actions();
                 }
                 match self.get("/user") {
@@ -305,7 +310,8 @@ impl GitHub {
             let what = format!("{method} {path}");
             match result {
                 Ok((status, headers, value)) => {
-                    let limited = rate_limited(status, &headers, &value);
+                    let limited =
+                        rate_limited(status, &headers, &value, self.ep.clock.wall().as_second());
                     let retryable = limited.is_some() || (kind == Kind::Read && status >= 500);
                     if retryable && attempt < ATTEMPTS {
                         let wait = limited.unwrap_or(Duration::from_secs(1 << (attempt - 1)));
@@ -390,7 +396,8 @@ impl GitHub {
 }
 
 /// How long to wait when GitHub says the request was rate limited (and not performed).
-fn rate_limited(status: u16, headers: &HeaderMap, body: &Value) -> Option<Duration> {
+/// `now`: the real time in seconds since the epoch (a reset is a real time).
+fn rate_limited(status: u16, headers: &HeaderMap, body: &Value, now: i64) -> Option<Duration> {
     // GraphQL says so with 200 and an error of type RATE_LIMITED (GitHub's docs, "Rate limits
     // and node limits for the GraphQL API"), and the same reset headers.
     let graphql = status == 200
@@ -414,7 +421,6 @@ fn rate_limited(status: u16, headers: &HeaderMap, body: &Value) -> Option<Durati
     if header("x-ratelimit-remaining").as_deref() == Some("0")
         && let Some(reset) = header("x-ratelimit-reset").and_then(|v| v.parse::<i64>().ok())
     {
-        let now = jiff::Timestamp::now().as_second();
         return Some(Duration::from_secs((reset - now).max(1) as u64));
     }
     let message = body["message"].as_str().unwrap_or("").to_lowercase();
@@ -434,6 +440,7 @@ fn forge_error(message: &str, status: u16) -> Error {
 
 #[cfg(test)]
 mod tests {
+    const NOW: i64 = 1_790_000_000;
     use super::*;
 
     #[test]
@@ -492,33 +499,36 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("retry-after", "7".parse().unwrap());
         assert_eq!(
-            rate_limited(429, &h, &Value::Null),
+            rate_limited(429, &h, &Value::Null, NOW),
             Some(Duration::from_secs(7))
         );
-        assert_eq!(rate_limited(403, &HeaderMap::new(), &Value::Null), None);
+        assert_eq!(
+            rate_limited(403, &HeaderMap::new(), &Value::Null, NOW),
+            None
+        );
         let msg = serde_json::json!({"message": "You have exceeded a secondary rate limit"});
         assert_eq!(
-            rate_limited(403, &HeaderMap::new(), &msg),
+            rate_limited(403, &HeaderMap::new(), &msg, NOW),
             Some(Duration::from_secs(60))
         );
-        assert_eq!(rate_limited(502, &h, &Value::Null), None);
+        assert_eq!(rate_limited(502, &h, &Value::Null, NOW), None);
         // GraphQL: 200 with a RATE_LIMITED error waits for the reset.
         let limited = serde_json::json!({"data": null, "errors": [{"type": "RATE_LIMITED", "message": "API rate limit exceeded"}]});
         let mut reset = HeaderMap::new();
         reset.insert("x-ratelimit-remaining", "0".parse().unwrap());
-        let at = jiff::Timestamp::now().as_second() + 3;
+        let at = NOW + 3;
         reset.insert("x-ratelimit-reset", at.to_string().parse().unwrap());
-        let wait = rate_limited(200, &reset, &limited).expect("limited");
+        let wait = rate_limited(200, &reset, &limited, NOW).expect("limited");
         assert!(
             wait >= Duration::from_secs(2) && wait <= Duration::from_secs(3),
             "{wait:?}"
         );
         assert_eq!(
-            rate_limited(200, &HeaderMap::new(), &limited),
+            rate_limited(200, &HeaderMap::new(), &limited, NOW),
             Some(Duration::from_secs(60))
         );
         assert_eq!(
-            rate_limited(200, &reset, &serde_json::json!({"data": {}})),
+            rate_limited(200, &reset, &serde_json::json!({"data": {}}), NOW),
             None
         );
     }

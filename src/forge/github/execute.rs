@@ -6,10 +6,10 @@
 use serde_json::json;
 
 use super::{Forge, View, marker, reply_marker};
+use crate::context::Exec;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::mission::{FeatureStatus, MissionStatus};
-use crate::pulse::execute::Exec;
 use crate::workspace::{MISSIONS_DIR, feature_branch, integration_branch};
 
 /// GitHub caps issue and PR bodies at 65,536 characters.

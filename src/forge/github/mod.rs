@@ -59,18 +59,9 @@ pub fn marker(kind: &str, attrs: &str) -> String {
 }
 pub const MARK: &str = "<!-- git-mission:";
 
-/// Whether this repository's missions use GitHub.
+/// Whether this repository's missions use GitHub (see [`Config::github_enabled`]).
 pub fn enabled(config: &Config) -> bool {
-    match config.get_str("forge") {
-        Some("github") => true,
-        Some("local") => false,
-        _ => {
-            std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true")
-                && ["GITHUB_TOKEN", "GH_TOKEN"]
-                    .iter()
-                    .any(|k| std::env::var(k).is_ok_and(|v| !v.is_empty()))
-        }
-    }
+    config.github_enabled()
 }
 
 /// A comment as observed.
@@ -344,10 +335,10 @@ pub fn repo_name(repo: &Repo, config: &Config) -> Result<String> {
     if let Some(r) = config.get_str("github.repo") {
         return Ok(r.to_owned());
     }
-    if let Ok(r) = std::env::var("GITHUB_REPOSITORY")
+    if let Some(r) = config.env_var("GITHUB_REPOSITORY")
         && !r.is_empty()
     {
-        return Ok(r);
+        return Ok(r.to_owned());
     }
     let remote = config.get_str("github.remote").unwrap_or("origin");
     crate::git::git_opt(&repo.root, &["remote", "get-url", remote])?
@@ -363,7 +354,7 @@ pub fn repo_name(repo: &Repo, config: &Config) -> Result<String> {
 impl Forge {
     pub fn open(repo: &Repo, config: &Config, id: &str) -> Result<Forge> {
         let remote_name = config.get_str("github.remote").unwrap_or("origin");
-        let ep = Endpoint::from_env(&repo_name(repo, config)?)?;
+        let ep = Endpoint::from_env(repo.env(), &repo_name(repo, config)?)?;
         let remote = Remote::open(&repo.root, remote_name, Some(&ep.token))?;
         Ok(Forge {
             gh: GitHub::new(ep)?,

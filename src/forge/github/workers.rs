@@ -13,7 +13,6 @@ use super::client::Reply;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::mission::{FeatureStatus, Mission};
-use crate::pulse::observe::recorded;
 
 /// A worker run dispatched to Actions and not yet recorded.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,7 +71,7 @@ pub fn outstanding(m: &Mission, events: &[Event]) -> Vec<Outstanding> {
         let Some(run) = d.run.as_deref() else {
             continue;
         };
-        if d.data["on"].as_str() != Some(ON_ACTIONS) || recorded(events, run) {
+        if d.data["on"].as_str() != Some(ON_ACTIONS) || crate::events::run_recorded(events, run) {
             continue;
         }
         let workflow_run = events
