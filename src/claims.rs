@@ -11,6 +11,7 @@
 //! very process at planning time is left over from an action that failed without releasing it
 //! (a bug, or an error while releasing): it is taken over too, so nothing waits on itself.
 
+use crate::events::Kind;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -113,16 +114,16 @@ pub fn open(
 }
 
 /// Event kinds that end a merge claim on a feature (its result, or a release).
-pub const MERGE_ENDS: &[&str] = &[
-    "feature.merged",
-    "feature.conflict",
-    "feature.checks_failed",
-    "feature.failed",
-    "feature.merge_failed",
-    "feature.merge_released",
-    "feature.skipped",
-    "feature.dispatched",
-    "feature.retried",
+pub const MERGE_ENDS: &[Kind] = &[
+    Kind::FeatureMerged,
+    Kind::FeatureConflict,
+    Kind::FeatureChecksFailed,
+    Kind::FeatureFailed,
+    Kind::FeatureMergeFailed,
+    Kind::FeatureMergeReleased,
+    Kind::FeatureSkipped,
+    Kind::FeatureDispatched,
+    Kind::FeatureRetried,
 ];
 
 /// The open merge claim on `feature`, if any.
@@ -130,8 +131,8 @@ pub fn merge_claim(events: &[Event], feature: &str) -> Option<Claim> {
     let of_f = |e: &Event| e.feature.as_deref() == Some(feature);
     open(
         events,
-        |e| of_f(e) && e.kind == "feature.merging",
-        |e| of_f(e) && MERGE_ENDS.contains(&e.kind.as_str()),
+        |e| of_f(e) && e.kind == Kind::FeatureMerging,
+        |e| of_f(e) && MERGE_ENDS.contains(&e.kind),
     )
 }
 
@@ -140,12 +141,14 @@ pub fn validation_claim(events: &[Event], milestone: &str) -> Option<Claim> {
     let of_m = |e: &Event| e.milestone.as_deref() == Some(milestone);
     open(
         events,
-        |e| of_m(e) && e.kind == "milestone.validating",
+        |e| of_m(e) && e.kind == Kind::MilestoneValidating,
         |e| {
             of_m(e)
                 && matches!(
-                    e.kind.as_str(),
-                    "milestone.passed" | "milestone.failed" | "milestone.validation_released"
+                    e.kind,
+                    Kind::MilestonePassed
+                        | Kind::MilestoneFailed
+                        | Kind::MilestoneValidationReleased
                 )
         },
     )
@@ -155,11 +158,11 @@ pub fn validation_claim(events: &[Event], milestone: &str) -> Option<Claim> {
 pub fn orchestrator_claim(events: &[Event]) -> Option<Claim> {
     open(
         events,
-        |e| e.kind == "orchestrator.claimed",
+        |e| e.kind == Kind::OrchestratorClaimed,
         |e| {
             matches!(
-                e.kind.as_str(),
-                "orchestrator.turn" | "orchestrator.released" | "mission.blocked"
+                e.kind,
+                Kind::OrchestratorTurn | Kind::OrchestratorReleased | Kind::MissionBlocked
             )
         },
     )
@@ -169,11 +172,11 @@ pub fn orchestrator_claim(events: &[Event]) -> Option<Claim> {
 pub fn land_claim(events: &[Event]) -> Option<Claim> {
     open(
         events,
-        |e| e.kind == "mission.landing",
+        |e| e.kind == Kind::MissionLanding,
         |e| {
             matches!(
-                e.kind.as_str(),
-                "mission.landed" | "mission.land_deferred" | "mission.land_released"
+                e.kind,
+                Kind::MissionLanded | Kind::MissionLandDeferred | Kind::MissionLandReleased
             )
         },
     )
@@ -189,23 +192,23 @@ pub fn merge_failures(
     let mut last = None;
     for e in events.iter().rev() {
         // A person resuming the mission starts the count again.
-        if e.feature.as_deref() != Some(feature) && e.kind != "mission.resumed" {
+        if e.feature.as_deref() != Some(feature) && e.kind != Kind::MissionResumed {
             continue;
         }
-        match e.kind.as_str() {
-            "feature.merge_failed" => {
+        match e.kind {
+            Kind::FeatureMergeFailed => {
                 n += 1;
                 if last.is_none() {
                     let why = e.data["error"].as_str().unwrap_or("").to_owned();
                     last = Some((e.at.parse().ok(), why));
                 }
             }
-            "feature.merged"
-            | "feature.dispatched"
-            | "feature.retried"
-            | "feature.conflict"
-            | "feature.checks_failed"
-            | "mission.resumed" => break,
+            Kind::FeatureMerged
+            | Kind::FeatureDispatched
+            | Kind::FeatureRetried
+            | Kind::FeatureConflict
+            | Kind::FeatureChecksFailed
+            | Kind::MissionResumed => break,
             _ => {}
         }
     }
@@ -216,7 +219,7 @@ pub fn merge_failures(
 mod tests {
     use super::*;
 
-    fn ev(kind: &str, feature: &str, claim: Option<&Claim>) -> Event {
+    fn ev(kind: Kind, feature: &str, claim: Option<&Claim>) -> Event {
         let mut e = Event::new(kind).feature(feature);
         if let Some(c) = claim {
             e = e.data(c.data());
@@ -254,15 +257,15 @@ mod tests {
     fn a_claim_is_open_until_its_result_and_only_for_its_feature() {
         let c = other_process();
         let mut events = vec![
-            ev("feature.handoff", "F1", None),
-            ev("feature.merging", "F1", Some(&c)),
+            ev(Kind::FeatureHandoff, "F1", None),
+            ev(Kind::FeatureMerging, "F1", Some(&c)),
         ];
         assert_eq!(merge_claim(&events, "F1"), Some(c.clone()));
         assert_eq!(merge_claim(&events, "F2"), None);
         // Events that are not results leave it open.
-        events.push(ev("feature.steered", "F1", None));
+        events.push(ev(Kind::FeatureSteered, "F1", None));
         assert!(merge_claim(&events, "F1").is_some());
-        events.push(ev("feature.merged", "F1", None));
+        events.push(ev(Kind::FeatureMerged, "F1", None));
         assert_eq!(merge_claim(&events, "F1"), None);
     }
 
@@ -305,13 +308,13 @@ mod tests {
 
     #[test]
     fn merge_failures_count_back_to_the_last_change_of_hands() {
-        let mut failed = ev("feature.merge_failed", "F1", None);
+        let mut failed = ev(Kind::FeatureMergeFailed, "F1", None);
         failed.data = serde_json::json!({ "error": "disk full" });
         let events = vec![
-            ev("feature.merge_failed", "F1", None),
-            ev("feature.dispatched", "F1", None),
+            ev(Kind::FeatureMergeFailed, "F1", None),
+            ev(Kind::FeatureDispatched, "F1", None),
             failed.clone(),
-            ev("feature.merging", "F1", None),
+            ev(Kind::FeatureMerging, "F1", None),
             failed,
         ];
         let (n, last) = merge_failures(&events, "F1");

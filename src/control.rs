@@ -3,6 +3,7 @@
 //! and a `plan.changed` event. Applied on the integration branch once the mission started,
 //! else to the mission file in the work tree.
 
+use crate::events::Kind;
 use serde_json::json;
 
 use crate::error::{Error, Result};
@@ -117,7 +118,7 @@ fn unblock_for(m: &mut Mission, feature: &str, events: &mut Vec<Event>) {
     if m.status == MissionStatus::Blocked && on_it {
         let reason = m.block.as_ref().map(|b| b.reason.as_str()).unwrap_or("");
         events.push(
-            Event::new("mission.unblocked")
+            Event::new(Kind::MissionUnblocked)
                 .feature(feature)
                 .data(json!({ "reason": reason })),
         );
@@ -149,7 +150,7 @@ pub fn apply(m: &mut Mission, op: &Op) -> Result<Applied> {
             }
             f.status = FeatureStatus::Skipped;
             events.push(
-                Event::new("feature.skipped")
+                Event::new(Kind::FeatureSkipped)
                     .feature(feature)
                     .data(json!({ "reason": reason })),
             );
@@ -167,7 +168,7 @@ pub fn apply(m: &mut Mission, op: &Op) -> Result<Applied> {
             f.status = FeatureStatus::Pending;
             f.attempts = 0;
             events.push(
-                Event::new("feature.retried")
+                Event::new(Kind::FeatureRetried)
                     .feature(feature)
                     .data(json!({ "by": "human" })),
             );
@@ -189,7 +190,7 @@ pub fn apply(m: &mut Mission, op: &Op) -> Result<Applied> {
                 return Err(Error::user("the steering message is empty"));
             }
             events.push(
-                Event::new("feature.steered")
+                Event::new(Kind::FeatureSteered)
                     .feature(feature)
                     .data(json!({ "message": message })),
             );
@@ -350,7 +351,7 @@ pub fn apply(m: &mut Mission, op: &Op) -> Result<Applied> {
             (format!("dropped {feature}: {reason}"), feature.clone())
         }
     };
-    let mut changed = Event::new("plan.changed")
+    let mut changed = Event::new(Kind::PlanChanged)
         .feature(&feature)
         .data(json!({ "change": summary }));
     if let Op::Add {
@@ -494,11 +495,11 @@ pub fn resume_mission(
             _ => {}
         }
         let reason = b.reason;
-        events.push(Event::new("mission.unblocked").data(json!({ "reason": reason.as_str() })));
+        events.push(Event::new(Kind::MissionUnblocked).data(json!({ "reason": reason.as_str() })));
     }
     m.status = MissionStatus::Running;
     m.block = None;
-    events.push(Event::new("mission.resumed"));
+    events.push(Event::new(Kind::MissionResumed));
     Ok(Some(events))
 }
 
@@ -539,7 +540,7 @@ pub fn revalidate_mission(
         m.status = MissionStatus::Running;
         m.block = None;
         events.push(
-            Event::new("mission.unblocked")
+            Event::new(Kind::MissionUnblocked)
                 .milestone(milestone)
                 .data(json!({ "reason": "validation_failed", "by": who })),
         );
@@ -548,7 +549,7 @@ pub fn revalidate_mission(
         return Err(format!("the mission is {}; resume it first", m.status));
     }
     events.push(
-        Event::new("plan.changed")
+        Event::new(Kind::PlanChanged)
             .milestone(milestone)
             .data(json!({ "change": format!("revalidate {milestone}"), "by": who })),
     );
@@ -619,10 +620,14 @@ mod tests {
         assert_eq!(a.summary, "skipped F1: flaky");
         assert_eq!(m.status, MissionStatus::Running);
         assert!(m.block.is_none());
-        let kinds: Vec<&str> = a.events.iter().map(|e| e.kind.as_str()).collect();
+        let kinds: Vec<Kind> = a.events.iter().map(|e| e.kind.clone()).collect();
         assert_eq!(
             kinds,
-            ["plan.changed", "feature.skipped", "mission.unblocked"]
+            [
+                Kind::PlanChanged,
+                Kind::FeatureSkipped,
+                Kind::MissionUnblocked
+            ]
         );
     }
 

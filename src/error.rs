@@ -37,7 +37,16 @@ pub enum Error {
     /// GitHub did not answer, or answered with an error: the pulse stops planning (a missing
     /// answer is never "no PR") and the next pulse observes again (exit 1).
     #[error("GitHub: {message}")]
-    Forge { message: String, status: u16 },
+    Forge {
+        message: String,
+        /// The HTTP status GitHub answered with; `None` when there was no answer (a network
+        /// error, a refused `git push`).
+        status: Option<u16>,
+    },
+    /// A push with a lease found the branch moved by another writer since it was fetched:
+    /// nothing was changed there (exit 1; the next pulse re-reads it).
+    #[error("{branch} changed on {remote} since it was fetched")]
+    LeaseLost { branch: String, remote: String },
     /// Other writers kept the state busy (lost races, a held ref lock) past the retries: nothing
     /// was changed; trying again later is right (exit 1; `run` pulses again).
     #[error("{message}")]

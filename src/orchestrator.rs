@@ -4,6 +4,7 @@
 //! and reported. Afterwards the mission continues only if it is running and valid; otherwise it
 //! stays blocked with `needs_input` and the orchestrator's question.
 
+use crate::events::Kind;
 use std::path::Path;
 
 use serde_json::json;
@@ -28,16 +29,16 @@ pub fn turn(cx: &mut Exec) -> Result<()> {
         let last_block = events
             .iter()
             .rev()
-            .find(|e| e.kind == "mission.blocked")
+            .find(|e| e.kind == Kind::MissionBlocked)
             .map_or(0, |e| e.seq);
         let taken = events
             .iter()
-            .any(|e| e.kind == "orchestrator.turn" && e.seq > last_block)
+            .any(|e| e.kind == Kind::OrchestratorTurn && e.seq > last_block)
             || crate::claims::orchestrator_claim(events).is_some_and(|c| c.live(cx.ws.repo.env()));
         if taken {
             return Ok(false);
         }
-        tx.event(Event::new("orchestrator.claimed").data(claim.data()));
+        tx.event(Event::new(Kind::OrchestratorClaimed).data(claim.data()));
         Ok(true)
     })?;
     let Some(head) = claimed else { return Ok(()) };
@@ -50,7 +51,9 @@ pub fn turn(cx: &mut Exec) -> Result<()> {
             if !ours {
                 return Ok(false);
             }
-            tx.event(Event::new("orchestrator.released").data(json!({ "error": e.to_string() })));
+            tx.event(
+                Event::new(Kind::OrchestratorReleased).data(json!({ "error": e.to_string() })),
+            );
             Ok(true)
         })?;
     }
@@ -64,7 +67,7 @@ fn turn_claimed(cx: &mut Exec, head: &crate::store::Head) -> Result<()> {
     let turns = head
         .events
         .iter()
-        .filter(|e| e.kind == "orchestrator.turn")
+        .filter(|e| e.kind == Kind::OrchestratorTurn)
         .count() as u32;
     let run = cx.layout.new_run_id("orchestrator", turns + 1);
     let dir = cx.layout.run(&run);
@@ -183,7 +186,7 @@ fn turn_claimed(cx: &mut Exec, head: &crate::store::Head) -> Result<()> {
         tx.mission.spent.add_run(usage.usd, usage.total_tokens(), fin.wall_ms);
         let continues = tx.mission.status == MissionStatus::Running && errors.is_empty();
         let outcome = if continues { "continued" } else { "needs_input" };
-        tx.event(Event::new("orchestrator.turn").run(&run, turns + 1).data(json!({
+        tx.event(Event::new(Kind::OrchestratorTurn).run(&run, turns + 1).data(json!({
             "outcome": outcome, "block": block.reason.as_str(), "discarded": discarded, "answer": answer,
             "exit_code": fin.code, "timed_out": fin.timed_out, "errors": errors,
         })));
@@ -202,7 +205,7 @@ fn turn_claimed(cx: &mut Exec, head: &crate::store::Head) -> Result<()> {
                 packet: block.packet.clone(),
                 message: message.clone(),
             });
-            tx.event(Event::new("mission.blocked").data(json!({ "reason": "needs_input", "message": message })));
+            tx.event(Event::new(Kind::MissionBlocked).data(json!({ "reason": "needs_input", "message": message })));
         }
         Ok(true)
     })?;

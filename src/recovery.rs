@@ -3,6 +3,7 @@
 //! says what failed, which runs were involved, the state of git, what changed since the last
 //! good state, and the next actions as concrete commands.
 
+use crate::events::Kind;
 use std::path::{Path, PathBuf};
 
 use crate::git;
@@ -78,11 +79,11 @@ pub fn attach(tx: &mut Tx, git: &GitState, details: &str, runs: &[String]) {
         .head
         .events
         .iter()
-        .filter(|e| e.kind == "mission.blocked" || e.kind == "mission.paused")
+        .filter(|e| e.kind == Kind::MissionBlocked || e.kind == Kind::MissionPaused)
         .count()
         + tx.events
             .iter()
-            .filter(|e| e.kind == "mission.blocked" || e.kind == "mission.paused")
+            .filter(|e| e.kind == Kind::MissionBlocked || e.kind == Kind::MissionPaused)
             .count()
         + 1;
     let path = format!(

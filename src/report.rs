@@ -1,6 +1,7 @@
 //! Mission Control: the status view model shared by `status`, `status --json` and the
 //! generated Status/Budget blocks of the mission body.
 
+use crate::events::Kind;
 use serde::Serialize;
 
 use crate::budget::estimate::{self, Estimate, Range};
@@ -124,14 +125,14 @@ pub fn last_validations(
     let mut out = std::collections::HashMap::new();
     let mut findings: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     for e in events {
-        if e.kind == "run.finished"
+        if e.kind == Kind::RunFinished
             && e.data["role"] == "validator"
             && let Some(r) = &e.run
         {
             findings.insert(r.clone(), e.data["findings"].as_u64().unwrap_or(0));
         }
-        if let (Some(m), Some(run), "milestone.passed" | "milestone.failed") =
-            (&e.milestone, &e.run, e.kind.as_str())
+        if let (Some(m), Some(run), Kind::MilestonePassed | Kind::MilestoneFailed) =
+            (&e.milestone, &e.run, &e.kind)
         {
             let validator_runs: Vec<String> = e.data["validator_runs"]
                 .as_array()
@@ -144,7 +145,7 @@ pub fn last_validations(
                 m.clone(),
                 ValidationSummary {
                     run: run.clone(),
-                    verdict: if e.kind == "milestone.passed" {
+                    verdict: if e.kind == Kind::MilestonePassed {
                         "pass"
                     } else {
                         "fail"
@@ -177,10 +178,9 @@ pub struct FeatureView {
 
 /// "changes requested by @x (round 2/3)" for a feature whose PR got such a review.
 fn review_round(events: &[crate::events::Event], feature: &str, config: &Config) -> Option<String> {
-    let e = events
-        .iter()
-        .rev()
-        .find(|e| e.kind == "feature.changes_requested" && e.feature.as_deref() == Some(feature))?;
+    let e = events.iter().rev().find(|e| {
+        e.kind == Kind::FeatureChangesRequested && e.feature.as_deref() == Some(feature)
+    })?;
     let who: Vec<String> = e.data["reviewers"]
         .as_array()
         .into_iter()
@@ -264,7 +264,7 @@ pub fn status_view(
         milestones,
         next: {
             // A mission landed through configuration (`land: auto` outside the file) needs no hint.
-            let landed = events.iter().any(|e| e.kind == "mission.landed");
+            let landed = events.iter().any(|e| e.kind == Kind::MissionLanded);
             next_actions(m)
                 .into_iter()
                 .filter(|n| !(landed && n.starts_with("land it")))
@@ -481,8 +481,7 @@ pub fn retrospective(m: &Mission, events: &[crate::events::Event], skills: &[Str
             .iter()
             .filter(|e| {
                 e.feature.as_deref() == Some(f)
-                    && e.kind.starts_with("run.")
-                    && e.kind != "run.started"
+                    && e.kind.is_run_outcome()
                     && !e.data["failure"].is_null()
             })
             .count()

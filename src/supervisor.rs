@@ -1,6 +1,7 @@
 //! The supervisor: pulses (observe → plan → execute) and the `run` loop that repeats them,
 //! woken at once when a worker it started exits and otherwise on a short timer.
 
+use crate::events::Kind;
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -91,7 +92,7 @@ pub fn pulse(
             }
             store.mutate("state: repaired from the remote", |tx| {
                 tx.event(
-                    crate::events::Event::new("state.repaired")
+                    crate::events::Event::new(Kind::StateRepaired)
                         .data(serde_json::json!({ "replayed": repaired })),
                 );
                 Ok(true)
@@ -252,7 +253,9 @@ pub fn run(
                 r
             }
             // GitHub trouble is transient for a supervisor: the next pulse observes again.
-            Err(e @ (Error::Forge { .. } | Error::Busy { .. })) if forge_errors < 30 => {
+            Err(e @ (Error::Forge { .. } | Error::Busy { .. } | Error::LeaseLost { .. }))
+                if forge_errors < 30 =>
+            {
                 forge_errors += 1;
                 tracing::warn!("{e}; pulsing again");
                 std::thread::sleep(poll.max(Duration::from_millis(100)));

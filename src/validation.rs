@@ -7,6 +7,7 @@
 //! run in the same worktree (`validator.rs`). The validation is claimed before it starts, and
 //! its worktree is private to the claim.
 
+use crate::events::Kind;
 use serde_json::json;
 
 use crate::claims::{self, Claim};
@@ -68,7 +69,7 @@ pub fn validate(cx: &mut Exec, milestone: &str) -> Result<()> {
         }
         m.status = MilestoneStatus::Validating;
         tx.event(
-            Event::new("milestone.validating")
+            Event::new(Kind::MilestoneValidating)
                 .milestone(milestone)
                 .data(claim.data()),
         );
@@ -88,7 +89,7 @@ pub fn validate(cx: &mut Exec, milestone: &str) -> Result<()> {
                     return Ok(false);
                 }
                 tx.event(
-                    Event::new("milestone.validation_released")
+                    Event::new(Kind::MilestoneValidationReleased)
                         .milestone(milestone)
                         .data(json!({ "error": e.to_string() })),
                 );
@@ -268,7 +269,7 @@ fn validate_claimed(cx: &mut Exec, milestone: &str, head: &crate::store::Head) -
             tx.mission.spent.add_run(v.usage.usd, v.usage.total_tokens(), v.wall_ms);
             let verdict = v.report.as_ref().map(|r| r.verdict);
             let findings = v.report.as_ref().map_or(0, |r| r.findings.len());
-            tx.event(Event::new("run.finished").milestone(milestone).run(&v.run, attempt).data(json!({
+            tx.event(Event::new(Kind::RunFinished).milestone(milestone).run(&v.run, attempt).data(json!({
                 "role": "validator", "mode": v.mode, "verdict": verdict, "findings": findings, "failure": v.failure,
                 "tokens": v.usage.total_tokens(), "usd": v.usage.usd, "usd_estimated": v.usage.usd_estimated, "wall_ms": v.wall_ms,
             })));
@@ -278,7 +279,7 @@ fn validate_claimed(cx: &mut Exec, milestone: &str, head: &crate::store::Head) -
         if passed {
             m.status = MilestoneStatus::Passed;
             let attempt = m.failures + 1;
-            tx.event(Event::new("milestone.passed").milestone(milestone).run(&run, attempt).data(json!({ "commands": summary, "wall_ms": wall })));
+            tx.event(Event::new(Kind::MilestonePassed).milestone(milestone).run(&run, attempt).data(json!({ "commands": summary, "wall_ms": wall })));
             if let Some(alert) = estimate_alert(tx, milestone) {
                 tx.event(alert);
             }
@@ -291,13 +292,13 @@ fn validate_claimed(cx: &mut Exec, milestone: &str, head: &crate::store::Head) -
             failing.extend(validator_error.clone());
             failing.extend(validators.iter().filter_map(|v| v.failure.clone()));
             let message = format!("validation of {milestone} failed ({failures} of {cap} allowed): {}", failing.join("; "));
-            tx.event(Event::new("milestone.failed").milestone(milestone).run(&run, failures).data(json!({ "commands": summary, "failures": failures, "validator_runs": validator_runs })));
+            tx.event(Event::new(Kind::MilestoneFailed).milestone(milestone).run(&run, failures).data(json!({ "commands": summary, "failures": failures, "validator_runs": validator_runs })));
             tx.mission.status = MissionStatus::Blocked;
             tx.mission.block = Some(Block { reason, milestone: Some(milestone.to_owned()), feature: None, since: cx.ws.repo.clock().now_s(), packet: None, message: message.clone() });
             let mut involved = vec![run.clone()];
             involved.extend(validator_runs.iter().cloned());
             crate::recovery::attach(tx, &git_state, &details, &involved);
-            tx.event(Event::new("mission.blocked").milestone(milestone).data(json!({ "reason": reason.as_str(), "message": message })));
+            tx.event(Event::new(Kind::MissionBlocked).milestone(milestone).data(json!({ "reason": reason.as_str(), "message": message })));
         }
         Ok(true)
     })?;
@@ -333,7 +334,7 @@ fn report(
         ));
     }
     if v.scrutiny || v.user_testing.is_some() {
-        o.push_str("Validator agents (scrutiny, user testing) are not run by this version; the verdict rests on the commands.\n");
+        o.push_str("Validator agents (scrutiny, user testing) run after these commands; each writes its own report in its run directory, and the milestone's event lists their runs.\n");
     }
     o
 }
@@ -343,11 +344,7 @@ fn report(
 fn estimate_alert(tx: &crate::store::Tx, milestone: &str) -> Option<Event> {
     let est = crate::budget::estimate::estimate(&tx.mission);
     let me = est.milestones.iter().find(|m| m.id == milestone)?;
-    let runs_of = |e: &&Event| {
-        e.milestone.as_deref() == Some(milestone)
-            && e.kind.starts_with("run.")
-            && e.kind != "run.started"
-    };
+    let runs_of = |e: &&Event| e.milestone.as_deref() == Some(milestone) && e.kind.is_run_outcome();
     let finished: Vec<&Event> = tx.head.events.iter().filter(runs_of).collect();
     // The worker runs, plus this validation.
     let actual_runs = finished.len() as f64 + 1.0;
@@ -363,7 +360,7 @@ fn estimate_alert(tx: &crate::store::Tx, milestone: &str) -> Option<Event> {
     }
     let remaining_runs = f64::from(est.remaining_runs) * ratio;
     let projection_usd = tx.mission.spent.usd + est.remaining_usd.mid * ratio;
-    Some(Event::new("budget.alert").milestone(milestone).data(json!({
+    Some(Event::new(Kind::BudgetAlert).milestone(milestone).data(json!({
         "kind": "estimate", "basis": basis, "ratio": (ratio * 100.0).round() / 100.0,
         "actual_runs": actual_runs, "estimated_runs": est_runs, "actual_usd": actual_usd, "estimated_usd": me.usd.mid,
         "projected_remaining_runs": remaining_runs.round(), "projected_total_usd": (projection_usd * 100.0).round() / 100.0,

@@ -5,6 +5,7 @@
 //! is checked against its schema, and a missing, unparsable or invalid report is a failed
 //! validation, never a pass.
 
+use crate::events::Kind;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -242,7 +243,7 @@ fn prompt(cx: &Exec, head: &Head, ms: &Milestone, mode: &str, commands: &str) ->
             .events
             .iter()
             .rev()
-            .find(|e| e.kind == "feature.handoff" && e.feature.as_deref() == Some(f.id.as_str()))
+            .find(|e| e.kind == Kind::FeatureHandoff && e.feature.as_deref() == Some(f.id.as_str()))
             .and_then(|e| e.run.clone());
         if let Some(run) = run
             && let Some(text) = cx
@@ -256,7 +257,9 @@ fn prompt(cx: &Exec, head: &Head, ms: &Milestone, mode: &str, commands: &str) ->
         .events
         .iter()
         .rev()
-        .find(|e| e.kind == "milestone.started" && e.milestone.as_deref() == Some(ms.id.as_str()))
+        .find(|e| {
+            e.kind == Kind::MilestoneStarted && e.milestone.as_deref() == Some(ms.id.as_str())
+        })
         .and_then(|e| e.data["commit"].as_str().map(str::to_owned));
     if let Some(start) = start {
         let exclude = format!(":(exclude){MISSIONS_DIR}/{}", m.id);

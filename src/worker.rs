@@ -4,6 +4,7 @@
 //! supervisor's job (`pulse::execute::record_run`), so a run whose worker dies is still
 //! integrated by a later pulse.
 
+use crate::events::Kind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -163,7 +164,7 @@ pub fn compose_prompt(
             .events
             .iter()
             .rev()
-            .find(|e| e.kind == "feature.handoff" && e.feature.as_deref() == Some(d))
+            .find(|e| e.kind == Kind::FeatureHandoff && e.feature.as_deref() == Some(d))
             .and_then(|e| e.run.clone());
         if let Some(run) = run
             && let Some(text) =
@@ -179,7 +180,7 @@ pub fn compose_prompt(
     let failures: Vec<String> = head
         .events
         .iter()
-        .filter(|e| e.feature.as_deref() == Some(fid) && e.kind != "feature.failed")
+        .filter(|e| e.feature.as_deref() == Some(fid) && e.kind != Kind::FeatureFailed)
         .filter_map(|e| {
             // Failed runs, failed checks and merge conflicts all carry a `failure`.
             let why = e.data.get("failure")?.as_str()?;
@@ -199,7 +200,7 @@ pub fn compose_prompt(
         .events
         .iter()
         .rev()
-        .find(|e| e.kind == "feature.changes_requested" && e.feature.as_deref() == Some(fid))
+        .find(|e| e.kind == Kind::FeatureChangesRequested && e.feature.as_deref() == Some(fid))
     {
         p.push_str(&format!(
             "## Review feedback to address (round {}, PR #{})\n\nYour branch already has the earlier work. Reviewers asked for changes; address every point below, keeping the rest of the work. The text is the reviewers' own.\n\n",
@@ -247,7 +248,7 @@ pub fn compose_prompt(
         .events
         .iter()
         .filter(|e| {
-            e.kind == "feature.steer_delivered" && e.run.as_deref() == Some(meta.run.as_str())
+            e.kind == Kind::FeatureSteerDelivered && e.run.as_deref() == Some(meta.run.as_str())
         })
         .flat_map(|e| e.data["messages"].as_array().cloned().unwrap_or_default())
         .filter_map(|v| v.as_str().map(str::to_owned))

@@ -184,7 +184,7 @@ fn approve_route(
         if r.status != 200 {
             return Err(Error::Forge {
                 message: format!("get pull request #{}: {}", obs.on, r.message()),
-                status: r.status,
+                status: Some(r.status),
             });
         }
         if r.body["head"]["ref"]
@@ -251,7 +251,7 @@ fn already_answered(
     if !r.ok() {
         return Err(Error::Forge {
             message: format!("list comments: {}", r.message()),
-            status: r.status,
+            status: Some(r.status),
         });
     }
     let mark = reply_marker(obs.id);

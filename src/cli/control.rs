@@ -1,5 +1,6 @@
 //! `git mission pause`, `resume`, `cancel` and `log`.
 
+use crate::events::Kind;
 use std::time::Duration;
 
 use serde_json::json;
@@ -72,7 +73,7 @@ pub fn pause(cx: &Ctx, a: &PauseArgs) -> Result<u8> {
             return Ok(false);
         }
         tx.mission.status = MissionStatus::Paused;
-        tx.event(Event::new("mission.paused").data(json!({ "now": a.now })));
+        tx.event(Event::new(Kind::MissionPaused).data(json!({ "now": a.now })));
         Ok(true)
     })?;
     let stopped = if a.now { stop_runs(cx, &ws, &a.id)? } else { 0 };
@@ -157,7 +158,7 @@ pub fn cancel(cx: &Ctx, a: &IdArgs) -> Result<u8> {
             return Ok(false);
         }
         tx.mission.status = MissionStatus::Cancelled;
-        tx.event(Event::new("mission.cancelled"));
+        tx.event(Event::new(Kind::MissionCancelled));
         Ok(true)
     })?;
     let stopped = stop_runs(cx, &ws, &a.id)?;

@@ -102,6 +102,23 @@ impl Out {
 
     /// Reports an error and returns its exit code.
     pub fn error(&self, e: &Error) -> u8 {
+        let code = self.error_body(e);
+        if !self.json {
+            // The chain of causes a message does not already carry.
+            let shown = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                let text = s.to_string();
+                if !shown.contains(&text) {
+                    self.message(ERROR, "caused by", &text);
+                }
+                source = s.source();
+            }
+        }
+        code
+    }
+
+    fn error_body(&self, e: &Error) -> u8 {
         if self.json {
             #[derive(Serialize)]
             struct J<'a> {
@@ -150,7 +167,7 @@ impl Out {
                 self.hint("install the program, or fix the command in the profile or mission file; it runs without a shell");
                 exit::USER
             }
-            Error::Busy { .. } => {
+            Error::Busy { .. } | Error::LeaseLost { .. } => {
                 self.message(ERROR, "error", &e.to_string());
                 self.hint("nothing was changed; run the command again");
                 exit::USER

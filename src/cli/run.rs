@@ -1,5 +1,6 @@
 //! `git mission run`, `pulse` and `work`: the supervisor from the command line.
 
+use crate::events::Kind;
 use serde_json::json;
 
 use crate::error::{Error, Result};
@@ -296,7 +297,7 @@ fn adopt(
         .events
         .iter()
         .rev()
-        .find(|e| e.kind == "feature.dispatched" && e.run.as_deref() == Some(run))
+        .find(|e| e.kind == Kind::FeatureDispatched && e.run.as_deref() == Some(run))
     else {
         return Err(Error::user_hint(
             format!("mission {} never dispatched run {run}", store.id),

@@ -1,5 +1,6 @@
 //! `git mission show <id> <F#|M#|run-id>`: one feature, milestone or run with its artifacts.
 
+use crate::events::Kind;
 use serde_json::json;
 
 use crate::error::{Error, Result};
@@ -125,9 +126,9 @@ fn milestone(cx: &Ctx, m: &Mission, id: &str, events: &[crate::events::Event]) -
     let validations: Vec<serde_json::Value> = events
         .iter()
         .filter(|e| e.milestone.as_deref() == Some(id))
-        .filter_map(|e| match e.kind.as_str() {
-            "milestone.passed" | "milestone.failed" => Some(json!({ "run": e.run, "kind": "commands", "verdict": if e.kind == "milestone.passed" { "pass" } else { "fail" } })),
-            "run.finished" if e.data["role"] == "validator" => Some(json!({ "run": e.run, "kind": e.data["mode"], "verdict": e.data["verdict"], "findings": e.data["findings"], "failure": e.data["failure"] })),
+        .filter_map(|e| match e.kind {
+            Kind::MilestonePassed | Kind::MilestoneFailed => Some(json!({ "run": e.run, "kind": "commands", "verdict": if e.kind == Kind::MilestonePassed { "pass" } else { "fail" } })),
+            Kind::RunFinished if e.data["role"] == "validator" => Some(json!({ "run": e.run, "kind": e.data["mode"], "verdict": e.data["verdict"], "findings": e.data["findings"], "failure": e.data["failure"] })),
             _ => None,
         })
         .collect();

@@ -3,6 +3,7 @@
 //! same commit as its effect), and answering once (a reaction and a reply carrying a hidden
 //! marker that is looked up before posting). Comment text is data only.
 
+use crate::events::Kind;
 use serde_json::json;
 
 use super::{Command, GRAMMAR, parse};
@@ -77,7 +78,7 @@ pub fn permission(gh: &GitHub, login: &str) -> Result<Access> {
         404 => Ok(Access::none()),
         _ => Err(Error::Forge {
             message: format!("permission of {login}: {}", r.message()),
-            status: r.status,
+            status: Some(r.status),
         }),
     }
 }
@@ -184,7 +185,7 @@ pub(crate) fn not_a_writer(login: &str, perm: &Access) -> Handled {
 
 /// The record of a handled comment; [`recorded`] reads it back.
 fn handled_event(c: &CommentObs, h: &Handled) -> Event {
-    Event::new("comment.handled").data(json!({
+    Event::new(Kind::CommentHandled).data(json!({
         "comment": c.id, "on": c.on, "by": c.login, "ok": h.ok, "reply": h.reply,
     }))
 }
@@ -192,7 +193,7 @@ fn handled_event(c: &CommentObs, h: &Handled) -> Event {
 fn recorded(events: &[Event], comment: u64) -> Option<Handled> {
     events
         .iter()
-        .find(|e| e.kind == "comment.handled" && e.data["comment"].as_u64() == Some(comment))
+        .find(|e| e.kind == Kind::CommentHandled && e.data["comment"].as_u64() == Some(comment))
         .map(|e| Handled {
             ok: e.data["ok"].as_bool(),
             reply: e.data["reply"].as_str().unwrap_or("").to_owned(),
@@ -226,7 +227,7 @@ fn apply(
                 return Err(format!("{id} is {status}; nothing to pause"));
             }
             tx.mission.status = MissionStatus::Paused;
-            tx.event(Event::new("mission.paused").data(json!({ "now": now, "by": who })));
+            tx.event(Event::new(Kind::MissionPaused).data(json!({ "now": now, "by": who })));
             Ok(if *now {
                 format!(
                     "paused {id}; the next pulse stops running workers (their work so far is kept)"
@@ -250,7 +251,7 @@ fn apply(
                 return Err(format!("{id} is {status}"));
             }
             tx.mission.status = MissionStatus::Cancelled;
-            tx.event(Event::new("mission.cancelled").data(json!({ "by": who })));
+            tx.event(Event::new(Kind::MissionCancelled).data(json!({ "by": who })));
             Ok(format!("cancelled {id} (branches are kept)"))
         }
         Command::Approve => Err(format!(
@@ -371,7 +372,7 @@ pub fn post_answer(gh: &GitHub, c: &CommentObs, h: &Handled) -> Result<Posted> {
         }),
         _ => Err(Error::Forge {
             message: format!("reply to comment {}: {}", c.id, r.message()),
-            status: r.status,
+            status: Some(r.status),
         }),
     }
 }
@@ -382,16 +383,16 @@ fn answer_state(events: &[Event], comment: u64, env: &crate::env::Env) -> Option
     let e = events.iter().rev().find(|e| {
         e.data["comment"].as_u64() == Some(comment)
             && matches!(
-                e.kind.as_str(),
-                "comment.answering"
-                    | "comment.answered"
-                    | "comment.unanswerable"
-                    | "comment.answer_released"
+                e.kind,
+                Kind::CommentAnswering
+                    | Kind::CommentAnswered
+                    | Kind::CommentUnanswerable
+                    | Kind::CommentAnswerReleased
             )
     })?;
-    match e.kind.as_str() {
-        "comment.answered" | "comment.unanswerable" => Some(true),
-        "comment.answering" => crate::claims::Claim::of(e)
+    match e.kind {
+        Kind::CommentAnswered | Kind::CommentUnanswerable => Some(true),
+        Kind::CommentAnswering => crate::claims::Claim::of(e)
             .is_some_and(|c| c.live(env))
             .then_some(false),
         _ => None,
@@ -405,7 +406,9 @@ pub fn found_answer(store: &Store, comment: u64) -> Result<()> {
         if answer_state(&tx.head.events, comment, store.repo.env()) == Some(true) {
             return Ok(false);
         }
-        tx.event(Event::new("comment.answered").data(json!({ "comment": comment, "found": true })));
+        tx.event(
+            Event::new(Kind::CommentAnswered).data(json!({ "comment": comment, "found": true })),
+        );
         Ok(true)
     })?;
     Ok(())
@@ -424,21 +427,21 @@ pub fn answer(store: &Store, gh: &GitHub, c: &CommentObs, h: &Handled) -> Result
         }
         let mut data = claim.data();
         data["comment"] = json!(c.id);
-        tx.event(Event::new("comment.answering").data(data));
+        tx.event(Event::new(Kind::CommentAnswering).data(data));
         Ok(true)
     })?;
     if claimed.is_none() {
         return Ok(());
     }
     let (kind, data) = match post_answer(gh, c, h) {
-        Ok(Posted::Yes) => ("comment.answered", json!({ "comment": c.id })),
+        Ok(Posted::Yes) => (Kind::CommentAnswered, json!({ "comment": c.id })),
         Ok(Posted::Refused { status, message }) => {
             tracing::warn!(
                 "GitHub refused the reply to comment {}: {status} {message}",
                 c.id
             );
             (
-                "comment.unanswerable",
+                Kind::CommentUnanswerable,
                 json!({ "comment": c.id, "status": status, "message": message }),
             )
         }
@@ -448,13 +451,13 @@ pub fn answer(store: &Store, gh: &GitHub, c: &CommentObs, h: &Handled) -> Result
                 c.id
             );
             (
-                "comment.answer_released",
+                Kind::CommentAnswerReleased,
                 json!({ "comment": c.id, "error": e.to_string() }),
             )
         }
     };
     store.mutate(&format!("comment {}: answer", c.id), |tx| {
-        tx.event(Event::new(kind).data(data.clone()));
+        tx.event(Event::new(kind.clone()).data(data.clone()));
         Ok(true)
     })?;
     Ok(())

@@ -140,7 +140,7 @@ fn approve(
     if r.status != 200 {
         return Err(Error::Forge {
             message: format!("get pull request #{n}: {}", r.message()),
-            status: r.status,
+            status: Some(r.status),
         });
     }
     let pr = &r.body;
@@ -297,7 +297,7 @@ fn approve(
     )?;
     match remote.push_commit(root, &commit, branch, head) {
         Ok(()) => Ok(approved(login, &id, branch, &commit)),
-        Err(Error::Forge { status: 409, .. }) => refuse(format!(
+        Err(Error::LeaseLost { .. }) => refuse(format!(
             "`{branch}` moved while the approval was being pushed. Nothing was changed; comment again to approve what it holds now."
         )),
         Err(e) => Err(e),

@@ -4,13 +4,131 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// What an event records. The log stores it as its `type` string (PRODUCT.md §2.2); a kind
+/// this version does not know (written by a newer one) is kept as `Other`.
+macro_rules! kinds {
+    ($($variant:ident => $name:literal,)*) => {
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum Kind {
+            $($variant,)*
+            /// A kind this version does not know.
+            Other(String),
+        }
+
+        impl Kind {
+            /// The name in the log.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(Kind::$variant => $name,)*
+                    Kind::Other(s) => s,
+                }
+            }
+
+            /// The kind a log name stands for.
+            pub fn parse(name: &str) -> Kind {
+                match name {
+                    $($name => Kind::$variant,)*
+                    other => Kind::Other(other.to_owned()),
+                }
+            }
+
+            /// Every kind this version writes or reads.
+            pub const ALL: &[&str] = &[$($name,)*];
+        }
+    };
+}
+
+kinds! {
+    BudgetAlert => "budget.alert",
+    BudgetExceeded => "budget.exceeded",
+    CommentAnswerReleased => "comment.answer_released",
+    CommentAnswered => "comment.answered",
+    CommentAnswering => "comment.answering",
+    CommentHandled => "comment.handled",
+    CommentUnanswerable => "comment.unanswerable",
+    EstimateAlert => "estimate.alert",
+    FeatureChangesRequested => "feature.changes_requested",
+    FeatureChecksFailed => "feature.checks_failed",
+    FeatureConflict => "feature.conflict",
+    FeatureDispatched => "feature.dispatched",
+    FeatureFailed => "feature.failed",
+    FeatureHandoff => "feature.handoff",
+    FeatureMergeFailed => "feature.merge_failed",
+    FeatureMergeReleased => "feature.merge_released",
+    FeatureMerged => "feature.merged",
+    FeatureMerging => "feature.merging",
+    FeaturePrClosed => "feature.pr_closed",
+    FeaturePrOpened => "feature.pr_opened",
+    FeatureRetried => "feature.retried",
+    FeatureReviewRequested => "feature.review_requested",
+    FeatureSkipped => "feature.skipped",
+    FeatureSteerDelivered => "feature.steer_delivered",
+    FeatureSteered => "feature.steered",
+    GithubTracking => "github.tracking",
+    GithubWorker => "github.worker",
+    LandPrClosed => "land.pr_closed",
+    LandPrOpened => "land.pr_opened",
+    MilestoneFailed => "milestone.failed",
+    MilestoneLanded => "milestone.landed",
+    MilestonePassed => "milestone.passed",
+    MilestoneStarted => "milestone.started",
+    MilestoneValidating => "milestone.validating",
+    MilestoneValidationReleased => "milestone.validation_released",
+    MissionBlocked => "mission.blocked",
+    MissionCancelled => "mission.cancelled",
+    MissionCompleted => "mission.completed",
+    MissionLandDeferred => "mission.land_deferred",
+    MissionLandReleased => "mission.land_released",
+    MissionLanded => "mission.landed",
+    MissionLanding => "mission.landing",
+    MissionPaused => "mission.paused",
+    MissionResumed => "mission.resumed",
+    MissionStarted => "mission.started",
+    MissionUnblocked => "mission.unblocked",
+    OrchestratorClaimed => "orchestrator.claimed",
+    OrchestratorReleased => "orchestrator.released",
+    OrchestratorTurn => "orchestrator.turn",
+    PlanChanged => "plan.changed",
+    RunFinished => "run.finished",
+    RunStarted => "run.started",
+    RunCancelled => "run.cancelled",
+    RunTimedOut => "run.timed_out",
+    StateRepaired => "state.repaired",
+    StateRetry => "state.retry",
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Kind, D::Error> {
+        Ok(Kind::parse(&String::deserialize(d)?))
+    }
+}
+
+impl Kind {
+    /// A run's outcome (`run.finished`, `run.cancelled`, …): any `run.` kind but its start.
+    pub fn is_run_outcome(&self) -> bool {
+        self.as_str().starts_with("run.") && *self != Kind::RunStarted
+    }
+}
+
 /// One event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub seq: u64,
     pub at: String,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: Kind,
     #[serde(default)]
     pub milestone: Option<String>,
     #[serde(default)]
@@ -25,11 +143,11 @@ pub struct Event {
 
 impl Event {
     /// A new event of `kind`; `seq` and `at` are set when it is committed.
-    pub fn new(kind: &str) -> Event {
+    pub fn new(kind: Kind) -> Event {
         Event {
             seq: 0,
             at: String::new(),
-            kind: kind.to_owned(),
+            kind,
             milestone: None,
             feature: None,
             run: None,
@@ -119,9 +237,9 @@ pub fn append(text: &mut String, events: &mut [Event], last_seq: u64, at: &str) 
 
 /// Whether the log already holds the outcome of `run`.
 pub fn run_recorded(events: &[Event], run: &str) -> bool {
-    events.iter().any(|e| {
-        e.run.as_deref() == Some(run) && e.kind.starts_with("run.") && e.kind != "run.started"
-    })
+    events
+        .iter()
+        .any(|e| e.run.as_deref() == Some(run) && e.kind.is_run_outcome())
 }
 
 #[cfg(test)]
@@ -129,15 +247,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_kind_keeps_its_log_name_and_unknown_kinds_survive() {
+        for name in Kind::ALL {
+            let kind = Kind::parse(name);
+            assert!(!matches!(kind, Kind::Other(_)), "{name}");
+            assert_eq!(kind.as_str(), *name);
+            let json = serde_json::to_string(&kind).expect("json");
+            assert_eq!(json, format!("\"{name}\""));
+            assert_eq!(serde_json::from_str::<Kind>(&json).expect("back"), kind);
+        }
+        // A kind written by a newer version is read and written back unchanged.
+        let line =
+            r#"{"seq":1,"at":"2026-01-01T00:00:00Z","type":"mission.teleported","data":null}"#;
+        let (evs, bad) = parse(line);
+        assert_eq!(bad, 0);
+        assert_eq!(evs[0].kind, Kind::Other("mission.teleported".into()));
+        assert!(
+            serde_json::to_string(&evs[0])
+                .expect("json")
+                .contains("\"mission.teleported\"")
+        );
+        assert!(Kind::RunFinished.is_run_outcome() && !Kind::RunStarted.is_run_outcome());
+    }
+
+    #[test]
     fn append_numbers_and_parses_back() {
         let mut text = String::new();
         let mut evs = vec![
-            Event::new("mission.started"),
-            Event::new("feature.dispatched").feature("F1").run("r1", 1),
+            Event::new(Kind::MissionStarted),
+            Event::new(Kind::FeatureDispatched)
+                .feature("F1")
+                .run("r1", 1),
         ];
         append(&mut text, &mut evs, 0, "2026-11-21T10:00:00Z");
         let mut more = vec![
-            Event::new("run.finished")
+            Event::new(Kind::RunFinished)
                 .run("r1", 1)
                 .data(serde_json::json!({"ok": true})),
         ];

@@ -4,6 +4,7 @@
 //! compare-and-swap, computing the tree with `git merge-tree` so no work tree is touched. Landing merges the integration branch into the
 //! base branch, never touching a dirty checkout of it.
 
+use crate::events::Kind;
 use std::path::Path;
 
 use serde_json::json;
@@ -114,7 +115,7 @@ pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
             return Ok(false);
         }
         tx.event(
-            Event::new("feature.merging")
+            Event::new(Kind::FeatureMerging)
                 .milestone(&milestone)
                 .feature(feature)
                 .data(claim.data()),
@@ -159,7 +160,7 @@ pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
         }
         Ok(Merged::Decided) => Ok(()),
         Ok(Merged::Released(why)) => {
-            release(cx, feature, &milestone, "feature.merge_released", &why)
+            release(cx, feature, &milestone, Kind::FeatureMergeReleased, &why)
         }
         Err(e) => {
             tracing::warn!("{feature}: merging failed: {e}");
@@ -167,7 +168,7 @@ pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
                 cx,
                 feature,
                 &milestone,
-                "feature.merge_failed",
+                Kind::FeatureMergeFailed,
                 &e.to_string(),
             )
         }
@@ -185,7 +186,7 @@ enum Merged {
 }
 
 /// Ends a merge claim without a result.
-fn release(cx: &mut Exec, feature: &str, milestone: &str, kind: &str, why: &str) -> Result<()> {
+fn release(cx: &mut Exec, feature: &str, milestone: &str, kind: Kind, why: &str) -> Result<()> {
     let claim_pid = std::process::id();
     cx.store
         .mutate(&format!("{feature}: merge not done"), |tx| {
@@ -195,7 +196,7 @@ fn release(cx: &mut Exec, feature: &str, milestone: &str, kind: &str, why: &str)
                 return Ok(false);
             }
             tx.event(
-                Event::new(kind)
+                Event::new(kind.clone())
                     .milestone(milestone)
                     .feature(feature)
                     .data(json!({ "error": why })),
@@ -257,7 +258,7 @@ fn merge_claimed(
                     return Ok(false);
                 }
                 f.status = FeatureStatus::Pending;
-                tx.event(Event::new("feature.conflict").milestone(milestone).feature(feature).data(json!({ "files": files, "failure": format!("merging the integration branch conflicts in {}", files.join(", ")) })));
+                tx.event(Event::new(Kind::FeatureConflict).milestone(milestone).feature(feature).data(json!({ "files": files, "failure": format!("merging the integration branch conflicts in {}", files.join(", ")) })));
                 Ok(true)
             })?;
             return Ok(Merged::Decided);
@@ -354,7 +355,7 @@ fn merge_claimed(
         if !squash {
             tx.extra_parent = Some(gix::ObjectId::from_hex(feature_head.as_bytes()).map_err(|e| Error::Internal(format!("commit id: {e}")))?);
         }
-        tx.event(Event::new("feature.merged").milestone(milestone).feature(feature).data(json!({ "branch": branch, "head": feature_head, "strategy": if squash { "squash" } else { "merge" } })));
+        tx.event(Event::new(Kind::FeatureMerged).milestone(milestone).feature(feature).data(json!({ "branch": branch, "head": feature_head, "strategy": if squash { "squash" } else { "merge" } })));
         Ok(true)
     })?;
     crate::fault!("merge.after_commit");
@@ -390,7 +391,7 @@ pub fn land(cx: &mut Exec) -> Result<()> {
         .store
         .head()?
         .ok_or_else(|| Error::user("the mission has not started"))?;
-    if head.events.iter().any(|e| e.kind == "mission.landed")
+    if head.events.iter().any(|e| e.kind == Kind::MissionLanded)
         || git::is_ancestor(&root, &integ_head, &base_head)
     {
         return Ok(());
@@ -399,12 +400,12 @@ pub fn land(cx: &mut Exec) -> Result<()> {
     let env = cx.ws.repo.env();
     let claim = Claim::mine(env, std::time::Duration::from_secs(600));
     let claimed = cx.store.mutate("mission: landing", |tx| {
-        if tx.has_event(|e| e.kind == "mission.landed")
+        if tx.has_event(|e| e.kind == Kind::MissionLanded)
             || claims::land_claim(&tx.head.events).is_some_and(|c| c.live(env))
         {
             return Ok(false);
         }
-        tx.event(Event::new("mission.landing").data(claim.data()));
+        tx.event(Event::new(Kind::MissionLanding).data(claim.data()));
         Ok(true)
     })?;
     if claimed.is_none() {
@@ -481,7 +482,7 @@ pub fn land(cx: &mut Exec) -> Result<()> {
         Err(e) => {
             cx.store.mutate("mission: land not done", |tx| {
                 tx.event(
-                    Event::new("mission.land_released").data(json!({ "error": e.to_string() })),
+                    Event::new(Kind::MissionLandReleased).data(json!({ "error": e.to_string() })),
                 );
                 Ok(true)
             })?;
@@ -489,19 +490,19 @@ pub fn land(cx: &mut Exec) -> Result<()> {
         }
     };
     cx.store.mutate("mission: land", |tx| {
-        if tx.has_event(|e| e.kind == "mission.landed" || e.kind == "mission.land_deferred")
+        if tx.has_event(|e| e.kind == Kind::MissionLanded || e.kind == Kind::MissionLandDeferred)
             && result.is_err()
         {
             // Said once already; end the claim without saying it again.
-            tx.event(Event::new("mission.land_released"));
+            tx.event(Event::new(Kind::MissionLandReleased));
             return Ok(true);
         }
         match &result {
             Ok(commit) => tx.event(
-                Event::new("mission.landed").data(json!({ "base": base, "commit": commit })),
+                Event::new(Kind::MissionLanded).data(json!({ "base": base, "commit": commit })),
             ),
             Err(why) => tx.event(
-                Event::new("mission.land_deferred").data(json!({ "base": base, "message": why })),
+                Event::new(Kind::MissionLandDeferred).data(json!({ "base": base, "message": why })),
             ),
         }
         Ok(true)

@@ -5,6 +5,7 @@
 pub mod github;
 pub mod local;
 
+use crate::events::Kind;
 use serde_json::{Value, json};
 
 use crate::events::Event;
@@ -30,14 +31,14 @@ pub fn checks_failed(
     };
     let failure = data["failure"].clone();
     let mut events = vec![
-        Event::new("feature.checks_failed")
+        Event::new(Kind::FeatureChecksFailed)
             .milestone(milestone)
             .feature(&f.id)
             .data(data),
     ];
     if failed {
         events.push(
-            Event::new("feature.failed")
+            Event::new(Kind::FeatureFailed)
                 .milestone(milestone)
                 .feature(&f.id)
                 .data(json!({ "failure": failure })),

@@ -2,6 +2,7 @@
 //! against freshly read state inside its store mutation, so two pulses acting at once never
 //! dispatch a feature twice, and a crashed pulse is repaired by the next one.
 
+use crate::events::Kind;
 use std::process::{Command, Stdio};
 
 use serde_json::json;
@@ -146,7 +147,9 @@ impl Exec<'_> {
                 return Ok(false);
             }
             tx.mission.status = MissionStatus::Running;
-            tx.event(Event::new("mission.started").data(json!({ "base": base, "commit": commit })));
+            tx.event(
+                Event::new(Kind::MissionStarted).data(json!({ "base": base, "commit": commit })),
+            );
             if let Some(first) = tx
                 .mission
                 .milestones
@@ -156,7 +159,7 @@ impl Exec<'_> {
                 first.status = MilestoneStatus::Active;
                 let id = first.id.clone();
                 tx.event(
-                    Event::new("milestone.started")
+                    Event::new(Kind::MilestoneStarted)
                         .milestone(&id)
                         .data(json!({ "commit": commit })),
                 );
@@ -182,7 +185,7 @@ impl Exec<'_> {
                 m.status = MilestoneStatus::Active;
                 let commit = tx.head.commit.to_string();
                 tx.event(
-                    Event::new("milestone.started")
+                    Event::new(Kind::MilestoneStarted)
                         .milestone(milestone)
                         .data(json!({ "commit": commit })),
                 );
@@ -259,7 +262,7 @@ impl Exec<'_> {
                             return Ok(false);
                         }
                         tx.event(
-                            Event::new("github.worker")
+                            Event::new(Kind::GithubWorker)
                                 .feature(feature)
                                 .run(&run, attempt)
                                 .data(json!({ "workflow_run": id, "url": url })),
@@ -413,14 +416,14 @@ impl Exec<'_> {
                 f.status = FeatureStatus::Running;
                 if attempt > 1 {
                     tx.event(
-                        Event::new("feature.retried")
+                        Event::new(Kind::FeatureRetried)
                             .milestone(&milestone)
                             .feature(feature)
                             .run(&run, attempt),
                     );
                 }
                 tx.event(
-                    Event::new("feature.dispatched")
+                    Event::new(Kind::FeatureDispatched)
                         .milestone(&milestone)
                         .feature(feature)
                         .run(&run, attempt)
@@ -436,7 +439,7 @@ impl Exec<'_> {
                     .events
                     .iter()
                     .filter(|e| {
-                        e.kind == "feature.steer_delivered" && e.feature.as_deref() == Some(feature)
+                        e.kind == Kind::FeatureSteerDelivered && e.feature.as_deref() == Some(feature)
                     })
                     .flat_map(|e| e.data["seqs"].as_array().cloned().unwrap_or_default())
                     .filter_map(|v| v.as_u64())
@@ -446,7 +449,7 @@ impl Exec<'_> {
                     .events
                     .iter()
                     .filter(|e| {
-                        e.kind == "feature.steered"
+                        e.kind == Kind::FeatureSteered
                             && e.feature.as_deref() == Some(feature)
                             && !delivered.contains(&e.seq)
                     })
@@ -455,7 +458,7 @@ impl Exec<'_> {
                 if !pending.is_empty() {
                     let (seqs, messages): (Vec<u64>, Vec<String>) = pending.into_iter().unzip();
                     tx.event(
-                        Event::new("feature.steer_delivered")
+                        Event::new(Kind::FeatureSteerDelivered)
                             .milestone(&milestone)
                             .feature(feature)
                             .run(&run, attempt)
@@ -463,7 +466,7 @@ impl Exec<'_> {
                     );
                 }
                 tx.event(
-                    Event::new("run.started")
+                    Event::new(Kind::RunStarted)
                         .milestone(&milestone)
                         .feature(feature)
                         .run(&run, attempt)
@@ -555,7 +558,7 @@ impl Exec<'_> {
                 .events
                 .iter()
                 .rev()
-                .find(|e| e.kind == "feature.dispatched" && e.run.as_deref() == Some(run))
+                .find(|e| e.kind == Kind::FeatureDispatched && e.run.as_deref() == Some(run))
                 .and_then(|e| e.attempt)
                 .unwrap_or(1);
             let attempt = attempt_of(dispatched_attempt);
@@ -564,11 +567,11 @@ impl Exec<'_> {
             let before = tx.mission.spent.clone();
             tx.mission.spent.add_run(usage.usd, usage.total_tokens(), exit.finished.wall_ms);
             let kind = if exit.cancelled {
-                "run.cancelled"
+                Kind::RunCancelled
             } else if exit.finished.timed_out {
-                "run.timed_out"
+                Kind::RunTimedOut
             } else {
-                "run.finished"
+                Kind::RunFinished
             };
             let mut data = json!({
                 "exit_code": exit.finished.code, "signal": exit.finished.signal, "wall_ms": exit.finished.wall_ms,
@@ -623,14 +626,14 @@ impl Exec<'_> {
                     packet: None,
                     message: why.clone(),
                 });
-                tx.event(Event::new("mission.blocked").milestone(&milestone).feature(&fid).data(json!({ "reason": "agent_missing", "message": why })));
+                tx.event(Event::new(Kind::MissionBlocked).milestone(&milestone).feature(&fid).data(json!({ "reason": "agent_missing", "message": why })));
                 return Ok(true);
             }
             if exit.failure.is_none() {
-                tx.event(Event::new("feature.handoff").milestone(&milestone).feature(&fid).run(run, attempt).data(json!({ "status": exit.handoff_status })));
+                tx.event(Event::new(Kind::FeatureHandoff).milestone(&milestone).feature(&fid).run(run, attempt).data(json!({ "status": exit.handoff_status })));
             } else if blocked_now {
                 let message = format!("{fid} failed {limit} attempts; last: {}", exit.failure.as_deref().unwrap_or("?"));
-                tx.event(Event::new("feature.failed").milestone(&milestone).feature(&fid).run(run, attempt).data(json!({ "failure": exit.failure })));
+                tx.event(Event::new(Kind::FeatureFailed).milestone(&milestone).feature(&fid).run(run, attempt).data(json!({ "failure": exit.failure })));
                 if tx.mission.status == MissionStatus::Running {
                     tx.mission.status = MissionStatus::Blocked;
                     tx.mission.block = Some(Block {
@@ -646,12 +649,12 @@ impl Exec<'_> {
                             .head
                             .events
                             .iter()
-                            .filter(|e| e.kind == "feature.dispatched" && e.feature.as_deref() == Some(fid.as_str()))
+                            .filter(|e| e.kind == Kind::FeatureDispatched && e.feature.as_deref() == Some(fid.as_str()))
                             .filter_map(|e| e.run.clone())
                             .collect();
                         crate::recovery::attach(tx, git_state, details, &runs);
                     }
-                    tx.event(Event::new("mission.blocked").milestone(&milestone).feature(&fid).data(json!({ "reason": "worker_failed", "message": message })));
+                    tx.event(Event::new(Kind::MissionBlocked).milestone(&milestone).feature(&fid).data(json!({ "reason": "worker_failed", "message": message })));
                 }
             }
             Ok(true)
@@ -689,7 +692,7 @@ impl Exec<'_> {
             }
             tx.mission.status = MissionStatus::Completed;
             let spent = tx.mission.spent.clone();
-            tx.event(Event::new("mission.completed").data(json!({ "spent": spent })));
+            tx.event(Event::new(Kind::MissionCompleted).data(json!({ "spent": spent })));
             let retro = crate::report::retrospective(&tx.mission, &tx.head.events, &skills);
             tx.body = Some(crate::mission::body::set_block(
                 tx.head.doc.body(),
@@ -727,7 +730,7 @@ impl Exec<'_> {
                     message: message.clone(),
                 });
                 crate::recovery::attach(tx, &git_state, &message, &[]);
-                let mut e = Event::new("mission.blocked")
+                let mut e = Event::new(Kind::MissionBlocked)
                     .data(json!({ "reason": reason.as_str(), "message": message }));
                 e.milestone = milestone.clone();
                 e.feature = feature.clone();
@@ -755,8 +758,10 @@ impl Exec<'_> {
                 });
                 let spent = serde_json::to_string(&tx.mission.spent).unwrap_or_default();
                 crate::recovery::attach(tx, &git_state, &format!("{message}\nspent: {spent}"), &[]);
-                tx.event(Event::new("budget.exceeded").data(json!({ "message": message })));
-                tx.event(Event::new("mission.paused").data(json!({ "reason": "budget_exceeded" })));
+                tx.event(Event::new(Kind::BudgetExceeded).data(json!({ "message": message })));
+                tx.event(
+                    Event::new(Kind::MissionPaused).data(json!({ "reason": "budget_exceeded" })),
+                );
                 Ok(true)
             })?;
         Ok(())
@@ -815,10 +820,10 @@ fn budget_events(
         let threshold = max * pct / 100.0;
         if was < threshold
             && now >= threshold
-            && !tx.has_event(|e| e.kind == "budget.alert" && e.data["limit"] == limit)
+            && !tx.has_event(|e| e.kind == Kind::BudgetAlert && e.data["limit"] == limit)
         {
             tx.event(
-                Event::new("budget.alert")
+                Event::new(Kind::BudgetAlert)
                     .data(json!({ "limit": limit, "spent": now, "max": max, "alert_pct": pct })),
             );
         }

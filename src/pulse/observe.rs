@@ -2,6 +2,7 @@
 //! (or the approved file before it starts), the configuration, the run directories of this
 //! machine and the processes behind them.
 
+use crate::events::Kind;
 use std::collections::{HashMap, HashSet};
 
 use crate::config::{Config, Overrides};
@@ -88,13 +89,13 @@ pub fn observe(
     for (_, f) in mission.features() {
         let last = events.iter().rev().find(|e| {
             e.feature.as_deref() == Some(f.id.as_str())
-                && matches!(e.kind.as_str(), "feature.dispatched" | "feature.conflict")
+                && matches!(e.kind, Kind::FeatureDispatched | Kind::FeatureConflict)
         });
         match last {
-            Some(e) if e.kind == "feature.conflict" && f.status == FeatureStatus::Pending => {
+            Some(e) if e.kind == Kind::FeatureConflict && f.status == FeatureStatus::Pending => {
                 conflicted.insert(f.id.clone());
             }
-            Some(e) if e.kind == "feature.dispatched" && f.status == FeatureStatus::Running => {
+            Some(e) if e.kind == Kind::FeatureDispatched && f.status == FeatureStatus::Running => {
                 if let Some(run) = &e.run
                     && !crate::events::run_recorded(events, run)
                 {
@@ -214,7 +215,7 @@ pub fn observe(
             && mission.status == crate::mission::MissionStatus::Completed
             && !events
                 .iter()
-                .any(|e| e.kind == "mission.landed" || e.kind == "mission.land_deferred")
+                .any(|e| e.kind == Kind::MissionLanded || e.kind == Kind::MissionLandDeferred)
             && !crate::claims::land_claim(events).is_some_and(|c| c.live(env))
             && land_missing(ws, &store.id, &config),
         conflicted,
@@ -225,11 +226,11 @@ pub fn observe(
             let last_block = events
                 .iter()
                 .rev()
-                .find(|e| e.kind == "mission.blocked")
+                .find(|e| e.kind == Kind::MissionBlocked)
                 .map_or(0, |e| e.seq);
             events
                 .iter()
-                .any(|e| e.kind == "orchestrator.turn" && e.seq > last_block)
+                .any(|e| e.kind == Kind::OrchestratorTurn && e.seq > last_block)
                 || crate::claims::orchestrator_claim(events).is_some_and(|c| c.live(env))
         },
         stop_now: match mission.status {
@@ -237,7 +238,7 @@ pub fn observe(
             crate::mission::MissionStatus::Paused => events
                 .iter()
                 .rev()
-                .find(|e| e.kind == "mission.paused")
+                .find(|e| e.kind == Kind::MissionPaused)
                 .is_some_and(|e| e.data["now"].as_bool() == Some(true)),
             _ => false,
         },

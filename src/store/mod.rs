@@ -5,6 +5,7 @@
 
 pub mod lock;
 
+use crate::events::Kind;
 use std::time::Duration;
 
 use gix::ObjectId;
@@ -356,7 +357,7 @@ impl<'r> Store<'r> {
             }
             if lost > 0 {
                 tx.events.push(
-                    Event::new("state.retry")
+                    Event::new(Kind::StateRetry)
                         .data(serde_json::json!({ "lost_races": lost, "change": message })),
                 );
             }

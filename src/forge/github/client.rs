@@ -278,7 +278,10 @@ impl GitHub {
         let url = self.ep.graphql.clone();
         let r = self.send(Method::POST, &url, Some(&body), Kind::Read)?;
         if !r.ok() {
-            return Err(forge_error(&format!("GraphQL: {}", r.message()), r.status));
+            return Err(forge_error(
+                &format!("GraphQL: {}", r.message()),
+                Some(r.status),
+            ));
         }
         // A deleted tracking issue is an answer ("not found"), not a failure.
         let missing_issue = |e: &Value| {
@@ -296,7 +299,7 @@ impl GitHub {
                 .collect();
             return Err(forge_error(
                 &format!("GraphQL errors: {}", msgs.join("; ")),
-                200,
+                Some(200),
             ));
         }
         Ok(r.body["data"].clone())
@@ -321,7 +324,7 @@ impl GitHub {
                                     "{what}: rate limited for {}s; the next pulse tries again",
                                     wait.as_secs()
                                 ),
-                                status,
+                                Some(status),
                             ));
                         }
                         tracing::warn!("{what}: HTTP {status}; retrying in {wait:?}");
@@ -338,7 +341,7 @@ impl GitHub {
                                     ""
                                 }
                             ),
-                            status,
+                            Some(status),
                         ));
                     }
                     if status == 401 {
@@ -358,7 +361,7 @@ impl GitHub {
                         std::thread::sleep(Duration::from_millis(200 << attempt));
                         continue;
                     }
-                    return Err(forge_error(&format!("{what}: {e}"), 0));
+                    return Err(forge_error(&format!("{what}: {e}"), None));
                 }
             }
         }
@@ -431,7 +434,8 @@ fn rate_limited(status: u16, headers: &HeaderMap, body: &Value, now: i64) -> Opt
     None
 }
 
-fn forge_error(message: &str, status: u16) -> Error {
+/// GitHub's error: with the HTTP status it answered with, or `None` when no answer came.
+fn forge_error(message: &str, status: Option<u16>) -> Error {
     Error::Forge {
         message: message.to_owned(),
         status,

@@ -3,6 +3,7 @@
 //! reaction, an edit) or preceded by a look-up of its hidden marker in what the pulse's query
 //! saw. A write that fails uncertainly stops the pulse; the next pulse observes what happened.
 
+use crate::events::Kind;
 use serde_json::json;
 
 use super::{Forge, View, marker, reply_marker};
@@ -36,7 +37,7 @@ fn parts<'a>(cx: &Exec<'a>) -> Result<(&'a Forge, &'a View)> {
 fn unexpected(what: &str, r: &super::client::Reply) -> Error {
     Error::Forge {
         message: format!("{what}: {} (HTTP {})", r.message(), r.status),
-        status: r.status,
+        status: Some(r.status),
     }
 }
 
@@ -155,7 +156,7 @@ pub fn push(cx: &mut Exec, feature: &str) -> Result<()> {
             }
             f.pr = Some(number);
             ev.push(
-                Event::new("feature.pr_opened")
+                Event::new(Kind::FeaturePrOpened)
                     .milestone(ms)
                     .feature(feature)
                     .data(json!({ "pr": number, "head": local })),
@@ -183,11 +184,11 @@ fn rerequest_review(
         .filter(of_f)
         .find(|e| {
             matches!(
-                e.kind.as_str(),
-                "feature.changes_requested" | "feature.review_requested"
+                e.kind,
+                Kind::FeatureChangesRequested | Kind::FeatureReviewRequested
             )
         })
-        .filter(|e| e.kind == "feature.changes_requested" && e.data["pr"].as_u64() == Some(pr))
+        .filter(|e| e.kind == Kind::FeatureChangesRequested && e.data["pr"].as_u64() == Some(pr))
     else {
         return Ok(());
     };
@@ -219,7 +220,7 @@ fn rerequest_review(
         feature,
         |_, ms, ev| {
             ev.push(
-                Event::new("feature.review_requested")
+                Event::new(Kind::FeatureReviewRequested)
                     .milestone(ms)
                     .feature(feature)
                     .data(data.clone()),
@@ -253,7 +254,7 @@ fn last_handoff(cx: &Exec, head: &crate::store::Head, feature: &str) -> Result<O
         .events
         .iter()
         .rev()
-        .find(|e| e.kind == "feature.handoff" && e.feature.as_deref() == Some(feature))
+        .find(|e| e.kind == Kind::FeatureHandoff && e.feature.as_deref() == Some(feature))
         .and_then(|e| e.run.clone());
     let Some(run) = run else {
         return Ok(None);
@@ -314,7 +315,7 @@ fn record_merged(cx: &mut Exec, feature: &str, pr: u64, sha: &str, commit: &str)
             f.status = FeatureStatus::Merged;
             f.pr = Some(pr);
             ev.push(
-                Event::new("feature.merged")
+                Event::new(Kind::FeatureMerged)
                     .milestone(ms)
                     .feature(feature)
                     .data(json!({ "pr": pr, "head": sha, "commit": commit, "strategy": strategy })),
@@ -359,7 +360,7 @@ pub fn pr_conflict(cx: &mut Exec, feature: &str, pr: u64) -> Result<()> {
             }
             f.status = FeatureStatus::Pending;
             ev.push(
-                Event::new("feature.conflict")
+                Event::new(Kind::FeatureConflict)
                     .milestone(ms)
                     .feature(feature)
                     .data(json!({
@@ -449,7 +450,7 @@ pub fn pr_gone(cx: &mut Exec, feature: &str, pr: u64) -> Result<()> {
             }
             f.pr = None;
             ev.push(
-                Event::new("feature.pr_closed")
+                Event::new(Kind::FeaturePrClosed)
                     .milestone(ms)
                     .feature(feature)
                     .data(json!({ "pr": pr })),
@@ -493,11 +494,12 @@ pub fn open_land(cx: &mut Exec) -> Result<()> {
     .ok_or_else(|| unexpected("open the land PR", &r))?;
     cx.store
         .mutate(&format!("mission: land PR #{number}"), |tx| {
-            if tx.has_event(|e| e.kind == "land.pr_opened" && e.data["pr"].as_u64() == Some(number))
-            {
+            if tx.has_event(|e| {
+                e.kind == Kind::LandPrOpened && e.data["pr"].as_u64() == Some(number)
+            }) {
                 return Ok(false);
             }
-            tx.event(Event::new("land.pr_opened").data(json!({ "pr": number, "base": base })));
+            tx.event(Event::new(Kind::LandPrOpened).data(json!({ "pr": number, "base": base })));
             Ok(true)
         })?;
     Ok(())
@@ -543,11 +545,11 @@ fn record_landed(cx: &mut Exec, pr: u64, merged: bool, commit: &str) -> Result<(
             if merged { "merged" } else { "closed" }
         ),
         |tx| {
-            if tx.has_event(|e| e.kind == "land.pr_closed" && e.data["pr"].as_u64() == Some(pr)) {
+            if tx.has_event(|e| e.kind == Kind::LandPrClosed && e.data["pr"].as_u64() == Some(pr)) {
                 return Ok(false);
             }
             tx.event(
-                Event::new("land.pr_closed")
+                Event::new(Kind::LandPrClosed)
                     .data(json!({ "pr": pr, "merged": merged, "commit": commit })),
             );
             if merged {
@@ -555,7 +557,7 @@ fn record_landed(cx: &mut Exec, pr: u64, merged: bool, commit: &str) -> Result<(
                     .head
                     .events
                     .iter()
-                    .filter(|e| e.kind == "milestone.landed")
+                    .filter(|e| e.kind == Kind::MilestoneLanded)
                     .filter_map(|e| e.milestone.clone())
                     .collect();
                 let passed: Vec<String> = tx
@@ -570,16 +572,16 @@ fn record_landed(cx: &mut Exec, pr: u64, merged: bool, commit: &str) -> Result<(
                     .collect();
                 for ms in passed {
                     tx.event(
-                        Event::new("milestone.landed")
+                        Event::new(Kind::MilestoneLanded)
                             .milestone(&ms)
                             .data(json!({ "pr": pr, "commit": commit })),
                     );
                 }
                 if tx.mission.status == MissionStatus::Completed
-                    && !tx.has_event(|e| e.kind == "mission.landed")
+                    && !tx.has_event(|e| e.kind == Kind::MissionLanded)
                 {
                     tx.event(
-                        Event::new("mission.landed")
+                        Event::new(Kind::MissionLanded)
                             .data(json!({ "base": base, "commit": commit, "pr": pr })),
                     );
                 }
@@ -651,7 +653,7 @@ pub fn track(cx: &mut Exec) -> Result<()> {
             if crate::forge::github::tracking_issue(&tx.head.events) == Some(number) {
                 return Ok(false);
             }
-            tx.event(Event::new("github.tracking").data(json!({ "issue": number })));
+            tx.event(Event::new(Kind::GithubTracking).data(json!({ "issue": number })));
             Ok(true)
         })?;
     Ok(())
@@ -695,7 +697,7 @@ pub fn status_text(cx: &Exec, head: &crate::store::Head) -> String {
                 .events
                 .iter()
                 .rev()
-                .find(|e| e.kind == "feature.dispatched" && e.feature.as_deref() == Some(&f.id))
+                .find(|e| e.kind == Kind::FeatureDispatched && e.feature.as_deref() == Some(&f.id))
                 .and_then(|e| e.run.clone())
                 .unwrap_or_default();
             format!("- {} `{run}`", f.id)
@@ -756,7 +758,7 @@ pub fn publish(cx: &Exec) -> Result<()> {
     let since = head
         .events
         .iter()
-        .rfind(|e| e.kind == "github.tracking")
+        .rfind(|e| e.kind == Kind::GithubTracking)
         .map_or(u64::MAX, |e| e.seq);
     let alerts: Vec<&Event> = head
         .events
@@ -764,8 +766,8 @@ pub fn publish(cx: &Exec) -> Result<()> {
         .filter(|e| {
             e.seq > since
                 && matches!(
-                    e.kind.as_str(),
-                    "budget.alert" | "mission.blocked" | "estimate.alert"
+                    e.kind,
+                    Kind::BudgetAlert | Kind::MissionBlocked | Kind::EstimateAlert
                 )
         })
         .collect();
@@ -774,9 +776,9 @@ pub fn publish(cx: &Exec) -> Result<()> {
         if mine.iter().any(|c| c.body.contains(&mark)) {
             continue;
         }
-        let what = match e.kind.as_str() {
-            "budget.alert" => "Budget alert",
-            "estimate.alert" => "Estimate alert",
+        let what = match e.kind {
+            Kind::BudgetAlert => "Budget alert",
+            Kind::EstimateAlert => "Estimate alert",
             _ => "Mission blocked",
         };
         let detail = e.data["message"]
@@ -881,7 +883,7 @@ pub fn rework(cx: &mut Exec, feature: &str, pr: u64, round: u32) -> Result<()> {
             reviewers.sort_unstable();
             reviewers.dedup();
             tx.event(
-                Event::new("feature.changes_requested")
+                Event::new(Kind::FeatureChangesRequested)
                     .milestone(&milestone)
                     .feature(feature)
                     .data(json!({ "pr": pr, "round": round, "reviewers": reviewers, "reviews": reviews })),

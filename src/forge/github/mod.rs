@@ -8,6 +8,7 @@ pub mod execute;
 pub mod sync;
 pub mod workers;
 
+use crate::events::Kind;
 use std::collections::HashMap;
 
 use serde_json::{Value, json};
@@ -316,7 +317,7 @@ impl crate::store::Publish for Forge {
                             "{} refused the push of {branch} (a branch protection rule or hook?)",
                             self.remote.name
                         ),
-                        status: 0,
+                        status: None,
                     });
                 }
                 Ok(false)
@@ -473,7 +474,7 @@ impl Forge {
                 "{} refused {branch}: it changed since it was fetched (another supervisor pushed) or a rule declined it; the next pulse re-reads it",
                 self.remote.name
             ),
-            status: 0,
+            status: None,
         })
     }
 
@@ -507,7 +508,8 @@ impl Forge {
                         "repository {}/{} not found or not visible to the token",
                         self.gh.ep.owner, self.gh.ep.name
                     ),
-                    status: 404,
+                    // GraphQL answers 200 with a null repository: there is no HTTP status.
+                    status: None,
                 });
             }
             let prs = &repo["pullRequests"];
@@ -636,7 +638,9 @@ pub fn rework_requests(pr: &PrObs) -> Vec<ReviewObs> {
 pub fn reworked(events: &[Event], feature: &str) -> Vec<(u64, bool)> {
     events
         .iter()
-        .filter(|e| e.kind == "feature.changes_requested" && e.feature.as_deref() == Some(feature))
+        .filter(|e| {
+            e.kind == Kind::FeatureChangesRequested && e.feature.as_deref() == Some(feature)
+        })
         .flat_map(|e| e.data["reviews"].as_array().cloned().unwrap_or_default())
         .filter_map(|r| Some((r["id"].as_u64()?, r["thread"].as_bool() == Some(true))))
         .collect()
@@ -698,7 +702,7 @@ pub fn snapshot(
             let rounds = events
                 .iter()
                 .filter(|e| {
-                    e.kind == "feature.changes_requested"
+                    e.kind == Kind::FeatureChangesRequested
                         && e.feature.as_deref() == Some(f.id.as_str())
                 })
                 .count();
@@ -737,7 +741,7 @@ pub fn snapshot(
         .cloned();
     let landed: Vec<&str> = events
         .iter()
-        .filter(|e| e.kind == "milestone.landed")
+        .filter(|e| e.kind == Kind::MilestoneLanded)
         .filter_map(|e| e.milestone.as_deref())
         .collect();
     s.unlanded = m
@@ -750,12 +754,12 @@ pub fn snapshot(
         let last_open = events
             .iter()
             .rev()
-            .find(|e| e.kind == "land.pr_opened")
+            .find(|e| e.kind == Kind::LandPrOpened)
             .and_then(|e| e.data["pr"].as_u64());
         let closed = |pr: u64| {
             events
                 .iter()
-                .any(|e| e.kind == "land.pr_closed" && e.data["pr"].as_u64() == Some(pr))
+                .any(|e| e.kind == Kind::LandPrClosed && e.data["pr"].as_u64() == Some(pr))
         };
         s.land_gone = last_open.filter(|pr| !closed(*pr));
     }
@@ -820,7 +824,7 @@ pub fn tracking_issue(events: &[Event]) -> Option<u64> {
     events
         .iter()
         .rev()
-        .find(|e| e.kind == "github.tracking")
+        .find(|e| e.kind == Kind::GithubTracking)
         .and_then(|e| e.data["issue"].as_u64())
 }
 
@@ -828,7 +832,7 @@ pub fn tracking_issue(events: &[Event]) -> Option<u64> {
 pub fn handled_comments(events: &[Event]) -> Vec<u64> {
     events
         .iter()
-        .filter(|e| e.kind == "comment.handled")
+        .filter(|e| e.kind == Kind::CommentHandled)
         .filter_map(|e| e.data["comment"].as_u64())
         .collect()
 }
@@ -837,7 +841,7 @@ pub fn handled_comments(events: &[Event]) -> Vec<u64> {
 fn answered_comments(events: &[Event]) -> std::collections::HashSet<u64> {
     events
         .iter()
-        .filter(|e| matches!(e.kind.as_str(), "comment.answered" | "comment.unanswerable"))
+        .filter(|e| matches!(e.kind, Kind::CommentAnswered | Kind::CommentUnanswerable))
         .filter_map(|e| e.data["comment"].as_u64())
         .collect()
 }

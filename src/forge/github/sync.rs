@@ -138,7 +138,7 @@ impl Remote {
     }
 
     /// Pushes `commit` to `branch` with a lease: the remote must still hold `expected`.
-    /// Never a plain force. A lost lease is `Error::Forge` with status 409.
+    /// Never a plain force. A lost lease is `Error::LeaseLost`.
     pub fn push_commit(
         &self,
         root: &Path,
@@ -149,9 +149,9 @@ impl Remote {
         if self.push_lease(root, branch, commit, Some(expected))? {
             return Ok(());
         }
-        Err(Error::Forge {
-            message: format!("{branch} changed on {} since it was fetched", self.name),
-            status: 409,
+        Err(Error::LeaseLost {
+            branch: branch.to_owned(),
+            remote: self.name.clone(),
         })
     }
 
@@ -168,7 +168,7 @@ fn remote_error(e: Error) -> Error {
     match e {
         Error::Git { args, message } => Error::Forge {
             message: format!("`git {args}`: {message}"),
-            status: 0,
+            status: None,
         },
         e => e,
     }

@@ -6,6 +6,7 @@
 //! plus `github.queue_grace` is cancelled and recorded as timed out — the same attempt
 //! accounting as a local worker.
 
+use crate::events::Kind;
 use serde_json::json;
 
 use super::Forge;
@@ -64,7 +65,7 @@ pub fn outstanding(m: &Mission, events: &[Event]) -> Vec<Outstanding> {
             continue;
         }
         let Some(d) = events.iter().rev().find(|e| {
-            e.kind == "feature.dispatched" && e.feature.as_deref() == Some(f.id.as_str())
+            e.kind == Kind::FeatureDispatched && e.feature.as_deref() == Some(f.id.as_str())
         }) else {
             continue;
         };
@@ -77,7 +78,7 @@ pub fn outstanding(m: &Mission, events: &[Event]) -> Vec<Outstanding> {
         let workflow_run = events
             .iter()
             .rev()
-            .find(|e| e.kind == "github.worker" && e.run.as_deref() == Some(run))
+            .find(|e| e.kind == Kind::GithubWorker && e.run.as_deref() == Some(run))
             .and_then(|e| e.data["workflow_run"].as_u64());
         out.push(Outstanding {
             feature: f.id.clone(),
@@ -184,7 +185,7 @@ fn parse_run(v: &serde_json::Value) -> Option<WorkflowRun> {
 fn failed(what: &str, r: &Reply) -> Error {
     Error::Forge {
         message: format!("{what}: {} (HTTP {})", r.message(), r.status),
-        status: r.status,
+        status: Some(r.status),
     }
 }
 
