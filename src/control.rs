@@ -61,16 +61,12 @@ pub struct Applied {
 
 fn feature_mut<'m>(m: &'m mut Mission, id: &str) -> Result<&'m mut Feature> {
     let known: Vec<String> = m.features().map(|(_, f)| f.id.clone()).collect();
-    m.milestones
-        .iter_mut()
-        .flat_map(|ms| ms.features.iter_mut())
-        .find(|f| f.id == id)
-        .ok_or_else(|| {
-            Error::user_hint(
-                format!("no feature {id}"),
-                format!("features: {}", known.join(", ")),
-            )
-        })
+    m.feature_mut(id).ok_or_else(|| {
+        Error::user_hint(
+            format!("no feature {id}"),
+            format!("features: {}", known.join(", ")),
+        )
+    })
 }
 
 fn check_refs(

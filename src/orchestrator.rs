@@ -73,39 +73,12 @@ fn turn_claimed(cx: &mut Exec, head: &crate::store::Head) -> Result<()> {
     let dir = cx.layout.run(&run);
     std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
 
-    let wt = cx
-        .layout
-        .root
-        .join("scratch")
-        .join(format!("orchestrator.{}.{run}", std::process::id()));
-    let _ = cx
-        .ws
-        .repo
-        .worktree(&["remove", "--force", &wt.to_string_lossy()]);
-    if let Some(p) = wt.parent() {
-        std::fs::create_dir_all(p).map_err(Error::io(p))?;
-    }
-    if cx
-        .ws
-        .repo
-        .worktree(&[
-            "add",
-            "--quiet",
-            "--detach",
-            &wt.to_string_lossy(),
-            &head.commit.to_string(),
-        ])
-        .is_err()
-    {
-        cx.ws.repo.worktree(&["prune"])?;
-        cx.ws.repo.worktree(&[
-            "add",
-            "--quiet",
-            "--detach",
-            &wt.to_string_lossy(),
-            &head.commit.to_string(),
-        ])?;
-    }
+    // The turn is claimed: scratch worktrees of earlier turns belong to holders that are gone.
+    let wt = cx.scratch_worktree(
+        "orchestrator.",
+        &format!("{}.{run}", std::process::id()),
+        &head.commit.to_string(),
+    )?;
     let packet = match &block.packet {
         Some(p) => cx.store.read_at(head, p)?.unwrap_or_default(),
         None => String::new(),
@@ -158,10 +131,7 @@ fn turn_claimed(cx: &mut Exec, head: &crate::store::Head) -> Result<()> {
     if !commits.trim().is_empty() {
         discarded.push(format!("{} commit(s)", commits.lines().count()));
     }
-    let _ = cx
-        .ws
-        .repo
-        .worktree(&["remove", "--force", &wt.to_string_lossy()]);
+    cx.remove_worktree(&wt);
     let answer = std::fs::read_to_string(&handoff_file)
         .ok()
         .filter(|t| !t.trim().is_empty())

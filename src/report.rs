@@ -191,7 +191,7 @@ fn review_round(events: &[crate::events::Event], feature: &str, config: &Config)
         "changes requested by {} (round {}/{})",
         who.join(", "),
         e.data["round"].as_u64().unwrap_or(1),
-        config.get_u64("limits.review_rounds").unwrap_or(3)
+        config.limit("limits.review_rounds")
     ))
 }
 

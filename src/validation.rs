@@ -107,29 +107,11 @@ fn validate_claimed(cx: &mut Exec, milestone: &str, head: &crate::store::Head) -
         .ok_or_else(|| Error::Internal(format!("no milestone {milestone}")))?;
     let run = cx.layout.new_run_id(milestone, ms.failures + 1);
     // Worktrees of earlier claims on this validation belong to holders that are gone.
-    let scratch = cx.layout.scratch();
-    let prefix = format!("validate-{milestone}.");
-    for e in std::fs::read_dir(&scratch).into_iter().flatten().flatten() {
-        if e.file_name().to_string_lossy().starts_with(&prefix) {
-            let _ = cx
-                .ws
-                .repo
-                .worktree(&["remove", "--force", &e.path().to_string_lossy()]);
-            let _ = std::fs::remove_dir_all(e.path());
-        }
-    }
-    let _ = cx.ws.repo.worktree(&["prune"]);
-    let wt = scratch.join(format!("{prefix}{}.{run}", std::process::id()));
-    if let Some(p) = wt.parent() {
-        std::fs::create_dir_all(p).map_err(Error::io(p))?;
-    }
-    cx.ws.repo.worktree(&[
-        "add",
-        "--quiet",
-        "--detach",
-        &wt.to_string_lossy(),
+    let wt = cx.scratch_worktree(
+        &format!("validate-{milestone}."),
+        &format!("{}.{run}", std::process::id()),
         &head.commit.to_string(),
-    ])?;
+    )?;
     let out_dir = cx.layout.run(&run);
     std::fs::create_dir_all(&out_dir).map_err(Error::io(&out_dir))?;
     let timeout = cx.config.worker_timeout();
@@ -199,10 +181,7 @@ fn validate_claimed(cx: &mut Exec, milestone: &str, head: &crate::store::Head) -
             }
         }
     }
-    let _ = cx
-        .ws
-        .repo
-        .worktree(&["remove", "--force", &wt.to_string_lossy()]);
+    cx.remove_worktree(&wt);
     crate::fault!("validate.after_validators");
     let passed = commands_passed
         && validator_error.is_none()
@@ -215,7 +194,7 @@ fn validate_claimed(cx: &mut Exec, milestone: &str, head: &crate::store::Head) -
         &ms.validation,
         passed,
     );
-    let cap = cx.config.get_u64("limits.validation_failures").unwrap_or(5) as u32;
+    let cap = cx.config.limit("limits.validation_failures");
     let wall: u64 = results.iter().map(|r| r.wall_ms).sum();
     let git_state = if passed {
         crate::recovery::GitState::default()

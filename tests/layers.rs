@@ -115,9 +115,9 @@ fn module_of(file: &str) -> Vec<String> {
     parts
 }
 
-/// The code of a file without comments and without its unit-test module.
+/// The code of a file without comments and without its unit-test modules (which come last).
 fn code(text: &str) -> String {
-    let text = match text.find("#[cfg(test)]\nmod tests") {
+    let text = match text.find("#[cfg(test)]\nmod ") {
         Some(i) => &text[..i],
         None => text,
     };

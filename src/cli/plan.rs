@@ -263,7 +263,7 @@ pub fn revalidate(cx: &Ctx, a: &RevalidateArgs) -> Result<u8> {
         Some((head.mission(), store.file.as_str())),
         &cx.overrides(),
     )?;
-    let cap = config.get_u64("limits.validation_failures").unwrap_or(5) as u32;
+    let cap = config.limit("limits.validation_failures");
     let (who, _) = git::identity(ws.root())?;
     let ms = a.milestone.clone();
     let mut refused = None;

@@ -130,7 +130,7 @@ pub fn handle(store: &Store, config: &Config, forge: &Forge, c: &CommentObs) -> 
     } else {
         {
             // Applied in the same commit that records the comment: at most once.
-            let cap = config.get_u64("limits.validation_failures").unwrap_or(5) as u32;
+            let cap = config.limit("limits.validation_failures");
             let mut result = None;
             store.mutate(
                 &format!("comment {}: /mission by @{}", c.id, c.login),

@@ -660,6 +660,28 @@ impl Config {
             .unwrap_or(default)
     }
 
+    /// An unsigned setting, or its documented default.
+    fn uint(&self, key: &str) -> u64 {
+        self.get_u64(key)
+            .or_else(|| key_def(key)?.default?.parse().ok())
+            .expect("an unsigned key with a default")
+    }
+
+    /// A count limit (`limits.*`), or its documented default.
+    pub fn limit(&self, key: &str) -> u32 {
+        u32::try_from(self.uint(key)).unwrap_or(u32::MAX)
+    }
+
+    /// `limits.worker_attempts`: attempts per feature before it fails.
+    pub fn worker_attempts(&self) -> u32 {
+        u32::try_from(self.uint("limits.worker_attempts")).unwrap_or(u32::MAX)
+    }
+
+    /// `limits.max_parallel_workers`: workers running at once.
+    pub fn max_parallel_workers(&self) -> u32 {
+        u32::try_from(self.uint("limits.max_parallel_workers")).unwrap_or(u32::MAX)
+    }
+
     /// `limits.worker_timeout` as a duration (2 h when unset).
     pub fn worker_timeout(&self) -> std::time::Duration {
         self.duration(
@@ -771,5 +793,143 @@ pub fn display_value(v: &Value) -> String {
             .filter(|_| n.is_f64())
             .map_or_else(|| n.to_string(), crate::mission::render::number),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::Env;
+    use std::sync::Arc;
+
+    fn repo() -> (tempfile::TempDir, Repo) {
+        let dir = tempfile::tempdir().expect("tmp");
+        git::git(dir.path(), &["init", "-q", "-b", "main"]).expect("init");
+        let env = Env::fixed(
+            &[],
+            "2026-01-01T00:00:00Z".parse().expect("t"),
+            std::time::Instant::now,
+        );
+        let repo = Repo::discover(dir.path(), Arc::new(env)).expect("repo");
+        (dir, repo)
+    }
+
+    fn origin_of(c: &Config, key: &str) -> Origin {
+        c.entries()
+            .into_iter()
+            .find(|e| e.key == key)
+            .expect("set")
+            .origin
+    }
+
+    /// Each layer overrides the ones below it, and says so: built-in < file < git --local <
+    /// mission < environment < -c.
+    #[test]
+    fn each_layer_overrides_the_ones_below_and_names_itself() {
+        let key = "limits.worker_attempts";
+        let load = |repo: &Repo, mission: Option<&Mission>, env: &[(&str, &str)], cli: &[&str]| {
+            let ov = Overrides {
+                env: env
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+                cli: cli.iter().map(|s| (*s).to_owned()).collect(),
+                ..Overrides::default()
+            };
+            Config::load(repo, mission.map(|m| (m, "m-mission.md")), &ov).expect("load")
+        };
+        let with_file = |dir: &Path| {
+            std::fs::create_dir_all(dir.join("todo/missions")).expect("mkdir");
+            std::fs::write(dir.join(CONFIG_FILE), "limits: {worker_attempts: 4}\n").expect("write");
+        };
+        let (_a, bare) = repo();
+        let c = load(&bare, None, &[], &[]);
+        assert_eq!(
+            (c.worker_attempts(), origin_of(&c, key)),
+            (3, Origin::BuiltIn)
+        );
+        let (b, filed) = repo();
+        with_file(b.path());
+        let c = load(&filed, None, &[], &[]);
+        assert_eq!(
+            (c.worker_attempts(), origin_of(&c, key)),
+            (4, Origin::RepoFile(CONFIG_FILE.into()))
+        );
+        let (d, repo) = repo();
+        with_file(d.path());
+        let set_local = |v: &str| {
+            git::git(
+                d.path(),
+                &["config", "--local", "mission.limits.worker-attempts", v],
+            )
+            .expect("git config")
+        };
+        set_local("5");
+        let c = load(&repo, None, &[], &[]);
+        assert_eq!(
+            (c.worker_attempts(), origin_of(&c, key)),
+            (5, Origin::GitLocal)
+        );
+        // git config is read once per process (a supervisor loads configuration every pulse).
+        set_local("9");
+        assert_eq!(load(&repo, None, &[], &[]).worker_attempts(), 5);
+        let mut m = Mission::draft("m", "M");
+        m.limits = Some(Limits {
+            worker_attempts: Some(6),
+            ..Limits::default()
+        });
+        let c = load(&repo, Some(&m), &[], &[]);
+        assert_eq!(
+            (c.worker_attempts(), origin_of(&c, key)),
+            (6, Origin::Mission("m-mission.md".into()))
+        );
+        let env = [("GIT_MISSION_LIMITS_WORKER_ATTEMPTS", "7")];
+        let c = load(&repo, Some(&m), &env, &[]);
+        assert_eq!(
+            (c.worker_attempts(), origin_of(&c, key)),
+            (7, Origin::Env(env[0].0.into()))
+        );
+        let c = load(&repo, Some(&m), &env, &["limits.worker_attempts=8"]);
+        assert_eq!(
+            (c.worker_attempts(), origin_of(&c, key)),
+            (8, Origin::CommandLine)
+        );
+        // The -c values travel to child processes as the environment layer.
+        assert_eq!(
+            c.overrides().as_env(),
+            [(
+                "GIT_MISSION_LIMITS_WORKER_ATTEMPTS".to_owned(),
+                "8".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn a_bad_value_or_an_unknown_key_names_its_layer() {
+        let (_dir, repo) = repo();
+        let load = |env: Vec<(String, String)>, cli: Vec<String>| {
+            Config::load(
+                &repo,
+                None,
+                &Overrides {
+                    env,
+                    cli,
+                    ..Overrides::default()
+                },
+            )
+        };
+        let e = load(
+            vec![("GIT_MISSION_LIMITS_WORKER_ATTEMPTS".into(), "many".into())],
+            vec![],
+        )
+        .expect_err("not a number");
+        assert!(
+            e.to_string().contains("GIT_MISSION_LIMITS_WORKER_ATTEMPTS"),
+            "{e}"
+        );
+        let e = load(vec![], vec!["limits.worker_atempts=2".into()]).expect_err("typo");
+        assert!(e.to_string().contains("worker_atempts"), "{e}");
+        let e = load(vec![], vec!["novalue".into()]).expect_err("no =");
+        assert!(e.to_string().contains("key=value"), "{e}");
     }
 }

@@ -78,16 +78,9 @@ fn needs_update(root: &Path, id: &str, integ: &str, branch: &str) -> Result<bool
 pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
     let id = cx.store.id.clone();
     let branch = feature_branch(&id, feature);
-    let Some(head) = cx.store.head()? else {
-        return Err(Error::user("the mission has not started"));
-    };
-    let Some((ms, f)) = head.mission().feature(feature) else {
+    let Some((_, milestone, f)) = super::in_review(cx.store, feature)? else {
         return Ok(());
     };
-    if f.status != FeatureStatus::Review || head.mission().status != MissionStatus::Running {
-        return Ok(());
-    }
-    let milestone = ms.id.clone();
     let checks: Vec<String> = f.checks.clone().unwrap_or_else(|| {
         cx.config
             .get("checks")
@@ -125,28 +118,15 @@ pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
     let Some(head) = claimed else { return Ok(()) };
     crate::fault!("merge.after_claim");
     // Scratch worktrees of earlier claims on this feature belong to holders that are gone.
-    let scratch = cx.layout.scratch();
     let prefix = format!("merge-{feature}.");
-    for e in std::fs::read_dir(&scratch).into_iter().flatten().flatten() {
-        if e.file_name().to_string_lossy().starts_with(&prefix) {
-            let _ = cx
-                .ws
-                .repo
-                .worktree(&["remove", "--force", &e.path().to_string_lossy()]);
-            let _ = std::fs::remove_dir_all(e.path());
-        }
-    }
-    let wt = scratch.join(format!(
+    cx.clear_scratch(&prefix);
+    let wt = cx.layout.scratch().join(format!(
         "{prefix}{}.{}",
         claim.pid,
         claim.since.as_nanosecond()
     ));
     let result = merge_claimed(cx, &head, feature, &milestone, &checks, &wt);
-    let _ = cx
-        .ws
-        .repo
-        .worktree(&["remove", "--force", &wt.to_string_lossy()]);
-    let _ = std::fs::remove_dir_all(&wt);
+    cx.remove_worktree(&wt);
     match result {
         Ok(Merged::Yes) => {
             // The worker's worktree and the branch have served their purpose.
@@ -253,7 +233,7 @@ fn merge_claimed(
                 });
             }
             cx.store.mutate(&format!("{feature}: merge conflict"), |tx| {
-                let Some(f) = tx.mission.milestones.iter_mut().flat_map(|m| m.features.iter_mut()).find(|x| x.id == feature) else { return Ok(false) };
+                let Some(f) = tx.mission.feature_mut(feature) else { return Ok(false) };
                 if f.status != FeatureStatus::Review {
                     return Ok(false);
                 }
@@ -282,16 +262,10 @@ fn merge_claimed(
                 process::tail(&out, 20),
                 process::tail(&out.with_extension("err"), 20)
             );
-            let limit = cx.config.get_u64("limits.worker_attempts").unwrap_or(3) as u32;
+            let limit = cx.config.worker_attempts();
             cx.store
                 .mutate(&format!("{feature}: checks failed"), |tx| {
-                    let Some(f) = tx
-                        .mission
-                        .milestones
-                        .iter_mut()
-                        .flat_map(|m| m.features.iter_mut())
-                        .find(|x| x.id == feature)
-                    else {
+                    let Some(f) = tx.mission.feature_mut(feature) else {
                         return Ok(false);
                     };
                     let failure = format!(
@@ -339,7 +313,7 @@ fn merge_claimed(
         .unwrap_or_default();
     let mut conflict = None;
     let done = cx.store.mutate(&format!("{feature}: {title}"), |tx| {
-        let Some(f) = tx.mission.milestones.iter_mut().flat_map(|m| m.features.iter_mut()).find(|x| x.id == feature) else { return Ok(false) };
+        let Some(f) = tx.mission.feature_mut(feature) else { return Ok(false) };
         if f.status != FeatureStatus::Review {
             return Ok(false);
         }

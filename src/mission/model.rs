@@ -423,6 +423,14 @@ impl Mission {
             .find_map(|m| m.features.iter().find(|f| f.id == id).map(|f| (m, f)))
     }
 
+    /// The feature with this id, to change it.
+    pub fn feature_mut(&mut self, id: &str) -> Option<&mut Feature> {
+        self.milestones
+            .iter_mut()
+            .flat_map(|m| m.features.iter_mut())
+            .find(|f| f.id == id)
+    }
+
     /// The milestone with this id.
     pub fn milestone(&self, id: &str) -> Option<&Milestone> {
         self.milestones.iter().find(|m| m.id == id)

@@ -366,10 +366,7 @@ impl Exec<'_> {
         let limit = if self.poc() {
             1
         } else {
-            self.config
-                .get_u64("limits.max_parallel_workers")
-                .unwrap_or(2)
-                .max(1) as usize
+            self.config.max_parallel_workers().max(1) as usize
         };
         let mut milestone = String::new();
         let committed = self
@@ -534,7 +531,7 @@ impl Exec<'_> {
             return Ok(());
         };
         let attempt_of = |tx_attempt: u32| meta.as_ref().map_or(tx_attempt, |m| m.attempt);
-        let limit = self.config.get_u64("limits.worker_attempts").unwrap_or(3) as u32;
+        let limit = self.config.worker_attempts();
         let alert_pct = self.config.get_u64("budget.alert_pct").unwrap_or(80) as f64;
         let budget = self.config.budget();
         let usage = exit.outcome.usage.clone();
@@ -589,7 +586,7 @@ impl Exec<'_> {
             budget_events(tx, &before, &budget, alert_pct);
             let Some(fid) = fid else { return Ok(true) };
             let blocked_now = {
-                let Some(f) = tx.mission.milestones.iter_mut().flat_map(|m| m.features.iter_mut()).find(|f| f.id == fid) else {
+                let Some(f) = tx.mission.feature_mut(&fid) else {
                     return Ok(true);
                 };
                 if f.status != FeatureStatus::Running {

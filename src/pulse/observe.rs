@@ -177,7 +177,7 @@ pub fn observe(
                 events,
                 &view,
                 config.get_str("land").unwrap_or("pr"),
-                config.get_u64("limits.review_rounds").unwrap_or(3) as u32,
+                config.limit("limits.review_rounds"),
             )?;
             // `dispatch: actions`: follow the worker runs (one more request, only while some
             // are outstanding).
@@ -203,8 +203,8 @@ pub fn observe(
         started: head.is_some(),
         runs,
         dispatched,
-        max_parallel: config.get_u64("limits.max_parallel_workers").unwrap_or(2) as u32,
-        worker_attempts: config.get_u64("limits.worker_attempts").unwrap_or(3) as u32,
+        max_parallel: config.max_parallel_workers(),
+        worker_attempts: config.worker_attempts(),
         poc: mission
             .mode
             .map_or(config.get_str("mode") == Some("poc"), |m| m == Mode::Poc),

@@ -774,6 +774,197 @@ mod tests {
 
     use FeatureStatus::*;
 
+    fn open_pr(number: u64, sha: &str) -> crate::forge::github::PrObs {
+        crate::forge::github::PrObs {
+            number,
+            head: "mission/x.F1".into(),
+            head_sha: sha.into(),
+            base: "mission/x".into(),
+            draft: false,
+            mergeable: "MERGEABLE".into(),
+            merge_state: "CLEAN".into(),
+            review: None,
+            checks: Some("SUCCESS".into()),
+            failed_checks: vec![],
+            comments: vec![],
+            reviews: vec![],
+            threads: vec![],
+        }
+    }
+
+    /// The GitHub half of the planner, one row per state of a feature PR: F1 is in review
+    /// with PR #7 recorded and its branch at `abc`.
+    #[test]
+    fn a_feature_pr_on_github_is_planned_by_its_state() {
+        use crate::forge::github::{GhSnap, PrObs, ReviewNeed};
+        fn pr_with(g: &mut GhSnap, edit: impl FnOnce(&mut PrObs)) {
+            let mut p = open_pr(7, "abc");
+            edit(&mut p);
+            g.prs.insert("F1".into(), p);
+        }
+        let f1 = || "F1".to_owned();
+        let push = Action::Push { feature: f1() };
+        let merge = Action::MergePr {
+            feature: f1(),
+            pr: 7,
+            sha: "abc".into(),
+        };
+        type Setup = Box<dyn Fn(&mut Feature, &mut GhSnap)>;
+        let table: Vec<(&str, Setup, Vec<Action>)> = vec![
+            (
+                "no PR yet: push and open it",
+                Box::new(|f, _| f.pr = None),
+                vec![push.clone()],
+            ),
+            (
+                "the recorded PR is gone",
+                Box::new(|_, _| {}),
+                vec![Action::PrGone {
+                    feature: f1(),
+                    pr: 7,
+                }],
+            ),
+            (
+                "green and clean: merge",
+                Box::new(|_, g| pr_with(g, |_| {})),
+                vec![merge.clone()],
+            ),
+            (
+                "a PR the log lacks is recorded first",
+                Box::new(|f, g| {
+                    f.pr = None;
+                    pr_with(g, |_| {});
+                }),
+                vec![push.clone()],
+            ),
+            (
+                "the branch moved: push it",
+                Box::new(|_, g| pr_with(g, |p| p.head_sha = "old".into())),
+                vec![push.clone()],
+            ),
+            (
+                "conflicting",
+                Box::new(|_, g| pr_with(g, |p| p.mergeable = "CONFLICTING".into())),
+                vec![Action::PrConflict {
+                    feature: f1(),
+                    pr: 7,
+                }],
+            ),
+            (
+                "checks failed",
+                Box::new(|_, g| pr_with(g, |p| p.checks = Some("FAILURE".into()))),
+                vec![Action::PrChecksFailed {
+                    feature: f1(),
+                    pr: 7,
+                    state: "FAILURE".into(),
+                }],
+            ),
+            (
+                "behind its base: update it",
+                Box::new(|_, g| pr_with(g, |p| p.merge_state = "BEHIND".into())),
+                vec![Action::UpdatePr {
+                    feature: f1(),
+                    pr: 7,
+                    sha: "abc".into(),
+                }],
+            ),
+            (
+                "checks still running: wait",
+                Box::new(|_, g| {
+                    pr_with(g, |p| {
+                        p.checks = Some("PENDING".into());
+                        p.merge_state = "BLOCKED".into();
+                    })
+                }),
+                vec![],
+            ),
+            (
+                "a draft: wait",
+                Box::new(|_, g| pr_with(g, |p| p.draft = true)),
+                vec![],
+            ),
+            (
+                "changes requested, no rework due: wait",
+                Box::new(|_, g| pr_with(g, |p| p.review = Some("CHANGES_REQUESTED".into()))),
+                vec![],
+            ),
+            (
+                "changes requested: rework",
+                Box::new(|_, g| {
+                    pr_with(g, |_| {});
+                    g.reviews.insert(
+                        "F1".into(),
+                        ReviewNeed::Rework {
+                            reviews: vec![],
+                            round: 2,
+                        },
+                    );
+                }),
+                vec![Action::Rework {
+                    feature: f1(),
+                    pr: 7,
+                    round: 2,
+                }],
+            ),
+            (
+                "review rounds used up: block",
+                Box::new(|_, g| {
+                    pr_with(g, |_| {});
+                    g.reviews
+                        .insert("F1".into(), ReviewNeed::Limit("carol: no".into()));
+                }),
+                vec![Action::Block {
+                    reason: BlockReason::ReviewLimit,
+                    feature: Some(f1()),
+                    message: "carol: no".into(),
+                }],
+            ),
+        ];
+        for (what, setup, want) in table {
+            let mut s = snapshot(vec![feature("F1", Review, &[])]);
+            let mut g = GhSnap {
+                land: "none".into(),
+                tracking: Some(1),
+                ..GhSnap::default()
+            };
+            g.heads.insert("F1".into(), "abc".into());
+            let mut f = s.mission.milestones[0].features[0].clone();
+            f.pr = Some(7);
+            setup(&mut f, &mut g);
+            s.mission.milestones[0].features[0] = f;
+            s.github = Some(g);
+            assert_eq!(plan(&s), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn on_github_comments_come_first_then_the_tracking_issue_then_landing() {
+        use crate::forge::github::GhSnap;
+        let mut s = snapshot(vec![feature("F1", Running, &[])]);
+        s.dispatched.insert("F1".into(), ("r1".into(), 1));
+        s.github = Some(GhSnap {
+            land: "pr".into(),
+            unlanded: vec!["M0".into()],
+            comments: vec![11, 12],
+            ..GhSnap::default()
+        });
+        assert_eq!(
+            plan(&s),
+            [
+                Action::Comment { id: 11 },
+                Action::Comment { id: 12 },
+                Action::Track,
+                Action::OpenLand,
+                // Then the rest of the pulse: F1's run is nowhere, so it is recorded lost.
+                Action::Record {
+                    run: "r1".into(),
+                    feature: Some("F1".into()),
+                    lost: true,
+                },
+            ]
+        );
+    }
+
     #[test]
     fn dispatches_ready_features_up_to_the_parallel_limit() {
         let s = snapshot(vec![

@@ -633,6 +633,175 @@ pub fn commit_time(env: &crate::env::Env) -> gix::date::Time {
 }
 
 #[cfg(test)]
+mod store_tests {
+    use super::*;
+    use crate::env::Env;
+    use std::cell::Cell;
+    use std::sync::Arc;
+
+    const AT: &str = "2026-01-01T00:00:00Z";
+
+    /// A repository whose mission `demo` has started (its branch made at the approved file).
+    fn started(vars: &[(&str, &str)]) -> (tempfile::TempDir, Repo) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let root = dir.path();
+        let git = |args: &[&str]| crate::git::git(root, args).expect("git");
+        git(&["init", "-q", "-b", "main"]);
+        git(&["config", "user.name", "T"]);
+        git(&["config", "user.email", "t@example.com"]);
+        let text = include_str!("../../templates/demo/mission.md")
+            .replace("status: draft", "status: running");
+        std::fs::create_dir_all(root.join("todo/missions")).expect("mkdir");
+        std::fs::write(root.join("todo/missions/demo-mission.md"), text).expect("write");
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "-m", "plan"]);
+        let env = Env::fixed(vars, AT.parse().expect("time"), std::time::Instant::now);
+        let repo = Repo::discover(root, Arc::new(env)).expect("repo");
+        let base = repo.branch_head("main").expect("head").expect("main");
+        let store = Store::new(&repo, "demo");
+        assert!(store.create(base.parse().expect("oid")).expect("create"));
+        (dir, repo)
+    }
+
+    fn kinds(store: &Store) -> Vec<Kind> {
+        let head = store.head().expect("head").expect("started");
+        head.events.iter().map(|e| e.kind.clone()).collect()
+    }
+
+    fn commit_time(repo: &Repo, rev: &str) -> String {
+        crate::git::git(&repo.root, &["log", "-1", "--format=%ct", rev])
+            .expect("log")
+            .trim()
+            .to_owned()
+    }
+
+    #[test]
+    fn a_mutation_is_one_commit_made_at_the_clocks_time_with_its_events() {
+        let (_dir, repo) = started(&[]);
+        let store = Store::new(&repo, "demo");
+        let before = store.head().expect("head").expect("started").commit;
+        let head = store
+            .mutate("pause", |tx| {
+                tx.mission.status = crate::mission::MissionStatus::Paused;
+                tx.event(Event::new(Kind::MissionPaused));
+                Ok(true)
+            })
+            .expect("mutate")
+            .expect("changed");
+        assert_eq!(head.mission().status, crate::mission::MissionStatus::Paused);
+        assert_eq!(head.events.len(), 1);
+        assert_eq!((head.events[0].seq, head.events[0].at.as_str()), (1, AT));
+        let parent = crate::git::git(&repo.root, &["rev-parse", "mission/demo^"]).expect("parent");
+        assert_eq!(
+            parent.trim(),
+            before.to_string(),
+            "one commit on the head it read"
+        );
+        let at: jiff::Timestamp = AT.parse().expect("time");
+        assert_eq!(
+            commit_time(&repo, "mission/demo"),
+            at.as_second().to_string()
+        );
+        // A change that decides to do nothing commits nothing.
+        assert!(
+            store
+                .mutate("noop", |_| Ok(false))
+                .expect("mutate")
+                .is_none()
+        );
+        assert_eq!(store.head().expect("head").expect("h").commit, head.commit);
+    }
+
+    #[test]
+    fn git_committer_date_dates_the_commits() {
+        let (_dir, repo) = started(&[("GIT_COMMITTER_DATE", "@1700000000 +0000")]);
+        let store = Store::new(&repo, "demo");
+        store
+            .mutate("pause", |tx| {
+                tx.event(Event::new(Kind::MissionPaused));
+                Ok(true)
+            })
+            .expect("mutate");
+        assert_eq!(commit_time(&repo, "mission/demo"), "1700000000");
+    }
+
+    #[test]
+    fn a_lost_race_is_applied_again_on_the_new_head_and_logged() {
+        let (_dir, repo) = started(&[]);
+        let store = Store::new(&repo, "demo");
+        let other = Store::new(&repo, "demo");
+        let calls = Cell::new(0);
+        store
+            .mutate("steer F1", |tx| {
+                calls.set(calls.get() + 1);
+                if calls.get() == 1 {
+                    // Another writer commits between this read and this commit.
+                    other
+                        .mutate("pause", |tx| {
+                            tx.event(Event::new(Kind::MissionPaused));
+                            Ok(true)
+                        })
+                        .expect("other");
+                }
+                tx.event(Event::new(Kind::FeatureSteered).feature("F1"));
+                Ok(true)
+            })
+            .expect("mutate");
+        assert_eq!(
+            calls.get(),
+            2,
+            "the race happened and the change was re-applied"
+        );
+        assert_eq!(
+            kinds(&store),
+            [Kind::MissionPaused, Kind::FeatureSteered, Kind::StateRetry]
+        );
+    }
+
+    /// A remote that refuses the first push (someone else pushed) the way the GitHub forge
+    /// does: the local branch goes back to where it was, and the caller re-applies.
+    struct RefusesOnce<'a> {
+        repo: &'a Repo,
+        pushed: Cell<u32>,
+    }
+
+    impl Publish for RefusesOnce<'_> {
+        fn publish(&self, old: &str, new: &str) -> Result<bool> {
+            self.pushed.set(self.pushed.get() + 1);
+            if self.pushed.get() > 1 {
+                return Ok(true);
+            }
+            crate::git::git(
+                &self.repo.root,
+                &["update-ref", "refs/heads/mission/demo", old, new],
+            )?;
+            Ok(false)
+        }
+    }
+
+    #[test]
+    fn a_refused_publish_is_undone_here_and_applied_again() {
+        let (_dir, repo) = started(&[]);
+        let remote = RefusesOnce {
+            repo: &repo,
+            pushed: Cell::new(0),
+        };
+        let store = Store::new(&repo, "demo").publishing(&remote);
+        let calls = Cell::new(0);
+        store
+            .mutate("pause", |tx| {
+                calls.set(calls.get() + 1);
+                tx.event(Event::new(Kind::MissionPaused));
+                Ok(true)
+            })
+            .expect("mutate");
+        assert_eq!((calls.get(), remote.pushed.get()), (2, 2));
+        // Nothing of the refused commit is kept: one pause, then the retry's record.
+        assert_eq!(kinds(&store), [Kind::MissionPaused, Kind::StateRetry]);
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::merge3;
     use serde_json::json;

@@ -1094,7 +1094,7 @@ fn contract_log_passes_the_checker() {
             &format!("/issues/{i}/comments"),
             json!({"body": "x"}),
         );
-        let body = json!({"query": MISSION_PULSE, "variables": {"owner": OWNER, "name": NAME, "issue": 0, "hasIssue": false}});
+        let body = json!({"query": MISSION_PULSE, "variables": {"owner": OWNER, "name": NAME, "issue": 0, "hasIssue": false, "threads": false}});
         http(&f.emu.url(), "POST", "/graphql", Some(&body), &[]);
     }
     f.emu.set_faults(Faults::default());

@@ -116,7 +116,7 @@ fn bodies_over_65536_characters_are_refused() {
 fn graphql_rate_limits_primary_and_secondary() {
     let f = Fixture::new();
     f.emu.rate_limit_graphql(2);
-    let body = json!({"query": MISSION_PULSE, "variables": {"owner": OWNER, "name": NAME, "issue": 0, "hasIssue": false}});
+    let body = json!({"query": MISSION_PULSE, "variables": {"owner": OWNER, "name": NAME, "issue": 0, "hasIssue": false, "threads": false}});
     for _ in 0..2 {
         let before = now();
         let r = http(&f.emu.url(), "POST", "/graphql", Some(&body), &[]);

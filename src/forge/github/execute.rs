@@ -53,13 +53,7 @@ fn set_feature(
         };
         let milestone = ms.id.clone();
         let mut events = Vec::new();
-        let Some(feat) = tx
-            .mission
-            .milestones
-            .iter_mut()
-            .flat_map(|m| m.features.iter_mut())
-            .find(|x| x.id == feature)
-        else {
+        let Some(feat) = tx.mission.feature_mut(feature) else {
             return Ok(false);
         };
         if !f(feat, &milestone, &mut events) {
@@ -268,16 +262,9 @@ fn last_handoff(cx: &Exec, head: &crate::store::Head, feature: &str) -> Result<O
 /// Merge a feature PR at the head the pulse saw; 405/409 mean "look again next pulse".
 pub fn merge_pr(cx: &mut Exec, feature: &str, pr: u64, sha: &str) -> Result<()> {
     let (forge, _) = parts(cx)?;
-    let head = cx
-        .store
-        .head()?
-        .ok_or_else(|| Error::user("the mission has not started"))?;
-    let Some((_, f)) = head.mission().feature(feature) else {
+    let Some((_, _, f)) = crate::forge::in_review(cx.store, feature)? else {
         return Ok(());
     };
-    if f.status != FeatureStatus::Review || head.mission().status != MissionStatus::Running {
-        return Ok(());
-    }
     let title = format!("{} {feature}: {} (#{pr})", cx.store.id, f.title);
     // The merge's parent must hold every state commit: push them first.
     forge.push_state(&cx.ws.repo)?;
@@ -374,7 +361,7 @@ pub fn pr_conflict(cx: &mut Exec, feature: &str, pr: u64) -> Result<()> {
 }
 
 pub fn pr_checks_failed(cx: &mut Exec, feature: &str, pr: u64, state: &str) -> Result<()> {
-    let limit = cx.config.get_u64("limits.worker_attempts").unwrap_or(3) as u32;
+    let limit = cx.config.worker_attempts();
     // What the failed checks said (name, title and summary, the end of their text, which is
     // often the log): the next attempt's prompt carries it.
     let details: Vec<String> = cx
@@ -854,11 +841,7 @@ pub fn rework(cx: &mut Exec, feature: &str, pr: u64, round: u32) -> Result<()> {
             };
             let milestone = ms.id.clone();
             let Some(f) = tx
-                .mission
-                .milestones
-                .iter_mut()
-                .flat_map(|m| m.features.iter_mut())
-                .find(|x| x.id == feature)
+                .mission.feature_mut(feature)
             else {
                 return Ok(false);
             };

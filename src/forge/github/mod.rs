@@ -26,33 +26,9 @@ use sync::Remote;
 
 /// The query of every pulse: every open PR with its head, mergeability, check rollup, review
 /// decision and latest comments, and the tracking issue's comments. Validated against GitHub's
-/// published schema by `scripts/check-github-contract.py`.
-pub const QUERY: &str = "query MissionPulse($owner: String!, $name: String!, $issue: Int!, $hasIssue: Boolean!, $threads: Boolean!, $after: String) {
-  repository(owner: $owner, name: $name) {
-    pullRequests(first: 100, after: $after, states: [OPEN], orderBy: {field: CREATED_AT, direction: ASC}) {
-      pageInfo { hasNextPage endCursor }
-      nodes {
-        number headRefName headRefOid baseRefName isDraft
-        mergeable mergeStateStatus reviewDecision
-        commits(last: 1) { nodes { commit { oid statusCheckRollup { state
-          contexts(first: 20) { nodes { __typename
-            ... on CheckRun { name conclusion title summary text }
-            ... on StatusContext { context state description } } } } } } }
-        comments(last: 50) { nodes { databaseId body author { __typename login } } }
-        reviews(last: 20) { nodes { databaseId state body author { __typename login }
-          comments(first: 30) { nodes { path line originalLine diffHunk body } } } }
-        reviewThreads(last: 30) @include(if: $threads) { nodes { isResolved
-          comments(first: 10) { nodes { databaseId path line originalLine diffHunk body author { login } } } } }
-      }
-    }
-    issue(number: $issue) @include(if: $hasIssue) {
-      number state
-      comments(last: 100) { nodes { databaseId body author { __typename login } } }
-    }
-  }
-  viewer { login }
-  rateLimit { cost remaining resetAt }
-}";
+/// published schema by `scripts/check-github-contract.py`; the emulator's own tests send this
+/// same file.
+pub const QUERY: &str = include_str!("pulse.graphql");
 
 /// Hidden markers in what the tool writes, so every write can be looked up before it is made.
 pub fn marker(kind: &str, attrs: &str) -> String {

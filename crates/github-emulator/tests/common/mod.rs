@@ -13,24 +13,8 @@ use serde_json::{Value, json};
 pub const OWNER: &str = "acme";
 pub const NAME: &str = "widgets";
 
-pub const MISSION_PULSE: &str = r#"query MissionPulse($owner: String!, $name: String!, $issue: Int!, $hasIssue: Boolean!, $after: String) {
-  repository(owner: $owner, name: $name) {
-    pullRequests(first: 100, after: $after, states: [OPEN], orderBy: {field: CREATED_AT, direction: ASC}) {
-      pageInfo { hasNextPage endCursor }
-      nodes {
-        number headRefName headRefOid baseRefName isDraft
-        mergeable mergeStateStatus reviewDecision
-        commits(last: 1) { nodes { commit { oid statusCheckRollup { state } } } }
-        comments(last: 50) { nodes { databaseId body author { __typename login } } }
-      }
-    }
-    issue(number: $issue) @include(if: $hasIssue) {
-      number state
-      comments(last: 100) { nodes { databaseId body author { __typename login } } }
-    }
-  }
-  rateLimit { cost remaining resetAt }
-}"#;
+/// The tool's own pulse query (the file `git mission` compiles in).
+pub const MISSION_PULSE: &str = include_str!("../../../../src/forge/github/pulse.graphql");
 
 pub struct Fixture {
     pub dir: tempfile::TempDir,
@@ -170,7 +154,7 @@ impl Fixture {
             "variables": {
                 "owner": OWNER, "name": NAME,
                 "issue": issue.unwrap_or(0), "hasIssue": issue.is_some(),
-                "after": after,
+                "threads": false, "after": after,
             },
         });
         let r = http(&self.emu.url(), "POST", "/graphql", Some(&body), &[]);
