@@ -19,6 +19,7 @@ macro_rules! fault {
 #[cfg(feature = "failpoints")]
 pub mod faults;
 
+pub mod action;
 pub mod agents;
 pub mod budget;
 pub mod claims;

@@ -127,14 +127,7 @@ pub fn pulse(
         let pushed = f.push_state(&ws.repo);
         result = result.and(pushed);
     }
-    let waiting = o.snapshot.github.as_ref().is_some_and(|g| {
-        o.snapshot
-            .mission
-            .features()
-            .any(|(_, f)| f.status == crate::mission::FeatureStatus::Review)
-            || (g.land != "none" && !g.unlanded.is_empty())
-            || !g.workers.is_empty()
-    });
+    let waiting = o.snapshot.forge.waiting(&o.snapshot.mission);
     for (run, mut child) in ex.children.drain(..) {
         let tx = sink.clone();
         std::thread::spawn(move || {
@@ -153,7 +146,7 @@ pub fn pulse(
         .iter()
         .filter(|(m, s)| m.mission == id && matches!(s, RunState::Running { .. }))
         .count();
-    let held = !o.snapshot.merge_gate.is_empty() || !o.snapshot.validating.is_empty();
+    let held = o.snapshot.forge.held() || !o.snapshot.validating.is_empty();
     Ok(PulseReport {
         actions,
         status,

@@ -14,6 +14,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "base",
         &[
+            "action.rs",
             "error.rs",
             "env.rs",
             "fsutil.rs",

@@ -68,6 +68,49 @@ fn needs_update(root: &Path, id: &str, integ: &str, branch: &str) -> Result<bool
         .any(|f| f != state && !f.starts_with(&workspace)))
 }
 
+/// The local forge's part of the plan: merges (each held while another supervisor merges or
+/// while git failures back off, given up after too many) and `land: auto`.
+#[derive(Debug, Clone, Default)]
+pub struct LocalPlan {
+    /// Merges that must wait, or that failed too often, by feature.
+    pub merge_gate: std::collections::HashMap<String, crate::action::Gate>,
+    /// `land: auto`.
+    pub land_auto: bool,
+    /// `land: auto`, the mission completed, and its work is not on the base branch yet (a
+    /// supervisor that completed it died before landing).
+    pub land_pending: bool,
+}
+
+impl crate::forge::ForgePlan for LocalPlan {
+    fn review(&self, f: &crate::mission::Feature) -> crate::forge::Review {
+        use crate::action::{Action, Gate};
+        use crate::forge::Review;
+        match self.merge_gate.get(&f.id) {
+            Some(Gate::Busy) => Review::Wait,
+            Some(Gate::GiveUp(why)) => Review::Stop(Action::Block {
+                reason: crate::mission::BlockReason::MergeFailed,
+                feature: Some(f.id.clone()),
+                message: why.clone(),
+            }),
+            None => Review::Act(Action::Merge {
+                feature: f.id.clone(),
+            }),
+        }
+    }
+
+    fn lands(&self) -> bool {
+        self.land_auto
+    }
+
+    fn land_pending(&self) -> bool {
+        self.land_pending
+    }
+
+    fn held(&self) -> bool {
+        !self.merge_gate.is_empty()
+    }
+}
+
 /// Merges a reviewed feature into the integration branch: claims the merge, then, in a scratch
 /// worktree private to that claim, brings the feature up to date with the integration branch,
 /// runs its checks, and commits the result onto `mission/<id>` with compare-and-swap. The

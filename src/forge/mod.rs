@@ -8,10 +8,53 @@ pub mod local;
 use crate::events::Kind;
 use serde_json::{Value, json};
 
+use crate::action::Action;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::mission::{Feature, FeatureStatus, MissionStatus};
 use crate::store::{Head, Store};
+
+/// A forge's part of the plan: what the pulse observed of the forge calls for. `plan` asks
+/// these questions and never which forge it has (`local::LocalPlan`, `github::GhSnap`).
+pub trait ForgePlan: std::fmt::Debug + Send + Sync {
+    /// Actions that come before anything else (GitHub: `/mission` comments, the tracking
+    /// issue, landing).
+    fn first(&self, _started: bool, _mission: &crate::mission::Mission, _out: &mut Vec<Action>) {}
+    /// Worker runs on other machines (`dispatch: actions`) not yet recorded.
+    fn remote_workers(&self) -> &[github::workers::WorkerObs] {
+        &[]
+    }
+    /// What a feature in review calls for.
+    fn review(&self, f: &Feature) -> Review;
+    /// `land: auto` and the supervisor lands: land after completing.
+    fn lands(&self) -> bool {
+        false
+    }
+    /// The mission completed but was never landed (its supervisor died first): land now.
+    fn land_pending(&self) -> bool {
+        false
+    }
+    /// Something on the forge is awaited (checks, reviews, a land PR, remote workers): `run`
+    /// polls instead of counting idle pulses.
+    fn waiting(&self, _mission: &crate::mission::Mission) -> bool {
+        false
+    }
+    /// Another supervisor holds a merge, or a merge backs off: look again soon.
+    fn held(&self) -> bool {
+        false
+    }
+}
+
+/// What a feature in review calls for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Review {
+    /// This action.
+    Act(Action),
+    /// Nothing now (checks running, a merge held or backing off).
+    Wait,
+    /// This action, and nothing more this pulse (a block).
+    Stop(Action),
+}
 
 /// What a merge needs before it starts, on either forge: the integration head, the feature's
 /// milestone and the feature, when the mission runs and the feature is in review. `None`

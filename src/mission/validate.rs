@@ -64,12 +64,33 @@ pub fn validate(doc: &MissionDoc, file_id: Option<&str>, profiles: &[String]) ->
         extra_profiles: profiles,
     };
     let m = &doc.mission;
-    let root = YamlPath::root();
     check_header(&mut cx, m, file_id);
     check_settings(&mut cx, m);
 
-    // Contract.
-    let mut contract_ids: HashMap<&str, usize> = HashMap::new();
+    let ids = check_ids(&mut cx, m);
+    let cited = check_milestones(&mut cx, m, &ids);
+    check_cycles(&mut cx, m);
+
+    check_references(&mut cx, m, &ids);
+    check_readiness(&mut cx, m, &cited);
+    check_body(&mut cx, doc);
+
+    cx.out.sort_by_key(|d| (d.line, d.column, d.severity));
+    cx.out
+}
+
+/// The ids the mission defines, checked: well formed and unique. Later checks resolve
+/// references against them.
+struct Ids<'m> {
+    contract: HashMap<&'m str, usize>,
+    milestones: HashMap<&'m str, usize>,
+    /// Where each feature is defined (milestone, position); the first definition wins.
+    features: HashMap<&'m str, (usize, usize)>,
+}
+
+fn check_ids<'m>(cx: &mut Ctx, m: &'m Mission) -> Ids<'m> {
+    let root = YamlPath::root();
+    let mut contract_ids: HashMap<&'m str, usize> = HashMap::new();
     for (i, a) in m.contract.iter().enumerate() {
         let p = root.key("contract").index(i).key("id");
         if !ids::is_contract_id(&a.id) {
@@ -92,8 +113,8 @@ pub fn validate(doc: &MissionDoc, file_id: Option<&str>, profiles: &[String]) ->
     }
 
     // Milestones and features: ids first, so later checks know what exists.
-    let mut milestone_ids: HashMap<&str, usize> = HashMap::new();
-    let mut feature_home: HashMap<&str, (usize, usize)> = HashMap::new(); // first definition wins
+    let mut milestone_ids: HashMap<&'m str, usize> = HashMap::new();
+    let mut feature_home: HashMap<&'m str, (usize, usize)> = HashMap::new(); // first definition wins
     for (mi, ms) in m.milestones.iter().enumerate() {
         let mp = root.key("milestones").index(mi);
         if !ids::is_milestone_id(&ms.id) {
@@ -138,28 +159,40 @@ pub fn validate(doc: &MissionDoc, file_id: Option<&str>, profiles: &[String]) ->
         }
     }
 
-    let mut cited: HashSet<&str> = HashSet::new();
-    let check_assertions = |cx: &mut Ctx, path: &YamlPath, list: &'_ [String]| {
-        for (i, a) in list.iter().enumerate() {
-            if contract_ids.contains_key(a.as_str()) {
-                continue;
-            }
-            let mut known: Vec<&str> = m.contract.iter().map(|c| c.id.as_str()).collect();
-            known.dedup();
-            let hint = if known.is_empty() {
-                "the contract is empty: add `contract: - {id: VC1, text: ...}` first".to_owned()
-            } else {
-                format!("the contract defines {}", known.join(", "))
-            };
-            cx.error(
-                "unknown-assertion",
-                &path.index(i),
-                format!("assertion {a:?} is not in the contract"),
-                &hint,
-            );
-        }
-    };
+    Ids {
+        contract: contract_ids,
+        milestones: milestone_ids,
+        features: feature_home,
+    }
+}
 
+/// Assertions cited at `path` must be in the contract.
+fn check_assertions(cx: &mut Ctx, m: &Mission, ids: &Ids, path: &YamlPath, list: &[String]) {
+    for (i, a) in list.iter().enumerate() {
+        if ids.contract.contains_key(a.as_str()) {
+            continue;
+        }
+        let mut known: Vec<&str> = m.contract.iter().map(|c| c.id.as_str()).collect();
+        known.dedup();
+        let hint = if known.is_empty() {
+            "the contract is empty: add `contract: - {id: VC1, text: ...}` first".to_owned()
+        } else {
+            format!("the contract defines {}", known.join(", "))
+        };
+        cx.error(
+            "unknown-assertion",
+            &path.index(i),
+            format!("assertion {a:?} is not in the contract"),
+            &hint,
+        );
+    }
+}
+
+/// Milestones and their features: one active at a time, validation, citations,
+/// dependencies, checks, scoping. Returns the contract ids cited anywhere.
+fn check_milestones<'m>(cx: &mut Ctx, m: &'m Mission, ids: &Ids) -> HashSet<&'m str> {
+    let root = YamlPath::root();
+    let mut cited: HashSet<&'m str> = HashSet::new();
     let mut active = 0;
     for (mi, ms) in m.milestones.iter().enumerate() {
         let mp = root.key("milestones").index(mi);
@@ -189,7 +222,9 @@ pub fn validate(doc: &MissionDoc, file_id: Option<&str>, profiles: &[String]) ->
             );
         }
         check_assertions(
-            &mut cx,
+            cx,
+            m,
+            ids,
             &mp.key("validation").key("assertions"),
             &ms.validation.assertions,
         );
@@ -227,67 +262,99 @@ pub fn validate(doc: &MissionDoc, file_id: Option<&str>, profiles: &[String]) ->
             );
         }
         for (fi, f) in ms.features.iter().enumerate() {
-            let fp = mp.key("features").index(fi);
-            check_assertions(&mut cx, &fp.key("assertions"), &f.assertions);
-            cited.extend(f.assertions.iter().map(String::as_str));
-            for (di, dep) in f.depends_on.iter().enumerate() {
-                let dp = fp.key("depends_on").index(di);
-                match feature_home.get(dep.as_str()) {
-                    None => {
-                        let hint = if ids::is_feature_id(dep) { "depends_on lists feature ids defined in this file" } else { "feature ids look like F1, F2, F2b" };
-                        cx.error("unknown-dependency", &dp, format!("feature {} depends on unknown feature {dep:?}", f.id), hint);
-                    }
-                    Some((dm, _)) if *dm > mi => cx.error(
-                        "dependency-on-later-milestone",
-                        &dp,
-                        format!("feature {} (in {}) depends on {dep} of the later milestone {}", f.id, ms.id, m.milestones[*dm].id),
-                        "dependencies point backwards: move one of the features, or drop the dependency",
-                    ),
-                    Some((dm, dfi)) if *dm == mi && *dfi > fi => cx.warn(
-                        "dependency-listed-later",
-                        &dp,
-                        format!("feature {} is listed before its dependency {dep}", f.id),
-                        "list features in the order they can be built",
-                    ),
-                    _ => {}
-                }
-            }
-            if f.checks
-                .as_ref()
-                .is_some_and(|c| c.iter().any(|c| c.trim().is_empty()))
-            {
-                cx.error(
-                    "empty-check",
-                    &fp.key("checks"),
-                    format!("feature {} has an empty check command", f.id),
-                    "remove it, or write the command to run",
-                );
-            }
-            if body::is_blank(&f.description) {
-                cx.warn(
-                    "feature-not-scoped",
-                    &fp.key("id"),
-                    format!("feature {} has no description", f.id),
-                    "say what to build, the files likely touched and how to verify it",
-                );
-            }
-            if let Some(o) = &f.origin
-                && !ids::is_run_id(&o.validation_run)
-            {
-                cx.error(
-                    "bad-id",
-                    &fp.key("origin").key("validation_run"),
-                    format!("invalid run id {:?}", o.validation_run),
-                    "run ids are letters, digits, '.', '_' and '-'",
-                );
-            }
+            check_feature(cx, m, ids, (mi, ms), (fi, f), &mut cited);
         }
     }
-    check_cycles(&mut cx, m);
+    cited
+}
 
+/// One feature of milestone `mi`: its citations, dependencies, checks, scope and origin.
+fn check_feature<'m>(
+    cx: &mut Ctx,
+    m: &Mission,
+    ids: &Ids,
+    (mi, ms): (usize, &Milestone),
+    (fi, f): (usize, &'m Feature),
+    cited: &mut HashSet<&'m str>,
+) {
+    let fp = YamlPath::root()
+        .key("milestones")
+        .index(mi)
+        .key("features")
+        .index(fi);
+    check_assertions(cx, m, ids, &fp.key("assertions"), &f.assertions);
+    cited.extend(f.assertions.iter().map(String::as_str));
+    for (di, dep) in f.depends_on.iter().enumerate() {
+        let dp = fp.key("depends_on").index(di);
+        match ids.features.get(dep.as_str()) {
+            None => {
+                let hint = if ids::is_feature_id(dep) {
+                    "depends_on lists feature ids defined in this file"
+                } else {
+                    "feature ids look like F1, F2, F2b"
+                };
+                cx.error(
+                    "unknown-dependency",
+                    &dp,
+                    format!("feature {} depends on unknown feature {dep:?}", f.id),
+                    hint,
+                );
+            }
+            Some((dm, _)) if *dm > mi => cx.error(
+                "dependency-on-later-milestone",
+                &dp,
+                format!(
+                    "feature {} (in {}) depends on {dep} of the later milestone {}",
+                    f.id, ms.id, m.milestones[*dm].id
+                ),
+                "dependencies point backwards: move one of the features, or drop the dependency",
+            ),
+            Some((dm, dfi)) if *dm == mi && *dfi > fi => cx.warn(
+                "dependency-listed-later",
+                &dp,
+                format!("feature {} is listed before its dependency {dep}", f.id),
+                "list features in the order they can be built",
+            ),
+            _ => {}
+        }
+    }
+    if f.checks
+        .as_ref()
+        .is_some_and(|c| c.iter().any(|c| c.trim().is_empty()))
+    {
+        cx.error(
+            "empty-check",
+            &fp.key("checks"),
+            format!("feature {} has an empty check command", f.id),
+            "remove it, or write the command to run",
+        );
+    }
+    if body::is_blank(&f.description) {
+        cx.warn(
+            "feature-not-scoped",
+            &fp.key("id"),
+            format!("feature {} has no description", f.id),
+            "say what to build, the files likely touched and how to verify it",
+        );
+    }
+    if let Some(o) = &f.origin
+        && !ids::is_run_id(&o.validation_run)
+    {
+        cx.error(
+            "bad-id",
+            &fp.key("origin").key("validation_run"),
+            format!("invalid run id {:?}", o.validation_run),
+            "run ids are letters, digits, '.', '_' and '-'",
+        );
+    }
+}
+
+/// Resources and the block name milestones and features that exist.
+fn check_references(cx: &mut Ctx, m: &Mission, ids: &Ids) {
+    let root = YamlPath::root();
     for (ri, r) in m.resources.iter().enumerate() {
         if let Some(nb) = &r.needed_by
-            && !milestone_ids.contains_key(nb.as_str())
+            && !ids.milestones.contains_key(nb.as_str())
         {
             cx.error(
                 "unknown-milestone",
@@ -302,7 +369,7 @@ pub fn validate(doc: &MissionDoc, file_id: Option<&str>, profiles: &[String]) ->
     }
     if let Some(b) = &m.block {
         if let Some(ms) = &b.milestone
-            && !milestone_ids.contains_key(ms.as_str())
+            && !ids.milestones.contains_key(ms.as_str())
         {
             cx.error(
                 "unknown-milestone",
@@ -312,7 +379,7 @@ pub fn validate(doc: &MissionDoc, file_id: Option<&str>, profiles: &[String]) ->
             );
         }
         if let Some(f) = &b.feature
-            && !feature_home.contains_key(f.as_str())
+            && !ids.features.contains_key(f.as_str())
         {
             cx.error(
                 "unknown-feature",
@@ -322,8 +389,11 @@ pub fn validate(doc: &MissionDoc, file_id: Option<&str>, profiles: &[String]) ->
             );
         }
     }
+}
 
-    // Readiness checklist.
+/// The readiness checklist: every assertion cited, milestones, a contract, a budget.
+fn check_readiness(cx: &mut Ctx, m: &Mission, cited: &HashSet<&str>) {
+    let root = YamlPath::root();
     for (i, a) in m.contract.iter().enumerate() {
         if !cited.contains(a.id.as_str()) {
             cx.warn(
@@ -366,10 +436,6 @@ pub fn validate(doc: &MissionDoc, file_id: Option<&str>, profiles: &[String]) ->
             ),
         );
     }
-    check_body(&mut cx, doc);
-
-    cx.out.sort_by_key(|d| (d.line, d.column, d.severity));
-    cx.out
 }
 
 fn check_header(cx: &mut Ctx, m: &Mission, file_id: Option<&str>) {

@@ -199,6 +199,21 @@ pub fn observe(
         }
         None => (None, None),
     };
+    let land_auto = config.get_str("land") == Some("auto");
+    let forge_plan: std::sync::Arc<dyn crate::forge::ForgePlan> = match github {
+        Some(g) => std::sync::Arc::new(g),
+        None => std::sync::Arc::new(crate::forge::local::LocalPlan {
+            merge_gate,
+            land_auto,
+            land_pending: land_auto
+                && mission.status == crate::mission::MissionStatus::Completed
+                && !events
+                    .iter()
+                    .any(|e| e.kind == Kind::MissionLanded || e.kind == Kind::MissionLandDeferred)
+                && !crate::claims::land_claim(events).is_some_and(|c| c.live(env))
+                && land_missing(ws, &store.id, &config),
+        }),
+    };
     let snapshot = Snapshot {
         started: head.is_some(),
         runs,
@@ -209,15 +224,6 @@ pub fn observe(
             .mode
             .map_or(config.get_str("mode") == Some("poc"), |m| m == Mode::Poc),
         over_budget,
-        land_auto: config.get_str("land") == Some("auto") && github.is_none(),
-        land_pending: config.get_str("land") == Some("auto")
-            && github.is_none()
-            && mission.status == crate::mission::MissionStatus::Completed
-            && !events
-                .iter()
-                .any(|e| e.kind == Kind::MissionLanded || e.kind == Kind::MissionLandDeferred)
-            && !crate::claims::land_claim(events).is_some_and(|c| c.live(env))
-            && land_missing(ws, &store.id, &config),
         conflicted,
         orchestrator: config
             .get_str("agents.orchestrator")
@@ -243,11 +249,10 @@ pub fn observe(
             _ => false,
         },
         mission,
-        github,
+        forge: forge_plan,
         worker_missing,
         validator_missing,
         corrupt,
-        merge_gate,
         validating,
     };
     Ok(Observed {

@@ -3,7 +3,9 @@
 //! it is tested table by table without spawning a process.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
+
+pub use crate::action::{Action, Gate};
+use crate::forge::Review;
 
 use crate::mission::{
     BlockReason, FeatureStatus, MilestoneStatus, Mission, MissionStatus, ResourceStatus,
@@ -41,19 +43,14 @@ pub struct Snapshot {
     pub poc: bool,
     /// A budget limit is reached: no new run may start.
     pub over_budget: Option<String>,
-    /// `land: auto` on a forge that can land.
-    pub land_auto: bool,
-    /// `land: auto`, the mission completed, and its work is not on the base branch yet (a
-    /// supervisor that completed it died before landing).
-    pub land_pending: bool,
     /// Features whose last failure was a merge conflict (their next run resolves it).
     pub conflicted: HashSet<String>,
     /// An orchestrator agent is configured.
     pub orchestrator: bool,
     /// The orchestrator already had its turn for the current block.
     pub turn_taken: bool,
-    /// `forge: github`: what the pulse's query saw.
-    pub github: Option<crate::forge::github::GhSnap>,
+    /// The forge's part of the plan (merges, landing, PRs, remote workers).
+    pub forge: std::sync::Arc<dyn crate::forge::ForgePlan>,
     /// Paused with `now` (or cancelled): running workers are to be stopped.
     pub stop_now: bool,
     /// Why the worker agent cannot start here (not installed, not configured): nothing is
@@ -62,352 +59,11 @@ pub struct Snapshot {
     pub worker_missing: Option<String>,
     /// Why the validator agent cannot start here.
     pub validator_missing: Option<String>,
-    /// Merges that must wait (claimed by a live supervisor, or backing off after git failed)
-    /// or that failed too often, by feature.
-    pub merge_gate: HashMap<String, Gate>,
     /// Milestones whose validation a live supervisor has claimed.
     pub validating: HashSet<String>,
     /// The committed mission does not validate (the first error, located): nothing is done
     /// with it — no path, ref or command is built from ids that have not passed their grammar.
     pub corrupt: Option<String>,
-}
-
-/// Why an action on something may not start now.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Gate {
-    /// Someone is at it, or it is backing off: wait.
-    Busy,
-    /// It failed too often without a conflict or a verdict: a person must look.
-    GiveUp(String),
-}
-
-/// One thing a pulse does.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    Start,
-    Record {
-        run: String,
-        feature: Option<String>,
-        lost: bool,
-    },
-    Activate {
-        milestone: String,
-    },
-    Dispatch {
-        feature: String,
-        attempt: u32,
-        conflict: bool,
-    },
-    Merge {
-        feature: String,
-    },
-    Validate {
-        milestone: String,
-    },
-    Complete,
-    Land,
-    Block {
-        reason: BlockReason,
-        feature: Option<String>,
-        message: String,
-    },
-    PauseForBudget {
-        message: String,
-    },
-    Orchestrate,
-    /// GitHub: handle (or answer) a `/mission` comment.
-    Comment {
-        id: u64,
-    },
-    /// GitHub: open (or find) the tracking issue.
-    Track,
-    /// GitHub: close the tracking issue of a finished mission.
-    CloseTracking,
-    /// GitHub: push a feature branch and open (or reuse) its PR.
-    Push {
-        feature: String,
-    },
-    /// GitHub: merge a feature PR whose head is `sha`.
-    MergePr {
-        feature: String,
-        pr: u64,
-        sha: String,
-    },
-    /// GitHub: bring a PR that is behind up to date with the integration branch.
-    UpdatePr {
-        feature: String,
-        pr: u64,
-        sha: String,
-    },
-    /// GitHub: a feature PR conflicts with the integration branch.
-    PrConflict {
-        feature: String,
-        pr: u64,
-    },
-    /// GitHub: reviews on a feature PR request changes: a rework run on its branch.
-    Rework {
-        feature: String,
-        pr: u64,
-        round: u32,
-    },
-    /// GitHub: a feature PR's checks failed.
-    PrChecksFailed {
-        feature: String,
-        pr: u64,
-        state: String,
-    },
-    /// GitHub: a recorded feature PR is no longer open (merged or closed elsewhere).
-    PrGone {
-        feature: String,
-        pr: u64,
-    },
-    /// GitHub: open the land PR (integration branch into the base branch).
-    OpenLand,
-    /// GitHub: merge the land PR (`land: auto`).
-    MergeLand {
-        pr: u64,
-        sha: String,
-    },
-    /// GitHub: the land PR is no longer open (merged or closed).
-    LandGone {
-        pr: u64,
-    },
-    /// Paused now or cancelled: stop a run on this machine (recorded as cancelled when it exits).
-    StopRun {
-        run: String,
-    },
-    /// Paused now or cancelled: cancel a worker's Actions run and record it as cancelled.
-    StopWorker {
-        run: String,
-        feature: String,
-        workflow_run: Option<u64>,
-    },
-    /// GitHub (`dispatch: actions`): a worker run on Actions ended without a result, or overran
-    /// its deadline (cancelled first): a failed attempt.
-    LostWorker {
-        run: String,
-        feature: String,
-        workflow_run: Option<u64>,
-        why: String,
-        cancel: bool,
-    },
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Action::Start => write!(
-                f,
-                "start: create the integration branch and mark the mission running"
-            ),
-            Action::Record { run, feature, lost } => write!(
-                f,
-                "record {} run {run}{}",
-                feature.as_deref().unwrap_or("validation"),
-                if *lost {
-                    " (its worker died: counted as a failed attempt)"
-                } else {
-                    ""
-                }
-            ),
-            Action::Activate { milestone } => write!(f, "activate milestone {milestone}"),
-            Action::Dispatch {
-                feature,
-                attempt,
-                conflict,
-            } => {
-                write!(
-                    f,
-                    "dispatch {feature} (attempt {attempt}){}",
-                    if *conflict {
-                        " to resolve a merge conflict"
-                    } else {
-                        ""
-                    }
-                )
-            }
-            Action::Merge { feature } => write!(
-                f,
-                "merge {feature} into the integration branch after its checks pass"
-            ),
-            Action::Validate { milestone } => write!(f, "validate milestone {milestone}"),
-            Action::Complete => write!(f, "complete the mission"),
-            Action::Land => write!(f, "land the integration branch on the base branch"),
-            Action::Block {
-                reason,
-                feature,
-                message,
-            } => {
-                write!(
-                    f,
-                    "block: {reason}{} — {message}",
-                    feature
-                        .as_deref()
-                        .map(|x| format!(" ({x})"))
-                        .unwrap_or_default()
-                )
-            }
-            Action::PauseForBudget { message } => write!(f, "pause: budget exceeded — {message}"),
-            Action::Orchestrate => write!(
-                f,
-                "orchestrator turn: ask the orchestrator agent to recover from the block"
-            ),
-            Action::Comment { id } => write!(f, "handle the /mission command in comment {id}"),
-            Action::Track => write!(f, "open the tracking issue"),
-            Action::CloseTracking => write!(f, "close the tracking issue"),
-            Action::Push { feature } => {
-                write!(f, "push {feature} and open (or update) its pull request")
-            }
-            Action::MergePr { feature, pr, sha } => {
-                write!(f, "merge {feature} (PR #{pr}) at head {}", short(sha))
-            }
-            Action::UpdatePr { feature, pr, sha } => write!(
-                f,
-                "update {feature} (PR #{pr}, head {}) from the integration branch",
-                short(sha)
-            ),
-            Action::PrConflict { feature, pr } => write!(
-                f,
-                "{feature} (PR #{pr}) conflicts with the integration branch: back to a worker"
-            ),
-            Action::Rework { feature, pr, round } => write!(
-                f,
-                "{feature} (PR #{pr}): changes requested; rework round {round} on its branch"
-            ),
-            Action::PrChecksFailed { feature, pr, state } => {
-                write!(f, "{feature} (PR #{pr}) checks {}", state.to_lowercase())
-            }
-            Action::PrGone { feature, pr } => {
-                write!(f, "{feature}: PR #{pr} is no longer open; find out why")
-            }
-            Action::OpenLand => write!(f, "open the land pull request"),
-            Action::MergeLand { pr, sha } => {
-                write!(f, "merge the land PR #{pr} at head {}", short(sha))
-            }
-            Action::LandGone { pr } => write!(f, "the land PR #{pr} is no longer open; record it"),
-            Action::StopRun { run } => write!(f, "stop run {run} (paused now or cancelled)"),
-            Action::StopWorker { run, feature, .. } => {
-                write!(
-                    f,
-                    "cancel {feature} run {run} on Actions (paused now or cancelled)"
-                )
-            }
-            Action::LostWorker {
-                run,
-                feature,
-                why,
-                cancel,
-                ..
-            } => {
-                let what = if *cancel {
-                    "cancel and record"
-                } else {
-                    "record lost"
-                };
-                write!(f, "{what} {feature} run {run} on Actions: {why}")
-            }
-        }
-    }
-}
-
-fn short(sha: &str) -> &str {
-    sha.get(..8).unwrap_or(sha)
-}
-
-/// GitHub actions that do not depend on the mission running: comments first (a `pause`
-/// takes effect before anything else), the tracking issue, landing.
-fn github_first(s: &Snapshot, g: &crate::forge::github::GhSnap, out: &mut Vec<Action>) {
-    for id in &g.comments {
-        out.push(Action::Comment { id: *id });
-    }
-    if !s.started {
-        return;
-    }
-    let finished = matches!(
-        s.mission.status,
-        MissionStatus::Completed | MissionStatus::Cancelled
-    );
-    if g.tracking.is_none() {
-        out.push(Action::Track);
-    }
-    if g.land != "none" && !g.unlanded.is_empty() {
-        match (&g.land_pr, g.land_gone) {
-            (Some(pr), _) => {
-                let current = g.integration_head.as_deref() == Some(pr.head_sha.as_str());
-                if g.land == "auto" && pr.green() && current {
-                    out.push(Action::MergeLand {
-                        pr: pr.number,
-                        sha: pr.head_sha.clone(),
-                    });
-                }
-            }
-            (None, Some(pr)) => out.push(Action::LandGone { pr }),
-            (None, None) => out.push(Action::OpenLand),
-        }
-    }
-    if finished && g.tracking.is_some() && g.tracking_open && g.unlanded.is_empty() {
-        out.push(Action::CloseTracking);
-    }
-}
-
-/// What to do with a feature in review on GitHub; `None` while waiting (checks, mergeability).
-fn github_review(f: &crate::mission::Feature, g: &crate::forge::github::GhSnap) -> Option<Action> {
-    let feature = f.id.clone();
-    let Some(pr) = g.prs.get(&f.id) else {
-        return Some(match f.pr {
-            Some(pr) => Action::PrGone { feature, pr },
-            None => Action::Push { feature },
-        });
-    };
-    // A head that moved, or a PR this mission has not recorded (opened by a request whose
-    // answer was lost): `push` brings the branch up and records the PR with its event.
-    if g.heads.get(&f.id).is_some_and(|h| *h != pr.head_sha) || f.pr != Some(pr.number) {
-        return Some(Action::Push { feature });
-    }
-    let (number, sha) = (pr.number, pr.head_sha.clone());
-    match g.reviews.get(&f.id) {
-        Some(crate::forge::github::ReviewNeed::Rework { round, .. }) => {
-            return Some(Action::Rework {
-                feature,
-                pr: number,
-                round: *round,
-            });
-        }
-        Some(crate::forge::github::ReviewNeed::Limit(why)) => {
-            return Some(Action::Block {
-                reason: BlockReason::ReviewLimit,
-                feature: Some(feature),
-                message: why.clone(),
-            });
-        }
-        None => {}
-    }
-    if pr.mergeable == "CONFLICTING" || pr.merge_state == "DIRTY" {
-        return Some(Action::PrConflict {
-            feature,
-            pr: number,
-        });
-    }
-    if let Some(state @ ("FAILURE" | "ERROR")) = pr.checks.as_deref() {
-        return Some(Action::PrChecksFailed {
-            feature,
-            pr: number,
-            state: state.to_owned(),
-        });
-    }
-    if pr.merge_state == "BEHIND" {
-        return Some(Action::UpdatePr {
-            feature,
-            pr: number,
-            sha,
-        });
-    }
-    let ready = pr.green() && !pr.draft && pr.review.as_deref() != Some("CHANGES_REQUESTED");
-    ready.then_some(Action::MergePr {
-        feature,
-        pr: number,
-        sha,
-    })
 }
 
 /// The actions for a snapshot, in the order they should run.
@@ -425,9 +81,33 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
         }
         return out;
     }
-    if let Some(g) = &s.github {
-        github_first(s, g, &mut out);
+    s.forge.first(s.started, m, &mut out);
+    let recs = records(s);
+    let idle = recs.is_empty();
+    out.extend(recs);
+    if s.stop_now {
+        stops(s, &mut out);
     }
+    if !by_mission_status(s, idle, &mut out) {
+        return out;
+    }
+    let recording = recording(&out);
+    let Some(ms) = m.milestones.iter().find(|x| {
+        matches!(
+            x.status,
+            MilestoneStatus::Active | MilestoneStatus::Validating
+        )
+    }) else {
+        next_milestone(s, &mut out);
+        return out;
+    };
+    milestone(s, ms, &recording, &mut out);
+    out
+}
+
+/// Finished runs to record, whatever the mission's state (running workers finish), and runs
+/// that were lost; in a stable order.
+fn records(s: &Snapshot) -> Vec<Action> {
     let mut recs = Vec::new();
     // Finished runs are integrated whatever the mission's state: running workers finish.
     for r in &s.runs {
@@ -443,7 +123,7 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
     // committed but its worker never started, or its run directory is gone) — unless it runs
     // on Actions, where the workflow run tells.
     let mut observed: HashSet<&str> = s.runs.iter().map(|r| r.run.as_str()).collect();
-    for w in s.github.iter().flat_map(|g| &g.workers) {
+    for w in s.forge.remote_workers() {
         observed.insert(w.run.as_str());
         use crate::forge::github::workers::WorkerState;
         let (why, cancel) = match &w.state {
@@ -469,32 +149,40 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
         }
     }
     recs.sort_by_key(ToString::to_string);
-    let idle = recs.is_empty();
-    out.extend(recs);
-    if s.stop_now {
-        for r in s.runs.iter().filter(|r| r.state == RunObs::Running) {
-            out.push(Action::StopRun { run: r.run.clone() });
-        }
-        for w in s.github.iter().flat_map(|g| &g.workers) {
-            if w.state == crate::forge::github::workers::WorkerState::Running {
-                out.push(Action::StopWorker {
-                    run: w.run.clone(),
-                    feature: w.feature.clone(),
-                    workflow_run: w.workflow_run,
-                });
-            }
+    recs.sort_by_key(ToString::to_string);
+    recs
+}
+
+/// `pause --now` or `cancel`: stop every run still going.
+fn stops(s: &Snapshot, out: &mut Vec<Action>) {
+    for r in s.runs.iter().filter(|r| r.state == RunObs::Running) {
+        out.push(Action::StopRun { run: r.run.clone() });
+    }
+    for w in s.forge.remote_workers() {
+        if w.state == crate::forge::github::workers::WorkerState::Running {
+            out.push(Action::StopWorker {
+                run: w.run.clone(),
+                feature: w.feature.clone(),
+                workflow_run: w.workflow_run,
+            });
         }
     }
+}
+
+/// What the mission's status allows: `false` when the pulse ends here (a land, a start, an
+/// orchestrator turn, or nothing while paused, blocked or finished).
+fn by_mission_status(s: &Snapshot, idle: bool, out: &mut Vec<Action>) -> bool {
+    let m = &s.mission;
     match m.status {
-        MissionStatus::Completed if s.land_pending => {
+        MissionStatus::Completed if s.forge.land_pending() => {
             out.push(Action::Land);
-            return out;
+            return false;
         }
         // Also when the integration branch exists: a supervisor that created it died before
         // it marked the mission running (starting is idempotent).
         MissionStatus::Approved => {
             out.push(Action::Start);
-            return out;
+            return false;
         }
         MissionStatus::Running => {}
         MissionStatus::Blocked if s.orchestrator && !s.turn_taken && idle => {
@@ -510,12 +198,16 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
             if !human_only {
                 out.push(Action::Orchestrate);
             }
-            return out;
+            return false;
         }
-        _ => return out,
+        _ => return false,
     }
-    let recording: HashSet<String> = out
-        .iter()
+    true
+}
+
+/// The features whose runs this pulse records first: nothing else is planned for them.
+fn recording(out: &[Action]) -> HashSet<String> {
+    out.iter()
         .filter_map(|a| match a {
             Action::Record {
                 feature: Some(f), ..
@@ -523,31 +215,38 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
             | Action::LostWorker { feature: f, .. } => Some(f.clone()),
             _ => None,
         })
-        .collect();
-    let Some(mi) = m.milestones.iter().position(|x| {
-        matches!(
-            x.status,
-            MilestoneStatus::Active | MilestoneStatus::Validating
-        )
-    }) else {
-        match m
-            .milestones
-            .iter()
-            .find(|x| x.status == MilestoneStatus::Pending)
-        {
-            Some(next) => out.push(Action::Activate {
-                milestone: next.id.clone(),
-            }),
-            None => {
-                out.push(Action::Complete);
-                if s.land_auto {
-                    out.push(Action::Land);
-                }
+        .collect()
+}
+
+/// No milestone in progress: activate the next one, or complete (and land) the mission.
+fn next_milestone(s: &Snapshot, out: &mut Vec<Action>) {
+    let m = &s.mission;
+    match m
+        .milestones
+        .iter()
+        .find(|x| x.status == MilestoneStatus::Pending)
+    {
+        Some(next) => out.push(Action::Activate {
+            milestone: next.id.clone(),
+        }),
+        None => {
+            out.push(Action::Complete);
+            if s.forge.lands() {
+                out.push(Action::Land);
             }
         }
-        return out;
-    };
-    let ms = &m.milestones[mi];
+    }
+}
+
+/// The milestone in progress: merges of features in review, then its validation once every
+/// feature is in, else dispatches of ready features, else a block when nothing can move.
+fn milestone(
+    s: &Snapshot,
+    ms: &crate::mission::Milestone,
+    recording: &HashSet<String>,
+    out: &mut Vec<Action>,
+) {
+    let m = &s.mission;
     let needed: Vec<&str> = m
         .resources
         .iter()
@@ -575,20 +274,13 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
     for f in &ms.features {
         if f.status == FeatureStatus::Review && !recording.contains(&f.id) {
             merging = true;
-            match (&s.github, s.merge_gate.get(&f.id)) {
-                (Some(g), _) => out.extend(github_review(f, g)),
-                (None, Some(Gate::Busy)) => {}
-                (None, Some(Gate::GiveUp(why))) => {
-                    out.push(Action::Block {
-                        reason: BlockReason::MergeFailed,
-                        feature: Some(f.id.clone()),
-                        message: why.clone(),
-                    });
-                    return out;
+            match s.forge.review(f) {
+                Review::Act(a) => out.push(a),
+                Review::Wait => {}
+                Review::Stop(a) => {
+                    out.push(a);
+                    return;
                 }
-                (None, None) => out.push(Action::Merge {
-                    feature: f.id.clone(),
-                }),
             }
         }
     }
@@ -598,7 +290,7 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
         .all(|f| matches!(f.status, FeatureStatus::Merged | FeatureStatus::Skipped));
     if all_done {
         if !recording.is_empty() || s.validating.contains(&ms.id) {
-            return out;
+            return;
         }
         let agents = ms.validation.scrutiny || ms.validation.user_testing.is_some();
         if let Some(why) = s.validator_missing.as_ref().filter(|_| agents) {
@@ -607,12 +299,12 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
                 feature: None,
                 message: why.clone(),
             });
-            return out;
+            return;
         }
         out.push(Action::Validate {
             milestone: ms.id.clone(),
         });
-        return out;
+        return;
     }
     let limit = if s.poc { 1 } else { s.max_parallel.max(1) };
     let mut dispatchable = Vec::new();
@@ -633,13 +325,13 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
                     message: format!("{} needs {}", ms.id, needed.join(", ")),
                 });
             }
-            return out;
+            return;
         }
         if let Some(why) = &s.over_budget {
             out.push(Action::PauseForBudget {
                 message: why.clone(),
             });
-            return out;
+            return;
         }
         if let Some(why) = &s.worker_missing {
             // Before any dispatch is committed: no attempt is spent on a program that is not
@@ -649,7 +341,7 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
                 feature: None,
                 message: why.clone(),
             });
-            return out;
+            return;
         }
         for f in dispatchable {
             if running >= limit {
@@ -662,7 +354,7 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
                 conflict: s.conflicted.contains(&f.id),
             });
         }
-        return out;
+        return;
     }
     let busy = running > 0 || merging || !recording.is_empty();
     if !busy {
@@ -693,7 +385,6 @@ pub fn plan(s: &Snapshot) -> Vec<Action> {
             });
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -753,17 +444,14 @@ mod tests {
             worker_attempts: 3,
             poc: false,
             over_budget: None,
-            land_auto: false,
-            land_pending: false,
             conflicted: HashSet::new(),
             orchestrator: false,
             turn_taken: false,
-            github: None,
+            forge: std::sync::Arc::new(crate::forge::local::LocalPlan::default()),
             stop_now: false,
             worker_missing: None,
             validator_missing: None,
             corrupt: None,
-            merge_gate: HashMap::new(),
             validating: HashSet::new(),
         }
     }
@@ -932,9 +620,51 @@ mod tests {
             f.pr = Some(7);
             setup(&mut f, &mut g);
             s.mission.milestones[0].features[0] = f;
-            s.github = Some(g);
+            s.forge = std::sync::Arc::new(g);
             assert_eq!(plan(&s), want, "{what}");
         }
+    }
+
+    /// The local half: a feature in review is merged, unless its merge is held (another
+    /// supervisor, a back-off) or was given up, which blocks and ends the pulse's planning.
+    #[test]
+    fn a_feature_in_review_on_the_local_forge_is_merged_unless_its_merge_is_gated() {
+        use crate::forge::local::LocalPlan;
+        let gated = |gate: Option<Gate>| {
+            let mut s = snapshot(vec![
+                feature("F1", Review, &[]),
+                feature("F2", Pending, &[]),
+            ]);
+            let mut local = LocalPlan::default();
+            if let Some(g) = gate {
+                local.merge_gate.insert("F1".into(), g);
+            }
+            s.forge = std::sync::Arc::new(local);
+            plan(&s)
+        };
+        let dispatch_f2 = Action::Dispatch {
+            feature: "F2".into(),
+            attempt: 1,
+            conflict: false,
+        };
+        assert_eq!(
+            gated(None),
+            [
+                Action::Merge {
+                    feature: "F1".into()
+                },
+                dispatch_f2.clone()
+            ]
+        );
+        assert_eq!(gated(Some(Gate::Busy)), [dispatch_f2]);
+        assert_eq!(
+            gated(Some(Gate::GiveUp("disk full".into()))),
+            [Action::Block {
+                reason: BlockReason::MergeFailed,
+                feature: Some("F1".into()),
+                message: "disk full".into(),
+            }]
+        );
     }
 
     #[test]
@@ -942,7 +672,7 @@ mod tests {
         use crate::forge::github::GhSnap;
         let mut s = snapshot(vec![feature("F1", Running, &[])]);
         s.dispatched.insert("F1".into(), ("r1".into(), 1));
-        s.github = Some(GhSnap {
+        s.forge = std::sync::Arc::new(GhSnap {
             land: "pr".into(),
             unlanded: vec!["M0".into()],
             comments: vec![11, 12],
@@ -1076,7 +806,10 @@ mod tests {
         next.mission.milestones[0].status = MilestoneStatus::Passed;
         assert_eq!(lines(&next), ["activate milestone M2"]);
         next.mission.milestones[1].status = MilestoneStatus::Passed;
-        next.land_auto = true;
+        next.forge = std::sync::Arc::new(crate::forge::local::LocalPlan {
+            land_auto: true,
+            ..Default::default()
+        });
         assert_eq!(
             lines(&next),
             [

@@ -13,11 +13,14 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
+use crate::action::Action;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::git::Repo;
-use crate::mission::{FeatureStatus, MilestoneStatus, Mission};
+use crate::mission::{
+    BlockReason, Feature, FeatureStatus, MilestoneStatus, Mission, MissionStatus,
+};
 use crate::workspace::{feature_branch, integration_branch};
 
 pub use client::GitHub;
@@ -584,6 +587,127 @@ pub struct GhSnap {
     pub workers: Vec<workers::WorkerObs>,
     /// Features whose PR has reviews requesting changes that no rework has answered yet.
     pub reviews: HashMap<String, ReviewNeed>,
+}
+
+/// GitHub actions that do not depend on the mission running: comments first (a `pause`
+/// takes effect before anything else), the tracking issue, landing.
+fn github_first(started: bool, mission: &Mission, g: &GhSnap, out: &mut Vec<Action>) {
+    for id in &g.comments {
+        out.push(Action::Comment { id: *id });
+    }
+    if !started {
+        return;
+    }
+    let finished = matches!(
+        mission.status,
+        MissionStatus::Completed | MissionStatus::Cancelled
+    );
+    if g.tracking.is_none() {
+        out.push(Action::Track);
+    }
+    if g.land != "none" && !g.unlanded.is_empty() {
+        match (&g.land_pr, g.land_gone) {
+            (Some(pr), _) => {
+                let current = g.integration_head.as_deref() == Some(pr.head_sha.as_str());
+                if g.land == "auto" && pr.green() && current {
+                    out.push(Action::MergeLand {
+                        pr: pr.number,
+                        sha: pr.head_sha.clone(),
+                    });
+                }
+            }
+            (None, Some(pr)) => out.push(Action::LandGone { pr }),
+            (None, None) => out.push(Action::OpenLand),
+        }
+    }
+    if finished && g.tracking.is_some() && g.tracking_open && g.unlanded.is_empty() {
+        out.push(Action::CloseTracking);
+    }
+}
+
+/// What to do with a feature in review on GitHub; `None` while waiting (checks, mergeability).
+fn github_review(f: &Feature, g: &GhSnap) -> Option<Action> {
+    let feature = f.id.clone();
+    let Some(pr) = g.prs.get(&f.id) else {
+        return Some(match f.pr {
+            Some(pr) => Action::PrGone { feature, pr },
+            None => Action::Push { feature },
+        });
+    };
+    // A head that moved, or a PR this mission has not recorded (opened by a request whose
+    // answer was lost): `push` brings the branch up and records the PR with its event.
+    if g.heads.get(&f.id).is_some_and(|h| *h != pr.head_sha) || f.pr != Some(pr.number) {
+        return Some(Action::Push { feature });
+    }
+    let (number, sha) = (pr.number, pr.head_sha.clone());
+    match g.reviews.get(&f.id) {
+        Some(ReviewNeed::Rework { round, .. }) => {
+            return Some(Action::Rework {
+                feature,
+                pr: number,
+                round: *round,
+            });
+        }
+        Some(ReviewNeed::Limit(why)) => {
+            return Some(Action::Block {
+                reason: BlockReason::ReviewLimit,
+                feature: Some(feature),
+                message: why.clone(),
+            });
+        }
+        None => {}
+    }
+    if pr.mergeable == "CONFLICTING" || pr.merge_state == "DIRTY" {
+        return Some(Action::PrConflict {
+            feature,
+            pr: number,
+        });
+    }
+    if let Some(state @ ("FAILURE" | "ERROR")) = pr.checks.as_deref() {
+        return Some(Action::PrChecksFailed {
+            feature,
+            pr: number,
+            state: state.to_owned(),
+        });
+    }
+    if pr.merge_state == "BEHIND" {
+        return Some(Action::UpdatePr {
+            feature,
+            pr: number,
+            sha,
+        });
+    }
+    let ready = pr.green() && !pr.draft && pr.review.as_deref() != Some("CHANGES_REQUESTED");
+    ready.then_some(Action::MergePr {
+        feature,
+        pr: number,
+        sha,
+    })
+}
+
+impl crate::forge::ForgePlan for GhSnap {
+    fn first(&self, started: bool, mission: &Mission, out: &mut Vec<Action>) {
+        github_first(started, mission, self, out);
+    }
+
+    fn remote_workers(&self) -> &[workers::WorkerObs] {
+        &self.workers
+    }
+
+    fn review(&self, f: &Feature) -> crate::forge::Review {
+        match github_review(f, self) {
+            Some(a) => crate::forge::Review::Act(a),
+            None => crate::forge::Review::Wait,
+        }
+    }
+
+    fn waiting(&self, mission: &Mission) -> bool {
+        mission
+            .features()
+            .any(|(_, f)| f.status == FeatureStatus::Review)
+            || (self.land != "none" && !self.unlanded.is_empty())
+            || !self.workers.is_empty()
+    }
 }
 
 /// What a review asking for changes calls for.
