@@ -22,9 +22,65 @@ pub struct Exec<'a> {
     pub exe: PathBuf,
     /// Workers started by this process (so `run` wakes when one exits).
     pub children: Vec<(String, Child)>,
-    /// `forge: github`: the client and what this pulse's query saw.
-    pub forge: Option<&'a crate::forge::github::Forge>,
-    pub view: Option<&'a crate::forge::github::View>,
+    /// Where features are reviewed and merged, and state is published.
+    pub forge: &'a dyn Forge,
+}
+
+/// A forge as a pulse uses it: `forge::local::LocalForge` (feature branches merged here) or
+/// `forge::github::execute::GitHubForge` (pull requests). The pulse observes through it, hands
+/// it the actions that are its own, and publishes through it; it never asks which one it has.
+pub trait Forge {
+    /// Brings this clone's mission state up to the forge's, when the forge holds it too:
+    /// then returns the state commits only this clone had (oldest first), for the caller to
+    /// replay on top. `None`: the state lives here only.
+    fn sync(&self) -> Result<Option<Vec<String>>> {
+        Ok(None)
+    }
+
+    /// Publishes each state commit as it is made, when the forge holds the state too.
+    fn publisher(&self) -> Option<&dyn crate::store::Publish> {
+        None
+    }
+
+    /// Observes the forge for this pulse: its part of the plan.
+    fn observe(
+        &self,
+        ws: &Workspace,
+        store: &Store,
+        mission: &crate::mission::Mission,
+        events: &[crate::events::Event],
+        config: &Config,
+    ) -> Result<std::sync::Arc<dyn crate::forge::ForgePlan>>;
+
+    /// Whether workers run on the forge's machines (`dispatch: actions`), not here.
+    fn runs_workers(&self, _config: &Config) -> bool {
+        false
+    }
+
+    /// Starts run `run` of `feature` on the forge's machines.
+    fn start_worker(
+        &self,
+        _config: &Config,
+        _mission: &str,
+        _feature: &str,
+        _run: &str,
+    ) -> Result<crate::forge::github::workers::Started> {
+        Err(Error::Internal("this forge runs no workers".into()))
+    }
+
+    /// Cancels a worker run on the forge's machines.
+    fn cancel_worker(&self, _workflow_run: u64) -> Result<()> {
+        Ok(())
+    }
+
+    /// Carries out one of the forge's own actions (merges, pull requests, landing, comments).
+    fn execute(&self, cx: &mut Exec, action: &crate::action::Action) -> Result<()>;
+
+    /// After a pulse's actions (also after one failed, with its `result`): publishes what the
+    /// forge shows of the mission and the state not yet published.
+    fn finish(&self, _cx: &Exec, result: Result<()>) -> Result<()> {
+        result
+    }
 }
 
 impl Exec<'_> {

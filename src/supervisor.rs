@@ -30,6 +30,18 @@ pub struct PulseReport {
     pub held: bool,
 }
 
+/// The forge a mission's configuration names, as a pulse uses it.
+pub fn forge_for(
+    ws: &Workspace,
+    store: &Store,
+    config: &crate::config::Config,
+) -> Result<Box<dyn crate::context::Forge>> {
+    Ok(match open_forge(ws, store, config)? {
+        Some(f) => Box::new(crate::forge::github::execute::GitHubForge::new(f)),
+        None => Box::new(crate::forge::local::LocalForge),
+    })
+}
+
 /// The GitHub forge for a mission, when its configuration says so.
 pub fn open_forge(
     ws: &Workspace,
@@ -53,7 +65,7 @@ pub fn dry_run(ws: &Workspace, id: &str, ov: &Overrides) -> Result<Vec<Action>> 
     let store = Store::new(&ws.repo, id);
     let cur = current(ws, &store, ov)?;
     let layout = Layout::new(&ws.repo, &cur.config, id)?;
-    let forge = open_forge(ws, &store, &cur.config)?;
+    let forge = forge_for(ws, &store, &cur.config)?;
     let o = observe(ws, &store, &layout, cur, forge.as_ref())?;
     Ok(plan(&o.snapshot))
 }
@@ -70,15 +82,14 @@ pub fn pulse(
     let store = Store::new(&ws.repo, id);
     let mut cur = current(ws, &store, ov)?;
     let layout = Layout::new(&ws.repo, &cur.config, id)?;
-    let forge = open_forge(ws, &store, &cur.config)?;
+    let forge = forge_for(ws, &store, &cur.config)?;
     // GitHub: every state change is pushed as soon as it is committed.
-    let store = match &forge {
-        Some(f) => store.publishing(f),
+    let store = match forge.publisher() {
+        Some(p) => store.publishing(p),
         None => store,
     };
-    if let Some(f) = &forge {
+    if let Some(dropped) = forge.sync()? {
         // The sync may move the integration head: read the mission again.
-        let dropped = f.sync()?;
         if !dropped.is_empty() {
             // Each commit only this clone had is applied again on the remote's state, so no
             // run record or decision is lost; the log says what was repaired.
@@ -110,7 +121,6 @@ pub fn pulse(
         exe: exe.to_owned(),
         children: Vec::new(),
         forge: forge.as_ref(),
-        view: o.view.as_ref(),
     };
     let mut result = Ok(());
     for a in &actions {
@@ -119,14 +129,8 @@ pub fn pulse(
             break;
         }
     }
-    // GitHub: the status comment, then the state the actions committed, even after an error.
-    if let Some(f) = &forge {
-        if result.is_ok() {
-            result = crate::forge::github::execute::publish(&ex);
-        }
-        let pushed = f.push_state(&ws.repo);
-        result = result.and(pushed);
-    }
+    // The forge publishes what it shows and the state, even after an error.
+    let result = forge.finish(&ex, result);
     let waiting = o.snapshot.forge.waiting(&o.snapshot.mission);
     for (run, mut child) in ex.children.drain(..) {
         let tx = sink.clone();

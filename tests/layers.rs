@@ -338,6 +338,30 @@ fn only_the_cli_reads_the_environment_and_the_clock() {
 }
 
 #[test]
+fn the_pulse_never_names_a_forge_implementation() {
+    // observe, plan and execute go through `context::Forge` and `forge::ForgePlan`.
+    let g = graph();
+    let concrete = [
+        "forge/local.rs",
+        "forge/github/mod.rs",
+        "forge/github/execute.rs",
+        "forge/github/client.rs",
+        "forge/github/sync.rs",
+    ];
+    for f in ["pulse/observe.rs", "pulse/plan.rs", "pulse/execute.rs"] {
+        let named: Vec<_> = g.edges[f]
+            .iter()
+            .filter(|t| concrete.contains(&t.as_str()))
+            .collect();
+        assert!(named.is_empty(), "src/{f} names {named:?}");
+    }
+    assert!(
+        g.edges["supervisor.rs"].contains("forge/local.rs"),
+        "the check sees the supervisor choose the forge"
+    );
+}
+
+#[test]
 fn the_checks_see_what_they_check() {
     // The parser finds the imports it must: a check that sees nothing passes vacuously.
     let g = graph();
@@ -345,7 +369,7 @@ fn the_checks_see_what_they_check() {
     let e = &g.edges["pulse/execute.rs"];
     for t in [
         "context.rs",
-        "forge/local.rs",
+        "forge/github/workers.rs",
         "validation.rs",
         "store/mod.rs",
     ] {

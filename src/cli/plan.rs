@@ -293,8 +293,7 @@ pub fn revalidate(cx: &Ctx, a: &RevalidateArgs) -> Result<u8> {
         config: &config,
         exe: supervisor::current_exe(&ws)?,
         children: Vec::new(),
-        forge: None,
-        view: None,
+        forge: &crate::forge::local::LocalForge,
     };
     crate::validation::validate(&mut ex, &a.milestone)?;
     let after = store

@@ -200,7 +200,7 @@ pub fn work(cx: &Ctx, a: &WorkArgs) -> Result<u8> {
                 &store,
                 &layout,
                 crate::pulse::observe::current(&ws, &store, &ov)?,
-                None,
+                &crate::forge::local::LocalForge,
             )?;
             let f = o
                 .snapshot
@@ -223,8 +223,7 @@ pub fn work(cx: &Ctx, a: &WorkArgs) -> Result<u8> {
                 config: &o.config,
                 exe: supervisor::current_exe(&ws)?,
                 children: Vec::new(),
-                forge: None,
-                view: None,
+                forge: &crate::forge::local::LocalForge,
             };
             ex.dispatch_here(&a.feature, f.attempts + 1)?.ok_or_else(|| Error::user(format!("{} cannot be dispatched now (mission not running, milestone not active, dependencies not merged, or no free worker slot)", a.feature)))?
         }
@@ -257,8 +256,7 @@ pub fn work(cx: &Ctx, a: &WorkArgs) -> Result<u8> {
         config: &config,
         exe: supervisor::current_exe(&ws)?,
         children: Vec::new(),
-        forge: None,
-        view: None,
+        forge: &crate::forge::local::LocalForge,
     };
     ex.record(&run, Some(&a.feature), false)?;
     if cx.out.json {

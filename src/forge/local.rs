@@ -17,7 +17,7 @@ use crate::git;
 use crate::mission::{FeatureStatus, MissionStatus};
 use crate::process;
 use crate::worker::commit_env;
-use crate::workspace::{feature_branch, integration_branch};
+use crate::workspace::{Workspace, feature_branch, integration_branch};
 
 /// `git merge-tree --write-tree`: the merged tree, or the conflicting files.
 pub fn merge_tree(
@@ -109,6 +109,97 @@ impl crate::forge::ForgePlan for LocalPlan {
     fn held(&self) -> bool {
         !self.merge_gate.is_empty()
     }
+}
+
+/// The local forge: a feature branch is its own pull request, merged here after its checks.
+pub struct LocalForge;
+
+impl crate::context::Forge for LocalForge {
+    fn observe(
+        &self,
+        ws: &Workspace,
+        store: &crate::store::Store,
+        mission: &crate::mission::Mission,
+        events: &[Event],
+        config: &crate::config::Config,
+    ) -> Result<std::sync::Arc<dyn crate::forge::ForgePlan>> {
+        // Claims and back-off: what another supervisor is doing, what must wait.
+        let env = ws.repo.env();
+        let now = env.clock.now();
+        let mut merge_gate = std::collections::HashMap::new();
+        for (_, f) in mission.features() {
+            if f.status != FeatureStatus::Review {
+                continue;
+            }
+            if crate::claims::merge_claim(events, &f.id).is_some_and(|c| c.live(env)) {
+                merge_gate.insert(f.id.clone(), crate::action::Gate::Busy);
+                continue;
+            }
+            let (failures, last) = crate::claims::merge_failures(events, &f.id);
+            if failures >= MERGE_FAILURES {
+                let why = last.map(|(_, w)| w).unwrap_or_default();
+                merge_gate.insert(
+                    f.id.clone(),
+                    crate::action::Gate::GiveUp(format!(
+                        "merging {} failed {failures} times without a conflict; last: {why}",
+                        f.id
+                    )),
+                );
+            } else if failures > 0
+                && let Some((Some(at), _)) = last
+                && now < at + merge_backoff(failures)
+            {
+                merge_gate.insert(f.id.clone(), crate::action::Gate::Busy);
+            }
+        }
+        let land_auto = config.get_str("land") == Some("auto");
+        Ok(std::sync::Arc::new(LocalPlan {
+            merge_gate,
+            land_auto,
+            land_pending: land_auto
+                && mission.status == MissionStatus::Completed
+                && !events
+                    .iter()
+                    .any(|e| e.kind == Kind::MissionLanded || e.kind == Kind::MissionLandDeferred)
+                && !claims::land_claim(events).is_some_and(|c| c.live(env))
+                && land_missing(ws, &store.id, config),
+        }))
+    }
+
+    fn execute(&self, cx: &mut Exec, action: &crate::action::Action) -> Result<()> {
+        use crate::action::Action;
+        match action {
+            Action::Merge { feature } => merge(cx, feature),
+            Action::Land => land(cx),
+            other => Err(Error::Internal(format!(
+                "the local forge was asked to {other}"
+            ))),
+        }
+    }
+}
+
+/// Whether the integration branch has work the base branch does not (cheap: one ancestry
+/// check, asked only of a completed `land: auto` mission with no land recorded).
+fn land_missing(ws: &Workspace, id: &str, config: &crate::config::Config) -> bool {
+    let (Some(base), Ok(Some(integ))) = (
+        config.get_str("base"),
+        ws.repo
+            .branch_head(&crate::workspace::integration_branch(id)),
+    ) else {
+        return false;
+    };
+    match ws.repo.branch_head(base) {
+        Ok(Some(b)) => !crate::git::is_ancestor(&ws.repo.root, &integ, &b),
+        _ => false,
+    }
+}
+
+/// Merge failures (git failing, not conflicts) before the mission blocks with `merge_failed`.
+pub const MERGE_FAILURES: u32 = 3;
+
+/// How long to wait after the `n`th merge failure: 5 s, 10 s, 20 s, …
+fn merge_backoff(n: u32) -> jiff::SignedDuration {
+    jiff::SignedDuration::from_secs(5 << n.saturating_sub(1).min(6))
 }
 
 /// Merges a reviewed feature into the integration branch: claims the merge, then, in a scratch

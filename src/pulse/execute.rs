@@ -9,8 +9,6 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::events::Event;
-use crate::forge::github::execute as gh;
-use crate::forge::local;
 use crate::mission::{
     Block, BlockReason, FeatureStatus, MilestoneStatus, MissionDoc, MissionStatus,
 };
@@ -34,10 +32,9 @@ impl Exec<'_> {
                 conflict,
             } => self.dispatch(feature, *attempt, *conflict),
             Action::Record { run, feature, lost } => self.record(run, feature.as_deref(), *lost),
-            Action::Merge { feature } => local::merge(self, feature),
+
             Action::Validate { milestone } => validation::validate(self, milestone),
             Action::Complete => self.complete(),
-            Action::Land => local::land(self),
             Action::Block {
                 reason,
                 feature,
@@ -47,21 +44,25 @@ impl Exec<'_> {
                 .map(|_| ()),
             Action::Orchestrate => crate::orchestrator::turn(self),
             Action::PauseForBudget { message } => self.pause_for_budget(message),
-            Action::Comment { id } => gh::comment(self, *id),
-            Action::Track => gh::track(self),
-            Action::CloseTracking => gh::close_tracking(self),
-            Action::Push { feature } => gh::push(self, feature),
-            Action::MergePr { feature, pr, sha } => gh::merge_pr(self, feature, *pr, sha),
-            Action::UpdatePr { feature, pr, sha } => gh::update_pr(self, feature, *pr, sha),
-            Action::PrConflict { feature, pr } => gh::pr_conflict(self, feature, *pr),
-            Action::Rework { feature, pr, round } => gh::rework(self, feature, *pr, *round),
-            Action::PrChecksFailed { feature, pr, state } => {
-                gh::pr_checks_failed(self, feature, *pr, state)
+            // The forge's own: merges, landing, pull requests, comments.
+            a @ (Action::Merge { .. }
+            | Action::Land
+            | Action::Comment { .. }
+            | Action::Track
+            | Action::CloseTracking
+            | Action::Push { .. }
+            | Action::MergePr { .. }
+            | Action::UpdatePr { .. }
+            | Action::PrConflict { .. }
+            | Action::Rework { .. }
+            | Action::PrChecksFailed { .. }
+            | Action::PrGone { .. }
+            | Action::OpenLand
+            | Action::MergeLand { .. }
+            | Action::LandGone { .. }) => {
+                let forge = self.forge;
+                forge.execute(self, a)
             }
-            Action::PrGone { feature, pr } => gh::pr_gone(self, feature, *pr),
-            Action::OpenLand => gh::open_land(self),
-            Action::MergeLand { pr, sha } => gh::merge_land(self, *pr, sha),
-            Action::LandGone { pr } => gh::land_gone(self, *pr),
             Action::StopRun { run } => {
                 self.layout.stop(run);
                 Ok(())
@@ -195,10 +196,8 @@ impl Exec<'_> {
     }
 
     fn dispatch(&mut self, feature: &str, attempt: u32, conflict: bool) -> Result<()> {
-        if let Some(forge) = self.forge
-            && self.config.get_str("dispatch") == Some("actions")
-        {
-            return self.dispatch_actions(forge, feature, attempt, conflict);
+        if self.forge.runs_workers(self.config) {
+            return self.dispatch_remote(feature, attempt, conflict);
         }
         let Some(run) = self.prepare_run(feature, attempt, conflict, false)? else {
             return Ok(());
@@ -240,20 +239,15 @@ impl Exec<'_> {
     /// workflow, which executes the run on a runner and records it there. A refusal by GitHub
     /// is a failed attempt at once; an uncertain answer stops the pulse, and the next pulses
     /// find the workflow run by its title or count the attempt lost after the grace period.
-    fn dispatch_actions(
-        &mut self,
-        forge: &crate::forge::github::Forge,
-        feature: &str,
-        attempt: u32,
-        conflict: bool,
-    ) -> Result<()> {
-        use crate::forge::github::workers::{self, Started};
-        let workflow = workers::workflow_file(self.config)?;
+    fn dispatch_remote(&mut self, feature: &str, attempt: u32, conflict: bool) -> Result<()> {
+        use crate::forge::github::workers::Started;
         let Some(run) = self.prepare_run(feature, attempt, conflict, true)? else {
             return Ok(());
         };
-        let base = self.config.get_str("base").unwrap_or("main").to_owned();
-        match forge.start_worker(&workflow, &base, &self.store.id, feature, &run)? {
+        let started = self
+            .forge
+            .start_worker(self.config, &self.store.id, feature, &run)?;
+        match started {
             Started::Run { id, url } => {
                 let Some(id) = id else { return Ok(()) };
                 self.store
@@ -292,8 +286,8 @@ impl Exec<'_> {
         why: &str,
         cancel: bool,
     ) -> Result<()> {
-        if cancel && let (Some(forge), Some(id)) = (self.forge, workflow_run) {
-            forge.cancel_run(id)?;
+        if cancel && let Some(id) = workflow_run {
+            self.forge.cancel_worker(id)?;
         }
         let mut exit = ExitRecord::failed(self.ws.repo.clock(), why);
         exit.finished.timed_out = cancel;
@@ -304,8 +298,8 @@ impl Exec<'_> {
     /// feature goes back to pending; no attempt is counted). Work its runner already pushed
     /// stays on the feature branch.
     fn stop_worker(&mut self, run: &str, feature: &str, workflow_run: Option<u64>) -> Result<()> {
-        if let (Some(forge), Some(id)) = (self.forge, workflow_run) {
-            forge.cancel_run(id)?;
+        if let Some(id) = workflow_run {
+            self.forge.cancel_worker(id)?;
         }
         self.record_with(
             run,
@@ -824,5 +818,202 @@ fn budget_events(
                     .data(json!({ "limit": limit, "spent": now, "max": max, "alert_pct": pct })),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::Forge;
+    use crate::env::Env;
+    use std::cell::RefCell;
+    use std::sync::Arc;
+
+    /// A forge that records what the pulse asks of it.
+    #[derive(Default)]
+    struct Fake {
+        remote: bool,
+        asked: RefCell<Vec<String>>,
+    }
+
+    impl Forge for Fake {
+        fn observe(
+            &self,
+            _ws: &Workspace,
+            _store: &crate::store::Store,
+            _mission: &crate::mission::Mission,
+            _events: &[Event],
+            _config: &Config,
+        ) -> Result<Arc<dyn crate::forge::ForgePlan>> {
+            Ok(Arc::new(crate::forge::local::LocalPlan::default()))
+        }
+        fn runs_workers(&self, _config: &Config) -> bool {
+            self.remote
+        }
+        fn start_worker(
+            &self,
+            _config: &Config,
+            mission: &str,
+            feature: &str,
+            run: &str,
+        ) -> Result<crate::forge::github::workers::Started> {
+            self.asked
+                .borrow_mut()
+                .push(format!("start {mission} {feature} {run}"));
+            Ok(crate::forge::github::workers::Started::Run {
+                id: Some(42),
+                url: "https://example.invalid/runs/42".into(),
+            })
+        }
+        fn cancel_worker(&self, workflow_run: u64) -> Result<()> {
+            self.asked
+                .borrow_mut()
+                .push(format!("cancel {workflow_run}"));
+            Ok(())
+        }
+        fn execute(&self, _cx: &mut Exec, action: &Action) -> Result<()> {
+            self.asked.borrow_mut().push(action.to_string());
+            Ok(())
+        }
+    }
+
+    use crate::config::Config;
+    use crate::runs::Layout;
+    use crate::store::Store;
+    use crate::workspace::Workspace;
+
+    /// The demo mission, started, with M1 active.
+    fn started() -> (tempfile::TempDir, Workspace) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let root = dir.path().join("repo");
+        std::fs::create_dir_all(root.join("todo/missions")).expect("mkdir");
+        let git = |args: &[&str]| crate::git::git(&root, args).expect("git");
+        git(&["init", "-q", "-b", "main"]);
+        git(&["config", "user.name", "T"]);
+        git(&["config", "user.email", "t@example.com"]);
+        let text = include_str!("../../templates/demo/mission.md")
+            .replace("status: draft", "status: running");
+        std::fs::write(root.join("todo/missions/demo-mission.md"), text).expect("write");
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "-m", "plan"]);
+        let env = Env::fixed(
+            &[("HOME", &dir.path().to_string_lossy())],
+            "2026-01-01T00:00:00Z".parse().expect("t"),
+            std::time::Instant::now,
+        );
+        let ws = Workspace::open(&root, Arc::new(env)).expect("ws");
+        let base = ws.repo.branch_head("main").expect("head").expect("main");
+        let store = Store::new(&ws.repo, "demo");
+        store.create(base.parse().expect("oid")).expect("create");
+        store
+            .mutate("activate", |tx| {
+                tx.mission.milestones[0].status = MilestoneStatus::Active;
+                Ok(true)
+            })
+            .expect("activate");
+        (dir, ws)
+    }
+
+    fn with_exec(ws: &Workspace, forge: &Fake, f: impl FnOnce(&mut Exec)) {
+        let store = Store::new(&ws.repo, "demo");
+        let config = Config::load(
+            &ws.repo,
+            None,
+            &crate::config::Overrides {
+                env: ws.repo.env().vars.clone(),
+                ..Default::default()
+            },
+        )
+        .expect("config");
+        let layout = Layout::new(&ws.repo, &config, "demo").expect("layout");
+        let mut ex = Exec {
+            ws,
+            store: &store,
+            layout: &layout,
+            config: &config,
+            exe: "git-mission".into(),
+            children: Vec::new(),
+            forge,
+        };
+        f(&mut ex);
+    }
+
+    #[test]
+    fn the_forges_own_actions_go_to_the_forge() {
+        let (_dir, ws) = started();
+        let fake = Fake::default();
+        let own = [
+            Action::Merge {
+                feature: "F1".into(),
+            },
+            Action::Land,
+            Action::Comment { id: 7 },
+            Action::MergePr {
+                feature: "F1".into(),
+                pr: 3,
+                sha: "abcdef12".into(),
+            },
+            Action::OpenLand,
+        ];
+        with_exec(&ws, &fake, |ex| {
+            for a in &own {
+                ex.execute(a).expect("execute");
+            }
+        });
+        let want: Vec<String> = own.iter().map(ToString::to_string).collect();
+        assert_eq!(*fake.asked.borrow(), want);
+    }
+
+    #[test]
+    fn a_forge_that_runs_workers_gets_the_dispatch_and_its_cancellation() {
+        let (_dir, ws) = started();
+        let fake = Fake {
+            remote: true,
+            ..Fake::default()
+        };
+        with_exec(&ws, &fake, |ex| {
+            ex.execute(&Action::Dispatch {
+                feature: "F1".into(),
+                attempt: 1,
+                conflict: false,
+            })
+            .expect("dispatch");
+        });
+        let store = Store::new(&ws.repo, "demo");
+        let head = store.head().expect("head").expect("started");
+        let dispatched = head
+            .events
+            .iter()
+            .find(|e| e.kind == Kind::FeatureDispatched)
+            .expect("dispatched");
+        let run = dispatched.run.clone().expect("run");
+        assert_eq!(*fake.asked.borrow(), [format!("start demo F1 {run}")]);
+        let worker = head
+            .events
+            .iter()
+            .find(|e| e.kind == Kind::GithubWorker)
+            .expect("the remote run is recorded");
+        assert_eq!(worker.data["workflow_run"], 42);
+        // No run directory here: the forge's machine makes its own.
+        // Stopping it cancels it there and records it as cancelled.
+        with_exec(&ws, &fake, |ex| {
+            ex.execute(&Action::StopWorker {
+                run: run.clone(),
+                feature: "F1".into(),
+                workflow_run: Some(42),
+            })
+            .expect("stop");
+        });
+        assert_eq!(
+            fake.asked.borrow().last().map(String::as_str),
+            Some("cancel 42")
+        );
+        let head = store.head().expect("head").expect("started");
+        assert!(crate::events::run_recorded(&head.events, &run));
+        assert_eq!(
+            head.mission().feature("F1").expect("F1").1.status,
+            FeatureStatus::Pending,
+            "a cancelled run counts no attempt"
+        );
     }
 }

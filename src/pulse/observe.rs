@@ -13,13 +13,11 @@ use crate::runs::{Layout, RunState};
 use crate::store::{Head, Store};
 use crate::workspace::Workspace;
 
-use super::plan::{Gate, ObservedRun, RunObs, Snapshot};
+use super::plan::{ObservedRun, RunObs, Snapshot};
 
 /// What was observed, with the handles the executor needs.
 pub struct Observed {
     pub snapshot: Snapshot,
-    /// `forge: github`: the query's answer.
-    pub view: Option<crate::forge::github::View>,
     pub head: Option<Head>,
     pub config: Config,
     pub file: String,
@@ -57,7 +55,7 @@ pub fn observe(
     store: &Store,
     layout: &Layout,
     current: Current,
-    forge: Option<&crate::forge::github::Forge>,
+    forge: &dyn crate::context::Forge,
 ) -> Result<Observed> {
     let Current {
         head,
@@ -106,35 +104,7 @@ pub fn observe(
         }
     }
     let over_budget = crate::budget::over_budget(&mission, &config);
-    // Claims and back-off: what another supervisor is doing, what must wait.
     let env = ws.repo.env();
-    let now = env.clock.now();
-    let mut merge_gate = HashMap::new();
-    for (_, f) in mission.features() {
-        if f.status != FeatureStatus::Review {
-            continue;
-        }
-        if crate::claims::merge_claim(events, &f.id).is_some_and(|c| c.live(env)) {
-            merge_gate.insert(f.id.clone(), Gate::Busy);
-            continue;
-        }
-        let (failures, last) = crate::claims::merge_failures(events, &f.id);
-        if failures >= MERGE_FAILURES {
-            let why = last.map(|(_, w)| w).unwrap_or_default();
-            merge_gate.insert(
-                f.id.clone(),
-                Gate::GiveUp(format!(
-                    "merging {} failed {failures} times without a conflict; last: {why}",
-                    f.id
-                )),
-            );
-        } else if failures > 0
-            && let Some((Some(at), _)) = last
-            && now < at + merge_backoff(failures)
-        {
-            merge_gate.insert(f.id.clone(), Gate::Busy);
-        }
-    }
     let validating: HashSet<String> = mission
         .milestones
         .iter()
@@ -150,7 +120,7 @@ pub fn observe(
     });
     // Agents are looked for only where they would run: here, unless workers go to Actions.
     let running = mission.status == crate::mission::MissionStatus::Running;
-    let on_actions = forge.is_some() && config.get_str("dispatch") == Some("actions");
+    let on_actions = forge.runs_workers(&config);
     let check = |role| {
         running
             .then(|| {
@@ -166,54 +136,8 @@ pub fn observe(
         check(crate::agents::Role::Worker)
     };
     let validator_missing = check(crate::agents::Role::Validator);
-    // GitHub: one query; an error stops the pulse (a missing answer is never "no PR").
-    let (view, github) = match forge {
-        Some(f) => {
-            let view = f.observe(crate::forge::github::tracking_issue(events))?;
-            let mut g = crate::forge::github::snapshot(
-                &ws.repo,
-                &store.id,
-                &mission,
-                events,
-                &view,
-                config.get_str("land").unwrap_or("pr"),
-                config.limit("limits.review_rounds"),
-            )?;
-            // `dispatch: actions`: follow the worker runs (one more request, only while some
-            // are outstanding).
-            use crate::forge::github::workers;
-            let out = workers::outstanding(&mission, events);
-            if !out.is_empty() {
-                let runs = f.workflow_runs(&workers::workflow_file(&config)?, &out)?;
-                let grace =
-                    config.duration("github.queue_grace", std::time::Duration::from_secs(1800));
-                g.workers = workers::judge(
-                    &out,
-                    &runs,
-                    ws.repo.clock().now(),
-                    config.worker_timeout(),
-                    grace,
-                );
-            }
-            (Some(view), Some(g))
-        }
-        None => (None, None),
-    };
-    let land_auto = config.get_str("land") == Some("auto");
-    let forge_plan: std::sync::Arc<dyn crate::forge::ForgePlan> = match github {
-        Some(g) => std::sync::Arc::new(g),
-        None => std::sync::Arc::new(crate::forge::local::LocalPlan {
-            merge_gate,
-            land_auto,
-            land_pending: land_auto
-                && mission.status == crate::mission::MissionStatus::Completed
-                && !events
-                    .iter()
-                    .any(|e| e.kind == Kind::MissionLanded || e.kind == Kind::MissionLandDeferred)
-                && !crate::claims::land_claim(events).is_some_and(|c| c.live(env))
-                && land_missing(ws, &store.id, &config),
-        }),
-    };
+    // The forge's part: an error stops the pulse (a missing answer is never "no PR").
+    let forge_plan = forge.observe(ws, store, &mission, events, &config)?;
     let snapshot = Snapshot {
         started: head.is_some(),
         runs,
@@ -257,33 +181,8 @@ pub fn observe(
     };
     Ok(Observed {
         snapshot,
-        view,
         head,
         config,
         file,
     })
-}
-
-/// Whether the integration branch has work the base branch does not (cheap: one ancestry
-/// check, asked only of a completed `land: auto` mission with no land recorded).
-fn land_missing(ws: &Workspace, id: &str, config: &Config) -> bool {
-    let (Some(base), Ok(Some(integ))) = (
-        config.get_str("base"),
-        ws.repo
-            .branch_head(&crate::workspace::integration_branch(id)),
-    ) else {
-        return false;
-    };
-    match ws.repo.branch_head(base) {
-        Ok(Some(b)) => !crate::git::is_ancestor(&ws.repo.root, &integ, &b),
-        _ => false,
-    }
-}
-
-/// Merge failures (git failing, not conflicts) before the mission blocks with `merge_failed`.
-pub const MERGE_FAILURES: u32 = 3;
-
-/// How long to wait after the `n`th merge failure: 5 s, 10 s, 20 s, …
-fn merge_backoff(n: u32) -> jiff::SignedDuration {
-    jiff::SignedDuration::from_secs(5 << n.saturating_sub(1).min(6))
 }

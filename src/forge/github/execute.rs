@@ -27,11 +27,147 @@ fn clip(s: &str) -> String {
     format!("{}\n\n… (truncated)", &s[..end])
 }
 
-fn parts<'a>(cx: &Exec<'a>) -> Result<(&'a Forge, &'a View)> {
-    match (cx.forge, cx.view) {
-        (Some(f), Some(v)) => Ok((f, v)),
-        _ => Err(Error::Internal("a GitHub action without a forge".into())),
+/// The GitHub forge as a pulse uses it: the client, and what this pulse's query saw (kept
+/// from `observe` for the actions that follow).
+pub struct GitHubForge {
+    pub inner: Forge,
+    view: std::cell::RefCell<Option<View>>,
+}
+
+impl GitHubForge {
+    pub fn new(inner: Forge) -> GitHubForge {
+        GitHubForge {
+            inner,
+            view: std::cell::RefCell::new(None),
+        }
     }
+}
+
+impl crate::context::Forge for GitHubForge {
+    fn sync(&self) -> Result<Option<Vec<String>>> {
+        self.inner.sync().map(Some)
+    }
+
+    fn publisher(&self) -> Option<&dyn crate::store::Publish> {
+        Some(&self.inner)
+    }
+
+    /// One query (plus one for Actions workers while some are outstanding).
+    fn observe(
+        &self,
+        ws: &crate::workspace::Workspace,
+        store: &crate::store::Store,
+        mission: &crate::mission::Mission,
+        events: &[Event],
+        config: &crate::config::Config,
+    ) -> Result<std::sync::Arc<dyn crate::forge::ForgePlan>> {
+        let view = self.inner.observe(super::tracking_issue(events))?;
+        let mut g = super::snapshot(
+            &ws.repo,
+            &store.id,
+            mission,
+            events,
+            &view,
+            config.get_str("land").unwrap_or("pr"),
+            config.limit("limits.review_rounds"),
+        )?;
+        // `dispatch: actions`: follow the worker runs (one more request, only while some are
+        // outstanding).
+        use super::workers;
+        let out = workers::outstanding(mission, events);
+        if !out.is_empty() {
+            let runs = self
+                .inner
+                .workflow_runs(&workers::workflow_file(config)?, &out)?;
+            let grace = config.duration("github.queue_grace", std::time::Duration::from_secs(1800));
+            g.workers = workers::judge(
+                &out,
+                &runs,
+                ws.repo.clock().now(),
+                config.worker_timeout(),
+                grace,
+            );
+        }
+        *self.view.borrow_mut() = Some(view);
+        Ok(std::sync::Arc::new(g))
+    }
+
+    fn runs_workers(&self, config: &crate::config::Config) -> bool {
+        config.get_str("dispatch") == Some("actions")
+    }
+
+    fn start_worker(
+        &self,
+        config: &crate::config::Config,
+        mission: &str,
+        feature: &str,
+        run: &str,
+    ) -> Result<super::workers::Started> {
+        let workflow = super::workers::workflow_file(config)?;
+        let base = config.get_str("base").unwrap_or("main");
+        self.inner
+            .start_worker(&workflow, base, mission, feature, run)
+    }
+
+    fn cancel_worker(&self, workflow_run: u64) -> Result<()> {
+        self.inner.cancel_run(workflow_run)
+    }
+
+    fn execute(&self, cx: &mut Exec, action: &crate::action::Action) -> Result<()> {
+        use crate::action::Action;
+        let view = self.view.borrow();
+        let view = view
+            .as_ref()
+            .ok_or_else(|| Error::Internal("a GitHub action before the query".into()))?;
+        let gh = Gh {
+            forge: &self.inner,
+            view,
+        };
+        match action {
+            Action::Comment { id } => comment(gh, cx, *id),
+            Action::Track => track(gh, cx),
+            Action::CloseTracking => close_tracking(gh, cx),
+            Action::Push { feature } => push(gh, cx, feature),
+            Action::MergePr { feature, pr, sha } => merge_pr(gh, cx, feature, *pr, sha),
+            Action::UpdatePr { feature, pr, sha } => update_pr(gh, cx, feature, *pr, sha),
+            Action::PrConflict { feature, pr } => pr_conflict(cx, feature, *pr),
+            Action::Rework { feature, pr, round } => rework(gh, cx, feature, *pr, *round),
+            Action::PrChecksFailed { feature, pr, state } => {
+                pr_checks_failed(gh, cx, feature, *pr, state)
+            }
+            Action::PrGone { feature, pr } => pr_gone(gh, cx, feature, *pr),
+            Action::OpenLand => open_land(gh, cx),
+            Action::MergeLand { pr, sha } => merge_land(gh, cx, *pr, sha),
+            Action::LandGone { pr } => land_gone(gh, cx, *pr),
+            other => Err(Error::Internal(format!(
+                "the GitHub forge was asked to {other}"
+            ))),
+        }
+    }
+
+    /// The status comment, then the state the actions committed, even after an error.
+    fn finish(&self, cx: &Exec, result: Result<()>) -> Result<()> {
+        let mut result = result;
+        if result.is_ok()
+            && let Some(view) = self.view.borrow().as_ref()
+        {
+            result = publish(
+                Gh {
+                    forge: &self.inner,
+                    view,
+                },
+                cx,
+            );
+        }
+        result.and(self.inner.push_state(&cx.ws.repo))
+    }
+}
+
+/// The GitHub forge and what this pulse's query saw: what its actions act with.
+#[derive(Clone, Copy)]
+pub struct Gh<'a> {
+    pub forge: &'a Forge,
+    pub view: &'a View,
 }
 
 fn unexpected(what: &str, r: &super::client::Reply) -> Error {
@@ -68,8 +204,8 @@ fn set_feature(
 }
 
 /// Push a feature branch and open (or reuse) its PR.
-pub fn push(cx: &mut Exec, feature: &str) -> Result<()> {
-    let (forge, view) = parts(cx)?;
+pub fn push(gh: Gh, cx: &mut Exec, feature: &str) -> Result<()> {
+    let Gh { forge, view } = gh;
     let repo = &cx.ws.repo;
     let id = cx.store.id.clone();
     let head = cx
@@ -260,8 +396,8 @@ fn last_handoff(cx: &Exec, head: &crate::store::Head, feature: &str) -> Result<O
 }
 
 /// Merge a feature PR at the head the pulse saw; 405/409 mean "look again next pulse".
-pub fn merge_pr(cx: &mut Exec, feature: &str, pr: u64, sha: &str) -> Result<()> {
-    let (forge, _) = parts(cx)?;
+pub fn merge_pr(gh: Gh, cx: &mut Exec, feature: &str, pr: u64, sha: &str) -> Result<()> {
+    let forge = gh.forge;
     let Some((_, _, f)) = crate::forge::in_review(cx.store, feature)? else {
         return Ok(());
     };
@@ -284,11 +420,18 @@ pub fn merge_pr(cx: &mut Exec, feature: &str, pr: u64, sha: &str) -> Result<()> 
         _ => return Err(unexpected("merge PR", &r)),
     }
     let commit = r.body["sha"].as_str().unwrap_or("").to_owned();
-    record_merged(cx, feature, pr, sha, &commit)
+    record_merged(gh, cx, feature, pr, sha, &commit)
 }
 
-fn record_merged(cx: &mut Exec, feature: &str, pr: u64, sha: &str, commit: &str) -> Result<()> {
-    let (forge, _) = parts(cx)?;
+fn record_merged(
+    gh: Gh,
+    cx: &mut Exec,
+    feature: &str,
+    pr: u64,
+    sha: &str,
+    commit: &str,
+) -> Result<()> {
+    let forge = gh.forge;
     forge.sync()?;
     let strategy = forge.merge_method.clone();
     set_feature(
@@ -320,8 +463,8 @@ fn record_merged(cx: &mut Exec, feature: &str, pr: u64, sha: &str, commit: &str)
     Ok(())
 }
 
-pub fn update_pr(cx: &mut Exec, feature: &str, pr: u64, sha: &str) -> Result<()> {
-    let (forge, _) = parts(cx)?;
+pub fn update_pr(gh: Gh, cx: &mut Exec, feature: &str, pr: u64, sha: &str) -> Result<()> {
+    let forge = gh.forge;
     forge.push_state(&cx.ws.repo)?;
     let r = forge.gh.put(
         &forge.gh.repo_path(&format!("/pulls/{pr}/update-branch")),
@@ -360,13 +503,15 @@ pub fn pr_conflict(cx: &mut Exec, feature: &str, pr: u64) -> Result<()> {
     )
 }
 
-pub fn pr_checks_failed(cx: &mut Exec, feature: &str, pr: u64, state: &str) -> Result<()> {
+pub fn pr_checks_failed(gh: Gh, cx: &mut Exec, feature: &str, pr: u64, state: &str) -> Result<()> {
     let limit = cx.config.worker_attempts();
     // What the failed checks said (name, title and summary, the end of their text, which is
     // often the log): the next attempt's prompt carries it.
-    let details: Vec<String> = cx
+    let details: Vec<String> = gh
         .view
-        .and_then(|v| v.prs.iter().find(|p| p.number == pr))
+        .prs
+        .iter()
+        .find(|p| p.number == pr)
         .map(|p| {
             p.failed_checks
                 .iter()
@@ -413,13 +558,13 @@ pub fn pr_checks_failed(cx: &mut Exec, feature: &str, pr: u64, state: &str) -> R
 
 /// A recorded PR is not open any more: merged (by us in a pulse that died, or by a person)
 /// or closed.
-pub fn pr_gone(cx: &mut Exec, feature: &str, pr: u64) -> Result<()> {
-    let (forge, _) = parts(cx)?;
+pub fn pr_gone(gh: Gh, cx: &mut Exec, feature: &str, pr: u64) -> Result<()> {
+    let forge = gh.forge;
     let r = forge.gh.get(&forge.gh.repo_path(&format!("/pulls/{pr}")))?;
     if r.status == 200 && r.body["merged"].as_bool() == Some(true) {
         let sha = r.body["head"]["sha"].as_str().unwrap_or("").to_owned();
         let commit = r.body["merge_commit_sha"].as_str().unwrap_or("").to_owned();
-        return record_merged(cx, feature, pr, &sha, &commit);
+        return record_merged(gh, cx, feature, pr, &sha, &commit);
     }
     if r.status != 200 && r.status != 404 {
         return Err(unexpected("get PR", &r));
@@ -447,8 +592,8 @@ pub fn pr_gone(cx: &mut Exec, feature: &str, pr: u64) -> Result<()> {
     )
 }
 
-pub fn open_land(cx: &mut Exec) -> Result<()> {
-    let (forge, view) = parts(cx)?;
+pub fn open_land(gh: Gh, cx: &mut Exec) -> Result<()> {
+    let Gh { forge, view } = gh;
     let id = cx.store.id.clone();
     let integ = integration_branch(&id);
     let Some(base) = cx.config.get_str("base").map(str::to_owned) else {
@@ -492,8 +637,8 @@ pub fn open_land(cx: &mut Exec) -> Result<()> {
     Ok(())
 }
 
-pub fn merge_land(cx: &mut Exec, pr: u64, sha: &str) -> Result<()> {
-    let (forge, _) = parts(cx)?;
+pub fn merge_land(gh: Gh, cx: &mut Exec, pr: u64, sha: &str) -> Result<()> {
+    let forge = gh.forge;
     let id = cx.store.id.clone();
     let r = forge.gh.put(
         &forge.gh.repo_path(&format!("/pulls/{pr}/merge")),
@@ -509,8 +654,8 @@ pub fn merge_land(cx: &mut Exec, pr: u64, sha: &str) -> Result<()> {
     }
 }
 
-pub fn land_gone(cx: &mut Exec, pr: u64) -> Result<()> {
-    let (forge, _) = parts(cx)?;
+pub fn land_gone(gh: Gh, cx: &mut Exec, pr: u64) -> Result<()> {
+    let forge = gh.forge;
     let r = forge.gh.get(&forge.gh.repo_path(&format!("/pulls/{pr}")))?;
     match r.status {
         200 if r.body["state"].as_str() == Some("open") => Ok(()),
@@ -584,8 +729,8 @@ fn tracking_marker(id: &str) -> String {
 }
 
 /// Find the tracking issue by its marker, or open it; record its number.
-pub fn track(cx: &mut Exec) -> Result<()> {
-    let (forge, _) = parts(cx)?;
+pub fn track(gh: Gh, cx: &mut Exec) -> Result<()> {
+    let forge = gh.forge;
     let id = cx.store.id.clone();
     let mark = tracking_marker(&id);
     let me = forge.me();
@@ -646,12 +791,12 @@ pub fn track(cx: &mut Exec) -> Result<()> {
     Ok(())
 }
 
-pub fn close_tracking(cx: &mut Exec) -> Result<()> {
-    let (forge, view) = parts(cx)?;
+pub fn close_tracking(gh: Gh, cx: &mut Exec) -> Result<()> {
+    let Gh { forge, view } = gh;
     let Some((number, _, _)) = &view.tracking else {
         return Ok(());
     };
-    publish(cx)?;
+    publish(gh, cx)?;
     let r = forge.gh.patch(
         &forge.gh.repo_path(&format!("/issues/{number}")),
         &json!({ "state": "closed", "state_reason": "completed" }),
@@ -711,8 +856,8 @@ pub fn status_text(cx: &Exec, head: &crate::store::Head) -> String {
 
 /// After a pulse's actions: the sticky status comment (edited only when it changed) and
 /// alerts (budget, blocks) not yet posted.
-pub fn publish(cx: &Exec) -> Result<()> {
-    let (forge, view) = parts(cx)?;
+pub fn publish(gh: Gh, cx: &Exec) -> Result<()> {
+    let Gh { forge, view } = gh;
     let Some((number, _, comments)) = &view.tracking else {
         return Ok(()); // created this pulse: the next pulse sees its comments
     };
@@ -793,8 +938,8 @@ fn post_comment(forge: &Forge, on: u64, body: &str) -> Result<u64> {
 }
 
 /// Handle (or only answer) a `/mission` comment seen by the pulse's query.
-pub fn comment(cx: &mut Exec, id: u64) -> Result<()> {
-    let (forge, view) = parts(cx)?;
+pub fn comment(gh: Gh, cx: &mut Exec, id: u64) -> Result<()> {
+    let Gh { forge, view } = gh;
     let Some(c) = view.comments().find(|c| c.id == id).cloned() else {
         return Ok(());
     };
@@ -812,8 +957,8 @@ pub fn comment(cx: &mut Exec, id: u64) -> Result<()> {
 /// works on the same branch, with the reviews (body and every inline comment with its path,
 /// line and diff hunk) in its prompt. Each review is answered once; the PR is updated and its
 /// reviewers asked again when the run's work is pushed.
-pub fn rework(cx: &mut Exec, feature: &str, pr: u64, round: u32) -> Result<()> {
-    let (_, view) = parts(cx)?;
+pub fn rework(gh: Gh, cx: &mut Exec, feature: &str, pr: u64, round: u32) -> Result<()> {
+    let view = gh.view;
     let Some(p) = view.prs.iter().find(|p| p.number == pr) else {
         return Ok(());
     };
