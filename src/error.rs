@@ -54,6 +54,29 @@ pub enum Error {
     /// Something that should not happen: a bug (exit 255).
     #[error("{0}")]
     Internal(String),
+    /// A library this one stands on (gix, serde, octocrab, the runtime) failed while doing
+    /// `context`; `source` says how, and its own chain why. What the tool made could not be
+    /// read or written, as with `Internal` (exit 255).
+    #[error("{context}")]
+    Failed {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Adds what was being done to a lower library's error, keeping it as the source.
+pub trait Context<T> {
+    fn context<C: Into<String>>(self, what: impl FnOnce() -> C) -> Result<T>;
+}
+
+impl<T, E: std::error::Error + Send + Sync + 'static> Context<T> for std::result::Result<T, E> {
+    fn context<C: Into<String>>(self, what: impl FnOnce() -> C) -> Result<T> {
+        self.map_err(|e| Error::Failed {
+            context: what().into(),
+            source: Box::new(e),
+        })
+    }
 }
 
 impl Error {
@@ -71,8 +94,43 @@ impl Error {
         }
     }
 
+    /// `source` failed while doing `context`.
+    pub fn failed(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Failed {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io { path, source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("object 1234 is missing")]
+    struct Missing(#[source] std::io::Error);
+
+    #[test]
+    fn context_keeps_the_lower_error_and_its_chain() {
+        let lower: std::result::Result<(), Missing> =
+            Err(Missing(std::io::Error::other("disk on fire")));
+        let e = lower.context(|| "reading mission/m").expect_err("failed");
+        assert_eq!(e.to_string(), "reading mission/m");
+        let mut chain = Vec::new();
+        let mut s = std::error::Error::source(&e);
+        while let Some(x) = s {
+            chain.push(x.to_string());
+            s = x.source();
+        }
+        assert_eq!(chain, ["object 1234 is missing", "disk on fire"]);
     }
 }

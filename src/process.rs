@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::env::Clock;
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 
 /// What to run.
 #[derive(Debug, Clone, Default)]
@@ -159,7 +159,7 @@ pub fn run(spec: &Spec, cancelled: &dyn Fn() -> bool, clock: &Clock) -> Result<F
     let status = waiter
         .join()
         .map_err(|_| Error::Internal("process waiter panicked".into()))?
-        .map_err(|e| Error::Internal(format!("waiting for {program:?}: {e}")))?;
+        .context(|| format!("waiting for {program:?}"))?;
     // Leftovers of the group (daemonised helpers) do not outlive the run.
     if group_alive(pgid) {
         stop_group(pgid, spec.grace, clock);

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::agents::{Outcome, Role};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::process::Finished;
 use crate::store::lock::pid_alive;
 
@@ -235,7 +235,7 @@ impl Layout {
 pub fn read_meta(dir: &Path) -> Result<Meta> {
     let p = dir.join("meta.json");
     let text = std::fs::read_to_string(&p).map_err(Error::io(&p))?;
-    serde_json::from_str(&text).map_err(|e| Error::Internal(format!("{}: {e}", p.display())))
+    serde_json::from_str(&text).context(|| format!("reading {}", p.display()))
 }
 
 pub fn read_exit(dir: &Path) -> Option<ExitRecord> {

@@ -100,29 +100,17 @@ impl Out {
         }
     }
 
-    /// Reports an error and returns its exit code.
+    /// Reports an error and returns its exit code: `error:`, a `caused by:` line for each
+    /// source the message does not already carry, then the `hint:`.
     pub fn error(&self, e: &Error) -> u8 {
-        let code = self.error_body(e);
-        if !self.json {
-            // The chain of causes a message does not already carry.
-            let shown = e.to_string();
-            let mut source = std::error::Error::source(e);
-            while let Some(s) = source {
-                let text = s.to_string();
-                if !shown.contains(&text) {
-                    self.message(ERROR, "caused by", &text);
-                }
-                source = s.source();
-            }
-        }
-        code
-    }
-
-    fn error_body(&self, e: &Error) -> u8 {
+        let causes = causes(e);
+        let (code, hint) = Self::classify(e);
         if self.json {
             #[derive(Serialize)]
             struct J<'a> {
                 error: String,
+                #[serde(skip_serializing_if = "<[String]>::is_empty")]
+                causes: &'a [String],
                 #[serde(skip_serializing_if = "Option::is_none")]
                 hint: Option<&'a str>,
                 #[serde(skip_serializing_if = "Option::is_none")]
@@ -135,18 +123,12 @@ impl Out {
             };
             self.json(&J {
                 error: e.to_string(),
+                causes: &causes,
                 hint,
                 diagnostics,
             });
         }
         match e {
-            Error::User { message, hint } => {
-                self.message(ERROR, "error", message);
-                if let Some(h) = hint {
-                    self.hint(h);
-                }
-                exit::USER
-            }
             Error::Invalid { file, diagnostics } => {
                 for d in diagnostics {
                     self.diagnostic(file, d, false);
@@ -156,38 +138,62 @@ impl Out {
                     "error",
                     &format!("{file} is invalid; nothing was changed"),
                 );
-                exit::USER
             }
-            Error::Io { .. } | Error::Git { .. } => {
-                self.message(ERROR, "error", &e.to_string());
-                exit::USER
-            }
-            Error::Spawn { .. } => {
-                self.message(ERROR, "error", &e.to_string());
-                self.hint("install the program, or fix the command in the profile or mission file; it runs without a shell");
-                exit::USER
-            }
-            Error::Busy { .. } | Error::LeaseLost { .. } => {
-                self.message(ERROR, "error", &e.to_string());
-                self.hint("nothing was changed; run the command again");
-                exit::USER
-            }
-            Error::Forge { .. } => {
-                self.message(ERROR, "error", &e.to_string());
-                self.hint(
-                    "nothing was planned on partial information; the next pulse observes again",
-                );
-                exit::USER
-            }
-            Error::Internal(_) => {
+            Error::Internal(_) | Error::Failed { .. } => {
                 self.message(ERROR, "error", &format!("internal error: {e}"));
-                self.hint(
-                    "this is a bug in git-mission; please report it with the command you ran",
-                );
-                exit::BUG
             }
+            Error::User { message, .. } => self.message(ERROR, "error", message),
+            _ => self.message(ERROR, "error", &e.to_string()),
+        }
+        for c in &causes {
+            self.message(ERROR, "caused by", c);
+        }
+        if let Some(h) = hint {
+            self.hint(h);
+        }
+        code
+    }
+
+    /// The exit code of an error, and the hint it gets.
+    fn classify(e: &Error) -> (u8, Option<&str>) {
+        match e {
+            Error::User { hint, .. } => (exit::USER, hint.as_deref()),
+            Error::Invalid { .. } | Error::Io { .. } | Error::Git { .. } => (exit::USER, None),
+            Error::Spawn { .. } => (
+                exit::USER,
+                Some(
+                    "install the program, or fix the command in the profile or mission file; it runs without a shell",
+                ),
+            ),
+            Error::Busy { .. } | Error::LeaseLost { .. } => (
+                exit::USER,
+                Some("nothing was changed; run the command again"),
+            ),
+            Error::Forge { .. } => (
+                exit::USER,
+                Some("nothing was planned on partial information; the next pulse observes again"),
+            ),
+            Error::Internal(_) | Error::Failed { .. } => (
+                exit::BUG,
+                Some("this is a bug in git-mission; please report it with the command you ran"),
+            ),
         }
     }
+}
+
+/// The chain of sources of `e` that its message does not already carry.
+fn causes(e: &Error) -> Vec<String> {
+    let shown = e.to_string();
+    let mut out = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !shown.contains(&text) && !out.contains(&text) {
+            out.push(text);
+        }
+        source = s.source();
+    }
+    out
 }
 
 /// A table in the house style: one rule under the header, no borders, no width games.
@@ -206,4 +212,22 @@ pub fn table_text(t: &comfy_table::Table) -> String {
         .map(|l| l.trim_end().to_owned())
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_list_what_the_message_does_not_already_say() {
+        let e = Error::failed(
+            "reading mission/m",
+            std::io::Error::other("permission denied"),
+        );
+        assert_eq!(causes(&e), ["permission denied"]);
+        // An I/O error's message already carries its source: nothing is repeated.
+        let io = Error::io("todo/x")(std::io::Error::other("permission denied"));
+        assert!(causes(&io).is_empty());
+        assert!(causes(&Error::user("no")).is_empty());
+    }
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::claims::{self, Claim};
 use crate::context::Exec;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::events::Event;
 use crate::git;
 use crate::mission::{FeatureStatus, MissionStatus};
@@ -459,9 +459,9 @@ fn merge_claimed(
             }
         };
         f.status = FeatureStatus::Merged;
-        tx.base_tree = Some(gix::ObjectId::from_hex(tree.as_bytes()).map_err(|e| Error::Internal(format!("tree id: {e}")))?);
+        tx.base_tree = Some(gix::ObjectId::from_hex(tree.as_bytes()).context(|| "tree id")?);
         if !squash {
-            tx.extra_parent = Some(gix::ObjectId::from_hex(feature_head.as_bytes()).map_err(|e| Error::Internal(format!("commit id: {e}")))?);
+            tx.extra_parent = Some(gix::ObjectId::from_hex(feature_head.as_bytes()).context(|| "commit id")?);
         }
         tx.event(Event::new(Kind::FeatureMerged).milestone(milestone).feature(feature).data(json!({ "branch": branch, "head": feature_head, "strategy": if squash { "squash" } else { "merge" } })));
         Ok(true)

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 
 /// The one way this crate runs `git`: argv only, no shell, no prompts, output captured.
 pub fn git(dir: &Path, args: &[&str]) -> Result<String> {
@@ -153,13 +153,11 @@ impl Repo {
         let found = self
             .repo
             .try_find_reference(name.as_str())
-            .map_err(|e| Error::Internal(format!("reading {name}: {e}")))?;
+            .context(|| format!("reading {name}"))?;
         match found {
             None => Ok(None),
             Some(mut r) => {
-                let commit = r
-                    .peel_to_commit()
-                    .map_err(|e| Error::Internal(format!("peeling {name}: {e}")))?;
+                let commit = r.peel_to_commit().context(|| format!("peeling {name}"))?;
                 Ok(Some(commit.id.to_string()))
             }
         }
@@ -168,34 +166,29 @@ impl Repo {
     /// The text of `path` in the tree of `branch`'s head, if both exist.
     pub fn read_at_branch(&self, branch: &str, path: &str) -> Result<Option<String>> {
         let name = format!("refs/heads/{branch}");
-        let err =
-            |e: &dyn std::fmt::Display| Error::Internal(format!("reading {path} at {name}: {e}"));
-        let Some(mut r) = self
-            .repo
-            .try_find_reference(name.as_str())
-            .map_err(|e| err(&e))?
-        else {
+        let ctx = || format!("reading {path} at {name}");
+        let Some(mut r) = self.repo.try_find_reference(name.as_str()).context(ctx)? else {
             return Ok(None);
         };
-        let tree = r.peel_to_tree().map_err(|e| err(&e))?;
-        let Some(entry) = tree.lookup_entry_by_path(path).map_err(|e| err(&e))? else {
+        let tree = r.peel_to_tree().context(ctx)?;
+        let Some(entry) = tree.lookup_entry_by_path(path).context(ctx)? else {
             return Ok(None);
         };
-        let object = entry.object().map_err(|e| err(&e))?;
+        let object = entry.object().context(ctx)?;
         String::from_utf8(object.data.clone())
             .map(Some)
-            .map_err(|_| err(&"not UTF-8"))
+            .context(ctx)
     }
 
     /// Short names of local branches under `prefix` (e.g. `mission/x/`).
     pub fn branches_under(&self, prefix: &str) -> Result<Vec<String>> {
         let full = format!("refs/heads/{prefix}");
-        let err = |e: &dyn std::fmt::Display| Error::Internal(format!("listing {full}: {e}"));
-        let platform = self.repo.references().map_err(|e| err(&e))?;
-        let iter = platform.prefixed(full.as_str()).map_err(|e| err(&e))?;
+        let ctx = || format!("listing {full}");
+        let platform = self.repo.references().context(ctx)?;
+        let iter = platform.prefixed(full.as_str()).context(ctx)?;
         let mut out = Vec::new();
         for r in iter {
-            let r = r.map_err(|e| err(&e))?;
+            let r = r.context(ctx)?;
             let name = r.name().as_bstr().to_string();
             if let Some(short) = name.strip_prefix("refs/heads/") {
                 out.push(short.to_owned());

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::json;
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::events::Event;
 use crate::mission::{
     Block, BlockReason, FeatureStatus, MilestoneStatus, MissionDoc, MissionStatus,
@@ -140,8 +140,7 @@ impl Exec<'_> {
                 ),
             ));
         }
-        let oid = gix::ObjectId::from_hex(commit.as_bytes())
-            .map_err(|e| Error::Internal(format!("bad commit id: {e}")))?;
+        let oid = gix::ObjectId::from_hex(commit.as_bytes()).context(|| "bad commit id")?;
         self.store.create(oid)?;
         self.store.mutate("mission: start", |tx| {
             if tx.mission.status != MissionStatus::Approved {

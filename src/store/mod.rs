@@ -11,7 +11,7 @@ use std::time::Duration;
 use gix::ObjectId;
 use gix::bstr::ByteSlice;
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::events::{self, Event};
 use crate::git::Repo;
 use crate::mission::{Mission, MissionDoc};
@@ -123,37 +123,32 @@ impl<'r> Store<'r> {
     /// The integration head, or `None` before the mission started.
     pub fn head(&self) -> Result<Option<Head>> {
         let g = self.repo.gix();
-        let err =
-            |e: &dyn std::fmt::Display| Error::Internal(format!("reading {}: {e}", self.branch));
-        let Some(mut r) = g
-            .try_find_reference(self.refname().as_str())
-            .map_err(|e| err(&e))?
-        else {
+        let ctx = || format!("reading {}", self.branch);
+        let Some(mut r) = g.try_find_reference(self.refname().as_str()).context(ctx)? else {
             return Ok(None);
         };
-        let commit = r.peel_to_commit().map_err(|e| err(&e))?;
+        let commit = r.peel_to_commit().context(ctx)?;
         self.head_of(commit).map(Some)
     }
 
     /// The state at a commit of the integration branch.
     fn head_at(&self, commit: &str) -> Result<Head> {
         let g = self.repo.gix();
-        let err = |e: &dyn std::fmt::Display| Error::Internal(format!("reading {commit}: {e}"));
-        let id = ObjectId::from_hex(commit.as_bytes()).map_err(|e| err(&e))?;
-        self.head_of(g.find_commit(id).map_err(|e| err(&e))?)
+        let ctx = || format!("reading {commit}");
+        let id = ObjectId::from_hex(commit.as_bytes()).context(ctx)?;
+        self.head_of(g.find_commit(id).context(ctx)?)
     }
 
     fn head_of(&self, commit: gix::Commit<'_>) -> Result<Head> {
         let g = self.repo.gix();
-        let err =
-            |e: &dyn std::fmt::Display| Error::Internal(format!("reading {}: {e}", self.branch));
-        let tree = commit.tree_id().map_err(|e| err(&e))?.detach();
+        let ctx = || format!("reading {}", self.branch);
+        let tree = commit.tree_id().context(ctx)?.detach();
         let read = |path: &str| -> Result<Option<String>> {
-            let t = g.find_tree(tree).map_err(|e| err(&e))?;
-            match t.lookup_entry_by_path(path).map_err(|e| err(&e))? {
+            let t = g.find_tree(tree).context(ctx)?;
+            match t.lookup_entry_by_path(path).context(ctx)? {
                 None => Ok(None),
                 Some(entry) => {
-                    let o = entry.object().map_err(|e| err(&e))?;
+                    let o = entry.object().context(ctx)?;
                     Ok(Some(o.data.to_str_lossy().into_owned()))
                 }
             }
@@ -279,16 +274,14 @@ impl<'r> Store<'r> {
     /// A file of the integration head's tree.
     pub fn read_at(&self, head: &Head, path: &str) -> Result<Option<String>> {
         let g = self.repo.gix();
-        let err = |e: &dyn std::fmt::Display| {
-            Error::Internal(format!("reading {path} at {}: {e}", self.branch))
-        };
-        let t = g.find_tree(head.tree).map_err(|e| err(&e))?;
-        match t.lookup_entry_by_path(path).map_err(|e| err(&e))? {
+        let ctx = || format!("reading {path} at {}", self.branch);
+        let t = g.find_tree(head.tree).context(ctx)?;
+        match t.lookup_entry_by_path(path).context(ctx)? {
             None => Ok(None),
             Some(entry) => Ok(Some(
                 entry
                     .object()
-                    .map_err(|e| err(&e))?
+                    .context(ctx)?
                     .data
                     .to_str_lossy()
                     .into_owned(),
@@ -309,10 +302,7 @@ impl<'r> Store<'r> {
                 expected: PreviousValue::MustNotExist,
                 new: gix::refs::Target::Object(base),
             },
-            name: self
-                .refname()
-                .try_into()
-                .map_err(|e| Error::Internal(format!("ref name: {e}")))?,
+            name: self.refname().try_into().context(|| "ref name")?,
             deref: false,
         };
         let sig = signature(self.repo);
@@ -324,7 +314,7 @@ impl<'r> Store<'r> {
         {
             Ok(_) => Ok(true),
             Err(_) if self.head()?.is_some() => Ok(false),
-            Err(e) => Err(Error::Internal(format!("creating {}: {e}", self.branch))),
+            Err(e) => Err(Error::failed(format!("creating {}", self.branch), e)),
         }
     }
 
@@ -425,11 +415,8 @@ impl<'r> Store<'r> {
 
     fn commit(&self, head: &Head, tx: Tx, message: &str) -> Result<(), CommitError> {
         let g = self.repo.gix();
-        let err = |e: &dyn std::fmt::Display| {
-            CommitError::Other(Error::Internal(format!(
-                "committing to {}: {e}",
-                self.branch
-            )))
+        let err = |e: Box<dyn std::error::Error + Send + Sync>| {
+            CommitError::Other(Error::failed(format!("committing to {}", self.branch), e))
         };
         let Tx {
             mission,
@@ -442,7 +429,7 @@ impl<'r> Store<'r> {
         } = tx;
         let (mut text, _) = head.doc.rewrite(&mission);
         if let Some(b) = &body {
-            let doc = MissionDoc::parse(text).map_err(|d| err(&d.message))?;
+            let doc = MissionDoc::parse(text).map_err(|d| err(d.message.into()))?;
             text = doc.with_body(b);
         }
         let now = self.repo.clock().now_s().to_string();
@@ -450,12 +437,12 @@ impl<'r> Store<'r> {
         events::append(&mut log, &mut events, head.last_seq(), &now);
         let mut editor = g
             .edit_tree(base_tree.unwrap_or(head.tree))
-            .map_err(|e| err(&e))?;
+            .map_err(|e| err(e.into()))?;
         let mut put = |path: &str, bytes: &[u8]| -> Result<(), CommitError> {
-            let blob = g.write_blob(bytes).map_err(|e| err(&e))?.detach();
+            let blob = g.write_blob(bytes).map_err(|e| err(e.into()))?.detach();
             editor
                 .upsert(path, gix::object::tree::EntryKind::Blob, blob)
-                .map_err(|e| err(&e))?;
+                .map_err(|e| err(e.into()))?;
             Ok(())
         };
         put(&self.file, text.as_bytes())?;
@@ -463,7 +450,7 @@ impl<'r> Store<'r> {
         for (path, bytes) in &files {
             put(path, bytes)?;
         }
-        let tree = editor.write().map_err(|e| err(&e))?.detach();
+        let tree = editor.write().map_err(|e| err(e.into()))?.detach();
         let sig = signature(self.repo);
         let mut buf = gix::date::parse::TimeBuf::default();
         let sig_ref = sig.to_ref(&mut buf);
@@ -483,7 +470,7 @@ impl<'r> Store<'r> {
                 match self.head() {
                     Ok(Some(h)) if h.commit != head.commit => Err(CommitError::Race),
                     _ if self.lock_file().exists() => Err(CommitError::Locked),
-                    _ => Err(err(&e)),
+                    _ => Err(err(e.into())),
                 }
             }
         }
@@ -501,26 +488,26 @@ pub fn commit_file(
     message: &str,
 ) -> Result<String> {
     let g = repo.gix();
-    let err = |e: &dyn std::fmt::Display| Error::Internal(format!("committing {path}: {e}"));
-    let parent = ObjectId::from_hex(parent.as_bytes()).map_err(|e| err(&e))?;
+    let ctx = || format!("committing {path}");
+    let parent = ObjectId::from_hex(parent.as_bytes()).context(ctx)?;
     let tree = g
         .find_commit(parent)
-        .map_err(|e| err(&e))?
+        .context(ctx)?
         .tree_id()
-        .map_err(|e| err(&e))?
+        .context(ctx)?
         .detach();
-    let blob = g.write_blob(bytes).map_err(|e| err(&e))?.detach();
-    let mut editor = g.edit_tree(tree).map_err(|e| err(&e))?;
+    let blob = g.write_blob(bytes).context(ctx)?.detach();
+    let mut editor = g.edit_tree(tree).context(ctx)?;
     editor
         .upsert(path, gix::object::tree::EntryKind::Blob, blob)
-        .map_err(|e| err(&e))?;
-    let tree = editor.write().map_err(|e| err(&e))?.detach();
+        .context(ctx)?;
+    let tree = editor.write().context(ctx)?.detach();
     let sig = signature(repo);
     let mut buf = gix::date::parse::TimeBuf::default();
     let sig_ref = sig.to_ref(&mut buf);
     let commit = g
         .new_commit_as(sig_ref, sig_ref, message, tree, [parent])
-        .map_err(|e| err(&e))?;
+        .context(ctx)?;
     Ok(commit.id.to_string())
 }
 

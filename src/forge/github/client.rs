@@ -14,7 +14,7 @@ use http::{HeaderMap, Method, Uri};
 use octocrab::Octocrab;
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 
 /// The longest single wait for a rate limit before the pulse gives up (the next one retries).
 const MAX_WAIT: Duration = Duration::from_secs(120);
@@ -183,7 +183,7 @@ impl GitHub {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| Error::Internal(format!("tokio runtime: {e}")))?;
+            .context(|| "starting the tokio runtime")?;
         let octo = {
             let _g = rt.enter();
             Octocrab::builder()
@@ -199,7 +199,7 @@ impl GitHub {
                 .set_connect_timeout(Some(Duration::from_secs(10)))
                 .set_read_timeout(Some(Duration::from_secs(60)))
                 .build()
-                .map_err(|e| Error::Internal(format!("octocrab: {e}")))?
+                .context(|| "building the octocrab client")?
         };
         Ok(GitHub {
             rt,
