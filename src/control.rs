@@ -127,72 +127,9 @@ fn unblock_for(m: &mut Mission, feature: &str, events: &mut Vec<Event>) {
 pub fn apply(m: &mut Mission, op: &Op) -> Result<Applied> {
     let mut events = Vec::new();
     let (summary, feature) = match op {
-        Op::Skip { feature, reason } => {
-            let f = feature_mut(m, feature)?;
-            match f.status {
-                FeatureStatus::Merged => {
-                    return Err(Error::user(format!("{feature} is already merged")));
-                }
-                FeatureStatus::Running => {
-                    return Err(Error::user_hint(
-                        format!("{feature} is running"),
-                        "stop it first: git mission pause <id> --now",
-                    ));
-                }
-                FeatureStatus::Skipped => {
-                    return Err(Error::user(format!("{feature} is already skipped")));
-                }
-                _ => {}
-            }
-            f.status = FeatureStatus::Skipped;
-            events.push(
-                Event::new(Kind::FeatureSkipped)
-                    .feature(feature)
-                    .data(json!({ "reason": reason })),
-            );
-            unblock_for(m, feature, &mut events);
-            (format!("skipped {feature}: {reason}"), feature.clone())
-        }
-        Op::Retry { feature } => {
-            let f = feature_mut(m, feature)?;
-            if !matches!(f.status, FeatureStatus::Failed | FeatureStatus::Pending) {
-                return Err(Error::user(format!(
-                    "only a failed or pending feature can be retried; {feature} is {}",
-                    f.status
-                )));
-            }
-            f.status = FeatureStatus::Pending;
-            f.attempts = 0;
-            events.push(
-                Event::new(Kind::FeatureRetried)
-                    .feature(feature)
-                    .data(json!({ "by": "human" })),
-            );
-            unblock_for(m, feature, &mut events);
-            (
-                format!("retry {feature} with a fresh set of attempts"),
-                feature.clone(),
-            )
-        }
-        Op::Steer { feature, message } => {
-            let f = feature_mut(m, feature)?;
-            if matches!(f.status, FeatureStatus::Merged | FeatureStatus::Skipped) {
-                return Err(Error::user(format!(
-                    "{feature} is {}; nothing will read the message",
-                    f.status
-                )));
-            }
-            if message.trim().is_empty() {
-                return Err(Error::user("the steering message is empty"));
-            }
-            events.push(
-                Event::new(Kind::FeatureSteered)
-                    .feature(feature)
-                    .data(json!({ "message": message })),
-            );
-            let first = message.lines().next().unwrap_or("");
-            (format!("steered {feature}: {first}"), feature.clone())
-        }
+        Op::Skip { feature, reason } => skip(m, feature, reason, &mut events)?,
+        Op::Retry { feature } => retry(m, feature, &mut events)?,
+        Op::Steer { feature, message } => steer(m, feature, message, &mut events)?,
         Op::Add {
             milestone,
             title,
@@ -200,152 +137,32 @@ pub fn apply(m: &mut Mission, op: &Op) -> Result<Applied> {
             depends_on,
             assertions,
             origin,
-        } => {
-            let mi = m
-                .milestones
-                .iter()
-                .position(|ms| &ms.id == milestone)
-                .ok_or_else(|| Error::user(format!("no milestone {milestone}")))?;
-            if matches!(
-                m.milestones[mi].status,
-                MilestoneStatus::Passed | MilestoneStatus::Skipped
-            ) {
-                return Err(Error::user(format!(
-                    "{milestone} is {}; add the work to a later milestone",
-                    m.milestones[mi].status
-                )));
-            }
-            if title.trim().is_empty() {
-                return Err(Error::user("the feature title is empty"));
-            }
-            check_refs(m, mi, None, depends_on, assertions)?;
-            let next = m
-                .features()
-                .filter_map(|(_, f)| {
-                    f.id.strip_prefix('F')?
-                        .trim_end_matches(|c: char| c.is_ascii_lowercase())
-                        .parse::<u32>()
-                        .ok()
-                })
-                .max()
-                .unwrap_or(0)
-                + 1;
-            let id = format!("F{next}");
-            m.milestones[mi].features.push(Feature {
-                id: id.clone(),
-                title: title.clone(),
-                status: FeatureStatus::Pending,
-                depends_on: depends_on.clone(),
-                assertions: assertions.clone(),
-                checks: None,
-                skills: Vec::new(),
-                attempts: 0,
-                pr: None,
-                origin: origin.clone(),
-                description: description.clone(),
-            });
-            let provenance = origin
-                .as_ref()
-                .map(|o| {
-                    format!(
-                        " (repair for finding {} of run {})",
-                        o.finding, o.validation_run
-                    )
-                })
-                .unwrap_or_default();
-            (
-                format!("added {id} to {milestone}: {title}{provenance}"),
-                id,
-            )
-        }
+        } => add(
+            m,
+            NewFeature {
+                origin: origin.as_ref(),
+                milestone,
+                title,
+                description,
+                depends_on,
+                assertions,
+            },
+        )?,
         Op::Edit {
             feature,
             title,
             description,
             depends_on,
             assertions,
-        } => {
-            let mi = m
-                .milestones
-                .iter()
-                .position(|ms| ms.features.iter().any(|f| &f.id == feature))
-                .ok_or_else(|| Error::user(format!("no feature {feature}")))?;
-            check_refs(
-                m,
-                mi,
-                Some(feature),
-                depends_on.as_deref().unwrap_or(&[]),
-                assertions.as_deref().unwrap_or(&[]),
-            )?;
-            let f = feature_mut(m, feature)?;
-            if matches!(f.status, FeatureStatus::Merged | FeatureStatus::Running) {
-                return Err(Error::user(format!(
-                    "{feature} is {}; it can no longer be edited",
-                    f.status
-                )));
-            }
-            let mut what = Vec::new();
-            if let Some(t) = title {
-                f.title = t.clone();
-                what.push("title");
-            }
-            if let Some(d) = description {
-                f.description = d.clone();
-                what.push("description");
-            }
-            if let Some(d) = depends_on {
-                f.depends_on = d.clone();
-                what.push("dependencies");
-            }
-            if let Some(a) = assertions {
-                f.assertions = a.clone();
-                what.push("assertions");
-            }
-            if what.is_empty() {
-                return Err(Error::user_hint(
-                    "nothing to change",
-                    "pass --title, --description, --depends-on or --assertions",
-                ));
-            }
-            (
-                format!("edited {feature}: {}", what.join(", ")),
-                feature.clone(),
-            )
-        }
-        Op::Drop { feature, reason } => {
-            let dependents: Vec<String> = m
-                .features()
-                .filter(|(_, f)| f.depends_on.contains(feature))
-                .map(|(_, f)| f.id.clone())
-                .collect();
-            if !dependents.is_empty() {
-                return Err(Error::user_hint(
-                    format!("{} depend on {feature}", dependents.join(", ")),
-                    "edit their dependencies first, or skip it instead",
-                ));
-            }
-            let ms = m
-                .milestones
-                .iter_mut()
-                .find(|ms| ms.features.iter().any(|f| &f.id == feature))
-                .ok_or_else(|| Error::user(format!("no feature {feature}")))?;
-            let f = ms
-                .features
-                .iter()
-                .find(|f| &f.id == feature)
-                .expect("found above");
-            if !matches!(f.status, FeatureStatus::Pending | FeatureStatus::Failed) {
-                return Err(Error::user_hint(
-                    format!(
-                        "{feature} is {}; only pending or failed work can be dropped",
-                        f.status
-                    ),
-                    "skip it instead",
-                ));
-            }
-            ms.features.retain(|f| &f.id != feature);
-            (format!("dropped {feature}: {reason}"), feature.clone())
-        }
+        } => edit(
+            m,
+            feature,
+            title.as_ref(),
+            description.as_ref(),
+            depends_on.as_deref(),
+            assertions.as_deref(),
+        )?,
+        Op::Drop { feature, reason } => drop_feature(m, feature, reason)?,
     };
     let mut changed = Event::new(Kind::PlanChanged)
         .feature(&feature)
@@ -363,6 +180,258 @@ pub fn apply(m: &mut Mission, op: &Op) -> Result<Applied> {
         feature,
         events,
     })
+}
+
+/// `skip`: a pending or failed feature is skipped (its dependents may go on).
+fn skip(
+    m: &mut Mission,
+    feature: &str,
+    reason: &str,
+    events: &mut Vec<Event>,
+) -> Result<(String, String)> {
+    let f = feature_mut(m, feature)?;
+    match f.status {
+        FeatureStatus::Merged => {
+            return Err(Error::user(format!("{feature} is already merged")));
+        }
+        FeatureStatus::Running => {
+            return Err(Error::user_hint(
+                format!("{feature} is running"),
+                "stop it first: git mission pause <id> --now",
+            ));
+        }
+        FeatureStatus::Skipped => {
+            return Err(Error::user(format!("{feature} is already skipped")));
+        }
+        _ => {}
+    }
+    f.status = FeatureStatus::Skipped;
+    events.push(
+        Event::new(Kind::FeatureSkipped)
+            .feature(feature)
+            .data(json!({ "reason": reason })),
+    );
+    unblock_for(m, feature, events);
+    Ok((format!("skipped {feature}: {reason}"), feature.to_owned()))
+}
+
+/// `retry`: a failed feature gets a fresh set of attempts.
+fn retry(m: &mut Mission, feature: &str, events: &mut Vec<Event>) -> Result<(String, String)> {
+    let f = feature_mut(m, feature)?;
+    if !matches!(f.status, FeatureStatus::Failed | FeatureStatus::Pending) {
+        return Err(Error::user(format!(
+            "only a failed or pending feature can be retried; {feature} is {}",
+            f.status
+        )));
+    }
+    f.status = FeatureStatus::Pending;
+    f.attempts = 0;
+    events.push(
+        Event::new(Kind::FeatureRetried)
+            .feature(feature)
+            .data(json!({ "by": "human" })),
+    );
+    unblock_for(m, feature, events);
+    Ok((
+        format!("retry {feature} with a fresh set of attempts"),
+        feature.to_owned(),
+    ))
+}
+
+/// `steer`: a message for the feature's next run.
+fn steer(
+    m: &mut Mission,
+    feature: &str,
+    message: &str,
+    events: &mut Vec<Event>,
+) -> Result<(String, String)> {
+    let f = feature_mut(m, feature)?;
+    if matches!(f.status, FeatureStatus::Merged | FeatureStatus::Skipped) {
+        return Err(Error::user(format!(
+            "{feature} is {}; nothing will read the message",
+            f.status
+        )));
+    }
+    if message.trim().is_empty() {
+        return Err(Error::user("the steering message is empty"));
+    }
+    events.push(
+        Event::new(Kind::FeatureSteered)
+            .feature(feature)
+            .data(json!({ "message": message })),
+    );
+    let first = message.lines().next().unwrap_or("");
+    Ok((format!("steered {feature}: {first}"), feature.to_owned()))
+}
+
+/// `feature add`: a new feature in a milestone.
+/// What `feature add` asks for.
+struct NewFeature<'a> {
+    origin: Option<&'a Origin>,
+    milestone: &'a str,
+    title: &'a str,
+    description: &'a str,
+    depends_on: &'a [String],
+    assertions: &'a [String],
+}
+
+fn add(m: &mut Mission, new: NewFeature) -> Result<(String, String)> {
+    let NewFeature {
+        origin,
+        milestone,
+        title,
+        description,
+        depends_on,
+        assertions,
+    } = new;
+    let mi = m
+        .milestones
+        .iter()
+        .position(|ms| ms.id == milestone)
+        .ok_or_else(|| Error::user(format!("no milestone {milestone}")))?;
+    if matches!(
+        m.milestones[mi].status,
+        MilestoneStatus::Passed | MilestoneStatus::Skipped
+    ) {
+        return Err(Error::user(format!(
+            "{milestone} is {}; add the work to a later milestone",
+            m.milestones[mi].status
+        )));
+    }
+    if title.trim().is_empty() {
+        return Err(Error::user("the feature title is empty"));
+    }
+    check_refs(m, mi, None, depends_on, assertions)?;
+    let next = m
+        .features()
+        .filter_map(|(_, f)| {
+            f.id.strip_prefix('F')?
+                .trim_end_matches(|c: char| c.is_ascii_lowercase())
+                .parse::<u32>()
+                .ok()
+        })
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let id = format!("F{next}");
+    m.milestones[mi].features.push(Feature {
+        id: id.clone(),
+        title: title.to_owned(),
+        status: FeatureStatus::Pending,
+        depends_on: depends_on.to_vec(),
+        assertions: assertions.to_vec(),
+        checks: None,
+        skills: Vec::new(),
+        attempts: 0,
+        pr: None,
+        origin: origin.cloned(),
+        description: description.to_owned(),
+    });
+    let provenance = origin
+        .map(|o| {
+            format!(
+                " (repair for finding {} of run {})",
+                o.finding, o.validation_run
+            )
+        })
+        .unwrap_or_default();
+    Ok((
+        format!("added {id} to {milestone}: {title}{provenance}"),
+        id,
+    ))
+}
+
+/// `feature edit`: a pending or failed feature's plan changes.
+fn edit(
+    m: &mut Mission,
+    feature: &str,
+    title: Option<&String>,
+    description: Option<&String>,
+    depends_on: Option<&[String]>,
+    assertions: Option<&[String]>,
+) -> Result<(String, String)> {
+    let mi = m
+        .milestones
+        .iter()
+        .position(|ms| ms.features.iter().any(|f| f.id == feature))
+        .ok_or_else(|| Error::user(format!("no feature {feature}")))?;
+    check_refs(
+        m,
+        mi,
+        Some(feature),
+        depends_on.unwrap_or(&[]),
+        assertions.unwrap_or(&[]),
+    )?;
+    let f = feature_mut(m, feature)?;
+    if matches!(f.status, FeatureStatus::Merged | FeatureStatus::Running) {
+        return Err(Error::user(format!(
+            "{feature} is {}; it can no longer be edited",
+            f.status
+        )));
+    }
+    let mut what = Vec::new();
+    if let Some(t) = title {
+        f.title = t.clone();
+        what.push("title");
+    }
+    if let Some(d) = description {
+        f.description = d.clone();
+        what.push("description");
+    }
+    if let Some(d) = depends_on {
+        f.depends_on = d.to_vec();
+        what.push("dependencies");
+    }
+    if let Some(a) = assertions {
+        f.assertions = a.to_vec();
+        what.push("assertions");
+    }
+    if what.is_empty() {
+        return Err(Error::user_hint(
+            "nothing to change",
+            "pass --title, --description, --depends-on or --assertions",
+        ));
+    }
+    Ok((
+        format!("edited {feature}: {}", what.join(", ")),
+        feature.to_owned(),
+    ))
+}
+
+/// `feature drop`: a pending or failed feature leaves the plan.
+fn drop_feature(m: &mut Mission, feature: &str, reason: &str) -> Result<(String, String)> {
+    let dependents: Vec<String> = m
+        .features()
+        .filter(|(_, f)| f.depends_on.iter().any(|d| d == feature))
+        .map(|(_, f)| f.id.clone())
+        .collect();
+    if !dependents.is_empty() {
+        return Err(Error::user_hint(
+            format!("{} depend on {feature}", dependents.join(", ")),
+            "edit their dependencies first, or skip it instead",
+        ));
+    }
+    let ms = m
+        .milestones
+        .iter_mut()
+        .find(|ms| ms.features.iter().any(|f| f.id == feature))
+        .ok_or_else(|| Error::user(format!("no feature {feature}")))?;
+    let f = ms
+        .features
+        .iter()
+        .find(|f| f.id == feature)
+        .expect("found above");
+    if !matches!(f.status, FeatureStatus::Pending | FeatureStatus::Failed) {
+        return Err(Error::user_hint(
+            format!(
+                "{feature} is {}; only pending or failed work can be dropped",
+                f.status
+            ),
+            "skip it instead",
+        ));
+    }
+    ms.features.retain(|f| f.id != feature);
+    Ok((format!("dropped {feature}: {reason}"), feature.to_owned()))
 }
 
 /// One Decision Log line.
