@@ -545,3 +545,62 @@ pub fn retrospective(m: &Mission, events: &[crate::events::Event], skills: &[Str
     }
     o
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::Event;
+    use crate::mission::{FeatureStatus, MissionDoc, MissionStatus};
+
+    fn demo() -> Mission {
+        let doc = MissionDoc::parse(include_str!("../templates/demo/mission.md").to_owned())
+            .expect("the demo parses");
+        let mut m = doc.mission;
+        m.status = MissionStatus::Running;
+        m
+    }
+
+    #[test]
+    fn the_status_view_shows_branches_prs_reviews_and_repairs() {
+        let mut m = demo();
+        m.feature_mut("F1").expect("F1").status = FeatureStatus::Review;
+        m.feature_mut("F1").expect("F1").pr = Some(7);
+        m.feature_mut("F2").expect("F2").status = FeatureStatus::Merged;
+        m.feature_mut("F3").expect("F3").origin = Some(crate::mission::Origin {
+            validation_run: "r9".into(),
+            finding: "2".into(),
+        });
+        let events = vec![
+            Event::new(Kind::FeatureChangesRequested)
+                .feature("F1")
+                .data(serde_json::json!({ "round": 2, "reviewers": ["carol", "dan"] })),
+        ];
+        let v = status_view(
+            &m,
+            "todo/missions/demo-mission.md",
+            Source::WorkTree,
+            &Config::default(),
+            &["mission/demo.F1".to_owned()],
+            Vec::new(),
+            &events,
+        );
+        let f = |id: &str| {
+            v.milestones
+                .iter()
+                .flat_map(|ms| &ms.features)
+                .find(|f| f.id == id)
+                .expect("listed")
+        };
+        assert_eq!(f("F1").branch.as_deref(), Some("mission/demo.F1"));
+        assert_eq!(f("F1").pr, Some(7));
+        assert_eq!(
+            f("F1").review.as_deref(),
+            Some("changes requested by @carol, @dan (round 2/3)")
+        );
+        assert_eq!(f("F2").review, None, "only features that got such a review");
+        assert!(f("F3").repair && !f("F1").repair);
+        assert_eq!((v.scope.original, v.scope.repair), (4, 1));
+        assert_eq!(v.status, MissionStatus::Running);
+        assert_eq!(v.milestones.len(), 2);
+    }
+}

@@ -712,3 +712,89 @@ fn check_body(cx: &mut Ctx, doc: &MissionDoc) {
 pub fn has_errors(diags: &[Diagnostic]) -> bool {
     diags.iter().any(|d| d.severity == Severity::Error)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEMO: &str = include_str!("../../templates/demo/mission.md");
+
+    fn diagnose(text: &str) -> Vec<(Severity, &'static str, usize)> {
+        let doc = MissionDoc::parse(text.to_owned()).expect("parses");
+        validate(&doc, Some("demo"), &[])
+            .into_iter()
+            .map(|d| (d.severity, d.code, d.line))
+            .collect()
+    }
+
+    fn line_of(text: &str, needle: &str) -> usize {
+        text.lines()
+            .position(|l| l.contains(needle))
+            .expect("present")
+            + 1
+    }
+
+    #[test]
+    fn the_demo_mission_is_ready() {
+        assert_eq!(diagnose(DEMO), []);
+    }
+
+    #[test]
+    fn broken_references_are_errors_at_their_line() {
+        let text = DEMO
+            .replace("depends_on: [F3]", "depends_on: [F9]")
+            .replace(
+                "assertions: [VC2], description: \"Write docs/usage.md.\"",
+                "assertions: [VC7], description: \"Write docs/usage.md.\"",
+            );
+        let got = diagnose(&text);
+        assert!(
+            got.contains(&(
+                Severity::Error,
+                "unknown-dependency",
+                line_of(&text, "depends_on: [F9]")
+            )),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&(
+                Severity::Error,
+                "unknown-assertion",
+                line_of(&text, "[VC7]")
+            )),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn a_dependency_on_a_later_milestone_and_duplicate_ids_are_errors() {
+        let text = DEMO
+            .replace(
+                "{id: F1, title: A greeting,",
+                "{id: F1, title: A greeting, depends_on: [F5],",
+            )
+            .replace("{id: F2, title: A farewell", "{id: F1, title: A farewell");
+        let codes: Vec<_> = diagnose(&text).into_iter().map(|(_, c, _)| c).collect();
+        assert!(
+            codes.contains(&"dependency-on-later-milestone"),
+            "{codes:?}"
+        );
+        assert!(codes.contains(&"duplicate-id"), "{codes:?}");
+    }
+
+    #[test]
+    fn an_empty_plan_gets_readiness_warnings_not_errors() {
+        let text = DEMO.replace(
+            &DEMO[DEMO.find("milestones:").expect("m")..DEMO.find("---\n# Greeter").expect("end")],
+            "milestones: []\n",
+        );
+        let got = diagnose(&text);
+        assert!(
+            got.iter().all(|(s, _, _)| *s == Severity::Warning),
+            "{got:?}"
+        );
+        let codes: Vec<_> = got.into_iter().map(|(_, c, _)| c).collect();
+        assert!(codes.contains(&"no-milestones"), "{codes:?}");
+        assert!(codes.contains(&"contract-not-cited"), "{codes:?}");
+    }
+}
