@@ -342,37 +342,17 @@ pub fn execute(
     crate::fault!("work.after_worktree");
     let env_commit = commit_env(repo);
     // A conflict run starts with the integration branch merged in, conflicts left in place.
-    let mut conflict_files = Vec::new();
-    if meta.conflict {
-        let merged = git_in(
-            &wt,
-            &env_commit,
-            &["merge", "--no-edit", "--no-ff", &head.commit.to_string()],
-        );
-        if let Err(e) = merged {
-            conflict_files = git::git(&wt, &["diff", "--name-only", "--diff-filter=U"])?
-                .lines()
-                .map(str::to_owned)
-                .collect();
-            if conflict_files.is_empty() {
-                // git failed, but named no conflict: there is nothing for an agent to resolve.
-                let _ = git::git(&wt, &["merge", "--abort"]);
-                let record = ExitRecord {
-                    head: git::git(&wt, &["rev-parse", "HEAD"])
-                        .ok()
-                        .map(|h| h.trim().to_owned()),
-                    ..ExitRecord::failed(
-                        repo.clock(),
-                        format!(
-                            "merging the integration branch failed without a conflict, so no agent ran: {e}"
-                        ),
-                    )
-                };
+    let conflict_files = if meta.conflict {
+        match merge_integration(repo, &wt, &env_commit, &head.commit.to_string())? {
+            Ok(files) => files,
+            Err(record) => {
                 crate::fsutil::write_json(&dir.join("exit.json"), &record)?;
                 return Ok(record);
             }
         }
-    }
+    } else {
+        Vec::new()
+    };
     let prompt = compose_prompt(store, &head, &meta, &conflict_files)?;
     let handoff_file = dir.join("handoff.md");
     let _ = std::fs::remove_file(&handoff_file);
@@ -406,29 +386,8 @@ pub fn execute(
     let cancelled = dir.join("cancel").exists() && !finished.timed_out;
 
     // Whatever the agent left is committed: work is never lost.
-    let dirty = !git::git(&wt, &["status", "--porcelain"])?.trim().is_empty();
-    if dirty {
-        git_in(&wt, &env_commit, &["add", "-A"])?;
-        let what = if finished.timed_out {
-            "timed out"
-        } else if cancelled {
-            "cancelled"
-        } else {
-            "finished"
-        };
-        let msg = format!(
-            "{}: work left by run {} ({what})",
-            meta.feature.as_deref().unwrap_or("?"),
-            meta.run
-        );
-        git_in(
-            &wt,
-            &env_commit,
-            &["commit", "--quiet", "--no-verify", "-m", &msg],
-        )?;
-    }
+    commit_leftovers(&wt, &env_commit, &meta, finished.timed_out, cancelled)?;
     crate::fault!("work.after_commit");
-    let file = mission_file(&meta.mission);
     // A retry reuses the branch, which forked from an older integration head: compare with
     // the fork point, so only the branch's own changes count.
     let fork = git::git(&wt, &["merge-base", &meta.base, "HEAD"])?
@@ -438,42 +397,8 @@ pub fn execute(
         .lines()
         .map(str::to_owned)
         .collect();
-    // The supervisor's files: the mission file, its workspace (events, run records, skills
-    // that go into later prompts) and the repository's mission configuration.
-    let workspace = format!("{MISSIONS_DIR}/{}/", meta.mission);
-    let config_file = crate::config::CONFIG_FILE;
-    let owned: Vec<&String> = changed
-        .iter()
-        .filter(|c| **c == file || c.starts_with(&workspace) || *c == config_file)
-        .collect();
+    let owned = revert_supervisor_files(&wt, &env_commit, &meta.mission, &fork, &changed)?;
     let touched_mission_file = !owned.is_empty();
-    if touched_mission_file {
-        // Undo them on the branch so the next attempt starts clean; the run still fails.
-        for path in &owned {
-            let existed = git::git(&wt, &["cat-file", "-e", &format!("{fork}:{path}")]).is_ok();
-            if existed {
-                git_in(&wt, &env_commit, &["checkout", &fork, "--", path])?;
-            } else {
-                git_in(&wt, &env_commit, &["rm", "-q", "-f", "--", path])?;
-            }
-        }
-        git_in(
-            &wt,
-            &env_commit,
-            &[
-                "commit",
-                "--quiet",
-                "--no-verify",
-                "-m",
-                "Revert the worker's changes to the mission's state (the supervisor owns it)",
-            ],
-        )?;
-    }
-    let owned_list = owned
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
     let handoff = std::fs::read_to_string(&handoff_file)
         .ok()
         .filter(|h| !h.trim().is_empty());
@@ -483,35 +408,18 @@ pub fn execute(
     } else {
         Vec::new()
     };
-    let failure = if let Some(why) = &not_started {
-        Some(why.clone())
-    } else if cancelled {
-        Some("cancelled".to_owned())
-    } else if finished.timed_out {
-        Some(format!(
-            "timed out after {}",
-            humantime::format_duration(timeout)
-        ))
-    } else if !outcome.success {
-        Some(
-            outcome
-                .error
-                .clone()
-                .unwrap_or_else(|| "the agent reported an error".into()),
-        )
-    } else if touched_mission_file {
-        Some(format!(
-            "the diff touches the mission's state, which the supervisor owns: {owned_list}"
-        ))
-    } else if changed.is_empty() && handoff.is_none() {
-        Some("no changes and no handoff: the run did nothing".into())
-    } else if handoff_status.as_deref() == Some("blocked") {
-        Some("the worker reported itself blocked (see its handoff)".into())
-    } else if !markers.is_empty() {
-        Some(format!("conflict markers remain in {}", markers.join(", ")))
-    } else {
-        None
-    };
+    let failure = failure_of(&Ending {
+        not_started: not_started.as_deref(),
+        cancelled,
+        finished: &finished,
+        timeout,
+        outcome: &outcome,
+        owned: &owned,
+        changed: &changed,
+        handoff: handoff.as_deref(),
+        handoff_status: handoff_status.as_deref(),
+        markers: &markers,
+    });
     let head_commit = git::git(&wt, &["rev-parse", "HEAD"])?.trim().to_owned();
     let record = ExitRecord {
         finished,
@@ -530,6 +438,172 @@ pub fn execute(
     crate::fsutil::write_json(&dir.join("exit.json"), &record)?;
     crate::fault!("work.after_exit_record");
     Ok(record)
+}
+
+/// Merges the integration head into a conflict run's worktree, leaving the conflicts for the
+/// agent: the conflicted files, or the failed run's record when git failed without naming any
+/// (there is nothing for an agent to resolve).
+fn merge_integration(
+    repo: &Repo,
+    wt: &Path,
+    env_commit: &[(String, String)],
+    integration: &str,
+) -> Result<std::result::Result<Vec<String>, ExitRecord>> {
+    let Err(e) = git_in(
+        wt,
+        env_commit,
+        &["merge", "--no-edit", "--no-ff", integration],
+    ) else {
+        return Ok(Ok(Vec::new()));
+    };
+    let conflict_files: Vec<String> = git::git(wt, &["diff", "--name-only", "--diff-filter=U"])?
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    if !conflict_files.is_empty() {
+        return Ok(Ok(conflict_files));
+    }
+    let _ = git::git(wt, &["merge", "--abort"]);
+    Ok(Err(ExitRecord {
+        head: git::git(wt, &["rev-parse", "HEAD"])
+            .ok()
+            .map(|h| h.trim().to_owned()),
+        ..ExitRecord::failed(
+            repo.clock(),
+            format!(
+                "merging the integration branch failed without a conflict, so no agent ran: {e}"
+            ),
+        )
+    }))
+}
+
+/// Commits whatever the agent left in its worktree: work is never lost.
+fn commit_leftovers(
+    wt: &Path,
+    env_commit: &[(String, String)],
+    meta: &Meta,
+    timed_out: bool,
+    cancelled: bool,
+) -> Result<()> {
+    if git::git(wt, &["status", "--porcelain"])?.trim().is_empty() {
+        return Ok(());
+    }
+    git_in(wt, env_commit, &["add", "-A"])?;
+    let what = if timed_out {
+        "timed out"
+    } else if cancelled {
+        "cancelled"
+    } else {
+        "finished"
+    };
+    let msg = format!(
+        "{}: work left by run {} ({what})",
+        meta.feature.as_deref().unwrap_or("?"),
+        meta.run
+    );
+    git_in(
+        wt,
+        env_commit,
+        &["commit", "--quiet", "--no-verify", "-m", &msg],
+    )?;
+    Ok(())
+}
+
+/// The supervisor's files the branch changed since `fork` (the mission file, its workspace
+/// — events, run records, skills that go into later prompts — and the repository's mission
+/// configuration), undone on the branch so the next attempt starts clean. The run still
+/// fails: the list is returned.
+fn revert_supervisor_files(
+    wt: &Path,
+    env_commit: &[(String, String)],
+    mission: &str,
+    fork: &str,
+    changed: &[String],
+) -> Result<Vec<String>> {
+    let file = mission_file(mission);
+    let workspace = format!("{MISSIONS_DIR}/{mission}/");
+    let config_file = crate::config::CONFIG_FILE;
+    let owned: Vec<String> = changed
+        .iter()
+        .filter(|c| **c == file || c.starts_with(&workspace) || *c == config_file)
+        .cloned()
+        .collect();
+    if owned.is_empty() {
+        return Ok(owned);
+    }
+    for path in &owned {
+        let existed = git::git(wt, &["cat-file", "-e", &format!("{fork}:{path}")]).is_ok();
+        if existed {
+            git_in(wt, env_commit, &["checkout", fork, "--", path])?;
+        } else {
+            git_in(wt, env_commit, &["rm", "-q", "-f", "--", path])?;
+        }
+    }
+    git_in(
+        wt,
+        env_commit,
+        &[
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "-m",
+            "Revert the worker's changes to the mission's state (the supervisor owns it)",
+        ],
+    )?;
+    Ok(owned)
+}
+
+/// How a worker run ended, as far as its verdict goes.
+struct Ending<'a> {
+    not_started: Option<&'a str>,
+    cancelled: bool,
+    finished: &'a process::Finished,
+    timeout: std::time::Duration,
+    outcome: &'a agents::Outcome,
+    /// The supervisor's files it changed (undone).
+    owned: &'a [String],
+    changed: &'a [String],
+    handoff: Option<&'a str>,
+    handoff_status: Option<&'a str>,
+    /// Files of a conflict run that still hold conflict markers.
+    markers: &'a [String],
+}
+
+/// Why the run failed, the first reason that applies; `None` when it succeeded.
+fn failure_of(e: &Ending) -> Option<String> {
+    if let Some(why) = e.not_started {
+        Some(why.to_owned())
+    } else if e.cancelled {
+        Some("cancelled".to_owned())
+    } else if e.finished.timed_out {
+        Some(format!(
+            "timed out after {}",
+            humantime::format_duration(e.timeout)
+        ))
+    } else if !e.outcome.success {
+        Some(
+            e.outcome
+                .error
+                .clone()
+                .unwrap_or_else(|| "the agent reported an error".into()),
+        )
+    } else if !e.owned.is_empty() {
+        Some(format!(
+            "the diff touches the mission's state, which the supervisor owns: {}",
+            e.owned.join(", ")
+        ))
+    } else if e.changed.is_empty() && e.handoff.is_none() {
+        Some("no changes and no handoff: the run did nothing".into())
+    } else if e.handoff_status == Some("blocked") {
+        Some("the worker reported itself blocked (see its handoff)".into())
+    } else if !e.markers.is_empty() {
+        Some(format!(
+            "conflict markers remain in {}",
+            e.markers.join(", ")
+        ))
+    } else {
+        None
+    }
 }
 
 fn conflict_markers(wt: &Path, files: &[String]) -> Vec<String> {
