@@ -114,73 +114,15 @@ fn validate_claimed(cx: &mut Exec, milestone: &str, head: &crate::store::Head) -
     )?;
     let out_dir = cx.layout.run(&run);
     std::fs::create_dir_all(&out_dir).map_err(Error::io(&out_dir))?;
-    let timeout = cx.config.worker_timeout();
-    let mut results = Vec::new();
-    for (i, command) in ms.validation.commands.iter().enumerate() {
-        let out = out_dir.join(format!("command-{i}.log"));
-        let fin = process::run(
-            &process::shell_spec(command, &wt, &out, Some(timeout)),
-            &|| false,
-            cx.ws.repo.clock(),
-        )?;
-        let tail = [
-            process::tail(&out, 30),
-            process::tail(&out.with_extension("err"), 30),
-        ]
-        .join("\n")
-        .trim()
-        .to_owned();
-        results.push(CommandResult {
-            command: command.clone(),
-            code: fin.code,
-            timed_out: fin.timed_out,
-            wall_ms: fin.wall_ms,
-            tail,
-        });
-    }
+    let results = run_commands(cx, &ms.validation.commands, &wt, &out_dir)?;
     crate::fault!("validate.after_commands");
     let commands_passed = results.iter().all(|r| r.code == Some(0) && !r.timed_out);
     // Validator agents judge only what the commands let through.
-    let mut validators: Vec<crate::validator::Outcome> = Vec::new();
-    let mut validator_error = None;
-    if commands_passed {
-        let modes: Vec<&'static str> = [
-            ("scrutiny", ms.validation.scrutiny),
-            ("user-testing", ms.validation.user_testing.is_some()),
-        ]
-        .into_iter()
-        .filter(|(_, on)| *on)
-        .map(|(m, _)| m)
-        .collect();
-        if !modes.is_empty()
-            && cx
-                .config
-                .get_str("agents.validator")
-                .is_none_or(|a| a == "none")
-        {
-            validator_error = Some(format!(
-                "{milestone} asks for a {} validator but agents.validator is none",
-                modes.join(" and ")
-            ));
-        } else {
-            let summary: String = results
-                .iter()
-                .map(|r| format!("- `{}`: exit 0", r.command))
-                .collect::<Vec<_>>()
-                .join("\n");
-            for mode in modes {
-                let vrun = cx
-                    .layout
-                    .new_run_id(&format!("{milestone}-{mode}"), ms.failures + 1);
-                match crate::validator::run(cx, head, &ms, mode, &wt, &summary, &vrun) {
-                    Ok(o) => validators.push(o),
-                    Err(e) => {
-                        validator_error = Some(format!("the {mode} validator could not run: {e}"))
-                    }
-                }
-            }
-        }
-    }
+    let (validators, validator_error) = if commands_passed {
+        run_validators(cx, head, &ms, &wt, &results)
+    } else {
+        (Vec::new(), None)
+    };
     cx.remove_worktree(&wt);
     crate::fault!("validate.after_validators");
     let passed = commands_passed
@@ -282,6 +224,93 @@ fn validate_claimed(cx: &mut Exec, milestone: &str, head: &crate::store::Head) -
         Ok(true)
     })?;
     Ok(())
+}
+
+/// The milestone's validation commands, each in the scratch worktree `wt`, output kept in
+/// `out_dir`.
+fn run_commands(
+    cx: &Exec,
+    commands: &[String],
+    wt: &std::path::Path,
+    out_dir: &std::path::Path,
+) -> Result<Vec<CommandResult>> {
+    let timeout = cx.config.worker_timeout();
+    let mut results = Vec::new();
+    for (i, command) in commands.iter().enumerate() {
+        let out = out_dir.join(format!("command-{i}.log"));
+        let fin = process::run(
+            &process::shell_spec(command, wt, &out, Some(timeout)),
+            &|| false,
+            cx.ws.repo.clock(),
+        )?;
+        let tail = [
+            process::tail(&out, 30),
+            process::tail(&out.with_extension("err"), 30),
+        ]
+        .join("\n")
+        .trim()
+        .to_owned();
+        results.push(CommandResult {
+            command: command.clone(),
+            code: fin.code,
+            timed_out: fin.timed_out,
+            wall_ms: fin.wall_ms,
+            tail,
+        });
+    }
+    Ok(results)
+}
+
+/// The validator agents the milestone asks for (scrutiny, user testing), after its commands
+/// passed: their outcomes, or why they could not run.
+fn run_validators(
+    cx: &mut Exec,
+    head: &crate::store::Head,
+    ms: &crate::mission::Milestone,
+    wt: &std::path::Path,
+    results: &[CommandResult],
+) -> (Vec<crate::validator::Outcome>, Option<String>) {
+    let milestone = ms.id.as_str();
+    let mut validators: Vec<crate::validator::Outcome> = Vec::new();
+    let mut validator_error = None;
+    let modes: Vec<&'static str> = [
+        ("scrutiny", ms.validation.scrutiny),
+        ("user-testing", ms.validation.user_testing.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, on)| *on)
+    .map(|(m, _)| m)
+    .collect();
+    if !modes.is_empty()
+        && cx
+            .config
+            .get_str("agents.validator")
+            .is_none_or(|a| a == "none")
+    {
+        validator_error = Some(format!(
+            "{milestone} asks for a {} validator but agents.validator is none",
+            modes.join(" and ")
+        ));
+    } else {
+        let summary: String = results
+            .iter()
+            .map(|r| format!("- `{}`: exit 0", r.command))
+            .collect::<Vec<_>>()
+            .join("\n");
+        for mode in modes {
+            let vrun = cx
+                .layout
+                .new_run_id(&format!("{milestone}-{mode}"), ms.failures + 1);
+            match crate::validator::run(cx, head, ms, mode, wt, &summary, &vrun) {
+                Ok(o) => validators.push(o),
+                Err(e) => {
+                    validator_error = Some(format!("the {mode} validator could not run: {e}"))
+                }
+            }
+        }
+    }
+
+    (validators, validator_error)
 }
 
 fn report(
