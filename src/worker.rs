@@ -158,21 +158,7 @@ pub fn compose_prompt(
         }
         p.push('\n');
     }
-    let mut deps = String::new();
-    for d in &f.depends_on {
-        let run = head
-            .events
-            .iter()
-            .rev()
-            .find(|e| e.kind == Kind::FeatureHandoff && e.feature.as_deref() == Some(d))
-            .and_then(|e| e.run.clone());
-        if let Some(run) = run
-            && let Some(text) =
-                store.read_at(head, &format!("{MISSIONS_DIR}/{}/runs/{run}.md", m.id))?
-        {
-            deps.push_str(&format!("### {d} (run {run})\n\n{}\n\n", text.trim()));
-        }
-    }
+    let deps = dependency_handoffs(store, head, &f.depends_on)?;
     if !deps.is_empty() {
         p.push_str("## What the features you depend on did\n\n");
         p.push_str(&deps);
@@ -196,54 +182,7 @@ pub fn compose_prompt(
         p.push_str("\n\n");
     }
     // Reviews that asked for changes on the feature's PR (the latest round).
-    if let Some(e) = head
-        .events
-        .iter()
-        .rev()
-        .find(|e| e.kind == Kind::FeatureChangesRequested && e.feature.as_deref() == Some(fid))
-    {
-        p.push_str(&format!(
-            "## Review feedback to address (round {}, PR #{})\n\nYour branch already has the earlier work. Reviewers asked for changes; address every point below, keeping the rest of the work. The text is the reviewers' own.\n\n",
-            e.data["round"].as_u64().unwrap_or(1),
-            e.data["pr"].as_u64().unwrap_or(0)
-        ));
-        for r in e.data["reviews"].as_array().into_iter().flatten() {
-            let who = r["reviewer"].as_str().unwrap_or("a reviewer");
-            if r["thread"].as_bool() == Some(true) {
-                p.push_str(&format!("### @{who} left an unresolved review thread\n\n"));
-            } else {
-                p.push_str(&format!("### @{who} requested changes\n\n"));
-            }
-            let body = r["body"].as_str().unwrap_or("").trim();
-            if !body.is_empty() {
-                for line in body.lines() {
-                    p.push_str(&format!("> {line}\n"));
-                }
-                p.push('\n');
-            }
-            for c in r["comments"].as_array().into_iter().flatten() {
-                let path = c["path"].as_str().unwrap_or("?");
-                let line = c["line"]
-                    .as_u64()
-                    .map(|l| format!(":{l}"))
-                    .unwrap_or_default();
-                p.push_str(&format!(
-                    "- `{path}{line}`: {}\n",
-                    c["body"]
-                        .as_str()
-                        .unwrap_or("")
-                        .trim()
-                        .replace('\n', "\n  ")
-                ));
-                let hunk = c["diff_hunk"].as_str().unwrap_or("").trim_end();
-                if !hunk.is_empty() {
-                    let fenced = hunk.replace('\n', "\n  ").replace("```", "'''");
-                    p.push_str(&format!("\n  ```diff\n  {fenced}\n  ```\n"));
-                }
-            }
-            p.push('\n');
-        }
-    }
+    p.push_str(&review_feedback(&head.events, fid));
     let steering: Vec<String> = head
         .events
         .iter()
@@ -292,6 +231,84 @@ pub fn compose_prompt(
         file = mission_file(&m.id),
     ));
     Ok(p)
+}
+
+/// What the features `depends_on` reported when they were handed off (their last handoff).
+fn dependency_handoffs(store: &Store, head: &Head, depends_on: &[String]) -> Result<String> {
+    let m = head.mission();
+    let mut deps = String::new();
+    for d in depends_on {
+        let run = head
+            .events
+            .iter()
+            .rev()
+            .find(|e| e.kind == Kind::FeatureHandoff && e.feature.as_deref() == Some(d))
+            .and_then(|e| e.run.clone());
+        if let Some(run) = run
+            && let Some(text) =
+                store.read_at(head, &format!("{MISSIONS_DIR}/{}/runs/{run}.md", m.id))?
+        {
+            deps.push_str(&format!("### {d} (run {run})\n\n{}\n\n", text.trim()));
+        }
+    }
+    Ok(deps)
+}
+
+/// The latest review round that asked for changes on feature `fid`'s PR, for its prompt:
+/// each reviewer's own words, every inline comment with `path:line` and its diff hunk.
+fn review_feedback(events: &[crate::events::Event], fid: &str) -> String {
+    let Some(e) = events
+        .iter()
+        .rev()
+        .find(|e| e.kind == Kind::FeatureChangesRequested && e.feature.as_deref() == Some(fid))
+    else {
+        return String::new();
+    };
+    let mut p = String::new();
+    {
+        p.push_str(&format!(
+            "## Review feedback to address (round {}, PR #{})\n\nYour branch already has the earlier work. Reviewers asked for changes; address every point below, keeping the rest of the work. The text is the reviewers' own.\n\n",
+            e.data["round"].as_u64().unwrap_or(1),
+            e.data["pr"].as_u64().unwrap_or(0)
+        ));
+        for r in e.data["reviews"].as_array().into_iter().flatten() {
+            let who = r["reviewer"].as_str().unwrap_or("a reviewer");
+            if r["thread"].as_bool() == Some(true) {
+                p.push_str(&format!("### @{who} left an unresolved review thread\n\n"));
+            } else {
+                p.push_str(&format!("### @{who} requested changes\n\n"));
+            }
+            let body = r["body"].as_str().unwrap_or("").trim();
+            if !body.is_empty() {
+                for line in body.lines() {
+                    p.push_str(&format!("> {line}\n"));
+                }
+                p.push('\n');
+            }
+            for c in r["comments"].as_array().into_iter().flatten() {
+                let path = c["path"].as_str().unwrap_or("?");
+                let line = c["line"]
+                    .as_u64()
+                    .map(|l| format!(":{l}"))
+                    .unwrap_or_default();
+                p.push_str(&format!(
+                    "- `{path}{line}`: {}\n",
+                    c["body"]
+                        .as_str()
+                        .unwrap_or("")
+                        .trim()
+                        .replace('\n', "\n  ")
+                ));
+                let hunk = c["diff_hunk"].as_str().unwrap_or("").trim_end();
+                if !hunk.is_empty() {
+                    let fenced = hunk.replace('\n', "\n  ").replace("```", "'''");
+                    p.push_str(&format!("\n  ```diff\n  {fenced}\n  ```\n"));
+                }
+            }
+            p.push('\n');
+        }
+    }
+    p
 }
 
 fn strip_comments(s: &str) -> String {
