@@ -170,47 +170,10 @@ fn approve(
     // Which mission: the one named, else the one mission file this pull request changes.
     let id = match named {
         Some(id) => id.to_owned(),
-        None => {
-            let changed = git::git(
-                root,
-                &[
-                    "diff",
-                    "--name-only",
-                    "--no-renames",
-                    &format!("{base_ref}...{head}"),
-                    "--",
-                    MISSIONS_DIR,
-                ],
-            )?;
-            let mut found: Vec<String> = changed
-                .lines()
-                .filter_map(|p| {
-                    p.strip_prefix(MISSIONS_DIR)?
-                        .strip_prefix('/')?
-                        .strip_suffix("-mission.md")
-                })
-                .filter(|id| ids::is_mission_id(id))
-                .map(str::to_owned)
-                .filter(|id| file_at(root, head, &mission_file(id)).is_ok_and(|t| t.is_some()))
-                .collect();
-            found.sort();
-            found.dedup();
-            match found.as_slice() {
-                [one] => one.clone(),
-                [] => {
-                    return refuse(format!(
-                        "this pull request adds or changes no mission file. Nothing was changed. {}",
-                        how_to_any()
-                    ));
-                }
-                many => {
-                    return refuse(format!(
-                        "this pull request changes several mission files ({}); name the one to approve: `/mission <id> approve`. Nothing was changed.",
-                        many.join(", ")
-                    ));
-                }
-            }
-        }
+        None => match changed_mission(root, &base_ref, head)? {
+            Ok(id) => id,
+            Err(why) => return refuse(why),
+        },
     };
     let file = mission_file(&id);
     let Some(text) = file_at(root, head, &file)? else {
@@ -302,6 +265,50 @@ fn approve(
         )),
         Err(e) => Err(e),
     }
+}
+
+/// The one mission file a pull request adds or changes (between `base_ref` and `head`), or
+/// why there is none to approve without naming it.
+fn changed_mission(
+    root: &std::path::Path,
+    base_ref: &str,
+    head: &str,
+) -> Result<std::result::Result<String, String>> {
+    let changed = git::git(
+        root,
+        &[
+            "diff",
+            "--name-only",
+            "--no-renames",
+            &format!("{base_ref}...{head}"),
+            "--",
+            MISSIONS_DIR,
+        ],
+    )?;
+    let mut found: Vec<String> = changed
+        .lines()
+        .filter_map(|p| {
+            p.strip_prefix(MISSIONS_DIR)?
+                .strip_prefix('/')?
+                .strip_suffix("-mission.md")
+        })
+        .filter(|id| ids::is_mission_id(id))
+        .map(str::to_owned)
+        .filter(|id| file_at(root, head, &mission_file(id)).is_ok_and(|t| t.is_some()))
+        .collect();
+    found.sort();
+    found.dedup();
+    Ok(match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(format!(
+            "this pull request adds or changes no mission file. Nothing was changed. {}",
+            how_to_any()
+        )),
+        many => Err(format!(
+            "this pull request changes several mission files ({}); name the one to approve: `/mission <id> approve`. Nothing was changed.",
+            many.join(", ")
+        )),
+    })
 }
 
 fn approved(login: &str, id: &str, branch: &str, commit: &str) -> Handled {
