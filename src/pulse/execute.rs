@@ -424,27 +424,7 @@ impl Exec<'_> {
                         }),
                 );
                 // Steering messages not yet delivered go to this run's prompt, exactly once.
-                let delivered: Vec<u64> = tx
-                    .head
-                    .events
-                    .iter()
-                    .filter(|e| {
-                        e.kind == Kind::FeatureSteerDelivered && e.feature.as_deref() == Some(feature)
-                    })
-                    .flat_map(|e| e.data["seqs"].as_array().cloned().unwrap_or_default())
-                    .filter_map(|v| v.as_u64())
-                    .collect();
-                let pending: Vec<(u64, String)> = tx
-                    .head
-                    .events
-                    .iter()
-                    .filter(|e| {
-                        e.kind == Kind::FeatureSteered
-                            && e.feature.as_deref() == Some(feature)
-                            && !delivered.contains(&e.seq)
-                    })
-                    .filter_map(|e| Some((e.seq, e.data["message"].as_str()?.to_owned())))
-                    .collect();
+                let pending = undelivered_steering(&tx.head.events, feature);
                 if !pending.is_empty() {
                     let (seqs, messages): (Vec<u64>, Vec<String>) = pending.into_iter().unzip();
                     tx.event(
@@ -820,6 +800,25 @@ fn budget_events(
     }
 }
 
+/// The steering messages for `feature` not yet delivered to a run, with their event's seq.
+fn undelivered_steering(events: &[Event], feature: &str) -> Vec<(u64, String)> {
+    let delivered: Vec<u64> = events
+        .iter()
+        .filter(|e| e.kind == Kind::FeatureSteerDelivered && e.feature.as_deref() == Some(feature))
+        .flat_map(|e| e.data["seqs"].as_array().cloned().unwrap_or_default())
+        .filter_map(|v| v.as_u64())
+        .collect();
+    events
+        .iter()
+        .filter(|e| {
+            e.kind == Kind::FeatureSteered
+                && e.feature.as_deref() == Some(feature)
+                && !delivered.contains(&e.seq)
+        })
+        .filter_map(|e| Some((e.seq, e.data["message"].as_str()?.to_owned())))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -935,6 +934,49 @@ mod tests {
             forge,
         };
         f(&mut ex);
+    }
+
+    #[test]
+    fn each_steering_message_is_delivered_once_and_only_to_its_feature() {
+        let ev = |seq: u64, kind: Kind, feature: &str, data: serde_json::Value| {
+            let mut e = Event::new(kind).feature(feature).data(data);
+            e.seq = seq;
+            e
+        };
+        let mut events = vec![
+            ev(
+                1,
+                Kind::FeatureSteered,
+                "F1",
+                json!({ "message": "use tabs" }),
+            ),
+            ev(
+                2,
+                Kind::FeatureSteered,
+                "F2",
+                json!({ "message": "not for F1" }),
+            ),
+            ev(
+                3,
+                Kind::FeatureSteered,
+                "F1",
+                json!({ "message": "and spaces" }),
+            ),
+        ];
+        assert_eq!(
+            undelivered_steering(&events, "F1"),
+            [(1, "use tabs".to_owned()), (3, "and spaces".to_owned())]
+        );
+        events.push(ev(
+            4,
+            Kind::FeatureSteerDelivered,
+            "F1",
+            json!({ "seqs": [1] }),
+        ));
+        assert_eq!(
+            undelivered_steering(&events, "F1"),
+            [(3, "and spaces".to_owned())]
+        );
     }
 
     #[test]
