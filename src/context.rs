@@ -3,7 +3,7 @@
 //! defined here, below every module that acts with it (pulse execution, both forges'
 //! executors, validation, the orchestrator, validators), so none of them imports another's.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Child;
 
 use crate::config::Config;
@@ -90,7 +90,7 @@ impl Exec<'_> {
         let scratch = self.layout.scratch();
         for e in std::fs::read_dir(&scratch).into_iter().flatten().flatten() {
             if e.file_name().to_string_lossy().starts_with(prefix) {
-                self.remove_worktree(&e.path());
+                self.ws.repo.remove_worktree(&e.path());
             }
         }
         let _ = self.ws.repo.worktree(&["prune"]);
@@ -108,14 +108,5 @@ impl Exec<'_> {
             .repo
             .worktree(&["add", "--quiet", "--detach", &wt.to_string_lossy(), commit])?;
         Ok(wt)
-    }
-
-    /// Removes a worktree and whatever is left of its directory.
-    pub fn remove_worktree(&self, wt: &Path) {
-        let _ = self
-            .ws
-            .repo
-            .worktree(&["remove", "--force", &wt.to_string_lossy()]);
-        let _ = std::fs::remove_dir_all(wt);
     }
 }

@@ -131,7 +131,7 @@ fn turn_claimed(cx: &mut Exec, head: &crate::store::Head) -> Result<()> {
     if !commits.trim().is_empty() {
         discarded.push(format!("{} commit(s)", commits.lines().count()));
     }
-    cx.remove_worktree(&wt);
+    cx.ws.repo.remove_worktree(&wt);
     let answer = std::fs::read_to_string(&handoff_file)
         .ok()
         .filter(|t| !t.trim().is_empty())

@@ -175,10 +175,7 @@ fn tidy(ws: &Workspace, layout: &Layout, store: &Store) {
             continue;
         };
         if pid == me || !crate::store::lock::pid_alive(pid) {
-            let _ = ws
-                .repo
-                .worktree(&["remove", "--force", &e.path().to_string_lossy()]);
-            let _ = std::fs::remove_dir_all(e.path());
+            ws.repo.remove_worktree(&e.path());
         }
     }
     let Ok(Some(head)) = store.head() else { return };

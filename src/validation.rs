@@ -123,7 +123,7 @@ fn validate_claimed(cx: &mut Exec, milestone: &str, head: &crate::store::Head) -
     } else {
         (Vec::new(), None)
     };
-    cx.remove_worktree(&wt);
+    cx.ws.repo.remove_worktree(&wt);
     crate::fault!("validate.after_validators");
     let passed = commands_passed
         && validator_error.is_none()

@@ -260,7 +260,7 @@ pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
         claim.since.as_nanosecond()
     ));
     let result = merge_claimed(cx, &head, feature, &milestone, &checks, &wt);
-    cx.remove_worktree(&wt);
+    cx.ws.repo.remove_worktree(&wt);
     match result {
         Ok(Merged::Yes) => {
             // The worker's worktree and the branch have served their purpose.

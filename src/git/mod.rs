@@ -121,6 +121,14 @@ impl Repo {
         }
     }
 
+    /// Removes the worktree at `wt` and whatever is left of its directory (a scratch worktree
+    /// of a claim, or one a dead process left half made). Failures are ignored: what remains
+    /// is tidied again later.
+    pub fn remove_worktree(&self, wt: &Path) {
+        let _ = self.worktree(&["remove", "--force", &wt.to_string_lossy()]);
+        let _ = std::fs::remove_dir_all(wt);
+    }
+
     /// `git worktree …` under a per-repository lock: concurrent `add`, `remove` and `prune`
     /// from parallel workers otherwise race on `.git/worktrees/` (a prune can delete the
     /// directory another process is creating).
