@@ -40,6 +40,15 @@ pub fn pid_alive(pid: u32) -> bool {
     r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
+/// The lock file at `path` opened for locking, when it exists (never created here).
+fn open_existing(path: &Path) -> Option<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .ok()
+}
+
 /// Tries to take an exclusive `flock` without waiting.
 fn try_flock(file: &std::fs::File) -> bool {
     use std::os::fd::AsRawFd;
@@ -133,24 +142,13 @@ impl RunLock {
 
     /// Whether some process holds the lock at `path` now.
     pub fn held(path: &Path) -> bool {
-        let Ok(file) = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-        else {
-            return false;
-        };
-        !try_flock(&file)
+        open_existing(path).is_some_and(|file| !try_flock(&file))
     }
 
     /// Clears the holder named in a lock nobody holds (what a killed run left). Returns
     /// whether there was one.
     pub fn clear_stale(path: &Path) -> bool {
-        let Ok(file) = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-        else {
+        let Some(file) = open_existing(path) else {
             return false;
         };
         if !try_flock(&file) || RunLock::holder(path).is_none() {
