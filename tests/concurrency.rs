@@ -11,10 +11,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{OK_WORKER, TestRepo, W_PROFILE, count};
-
-const VALIDATOR: &str = r#"echo '{"verdict":"pass","recommendation":"accept","findings":[]}' > "$GIT_MISSION_REPORT_FILE"
-"#;
+use common::{OK_WORKER, TestRepo, count};
 
 const MILESTONES: &str = "  - id: M1\n    title: One\n    validation: {commands: [\"test -f out-F1.txt\", \"test -f out-F4.txt\"], scrutiny: true, assertions: [VC1]}\n    features:\n      - {id: F1, title: a, description: x, checks: [\"test -f out-F1.txt\"]}\n      - {id: F2, title: b, description: x}\n      - {id: F3, title: c, depends_on: [F1], description: x}\n      - {id: F4, title: d, description: x}\n  - id: M2\n    title: Two\n    validation: {commands: [\"test -f out-F8.txt\"], scrutiny: true, assertions: [VC1]}\n    features:\n      - {id: F5, title: e, description: x}\n      - {id: F6, title: f, description: x}\n      - {id: F7, title: g, depends_on: [F5, F6], description: x}\n      - {id: F8, title: h, description: x}\n";
 
@@ -22,24 +19,12 @@ const FEATURES: [&str; 8] = ["F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8"];
 
 fn mission() -> TestRepo {
     let repo = TestRepo::new();
-    repo.write("scripts/v.sh", VALIDATOR);
     repo.mission(
         OK_WORKER,
         "land: none\nchecks: [\"true\"]\nlimits: {max_parallel_workers: 4, worker_timeout: 60s}\n",
         MILESTONES,
     );
-    let text = repo.read("todo/missions/m-mission.md").replacen(
-        W_PROFILE,
-        &format!("{W_PROFILE}  v: {{agent: exec, command: [sh, scripts/v.sh]}}\n"),
-        1,
-    );
-    let text = text.replacen(
-        "agents: {worker: w}",
-        "agents: {worker: w, validator: v}",
-        1,
-    );
-    repo.write("todo/missions/m-mission.md", &text);
-    repo.commit_all("the validator");
+    repo.add_passing_validator();
     repo
 }
 

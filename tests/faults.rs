@@ -12,33 +12,18 @@
 
 mod common;
 
-use common::{OK_WORKER, TestRepo, W_PROFILE, count};
-
-const VALIDATOR: &str = r#"echo '{"verdict":"pass","recommendation":"accept","findings":[]}' > "$GIT_MISSION_REPORT_FILE"
-"#;
+use common::{OK_WORKER, TestRepo, count};
 
 const FEATURES: [&str; 3] = ["F1", "F2", "F3"];
 
 fn mission() -> TestRepo {
     let repo = TestRepo::new();
-    repo.write("scripts/v.sh", VALIDATOR);
     repo.mission(
         OK_WORKER,
         "land: auto\nchecks: [\"true\"]\nlimits: {max_parallel_workers: 2, worker_timeout: 60s}\n",
         "  - id: M1\n    title: One\n    validation: {commands: [\"test -f out-F3.txt\"], scrutiny: true, assertions: [VC1]}\n    features:\n      - {id: F1, title: a, description: x}\n      - {id: F2, title: b, description: x}\n      - {id: F3, title: c, depends_on: [F1], description: x, checks: [\"test -f out-F1.txt\"]}\n",
     );
-    let text = repo.read("todo/missions/m-mission.md").replacen(
-        W_PROFILE,
-        &format!("{W_PROFILE}  v: {{agent: exec, command: [sh, scripts/v.sh]}}\n"),
-        1,
-    );
-    let text = text.replacen(
-        "agents: {worker: w}",
-        "agents: {worker: w, validator: v}",
-        1,
-    );
-    repo.write("todo/missions/m-mission.md", &text);
-    repo.commit_all("the validator");
+    repo.add_passing_validator();
     repo
 }
 

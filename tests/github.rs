@@ -86,6 +86,16 @@ impl Gh {
         panic!("never reached: {what}");
     }
 
+    /// The prompt of `feature`'s attempt `attempt` on this machine, if that run exists.
+    fn prompt(&self, feature: &str, attempt: u32) -> Option<String> {
+        let tag = format!("-{feature}-{attempt}-");
+        std::fs::read_dir(self.repo.runs_dir("m"))
+            .ok()?
+            .flatten()
+            .filter(|d| d.file_name().to_string_lossy().contains(&tag))
+            .find_map(|d| std::fs::read_to_string(d.path().join("prompt.md")).ok())
+    }
+
     fn bare_show(&self, spec: &str) -> Option<String> {
         let out = std::process::Command::new("git")
             .arg("--git-dir")
@@ -1782,12 +1792,7 @@ fn changes_requested_come_back_as_a_rework_run_and_then_merge() {
         "same PR"
     );
     // The rework's prompt carries the review and its inline comment with path, line and hunk.
-    let prompt = std::fs::read_dir(g.repo.runs_dir("m"))
-        .expect("runs")
-        .flatten()
-        .filter(|d| d.file_name().to_string_lossy().contains("-F1-2-"))
-        .find_map(|d| std::fs::read_to_string(d.path().join("prompt.md")).ok())
-        .expect("the rework's prompt");
+    let prompt = g.prompt("F1", 2).expect("the rework's prompt");
     for part in [
         "Review feedback to address (round 1",
         "@carol requested changes",
@@ -1860,12 +1865,7 @@ fn failing_checks_bring_their_name_summary_and_log_to_the_next_attempt() {
             .count()
             == 2
     });
-    let prompt = std::fs::read_dir(g.repo.runs_dir("m"))
-        .expect("runs")
-        .flatten()
-        .filter(|d| d.file_name().to_string_lossy().contains("-F1-2-"))
-        .find_map(|d| std::fs::read_to_string(d.path().join("prompt.md")).ok())
-        .expect("the second attempt's prompt");
+    let prompt = g.prompt("F1", 2).expect("the second attempt's prompt");
     for part in [
         "check `ci/test` (failure): 2 tests failed",
         "test_settings and test_storage failed",
@@ -1906,12 +1906,7 @@ fn unresolved_review_threads_bring_a_rework_when_configured() {
     g.pulse_until("carol asked to review again", |g| {
         g.emu.requested_reviewers(pr).contains(&"carol".to_owned())
     });
-    let prompt = std::fs::read_dir(g.repo.runs_dir("m"))
-        .expect("runs")
-        .flatten()
-        .filter(|d| d.file_name().to_string_lossy().contains("-F1-2-"))
-        .find_map(|d| std::fs::read_to_string(d.path().join("prompt.md")).ok())
-        .expect("the rework's prompt");
+    let prompt = g.prompt("F1", 2).expect("the rework's prompt");
     for part in [
         "@carol left an unresolved review thread",
         "`out-F1.txt:1`: Name the feature in words here.",

@@ -259,6 +259,27 @@ impl TestRepo {
         self.commit_all("plan and approve m");
     }
 
+    /// Gives the approved mission `m` a validator agent (profile `v`, a script that always
+    /// passes), committed.
+    pub fn add_passing_validator(&self) {
+        self.write(
+            "scripts/v.sh",
+            "echo '{\"verdict\":\"pass\",\"recommendation\":\"accept\",\"findings\":[]}' > \"$GIT_MISSION_REPORT_FILE\"\n",
+        );
+        let text = self.read(&mission_path("m")).replacen(
+            W_PROFILE,
+            &format!("{W_PROFILE}  v: {{agent: exec, command: [sh, scripts/v.sh]}}\n"),
+            1,
+        );
+        let text = text.replacen(
+            "agents: {worker: w}",
+            "agents: {worker: w, validator: v}",
+            1,
+        );
+        self.write(&mission_path("m"), &text);
+        self.commit_all("the validator");
+    }
+
     /// Runs `git-mission` with a deadline: a hung supervisor fails the test instead of hanging it.
     pub fn run_deadline(&self, args: &[&str], env: &[(&str, &str)], secs: u64) -> Output {
         let mut cmd = self.command(args, env);
