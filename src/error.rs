@@ -26,31 +26,25 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("`git {args}` failed: {message}")]
-    Git { args: String, message: String },
+    /// Git access failed (`crate::git`).
+    #[error(transparent)]
+    Git(#[from] crate::git::error::Error),
     /// A program could not be started: not installed, not executable (exit 1).
     #[error("cannot start {program:?}: {source}")]
     Spawn {
         program: String,
         source: std::io::Error,
     },
-    /// GitHub did not answer, or answered with an error: the pulse stops planning (a missing
-    /// answer is never "no PR") and the next pulse observes again (exit 1).
-    #[error("GitHub: {message}")]
-    Forge {
-        message: String,
-        /// The HTTP status GitHub answered with; `None` when there was no answer (a network
-        /// error, a refused `git push`).
-        status: Option<u16>,
-    },
-    /// A push with a lease found the branch moved by another writer since it was fetched:
-    /// nothing was changed there (exit 1; the next pulse re-reads it).
-    #[error("{branch} changed on {remote} since it was fetched")]
-    LeaseLost { branch: String, remote: String },
-    /// Other writers kept the state busy (lost races, a held ref lock) past the retries: nothing
-    /// was changed; trying again later is right (exit 1; `run` pulses again).
-    #[error("{message}")]
-    Busy { message: String },
+    /// GitHub did not answer, answered with an error, or its remote refused a push
+    /// (`crate::forge::github`): the pulse stops planning (a missing answer is never "no PR")
+    /// and the next pulse observes again (exit 1).
+    #[error(transparent)]
+    GitHub(#[from] crate::forge::github::error::Error),
+    /// Other writers kept the mission state busy (lost races, a held ref lock) past the
+    /// retries (`crate::store`): nothing was changed; trying again later is right (exit 1;
+    /// `run` pulses again).
+    #[error(transparent)]
+    Store(#[from] crate::store::error::Error),
     /// Something that should not happen: a bug (exit 255).
     #[error("{0}")]
     Internal(String),
@@ -132,5 +126,38 @@ mod tests {
             s = x.source();
         }
         assert_eq!(chain, ["object 1234 is missing", "disk on fire"]);
+    }
+
+    #[test]
+    fn module_errors_are_carried_with_their_sources() {
+        let git = crate::git::Error::Command {
+            args: "push --porcelain origin x".into(),
+            message: "Connection refused".into(),
+        };
+        let e: Error = crate::forge::github::GitHubError::Remote {
+            remote: "origin".into(),
+            source: git,
+        }
+        .into();
+        assert!(matches!(e, Error::GitHub(_)));
+        assert_eq!(
+            e.to_string(),
+            "GitHub: the remote origin could not be reached"
+        );
+        let cause = std::error::Error::source(&e).expect("the git error");
+        assert_eq!(
+            cause.to_string(),
+            "`git push --porcelain origin x` failed: Connection refused"
+        );
+        let e: Error = crate::store::StoreError::LostRaces {
+            branch: "mission/m".into(),
+            lost: 8,
+            publishing: true,
+        }
+        .into();
+        assert_eq!(
+            e.to_string(),
+            "gave up after 8 lost races publishing mission/m: other supervisors keep changing it"
+        );
     }
 }

@@ -247,9 +247,7 @@ pub fn run(
                 r
             }
             // GitHub trouble is transient for a supervisor: the next pulse observes again.
-            Err(e @ (Error::Forge { .. } | Error::Busy { .. } | Error::LeaseLost { .. }))
-                if forge_errors < 30 =>
-            {
+            Err(e @ (Error::GitHub(_) | Error::Store(_))) if forge_errors < 30 => {
                 forge_errors += 1;
                 tracing::warn!("{e}; pulsing again");
                 std::thread::sleep(poll.max(Duration::from_millis(100)));

@@ -143,38 +143,7 @@ fn validate_claimed(cx: &mut Exec, milestone: &str, head: &crate::store::Head) -
     } else {
         cx.git_state()
     };
-    let details: String = results
-        .iter()
-        .filter(|r| r.code != Some(0) || r.timed_out)
-        .map(|r| {
-            let code = r.code.map_or("by a signal".to_owned(), |c| c.to_string());
-            format!(
-                "$ {}\n(exit {code}{})\n{}",
-                r.command,
-                if r.timed_out { ", timed out" } else { "" },
-                r.tail
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n\n");
-    let mut details = details;
-    if let Some(e) = &validator_error {
-        details.push_str(&format!("\n{e}"));
-    }
-    for v in &validators {
-        if let Some(f) = &v.failure {
-            details.push_str(&format!("\n{f} (run {}):", v.run));
-            for finding in v.report.iter().flat_map(|r| r.findings.iter()) {
-                details.push_str(&format!(
-                    "\n- [{}:{:?}] {} — {}",
-                    finding.id,
-                    finding.severity,
-                    finding.evidence,
-                    finding.suggested_fix.as_deref().unwrap_or("")
-                ));
-            }
-        }
-    }
+    let details = failure_details(&results, validator_error.as_deref(), &validators);
     let validator_runs: Vec<String> = validators.iter().map(|v| v.run.clone()).collect();
     cx.store.mutate(&format!("{milestone}: validation {}", if passed { "passed" } else { "failed" }), |tx| {
         let Some(mi) = tx.mission.milestones.iter().position(|m| m.id == milestone) else { return Ok(false) };
@@ -184,17 +153,7 @@ fn validate_claimed(cx: &mut Exec, milestone: &str, head: &crate::store::Head) -
         let attempt = tx.mission.milestones[mi].failures + 1;
         let path = format!("{}/{}/runs/{run}.md", crate::workspace::MISSIONS_DIR, tx.mission.id);
         tx.files.push((path, report.clone().into_bytes()));
-        for v in &validators {
-            let path = format!("{}/{}/runs/{}.md", crate::workspace::MISSIONS_DIR, tx.mission.id, v.run);
-            tx.files.push((path, validator_document(milestone, v).into_bytes()));
-            tx.mission.spent.add_run(v.usage.usd, v.usage.total_tokens(), v.wall_ms);
-            let verdict = v.report.as_ref().map(|r| r.verdict);
-            let findings = v.report.as_ref().map_or(0, |r| r.findings.len());
-            tx.event(Event::new(Kind::RunFinished).milestone(milestone).run(&v.run, attempt).data(json!({
-                "role": "validator", "mode": v.mode, "verdict": verdict, "findings": findings, "failure": v.failure,
-                "tokens": v.usage.total_tokens(), "usd": v.usage.usd, "usd_estimated": v.usage.usd_estimated, "wall_ms": v.wall_ms,
-            })));
-        }
+        record_validators(tx, milestone, attempt, &validators);
         let summary: Vec<_> = results.iter().map(|r| json!({ "command": r.command, "exit_code": r.code, "timed_out": r.timed_out })).collect();
         let m = &mut tx.mission.milestones[mi];
         if passed {
@@ -224,6 +183,74 @@ fn validate_claimed(cx: &mut Exec, milestone: &str, head: &crate::store::Head) -
         Ok(true)
     })?;
     Ok(())
+}
+/// What failed, for the recovery packet: each failing command with its exit and output tail,
+/// the validator that could not run, and each validator's failure with its findings.
+fn failure_details(
+    results: &[CommandResult],
+    validator_error: Option<&str>,
+    validators: &[crate::validator::Outcome],
+) -> String {
+    let mut details = results
+        .iter()
+        .filter(|r| r.code != Some(0) || r.timed_out)
+        .map(|r| {
+            let code = r.code.map_or("by a signal".to_owned(), |c| c.to_string());
+            format!(
+                "$ {}\n(exit {code}{})\n{}",
+                r.command,
+                if r.timed_out { ", timed out" } else { "" },
+                r.tail
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    if let Some(e) = validator_error {
+        details.push_str(&format!("\n{e}"));
+    }
+    for v in validators {
+        if let Some(f) = &v.failure {
+            details.push_str(&format!("\n{f} (run {}):", v.run));
+            for finding in v.report.iter().flat_map(|r| r.findings.iter()) {
+                details.push_str(&format!(
+                    "\n- [{}:{:?}] {} — {}",
+                    finding.id,
+                    finding.severity,
+                    finding.evidence,
+                    finding.suggested_fix.as_deref().unwrap_or("")
+                ));
+            }
+        }
+    }
+    details
+}
+
+/// In the validation's commit: each validator run's document, spending and `run.finished`.
+fn record_validators(
+    tx: &mut crate::store::Tx,
+    milestone: &str,
+    attempt: u32,
+    validators: &[crate::validator::Outcome],
+) {
+    for v in validators {
+        let path = format!(
+            "{}/{}/runs/{}.md",
+            crate::workspace::MISSIONS_DIR,
+            tx.mission.id,
+            v.run
+        );
+        tx.files
+            .push((path, validator_document(milestone, v).into_bytes()));
+        tx.mission
+            .spent
+            .add_run(v.usage.usd, v.usage.total_tokens(), v.wall_ms);
+        let verdict = v.report.as_ref().map(|r| r.verdict);
+        let findings = v.report.as_ref().map_or(0, |r| r.findings.len());
+        tx.event(Event::new(Kind::RunFinished).milestone(milestone).run(&v.run, attempt).data(json!({
+            "role": "validator", "mode": v.mode, "verdict": verdict, "findings": findings, "failure": v.failure,
+            "tokens": v.usage.total_tokens(), "usd": v.usage.usd, "usd_estimated": v.usage.usd_estimated, "wall_ms": v.wall_ms,
+        })));
+    }
 }
 
 /// The milestone's validation commands, each in the scratch worktree `wt`, output kept in

@@ -36,7 +36,7 @@ pub fn commit_env(repo: &Repo) -> Vec<(String, String)> {
 
 /// Runs git in `dir` with the commit identity fallback.
 fn git_in(dir: &Path, env: &[(String, String)], args: &[&str]) -> Result<String> {
-    git::git_env(dir, env, args)
+    Ok(git::git_env(dir, env, args)?)
 }
 
 /// Creates (or reuses) the feature's worktree on its branch. Returns its path. A worktree of

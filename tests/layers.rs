@@ -16,6 +16,9 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "action.rs",
             "error.rs",
+            "git/error.rs",
+            "store/error.rs",
+            "forge/github/error.rs",
             "env.rs",
             "fsutil.rs",
             "faults.rs",

@@ -182,10 +182,11 @@ fn approve_route(
     let handled = if payload["issue"]["pull_request"].is_object() {
         let r = gh.get(&gh.repo_path(&format!("/pulls/{}", obs.on)))?;
         if r.status != 200 {
-            return Err(Error::Forge {
-                message: format!("get pull request #{}: {}", obs.on, r.message()),
-                status: Some(r.status),
-            });
+            return Err(crate::forge::github::GitHubError::api(
+                format!("get pull request #{}: {}", obs.on, r.message()),
+                Some(r.status),
+            )
+            .into());
         }
         if r.body["head"]["ref"]
             .as_str()
@@ -249,10 +250,11 @@ fn already_answered(
         return Ok(false);
     }
     if !r.ok() {
-        return Err(Error::Forge {
-            message: format!("list comments: {}", r.message()),
-            status: Some(r.status),
-        });
+        return Err(crate::forge::github::GitHubError::api(
+            format!("list comments: {}", r.message()),
+            Some(r.status),
+        )
+        .into());
     }
     let mark = reply_marker(obs.id);
     Ok(r.body

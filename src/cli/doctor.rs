@@ -28,55 +28,107 @@ struct Finding {
 
 pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
     let ws = cx.workspace()?;
-    let mut out: Vec<Finding> = Vec::new();
     let ov = cx.overrides();
-    let mut checked = std::collections::BTreeMap::new();
+    let mut checks = Checks {
+        fix: a.fix,
+        found: Vec::new(),
+        agents: std::collections::BTreeMap::new(),
+    };
     for id in ws.list_ids()? {
-        let mut add = |kind: &'static str, message: String, fixed: bool| {
-            out.push(Finding {
-                mission: id.clone(),
-                kind,
-                message,
-                fixed,
-            })
-        };
-        let store = Store::new(&ws.repo, &id);
+        checks.mission(cx, &ws, &id, &ov)?;
+    }
+    report(cx, &checks, a.fix);
+    let problems = checks.found.iter().filter(|f| !f.fixed).count();
+    Ok(if problems == 0 { exit::OK } else { exit::USER })
+}
+
+/// What doctor has found so far, over every mission.
+struct Checks {
+    fix: bool,
+    found: Vec<Finding>,
+    /// Each agent CLI is started once per doctor run, whatever the number of missions using it.
+    agents: std::collections::BTreeMap<String, Result<AgentReport, String>>,
+}
+
+impl Checks {
+    fn add(&mut self, id: &str, kind: &'static str, message: String, fixed: bool) {
+        self.found.push(Finding {
+            mission: id.to_owned(),
+            kind,
+            message,
+            fixed,
+        });
+    }
+
+    /// Every check of one mission; one that cannot be read is itself the finding.
+    fn mission(
+        &mut self,
+        cx: &Ctx,
+        ws: &crate::workspace::Workspace,
+        id: &str,
+        ov: &crate::config::Overrides,
+    ) -> Result<()> {
+        let store = Store::new(&ws.repo, id);
         let head = match store.head() {
             Ok(h) => h,
             Err(e) => {
-                add(
-                    "corrupt",
-                    format!("the integration branch cannot be read: {e}"),
-                    false,
-                );
-                continue;
+                let why = format!("the integration branch cannot be read: {e}");
+                self.add(id, "corrupt", why, false);
+                return Ok(());
             }
         };
-        let mission = match (&head, ws.load(&id, false)) {
+        let mission = match (&head, ws.load(id, false)) {
             (Some(h), _) => h.mission().clone(),
             (None, Ok(l)) => l.doc.mission,
             (None, Err(e)) => {
-                add("corrupt", e.to_string(), false);
-                continue;
+                self.add(id, "corrupt", e.to_string(), false);
+                return Ok(());
             }
         };
-        let layout = cx.layout(&ws, &id)?;
-        // Run lock.
+        let layout = cx.layout(ws, id)?;
+        self.run_lock(id, ws, &layout);
+        self.worktrees(id, ws, &layout, &mission);
+        self.branches(id, ws, &mission)?;
+        self.leftover_logins(id, &layout);
+        if !matches!(
+            mission.status,
+            MissionStatus::Completed | MissionStatus::Cancelled
+        ) && let Ok(config) =
+            crate::config::Config::load(&ws.repo, Some((&mission, store.file.as_str())), ov)
+        {
+            self.agents_of(id, &config, &mission, &ws.repo);
+        }
+        Ok(())
+    }
+
+    /// A run lock left by a process of this host that died without releasing it.
+    fn run_lock(
+        &mut self,
+        id: &str,
+        ws: &crate::workspace::Workspace,
+        layout: &crate::runs::Layout,
+    ) {
         if let Some(h) = RunLock::holder(&layout.lock())
             && h.host == ws.repo.env().host
             && !RunLock::held(&layout.lock())
         {
-            let fixed = a.fix && RunLock::clear_stale(&layout.lock());
-            add(
-                "stale-lock",
-                format!(
-                    "the run lock names pid {}, which died without releasing it (harmless: the next run takes it)",
-                    h.pid
-                ),
-                fixed,
+            let fixed = self.fix && RunLock::clear_stale(&layout.lock());
+            let why = format!(
+                "the run lock names pid {}, which died without releasing it (harmless: the next run takes it)",
+                h.pid
             );
+            self.add(id, "stale-lock", why, fixed);
         }
-        // Worktrees of features that are finished or unknown.
+    }
+
+    /// Worktrees of features that are finished or unknown; `--fix` removes the clean ones.
+    fn worktrees(
+        &mut self,
+        id: &str,
+        ws: &crate::workspace::Workspace,
+        layout: &crate::runs::Layout,
+        mission: &crate::mission::Mission,
+    ) {
         for rd in layout
             .worktree_dirs()
             .iter()
@@ -100,7 +152,7 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
                 let dirty = crate::git::git(&path, &["status", "--porcelain"])
                     .map(|s| !s.trim().is_empty())
                     .unwrap_or(false);
-                let fixed = a.fix
+                let fixed = self.fix
                     && !dirty
                     && ws
                         .repo
@@ -111,111 +163,115 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
                 } else {
                     ""
                 };
-                add(
-                    "orphan-worktree",
-                    format!(
-                        "worktree {} belongs to no unfinished feature{why}",
-                        path.display()
-                    ),
-                    fixed,
+                let message = format!(
+                    "worktree {} belongs to no unfinished feature{why}",
+                    path.display()
                 );
+                self.add(id, "orphan-worktree", message, fixed);
             }
         }
-        // Feature branches of finished features (kept: they may hold work).
-        for b in ws
-            .repo
-            .branches_under("mission/")?
-            .into_iter()
-            .filter(|b| b.starts_with(&format!("mission/{id}.")))
-        {
-            let fid = &b[format!("mission/{id}.").len()..];
+    }
+
+    /// Feature branches of finished features: reported, never deleted (they may hold work).
+    fn branches(
+        &mut self,
+        id: &str,
+        ws: &crate::workspace::Workspace,
+        mission: &crate::mission::Mission,
+    ) -> Result<()> {
+        let prefix = format!("mission/{id}.");
+        for b in ws.repo.branches_under("mission/")? {
+            let Some(fid) = b.strip_prefix(&prefix) else {
+                continue;
+            };
             let finished = mission.feature(fid).is_none_or(|(_, f)| {
                 matches!(f.status, FeatureStatus::Merged | FeatureStatus::Skipped)
             });
             if finished {
-                add(
-                    "orphan-branch",
-                    format!(
-                        "branch {b} belongs to no unfinished feature; delete it with `git branch -D {b}` once you have checked it"
-                    ),
-                    false,
+                let message = format!(
+                    "branch {b} belongs to no unfinished feature; delete it with `git branch -D {b}` once you have checked it"
                 );
+                self.add(id, "orphan-branch", message, false);
             }
         }
-        // Copies of a login left by a run that was killed before it could remove them.
+        Ok(())
+    }
+
+    /// Copies of a login left by a run that was killed before it could remove them.
+    fn leftover_logins(&mut self, id: &str, layout: &crate::runs::Layout) {
         for (meta, state) in layout.list() {
-            if state == crate::runs::RunState::Exited || state == crate::runs::RunState::Lost {
-                let dir = layout.run(&meta.run);
-                let left = crate::agents::home::leftovers(&dir);
-                if !left.is_empty() {
-                    let fixed = a.fix && {
-                        crate::agents::home::unseed(&dir);
-                        crate::agents::home::leftovers(&dir).is_empty()
-                    };
-                    add(
-                        "leftover-credentials",
-                        format!(
-                            "run {} ended without removing {} copied login or settings file(s) from {}",
-                            meta.run,
-                            left.len(),
-                            dir.display()
-                        ),
-                        fixed,
-                    );
-                }
+            if state != crate::runs::RunState::Exited && state != crate::runs::RunState::Lost {
+                continue;
             }
-        }
-        // The agents this mission will start: installed, starting headless, with a login.
-        if matches!(
-            mission.status,
-            MissionStatus::Completed | MissionStatus::Cancelled
-        ) {
-            continue;
-        }
-        let Ok(config) =
-            crate::config::Config::load(&ws.repo, Some((&mission, store.file.as_str())), &ov)
-        else {
-            continue;
-        };
-        for role in crate::agents::roles_used(&config, &mission) {
-            if let Err((kind, message)) = check_agent(&config, role, &ws.repo, &mut checked) {
-                add(kind, message, false);
+            let dir = layout.run(&meta.run);
+            let left = crate::agents::home::leftovers(&dir);
+            if left.is_empty() {
+                continue;
             }
-        }
-    }
-    let problems = out.iter().filter(|f| !f.fixed).count();
-    if !cx.out.json {
-        for r in checked.values().flatten() {
-            let login = if r.credentials.is_empty() {
-                "no login needed".to_owned()
-            } else {
-                format!("login from {}", r.credentials.join(", "))
+            let fixed = self.fix && {
+                crate::agents::home::unseed(&dir);
+                crate::agents::home::leftovers(&dir).is_empty()
             };
-            cx.out
-                .data(&format!("agent {}: {} ({login})", r.agent, r.version));
+            let message = format!(
+                "run {} ended without removing {} copied login or settings file(s) from {}",
+                meta.run,
+                left.len(),
+                dir.display()
+            );
+            self.add(id, "leftover-credentials", message, fixed);
         }
     }
+
+    /// The agents this mission will start: installed, starting headless, with a login.
+    fn agents_of(
+        &mut self,
+        id: &str,
+        config: &crate::config::Config,
+        mission: &crate::mission::Mission,
+        repo: &crate::git::Repo,
+    ) {
+        for role in crate::agents::roles_used(config, mission) {
+            if let Err((kind, message)) = check_agent(config, role, repo, &mut self.agents) {
+                self.add(id, kind, message, false);
+            }
+        }
+    }
+}
+
+/// Prints the agents found and every finding (or JSON of the findings).
+fn report(cx: &Ctx, checks: &Checks, fix: bool) {
+    let out = &checks.found;
     if cx.out.json {
-        cx.out.json(&out);
-    } else if out.is_empty() {
-        cx.out.data("no problems found");
-    } else {
-        let mut o = String::new();
-        for f in &out {
-            o.push_str(&format!(
-                "{}: {}: {}{}\n",
-                f.mission,
-                f.kind,
-                f.message,
-                if f.fixed { " — fixed" } else { "" }
-            ));
-        }
-        cx.out.data(&o);
-        if problems > 0 && !a.fix {
-            cx.out.hint("`git mission doctor --fix` removes dead locks and clean orphan worktrees; the rest needs you");
-        }
+        cx.out.json(out);
+        return;
     }
-    Ok(if problems == 0 { exit::OK } else { exit::USER })
+    for r in checks.agents.values().flatten() {
+        let login = if r.credentials.is_empty() {
+            "no login needed".to_owned()
+        } else {
+            format!("login from {}", r.credentials.join(", "))
+        };
+        cx.out
+            .data(&format!("agent {}: {} ({login})", r.agent, r.version));
+    }
+    if out.is_empty() {
+        cx.out.data("no problems found");
+        return;
+    }
+    let mut o = String::new();
+    for f in out {
+        o.push_str(&format!(
+            "{}: {}: {}{}\n",
+            f.mission,
+            f.kind,
+            f.message,
+            if f.fixed { " — fixed" } else { "" }
+        ));
+    }
+    cx.out.data(&o);
+    if out.iter().any(|f| !f.fixed) && !fix {
+        cx.out.hint("`git mission doctor --fix` removes dead locks and clean orphan worktrees; the rest needs you");
+    }
 }
 
 /// What doctor found out about one agent CLI.

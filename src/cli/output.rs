@@ -116,10 +116,9 @@ impl Out {
                 #[serde(skip_serializing_if = "Option::is_none")]
                 diagnostics: Option<&'a [Diagnostic]>,
             }
-            let (hint, diagnostics) = match e {
-                Error::User { hint, .. } => (hint.as_deref(), None),
-                Error::Invalid { diagnostics, .. } => (None, Some(diagnostics.as_slice())),
-                _ => (None, None),
+            let diagnostics = match e {
+                Error::Invalid { diagnostics, .. } => Some(diagnostics.as_slice()),
+                _ => None,
             };
             self.json(&J {
                 error: e.to_string(),
@@ -158,28 +157,30 @@ impl Out {
     fn classify(e: &Error) -> (u8, Option<&str>) {
         match e {
             Error::User { hint, .. } => (exit::USER, hint.as_deref()),
-            Error::Invalid { .. } | Error::Io { .. } | Error::Git { .. } => (exit::USER, None),
+            Error::Git(g) if g.is_bug() => (exit::BUG, Some(BUG)),
+            Error::Git(g) => (exit::USER, g.hint()),
+            Error::Invalid { .. } | Error::Io { .. } => (exit::USER, None),
             Error::Spawn { .. } => (
                 exit::USER,
                 Some(
                     "install the program, or fix the command in the profile or mission file; it runs without a shell",
                 ),
             ),
-            Error::Busy { .. } | Error::LeaseLost { .. } => (
+            Error::Store(_)
+            | Error::GitHub(crate::forge::github::GitHubError::LeaseLost { .. }) => (
                 exit::USER,
                 Some("nothing was changed; run the command again"),
             ),
-            Error::Forge { .. } => (
+            Error::GitHub(_) => (
                 exit::USER,
                 Some("nothing was planned on partial information; the next pulse observes again"),
             ),
-            Error::Internal(_) | Error::Failed { .. } => (
-                exit::BUG,
-                Some("this is a bug in git-mission; please report it with the command you ran"),
-            ),
+            Error::Internal(_) | Error::Failed { .. } => (exit::BUG, Some(BUG)),
         }
     }
 }
+
+const BUG: &str = "this is a bug in git-mission; please report it with the command you ran";
 
 /// The chain of sources of `e` that its message does not already carry.
 fn causes(e: &Error) -> Vec<String> {

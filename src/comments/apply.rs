@@ -76,10 +76,11 @@ pub fn permission(gh: &GitHub, login: &str) -> Result<Access> {
             Ok(Access { permission, role })
         }
         404 => Ok(Access::none()),
-        _ => Err(Error::Forge {
-            message: format!("permission of {login}: {}", r.message()),
-            status: Some(r.status),
-        }),
+        _ => Err(crate::forge::github::GitHubError::api(
+            format!("permission of {login}: {}", r.message()),
+            Some(r.status),
+        )
+        .into()),
     }
 }
 
@@ -370,10 +371,11 @@ pub fn post_answer(gh: &GitHub, c: &CommentObs, h: &Handled) -> Result<Posted> {
             status: r.status,
             message: r.message(),
         }),
-        _ => Err(Error::Forge {
-            message: format!("reply to comment {}: {}", c.id, r.message()),
-            status: Some(r.status),
-        }),
+        _ => Err(crate::forge::github::GitHubError::api(
+            format!("reply to comment {}: {}", c.id, r.message()),
+            Some(r.status),
+        )
+        .into()),
     }
 }
 

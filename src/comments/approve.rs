@@ -138,10 +138,11 @@ fn approve(
     let n = c.on;
     let r = gh.get(&gh.repo_path(&format!("/pulls/{n}")))?;
     if r.status != 200 {
-        return Err(Error::Forge {
-            message: format!("get pull request #{n}: {}", r.message()),
-            status: Some(r.status),
-        });
+        return Err(crate::forge::github::GitHubError::api(
+            format!("get pull request #{n}: {}", r.message()),
+            Some(r.status),
+        )
+        .into());
     }
     let pr = &r.body;
     let full = format!("{}/{}", gh.ep.owner, gh.ep.name);
@@ -196,39 +197,63 @@ fn approve(
             ));
         }
     };
+    if let Some(why) = not_approvable(repo, ov, remote, &id, &file, &doc)? {
+        return refuse(why);
+    }
+    let commit = commit_approval(repo, &id, &doc, &file, c, head)?;
+    match remote.push_commit(root, &commit, branch, head) {
+        Ok(()) => Ok(approved(login, &id, branch, &commit)),
+        Err(Error::GitHub(crate::forge::github::GitHubError::LeaseLost { .. })) => refuse(format!(
+            "`{branch}` moved while the approval was being pushed. Nothing was changed; comment again to approve what it holds now."
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+/// Why the draft `doc` (mission `id`, at `file`) cannot be approved, if it cannot: approved
+/// already, not a draft, started, no milestones, or errors.
+fn not_approvable(
+    repo: &Repo,
+    ov: &Overrides,
+    remote: &Remote,
+    id: &str,
+    file: &str,
+    doc: &MissionDoc,
+) -> Result<Option<String>> {
+    let root = repo.root.as_path();
     let m = &doc.mission;
     if let Some(ap) = &m.approved {
-        return refuse(format!(
+        return Ok(Some(format!(
             "mission `{id}` is already approved (by {} at {}); merging this pull request starts it.",
             ap.by, ap.at
-        ));
+        )));
     }
     if m.status != MissionStatus::Draft {
-        return refuse(format!(
+        return Ok(Some(format!(
             "only a draft can be approved; mission `{id}` is {}. Nothing was changed.",
             m.status
-        ));
+        )));
     }
-    remote.fetch_mission(root, &id)?;
-    if remote.fetched(root, &integration_branch(&id))?.is_some() {
-        return refuse(format!(
+    remote.fetch_mission(root, id)?;
+    if remote.fetched(root, &integration_branch(id))?.is_some() {
+        return Ok(Some(format!(
             "mission `{id}` has already started (the branch `{}` exists). Nothing was changed.",
-            integration_branch(&id)
-        ));
+            integration_branch(id)
+        )));
     }
     if m.milestones.is_empty() {
-        return refuse(format!(
+        return Ok(Some(format!(
             "mission `{id}` has no milestones to approve; write the plan in `{file}` first. Nothing was changed."
-        ));
+        )));
     }
-    let config = Config::load(repo, Some((m, file.as_str())), ov)?;
-    let errors: Vec<String> = validate::validate(&doc, Some(&id), &config.profile_names())
+    let config = Config::load(repo, Some((m, file)), ov)?;
+    let errors: Vec<String> = validate::validate(doc, Some(id), &config.profile_names())
         .into_iter()
         .filter(|d| d.severity == Severity::Error)
         .map(|d| format!("- {file}:{}:{}: {}", d.line, d.column, d.message))
         .collect();
     if !errors.is_empty() {
-        return refuse(format!(
+        return Ok(Some(format!(
             "`{file}` has {} error{}, so it cannot be approved. Nothing was changed.\n\n{}\n\n`git mission validate {id}` shows them with hints.",
             errors.len(),
             if errors.len() == 1 { "" } else { "s" },
@@ -238,8 +263,24 @@ fn approve(
                 .cloned()
                 .collect::<Vec<_>>()
                 .join("\n")
-        ));
+        )));
     }
+    Ok(None)
+}
+
+/// Commits the approved mission file on top of `head` (not yet pushed), with the trailer
+/// that makes a redelivery of comment `c` find it.
+fn commit_approval(
+    repo: &Repo,
+    id: &str,
+    doc: &MissionDoc,
+    file: &str,
+    c: &CommentObs,
+    head: &str,
+) -> Result<String> {
+    let root = repo.root.as_path();
+    let (login, n) = (c.login.as_str(), c.on);
+    let m = &doc.mission;
     let (_, at) = git::identity(root)?;
     let mut new = m.clone();
     new.status = MissionStatus::Approved;
@@ -248,23 +289,16 @@ fn approve(
         at,
     });
     let (text, _) = doc.rewrite(&new);
-    let commit = crate::store::commit_file(
+    crate::store::commit_file(
         repo,
         head,
-        &file,
+        file,
         text.as_bytes(),
         &format!(
             "Approve mission {id}\n\nApproved by @{login} with `/mission approve` on pull request #{n}.\n\n{}\n",
             trailer(c.id)
         ),
-    )?;
-    match remote.push_commit(root, &commit, branch, head) {
-        Ok(()) => Ok(approved(login, &id, branch, &commit)),
-        Err(Error::LeaseLost { .. }) => refuse(format!(
-            "`{branch}` moved while the approval was being pushed. Nothing was changed; comment again to approve what it holds now."
-        )),
-        Err(e) => Err(e),
-    }
+    )
 }
 
 /// The one mission file a pull request adds or changes (between `base_ref` and `head`), or
@@ -327,7 +361,10 @@ fn file_at(root: &std::path::Path, commit: &str, path: &str) -> Result<Option<St
     if listed.trim() != path {
         return Ok(None);
     }
-    git::git(root, &["cat-file", "blob", &format!("{commit}:{path}")]).map(Some)
+    Ok(Some(git::git(
+        root,
+        &["cat-file", "blob", &format!("{commit}:{path}")],
+    )?))
 }
 
 #[cfg(test)]

@@ -46,10 +46,11 @@ pub fn merge_tree(
             .filter(|l| !l.is_empty())
             .map(str::to_owned)
             .collect())),
-        _ => Err(Error::Git {
+        _ => Err(crate::git::Error::Command {
             args: format!("merge-tree {ours} {theirs}"),
             message: out.stderr,
-        }),
+        }
+        .into()),
     }
 }
 
@@ -329,7 +330,6 @@ fn merge_claimed(
     checks: &[String],
     wt: &Path,
 ) -> Result<Merged> {
-    let root = cx.ws.repo.root.clone();
     let id = cx.store.id.clone();
     let branch = feature_branch(&id, feature);
     let branch_head = cx
@@ -348,38 +348,84 @@ fn merge_claimed(
         &branch_head,
     ])?;
     crate::fault!("merge.after_worktree");
-    let env = commit_env(&cx.ws.repo);
-    let head_hex = head.commit.to_string();
-    // Bring the feature up to date with the integration branch first, when the integration
-    // branch changed more than the mission's own state since the feature forked.
-    if needs_update(&root, &id, &head_hex, &branch)? {
-        let merged = git::git_raw(wt, &env, &["merge", "--no-edit", "--quiet", &head_hex])?;
-        if merged.code != Some(0) {
-            let files: Vec<String> = git::git(wt, &["diff", "--name-only", "--diff-filter=U"])?
-                .lines()
-                .map(str::to_owned)
-                .collect();
-            if files.is_empty() {
-                // Not a conflict: git failed for another reason.
-                return Err(Error::Git {
-                    args: format!("merge {head_hex}"),
-                    message: merged.stderr,
-                });
-            }
-            cx.store.mutate(&format!("{feature}: merge conflict"), |tx| {
-                let Some(f) = tx.mission.feature_mut(feature) else { return Ok(false) };
-                if f.status != FeatureStatus::Review {
-                    return Ok(false);
-                }
-                f.status = FeatureStatus::Pending;
-                tx.event(Event::new(Kind::FeatureConflict).milestone(milestone).feature(feature).data(json!({ "files": files, "failure": format!("merging the integration branch conflicts in {}", files.join(", ")) })));
-                Ok(true)
-            })?;
-            return Ok(Merged::Decided);
-        }
+    if !update_from_integration(cx, head, feature, milestone, wt)? {
+        return Ok(Merged::Decided);
     }
     crate::fault!("merge.before_checks");
-    // Checks run on the merged result.
+    if !run_checks(cx, feature, milestone, checks, wt)? {
+        return Ok(Merged::Decided);
+    }
+    crate::fault!("merge.after_checks");
+    let feature_head = git::git(wt, &["rev-parse", "HEAD"])?.trim().to_owned();
+    if feature_head != branch_head {
+        // Keep the update on the feature's branch (a later attempt starts from it), if the
+        // branch is still where this merge found it.
+        git::git(
+            &cx.ws.repo.root,
+            &[
+                "update-ref",
+                &format!("refs/heads/{branch}"),
+                &feature_head,
+                &branch_head,
+            ],
+        )?;
+    }
+    commit_merge(cx, head, feature, milestone, &branch, &feature_head)
+}
+
+/// Brings the feature up to date with the integration branch, when the integration branch
+/// changed more than the mission's own state since the feature forked. `false` when that
+/// conflicts: the feature went back to pending (recorded) and the merge is decided.
+fn update_from_integration(
+    cx: &mut Exec,
+    head: &crate::store::Head,
+    feature: &str,
+    milestone: &str,
+    wt: &Path,
+) -> Result<bool> {
+    let head_hex = head.commit.to_string();
+    let branch = feature_branch(&cx.store.id, feature);
+    if !needs_update(&cx.ws.repo.root, &cx.store.id, &head_hex, &branch)? {
+        return Ok(true);
+    }
+    let env = commit_env(&cx.ws.repo);
+    let merged = git::git_raw(wt, &env, &["merge", "--no-edit", "--quiet", &head_hex])?;
+    if merged.code == Some(0) {
+        return Ok(true);
+    }
+    let files: Vec<String> = git::git(wt, &["diff", "--name-only", "--diff-filter=U"])?
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    if files.is_empty() {
+        // Not a conflict: git failed for another reason.
+        return Err(crate::git::Error::Command {
+            args: format!("merge {head_hex}"),
+            message: merged.stderr,
+        }
+        .into());
+    }
+    cx.store.mutate(&format!("{feature}: merge conflict"), |tx| {
+        let Some(f) = tx.mission.feature_mut(feature) else { return Ok(false) };
+        if f.status != FeatureStatus::Review {
+            return Ok(false);
+        }
+        f.status = FeatureStatus::Pending;
+        tx.event(Event::new(Kind::FeatureConflict).milestone(milestone).feature(feature).data(json!({ "files": files, "failure": format!("merging the integration branch conflicts in {}", files.join(", ")) })));
+        Ok(true)
+    })?;
+    Ok(false)
+}
+
+/// Runs the merge checks on the merged result. `false` when one fails: the failure is
+/// recorded (a retry, or the feature failed past its attempts) and the merge is decided.
+fn run_checks(
+    cx: &mut Exec,
+    feature: &str,
+    milestone: &str,
+    checks: &[String],
+    wt: &Path,
+) -> Result<bool> {
     let timeout = cx.config.worker_timeout();
     let out_dir = cx.layout.root.join("checks").join(feature);
     std::fs::create_dir_all(&out_dir).map_err(Error::io(&out_dir))?;
@@ -390,54 +436,54 @@ fn merge_claimed(
             &|| false,
             cx.ws.repo.clock(),
         )?;
-        if !fin.success() {
-            let tail = format!(
-                "{}\n{}",
-                process::tail(&out, 20),
-                process::tail(&out.with_extension("err"), 20)
-            );
-            let limit = cx.config.worker_attempts();
-            cx.store
-                .mutate(&format!("{feature}: checks failed"), |tx| {
-                    let Some(f) = tx.mission.feature_mut(feature) else {
-                        return Ok(false);
-                    };
-                    let failure = format!(
-                        "check `{check}` failed (exit {:?}):\n{}",
-                        fin.code,
-                        tail.trim()
-                    );
-                    let Some(events) = super::checks_failed(
-                        f,
-                        limit,
-                        milestone,
-                        json!({ "check": check, "exit_code": fin.code, "failure": failure }),
-                    ) else {
-                        return Ok(false);
-                    };
-                    for e in events {
-                        tx.event(e);
-                    }
-                    Ok(true)
-                })?;
-            return Ok(Merged::Decided);
+        if fin.success() {
+            continue;
         }
+        let tail = format!(
+            "{}\n{}",
+            process::tail(&out, 20),
+            process::tail(&out.with_extension("err"), 20)
+        );
+        let limit = cx.config.worker_attempts();
+        cx.store
+            .mutate(&format!("{feature}: checks failed"), |tx| {
+                let Some(f) = tx.mission.feature_mut(feature) else {
+                    return Ok(false);
+                };
+                let failure = format!(
+                    "check `{check}` failed (exit {:?}):\n{}",
+                    fin.code,
+                    tail.trim()
+                );
+                let Some(events) = super::checks_failed(
+                    f,
+                    limit,
+                    milestone,
+                    json!({ "check": check, "exit_code": fin.code, "failure": failure }),
+                ) else {
+                    return Ok(false);
+                };
+                for e in events {
+                    tx.event(e);
+                }
+                Ok(true)
+            })?;
+        return Ok(false);
     }
-    crate::fault!("merge.after_checks");
-    let feature_head = git::git(wt, &["rev-parse", "HEAD"])?.trim().to_owned();
-    if feature_head != branch_head {
-        // Keep the update on the feature's branch (a later attempt starts from it), if the
-        // branch is still where this merge found it.
-        git::git(
-            &root,
-            &[
-                "update-ref",
-                &format!("refs/heads/{branch}"),
-                &feature_head,
-                &branch_head,
-            ],
-        )?;
-    }
+    Ok(true)
+}
+
+/// Commits the merged tree onto the integration branch, with the feature merged, in one state
+/// commit; released when the integration branch moved meanwhile and now conflicts.
+fn commit_merge(
+    cx: &mut Exec,
+    head: &crate::store::Head,
+    feature: &str,
+    milestone: &str,
+    branch: &str,
+    feature_head: &str,
+) -> Result<Merged> {
+    let root = cx.ws.repo.root.clone();
     let squash =
         cx.config.get_str("merge") != Some("merge") && cx.config.get_str("mode") != Some("poc");
     let title = head
@@ -451,7 +497,7 @@ fn merge_claimed(
         if f.status != FeatureStatus::Review {
             return Ok(false);
         }
-        let tree = match merge_tree(&root, &tx.head.commit.to_string(), &feature_head)? {
+        let tree = match merge_tree(&root, &tx.head.commit.to_string(), feature_head)? {
             Ok(t) => t,
             Err(files) => {
                 conflict = Some(files);
@@ -504,86 +550,20 @@ pub fn land(cx: &mut Exec) -> Result<()> {
     {
         return Ok(());
     }
-    // Claimed first: one supervisor lands.
-    let env = cx.ws.repo.env();
-    let claim = Claim::mine(env, std::time::Duration::from_secs(600));
-    let claimed = cx.store.mutate("mission: landing", |tx| {
-        if tx.has_event(|e| e.kind == Kind::MissionLanded)
-            || claims::land_claim(&tx.head.events).is_some_and(|c| c.live(env))
-        {
-            return Ok(false);
-        }
-        tx.event(Event::new(Kind::MissionLanding).data(claim.data()));
-        Ok(true)
-    })?;
-    if claimed.is_none() {
+    if !claim_land(cx)? {
         return Ok(());
     }
     crate::fault!("land.after_claim");
-    let env = commit_env(&cx.ws.repo);
-    let message = format!("Land mission {id}: {}", head.mission().title);
-    let checkout = checked_out_at(&root, &base)?;
-    let attempt = || -> Result<std::result::Result<String, String>> {
-        Ok(match &checkout {
-            Some(wt) => {
-                let dirty = !git::git(wt, &["status", "--porcelain"])?.trim().is_empty();
-                if dirty {
-                    Err(format!(
-                        "{base} is checked out at {} with uncommitted changes; land it by hand: git merge {integ}",
-                        wt.display()
-                    ))
-                } else if git::git_env(
-                    wt,
-                    &env,
-                    &["merge", "--no-ff", "--quiet", "-m", &message, &integ],
-                )
-                .is_ok()
-                {
-                    Ok(git::git(wt, &["rev-parse", "HEAD"])?.trim().to_owned())
-                } else {
-                    let _ = git::git(wt, &["merge", "--abort"]);
-                    Err(format!(
-                        "merging {integ} into {base} conflicts; land it by hand: git merge {integ}"
-                    ))
-                }
-            }
-            None => match merge_tree(&root, &base_head, &integ_head)? {
-                Ok(tree) => {
-                    let commit = git::git_env(
-                        &root,
-                        &env,
-                        &[
-                            "commit-tree",
-                            &tree,
-                            "-p",
-                            &base_head,
-                            "-p",
-                            &integ_head,
-                            "-m",
-                            &message,
-                        ],
-                    )?
-                    .trim()
-                    .to_owned();
-                    git::git(
-                        &root,
-                        &[
-                            "update-ref",
-                            &format!("refs/heads/{base}"),
-                            &commit,
-                            &base_head,
-                        ],
-                    )?;
-                    Ok(commit)
-                }
-                Err(files) => Err(format!(
-                    "merging {integ} into {base} conflicts in {}; land it by hand",
-                    files.join(", ")
-                )),
-            },
-        })
+    let to_land = ToLand {
+        root: &root,
+        base: &base,
+        base_head: &base_head,
+        integ: &integ,
+        integ_head: &integ_head,
+        message: format!("Land mission {id}: {}", head.mission().title),
+        env: commit_env(&cx.ws.repo),
     };
-    let attempted = attempt();
+    let attempted = to_land.merge();
     crate::fault!("land.after_merge");
     let result = match attempted {
         Ok(r) => r,
@@ -616,6 +596,89 @@ pub fn land(cx: &mut Exec) -> Result<()> {
         Ok(true)
     })?;
     Ok(())
+}
+
+/// Claims the land first, so one supervisor lands; `false` when it is landed or another
+/// live supervisor holds the claim.
+fn claim_land(cx: &mut Exec) -> Result<bool> {
+    let env = cx.ws.repo.env();
+    let claim = Claim::mine(env, std::time::Duration::from_secs(600));
+    let claimed = cx.store.mutate("mission: landing", |tx| {
+        if tx.has_event(|e| e.kind == Kind::MissionLanded)
+            || claims::land_claim(&tx.head.events).is_some_and(|c| c.live(env))
+        {
+            return Ok(false);
+        }
+        tx.event(Event::new(Kind::MissionLanding).data(claim.data()));
+        Ok(true)
+    })?;
+    Ok(claimed.is_some())
+}
+
+/// The integration branch about to be merged into the base branch.
+struct ToLand<'a> {
+    root: &'a Path,
+    base: &'a str,
+    base_head: &'a str,
+    integ: &'a str,
+    integ_head: &'a str,
+    message: String,
+    env: Vec<(String, String)>,
+}
+
+impl ToLand<'_> {
+    /// The merge commit now on the base branch, or why it could not be made (a conflict, a
+    /// dirty checkout of the base): then the user lands by hand.
+    fn merge(&self) -> Result<std::result::Result<String, String>> {
+        match checked_out_at(self.root, self.base)? {
+            Some(wt) => self.in_checkout(&wt),
+            None => self.without_checkout(),
+        }
+    }
+
+    /// The base branch is checked out: merge there, so its work tree follows.
+    fn in_checkout(&self, wt: &Path) -> Result<std::result::Result<String, String>> {
+        let (base, integ) = (self.base, self.integ);
+        let dirty = !git::git(wt, &["status", "--porcelain"])?.trim().is_empty();
+        if dirty {
+            return Ok(Err(format!(
+                "{base} is checked out at {} with uncommitted changes; land it by hand: git merge {integ}",
+                wt.display()
+            )));
+        }
+        let args = ["merge", "--no-ff", "--quiet", "-m", &self.message, integ];
+        if git::git_env(wt, &self.env, &args).is_ok() {
+            return Ok(Ok(git::git(wt, &["rev-parse", "HEAD"])?.trim().to_owned()));
+        }
+        let _ = git::git(wt, &["merge", "--abort"]);
+        Ok(Err(format!(
+            "merging {integ} into {base} conflicts; land it by hand: git merge {integ}"
+        )))
+    }
+
+    /// The base branch is not checked out: make the merge commit from trees and move the
+    /// branch only if it is still where it was read.
+    fn without_checkout(&self) -> Result<std::result::Result<String, String>> {
+        let (root, base, base_head) = (self.root, self.base, self.base_head);
+        let tree = match merge_tree(root, base_head, self.integ_head)? {
+            Ok(tree) => tree,
+            Err(files) => {
+                return Ok(Err(format!(
+                    "merging {} into {base} conflicts in {}; land it by hand",
+                    self.integ,
+                    files.join(", ")
+                )));
+            }
+        };
+        let parents = ["-p", base_head, "-p", self.integ_head];
+        let mut args = vec!["commit-tree", tree.as_str()];
+        args.extend(parents);
+        args.extend(["-m", &self.message]);
+        let commit = git::git_env(root, &self.env, &args)?.trim().to_owned();
+        let base_ref = format!("refs/heads/{base}");
+        git::git(root, &["update-ref", &base_ref, &commit, base_head])?;
+        Ok(Ok(commit))
+    }
 }
 
 /// The work tree where `branch` is checked out, if any.

@@ -4,7 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::error::{Context, Error, Result};
+pub mod error;
+pub use error::Error;
+
+use error::read;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The one way this crate runs `git`: argv only, no shell, no prompts, output captured.
 pub fn git(dir: &Path, args: &[&str]) -> Result<String> {
@@ -33,9 +38,9 @@ pub fn git_raw(dir: &Path, env: &[(String, String)], args: &[&str]) -> Result<Gi
         .env("LANGUAGE", "C")
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| Error::Git {
+        .map_err(|source| Error::Start {
             args: args.join(" "),
-            message: format!("cannot run git: {e}"),
+            source,
         })?;
     tracing::debug!(?args, status = ?out.status, "git");
     Ok(GitOutput {
@@ -51,7 +56,7 @@ pub fn git_env(dir: &Path, env: &[(String, String)], args: &[&str]) -> Result<St
     if out.code == Some(0) {
         Ok(out.stdout)
     } else {
-        Err(Error::Git {
+        Err(Error::Command {
             args: args.join(" "),
             message: out.stderr,
         })
@@ -68,7 +73,7 @@ pub fn is_ancestor(dir: &Path, a: &str, b: &str) -> bool {
 pub fn git_opt(dir: &Path, args: &[&str]) -> Result<Option<String>> {
     match git(dir, args) {
         Ok(s) => Ok(Some(s)),
-        Err(Error::Git { message, .. }) if message.is_empty() => Ok(None),
+        Err(Error::Command { message, .. }) if message.is_empty() => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -93,16 +98,10 @@ impl Repo {
 
     /// Finds the repository containing `dir`; `env` is what the command was given.
     pub fn discover(dir: &Path, env: std::sync::Arc<crate::env::Env>) -> Result<Repo> {
-        let repo = gix::discover(dir).map_err(|_| {
-            Error::user_hint(
-                format!("not inside a git repository: {}", dir.display()),
-                "run `git init` first, or pass -C <dir>",
-            )
+        let repo = gix::discover(dir).map_err(|_| Error::NotARepository {
+            dir: dir.to_path_buf(),
         })?;
-        let root = repo
-            .workdir()
-            .ok_or_else(|| Error::user("this repository has no work tree (bare repository)"))?
-            .to_path_buf();
+        let root = repo.workdir().ok_or(Error::Bare)?.to_path_buf();
         Ok(Repo { root, repo, env })
     }
 
@@ -135,14 +134,20 @@ impl Repo {
     pub fn worktree(&self, args: &[&str]) -> Result<String> {
         use std::os::fd::AsRawFd;
         let dir = self.common_dir().join("git-mission");
-        std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
         let path = dir.join("worktrees.lock");
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(Error::io(&path))?;
+            .map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
         crate::fault!("worktree.before");
         // SAFETY: flock on a file descriptor we own; released when `file` is dropped.
         unsafe {
@@ -161,11 +166,13 @@ impl Repo {
         let found = self
             .repo
             .try_find_reference(name.as_str())
-            .context(|| format!("reading {name}"))?;
+            .map_err(read(|| format!("reading {name}")))?;
         match found {
             None => Ok(None),
             Some(mut r) => {
-                let commit = r.peel_to_commit().context(|| format!("peeling {name}"))?;
+                let commit = r
+                    .peel_to_commit()
+                    .map_err(read(|| format!("peeling {name}")))?;
                 Ok(Some(commit.id.to_string()))
             }
         }
@@ -175,28 +182,32 @@ impl Repo {
     pub fn read_at_branch(&self, branch: &str, path: &str) -> Result<Option<String>> {
         let name = format!("refs/heads/{branch}");
         let ctx = || format!("reading {path} at {name}");
-        let Some(mut r) = self.repo.try_find_reference(name.as_str()).context(ctx)? else {
+        let Some(mut r) = self
+            .repo
+            .try_find_reference(name.as_str())
+            .map_err(read(ctx))?
+        else {
             return Ok(None);
         };
-        let tree = r.peel_to_tree().context(ctx)?;
-        let Some(entry) = tree.lookup_entry_by_path(path).context(ctx)? else {
+        let tree = r.peel_to_tree().map_err(read(ctx))?;
+        let Some(entry) = tree.lookup_entry_by_path(path).map_err(read(ctx))? else {
             return Ok(None);
         };
-        let object = entry.object().context(ctx)?;
+        let object = entry.object().map_err(read(ctx))?;
         String::from_utf8(object.data.clone())
             .map(Some)
-            .context(ctx)
+            .map_err(read(ctx))
     }
 
     /// Short names of local branches under `prefix` (e.g. `mission/x/`).
     pub fn branches_under(&self, prefix: &str) -> Result<Vec<String>> {
         let full = format!("refs/heads/{prefix}");
         let ctx = || format!("listing {full}");
-        let platform = self.repo.references().context(ctx)?;
-        let iter = platform.prefixed(full.as_str()).context(ctx)?;
+        let platform = self.repo.references().map_err(read(ctx))?;
+        let iter = platform.prefixed(full.as_str()).map_err(read(ctx))?;
         let mut out = Vec::new();
         for r in iter {
-            let r = r.context(ctx)?;
+            let r = r.map_err(read(ctx))?;
             let name = r.name().as_bstr().to_string();
             if let Some(short) = name.strip_prefix("refs/heads/") {
                 out.push(short.to_owned());
@@ -219,16 +230,10 @@ impl Repo {
 /// Who is acting and when, as git would record it for a commit: `("Name <email>", time)`.
 /// Honours `GIT_COMMITTER_NAME`/`EMAIL`/`DATE` like git does.
 pub fn identity(dir: &Path) -> Result<(String, jiff::Timestamp)> {
-    let ident = git(dir, &["var", "GIT_COMMITTER_IDENT"]).map_err(|_| {
-        Error::user_hint(
-            "git does not know who you are",
-            "set it with `git config --global user.name \"Your Name\"` and `git config --global user.email you@example.com`",
-        )
-    })?;
-    parse_ident(ident.trim()).ok_or_else(|| {
-        Error::Internal(format!(
-            "unexpected `git var GIT_COMMITTER_IDENT` output: {ident:?}"
-        ))
+    let ident = git(dir, &["var", "GIT_COMMITTER_IDENT"]).map_err(|_| Error::NoIdentity)?;
+    parse_ident(ident.trim()).ok_or_else(|| Error::Unexpected {
+        args: "var GIT_COMMITTER_IDENT".into(),
+        output: ident.clone(),
     })
 }
 

@@ -365,84 +365,21 @@ impl Exec<'_> {
         let committed = self
             .store
             .mutate(&format!("{feature}: dispatch run {run}"), |tx| {
-                if tx.mission.status != MissionStatus::Running {
-                    return Ok(false);
-                }
-                let running = tx
-                    .mission
-                    .features()
-                    .filter(|(_, f)| f.status == FeatureStatus::Running)
-                    .count();
-                let done: Vec<String> = tx
-                    .mission
-                    .features()
-                    .filter(|(_, f)| {
-                        matches!(f.status, FeatureStatus::Merged | FeatureStatus::Skipped)
-                    })
-                    .map(|(_, f)| f.id.clone())
-                    .collect();
-                let Some(ms) = tx
-                    .mission
-                    .milestones
-                    .iter_mut()
-                    .find(|m| m.features.iter().any(|f| f.id == feature))
-                else {
-                    return Ok(false);
+                let claim = Dispatch {
+                    feature,
+                    run: &run,
+                    attempt,
+                    conflict,
+                    on_actions,
+                    limit,
                 };
-                if ms.status != MilestoneStatus::Active || running >= limit {
-                    return Ok(false);
-                }
-                milestone = ms.id.clone();
-                let f = ms
-                    .features
-                    .iter_mut()
-                    .find(|f| f.id == feature)
-                    .expect("found above");
-                if f.status != FeatureStatus::Pending
-                    || !f.depends_on.iter().all(|d| done.contains(d))
-                {
-                    return Ok(false);
-                }
-                f.status = FeatureStatus::Running;
-                if attempt > 1 {
-                    tx.event(
-                        Event::new(Kind::FeatureRetried)
-                            .milestone(&milestone)
-                            .feature(feature)
-                            .run(&run, attempt),
-                    );
-                }
-                tx.event(
-                    Event::new(Kind::FeatureDispatched)
-                        .milestone(&milestone)
-                        .feature(feature)
-                        .run(&run, attempt)
-                        .data(if on_actions {
-                            json!({ "conflict": conflict, "on": crate::forge::github::workers::ON_ACTIONS })
-                        } else {
-                            json!({ "conflict": conflict })
-                        }),
-                );
-                // Steering messages not yet delivered go to this run's prompt, exactly once.
-                let pending = undelivered_steering(&tx.head.events, feature);
-                if !pending.is_empty() {
-                    let (seqs, messages): (Vec<u64>, Vec<String>) = pending.into_iter().unzip();
-                    tx.event(
-                        Event::new(Kind::FeatureSteerDelivered)
-                            .milestone(&milestone)
-                            .feature(feature)
-                            .run(&run, attempt)
-                            .data(json!({ "seqs": seqs, "messages": messages })),
-                    );
-                }
-                tx.event(
-                    Event::new(Kind::RunStarted)
-                        .milestone(&milestone)
-                        .feature(feature)
-                        .run(&run, attempt)
-                        .data(json!({ "role": "worker" })),
-                );
-                Ok(true)
+                Ok(match claim.commit(tx)? {
+                    Some(ms) => {
+                        milestone = ms;
+                        true
+                    }
+                    None => false,
+                })
             })?;
         let Some(head) = committed else {
             let _ = std::fs::remove_dir_all(&dir);
@@ -518,117 +455,134 @@ impl Exec<'_> {
             };
             (self.git_state(), details)
         });
-        self.store.mutate(&format!("{}: record run {run}", feature.unwrap_or("run")), |tx| {
-            if crate::events::run_recorded(&tx.head.events, run) {
-                return Ok(false);
-            }
-            let fid = feature.map(str::to_owned).or_else(|| meta.as_ref().and_then(|m| m.feature.clone()));
-            let dispatched_attempt = tx
-                .head
-                .events
-                .iter()
-                .rev()
-                .find(|e| e.kind == Kind::FeatureDispatched && e.run.as_deref() == Some(run))
-                .and_then(|e| e.attempt)
-                .unwrap_or(1);
-            let attempt = attempt_of(dispatched_attempt);
-            let milestone = tx.mission.feature(fid.as_deref().unwrap_or("")).map(|(m, _)| m.id.clone()).unwrap_or_default();
-            // Spending, whatever the outcome.
-            let before = tx.mission.spent.clone();
-            tx.mission.spent.add_run(usage.usd, usage.total_tokens(), exit.finished.wall_ms);
-            let kind = if exit.cancelled {
-                Kind::RunCancelled
-            } else if exit.finished.timed_out {
-                Kind::RunTimedOut
-            } else {
-                Kind::RunFinished
-            };
-            let mut data = json!({
-                "exit_code": exit.finished.code, "signal": exit.finished.signal, "wall_ms": exit.finished.wall_ms,
-                "tokens": usage.total_tokens(), "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
-                "usd": usage.usd, "usd_estimated": usage.usd_estimated, "changed_files": exit.changed.len(),
-            });
-            if let Some(f) = &exit.failure {
-                data["failure"] = json!(f);
-            }
-            tx.event(Event::new(kind).milestone(&milestone).feature(fid.as_deref().unwrap_or("")).run(run, attempt).data(data));
-            if let Some(m) = &meta {
-                let path = format!("{}/{}/runs/{run}.md", crate::workspace::MISSIONS_DIR, tx.mission.id);
-                tx.files.push((path, runs::run_document(m, &exit).into_bytes()));
-            }
-            budget_events(tx, &before, &budget, alert_pct);
-            let Some(fid) = fid else { return Ok(true) };
-            let blocked_now = {
+        self.store.mutate(
+            &format!("{}: record run {run}", feature.unwrap_or("run")),
+            |tx| {
+                if crate::events::run_recorded(&tx.head.events, run) {
+                    return Ok(false);
+                }
+                let fid = feature
+                    .map(str::to_owned)
+                    .or_else(|| meta.as_ref().and_then(|m| m.feature.clone()));
+                let dispatched_attempt = tx
+                    .head
+                    .events
+                    .iter()
+                    .rev()
+                    .find(|e| e.kind == Kind::FeatureDispatched && e.run.as_deref() == Some(run))
+                    .and_then(|e| e.attempt)
+                    .unwrap_or(1);
+                let attempt = attempt_of(dispatched_attempt);
+                let milestone = tx
+                    .mission
+                    .feature(fid.as_deref().unwrap_or(""))
+                    .map(|(m, _)| m.id.clone())
+                    .unwrap_or_default();
+                // Spending, whatever the outcome.
+                let before = tx.mission.spent.clone();
+                tx.mission
+                    .spent
+                    .add_run(usage.usd, usage.total_tokens(), exit.finished.wall_ms);
+                let (kind, data) = run_event(&exit);
+                tx.event(
+                    Event::new(kind)
+                        .milestone(&milestone)
+                        .feature(fid.as_deref().unwrap_or(""))
+                        .run(run, attempt)
+                        .data(data),
+                );
+                if let Some(m) = &meta {
+                    let path = format!(
+                        "{}/{}/runs/{run}.md",
+                        crate::workspace::MISSIONS_DIR,
+                        tx.mission.id
+                    );
+                    tx.files
+                        .push((path, runs::run_document(m, &exit).into_bytes()));
+                }
+                budget_events(tx, &before, &budget, alert_pct);
+                let Some(fid) = fid else { return Ok(true) };
                 let Some(f) = tx.mission.feature_mut(&fid) else {
                     return Ok(true);
                 };
                 if f.status != FeatureStatus::Running {
                     return Ok(true); // skipped or changed meanwhile: keep the record only
                 }
-                if exit.failure.is_none() {
-                    f.status = FeatureStatus::Review;
-                    f.attempts = f.attempts.max(attempt);
-                    false
-                } else if exit.cancelled || exit.not_started.is_some() {
-                    // Nothing ran: no attempt is counted.
-                    f.status = FeatureStatus::Pending;
-                    false
-                } else {
-                    f.attempts = f.attempts.max(attempt);
-                    if f.attempts >= limit {
-                        f.status = FeatureStatus::Failed;
-                        true
-                    } else {
-                        f.status = FeatureStatus::Pending;
-                        false
-                    }
-                }
-            };
-            if let Some(why) = &exit.not_started
-                && tx.mission.status == MissionStatus::Running
-            {
-                tx.mission.status = MissionStatus::Blocked;
-                tx.mission.block = Some(Block {
-                    reason: BlockReason::AgentMissing,
-                    milestone: Some(milestone.clone()),
-                    feature: Some(fid.clone()),
-                    since: self.ws.repo.clock().now_s(),
-                    packet: None,
-                    message: why.clone(),
-                });
-                tx.event(Event::new(Kind::MissionBlocked).milestone(&milestone).feature(&fid).data(json!({ "reason": "agent_missing", "message": why })));
-                return Ok(true);
-            }
-            if exit.failure.is_none() {
-                tx.event(Event::new(Kind::FeatureHandoff).milestone(&milestone).feature(&fid).run(run, attempt).data(json!({ "status": exit.handoff_status })));
-            } else if blocked_now {
-                let message = format!("{fid} failed {limit} attempts; last: {}", exit.failure.as_deref().unwrap_or("?"));
-                tx.event(Event::new(Kind::FeatureFailed).milestone(&milestone).feature(&fid).run(run, attempt).data(json!({ "failure": exit.failure })));
-                if tx.mission.status == MissionStatus::Running {
+                let blocked_now = settle_feature(f, &exit, attempt, limit);
+                if let Some(why) = &exit.not_started
+                    && tx.mission.status == MissionStatus::Running
+                {
                     tx.mission.status = MissionStatus::Blocked;
                     tx.mission.block = Some(Block {
-                        reason: BlockReason::WorkerFailed,
+                        reason: BlockReason::AgentMissing,
                         milestone: Some(milestone.clone()),
                         feature: Some(fid.clone()),
                         since: self.ws.repo.clock().now_s(),
                         packet: None,
-                        message: message.clone(),
+                        message: why.clone(),
                     });
-                    if let Some((git_state, details)) = &packet_facts {
-                        let runs: Vec<String> = tx
-                            .head
-                            .events
-                            .iter()
-                            .filter(|e| e.kind == Kind::FeatureDispatched && e.feature.as_deref() == Some(fid.as_str()))
-                            .filter_map(|e| e.run.clone())
-                            .collect();
-                        crate::recovery::attach(tx, git_state, details, &runs);
-                    }
-                    tx.event(Event::new(Kind::MissionBlocked).milestone(&milestone).feature(&fid).data(json!({ "reason": "worker_failed", "message": message })));
+                    tx.event(
+                        Event::new(Kind::MissionBlocked)
+                            .milestone(&milestone)
+                            .feature(&fid)
+                            .data(json!({ "reason": "agent_missing", "message": why })),
+                    );
+                    return Ok(true);
                 }
-            }
-            Ok(true)
-        })?;
+                if exit.failure.is_none() {
+                    tx.event(
+                        Event::new(Kind::FeatureHandoff)
+                            .milestone(&milestone)
+                            .feature(&fid)
+                            .run(run, attempt)
+                            .data(json!({ "status": exit.handoff_status })),
+                    );
+                } else if blocked_now {
+                    let message = format!(
+                        "{fid} failed {limit} attempts; last: {}",
+                        exit.failure.as_deref().unwrap_or("?")
+                    );
+                    tx.event(
+                        Event::new(Kind::FeatureFailed)
+                            .milestone(&milestone)
+                            .feature(&fid)
+                            .run(run, attempt)
+                            .data(json!({ "failure": exit.failure })),
+                    );
+                    if tx.mission.status == MissionStatus::Running {
+                        tx.mission.status = MissionStatus::Blocked;
+                        tx.mission.block = Some(Block {
+                            reason: BlockReason::WorkerFailed,
+                            milestone: Some(milestone.clone()),
+                            feature: Some(fid.clone()),
+                            since: self.ws.repo.clock().now_s(),
+                            packet: None,
+                            message: message.clone(),
+                        });
+                        if let Some((git_state, details)) = &packet_facts {
+                            let runs: Vec<String> = tx
+                                .head
+                                .events
+                                .iter()
+                                .filter(|e| {
+                                    e.kind == Kind::FeatureDispatched
+                                        && e.feature.as_deref() == Some(fid.as_str())
+                                })
+                                .filter_map(|e| e.run.clone())
+                                .collect();
+                            crate::recovery::attach(tx, git_state, details, &runs);
+                        }
+                        tx.event(
+                            Event::new(Kind::MissionBlocked)
+                                .milestone(&milestone)
+                                .feature(&fid)
+                                .data(json!({ "reason": "worker_failed", "message": message })),
+                        );
+                    }
+                }
+                Ok(true)
+            },
+        )?;
         Ok(())
     }
 
@@ -817,6 +771,156 @@ fn undelivered_steering(events: &[Event], feature: &str) -> Vec<(u64, String)> {
         })
         .filter_map(|e| Some((e.seq, e.data["message"].as_str()?.to_owned())))
         .collect()
+}
+
+/// The event that records a run's end (finished, timed out or cancelled) and its data.
+fn run_event(exit: &ExitRecord) -> (Kind, serde_json::Value) {
+    let usage = &exit.outcome.usage;
+    let kind = if exit.cancelled {
+        Kind::RunCancelled
+    } else if exit.finished.timed_out {
+        Kind::RunTimedOut
+    } else {
+        Kind::RunFinished
+    };
+    let mut data = json!({
+        "exit_code": exit.finished.code, "signal": exit.finished.signal, "wall_ms": exit.finished.wall_ms,
+        "tokens": usage.total_tokens(), "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+        "usd": usage.usd, "usd_estimated": usage.usd_estimated, "changed_files": exit.changed.len(),
+    });
+    if let Some(f) = &exit.failure {
+        data["failure"] = json!(f);
+    }
+    (kind, data)
+}
+
+/// Where a running feature goes after its run: review when it succeeded, pending again when
+/// nothing ran (no attempt counted) or attempts remain, failed past `limit` attempts (`true`).
+fn settle_feature(
+    f: &mut crate::mission::Feature,
+    exit: &ExitRecord,
+    attempt: u32,
+    limit: u32,
+) -> bool {
+    if exit.failure.is_none() {
+        f.status = FeatureStatus::Review;
+        f.attempts = f.attempts.max(attempt);
+        return false;
+    }
+    if exit.cancelled || exit.not_started.is_some() {
+        f.status = FeatureStatus::Pending;
+        return false;
+    }
+    f.attempts = f.attempts.max(attempt);
+    if f.attempts >= limit {
+        f.status = FeatureStatus::Failed;
+        true
+    } else {
+        f.status = FeatureStatus::Pending;
+        false
+    }
+}
+
+/// One worker run about to be dispatched.
+struct Dispatch<'a> {
+    feature: &'a str,
+    run: &'a str,
+    attempt: u32,
+    conflict: bool,
+    on_actions: bool,
+    /// How many features may run at once.
+    limit: usize,
+}
+
+impl Dispatch<'_> {
+    /// In the dispatch commit: re-checks every precondition (the mission running, the
+    /// milestone active, room under the limit, the feature pending with its dependencies
+    /// done), marks the feature running and records the dispatch, the steering it delivers and
+    /// the run's start. The feature's milestone, or `None` when a precondition no longer holds.
+    fn commit(&self, tx: &mut crate::store::Tx) -> Result<Option<String>> {
+        let Dispatch {
+            feature,
+            run,
+            attempt,
+            conflict,
+            on_actions,
+            limit,
+        } = *self;
+        if tx.mission.status != MissionStatus::Running {
+            return Ok(None);
+        }
+        let running = tx
+            .mission
+            .features()
+            .filter(|(_, f)| f.status == FeatureStatus::Running)
+            .count();
+        let done: Vec<String> = tx
+            .mission
+            .features()
+            .filter(|(_, f)| matches!(f.status, FeatureStatus::Merged | FeatureStatus::Skipped))
+            .map(|(_, f)| f.id.clone())
+            .collect();
+        let Some(ms) = tx
+            .mission
+            .milestones
+            .iter_mut()
+            .find(|m| m.features.iter().any(|f| f.id == feature))
+        else {
+            return Ok(None);
+        };
+        if ms.status != MilestoneStatus::Active || running >= limit {
+            return Ok(None);
+        }
+        let milestone = ms.id.clone();
+        let f = ms
+            .features
+            .iter_mut()
+            .find(|f| f.id == feature)
+            .expect("found above");
+        if f.status != FeatureStatus::Pending || !f.depends_on.iter().all(|d| done.contains(d)) {
+            return Ok(None);
+        }
+        f.status = FeatureStatus::Running;
+        if attempt > 1 {
+            tx.event(
+                Event::new(Kind::FeatureRetried)
+                    .milestone(&milestone)
+                    .feature(feature)
+                    .run(run, attempt),
+            );
+        }
+        tx.event(
+            Event::new(Kind::FeatureDispatched)
+                .milestone(&milestone)
+                .feature(feature)
+                .run(run, attempt)
+                .data(if on_actions {
+                    json!({ "conflict": conflict, "on": crate::forge::github::workers::ON_ACTIONS })
+                } else {
+                    json!({ "conflict": conflict })
+                }),
+        );
+        // Steering messages not yet delivered go to this run's prompt, exactly once.
+        let pending = undelivered_steering(&tx.head.events, feature);
+        if !pending.is_empty() {
+            let (seqs, messages): (Vec<u64>, Vec<String>) = pending.into_iter().unzip();
+            tx.event(
+                Event::new(Kind::FeatureSteerDelivered)
+                    .milestone(&milestone)
+                    .feature(feature)
+                    .run(run, attempt)
+                    .data(json!({ "seqs": seqs, "messages": messages })),
+            );
+        }
+        tx.event(
+            Event::new(Kind::RunStarted)
+                .milestone(&milestone)
+                .feature(feature)
+                .run(run, attempt)
+                .data(json!({ "role": "worker" })),
+        );
+        Ok(Some(milestone))
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,10 @@
 //! with compare-and-swap on the ref. A lost race re-reads, re-applies the mutation and retries
 //! (bounded), recording a `state.retry` event.
 
+pub mod error;
 pub mod lock;
+
+pub use error::Error as StoreError;
 
 use crate::events::Kind;
 use std::time::Duration;
@@ -367,12 +370,12 @@ impl<'r> Store<'r> {
                         return Ok(new);
                     }
                     if lost >= MAX_RETRIES {
-                        return Err(Error::Busy {
-                            message: format!(
-                                "gave up after {lost} lost races publishing {}: other supervisors keep changing it",
-                                self.branch
-                            ),
-                        });
+                        return Err(StoreError::LostRaces {
+                            branch: self.branch.clone(),
+                            lost,
+                            publishing: true,
+                        }
+                        .into());
                     }
                     lost += 1;
                     tracing::info!(mission = %self.id, lost, "state.retry: the remote integration head moved; re-applying");
@@ -383,12 +386,12 @@ impl<'r> Store<'r> {
                     std::thread::sleep(Duration::from_millis(u64::from(lost) * 5));
                 }
                 Err(CommitError::Race) => {
-                    return Err(Error::Busy {
-                        message: format!(
-                            "gave up after {lost} lost races committing to {}: other supervisors keep changing it",
-                            self.branch
-                        ),
-                    });
+                    return Err(StoreError::LostRaces {
+                        branch: self.branch.clone(),
+                        lost,
+                        publishing: false,
+                    }
+                    .into());
                 }
                 Err(CommitError::Locked) if locked_for < LOCK_PATIENCE => {
                     // Another git process holds the ref's lock file for a moment (a `git
@@ -399,14 +402,12 @@ impl<'r> Store<'r> {
                     locked_for += pause;
                 }
                 Err(CommitError::Locked) => {
-                    return Err(Error::Busy {
-                        message: format!(
-                            "{} stayed locked for {} s ({}): another git process holds it; if none runs, remove that file",
-                            self.branch,
-                            LOCK_PATIENCE.as_secs(),
-                            self.lock_file().display()
-                        ),
-                    });
+                    return Err(StoreError::Locked {
+                        branch: self.branch.clone(),
+                        secs: LOCK_PATIENCE.as_secs(),
+                        lock_file: self.lock_file(),
+                    }
+                    .into());
                 }
                 Err(CommitError::Other(e)) => return Err(e),
             }

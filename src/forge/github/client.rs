@@ -436,10 +436,7 @@ fn rate_limited(status: u16, headers: &HeaderMap, body: &Value, now: i64) -> Opt
 
 /// GitHub's error: with the HTTP status it answered with, or `None` when no answer came.
 fn forge_error(message: &str, status: Option<u16>) -> Error {
-    Error::Forge {
-        message: message.to_owned(),
-        status,
-    }
+    super::GitHubError::api(message, status).into()
 }
 
 #[cfg(test)]

@@ -171,10 +171,11 @@ pub struct Gh<'a> {
 }
 
 fn unexpected(what: &str, r: &super::client::Reply) -> Error {
-    Error::Forge {
-        message: format!("{what}: {} (HTTP {})", r.message(), r.status),
-        status: Some(r.status),
-    }
+    super::GitHubError::api(
+        format!("{what}: {} (HTTP {})", r.message(), r.status),
+        Some(r.status),
+    )
+    .into()
 }
 
 fn set_feature(

@@ -4,6 +4,7 @@
 //! idempotent (hidden markers, expected head SHAs). See docs/github.md.
 
 pub mod client;
+pub mod error;
 pub mod execute;
 pub mod sync;
 pub mod workers;
@@ -16,12 +17,14 @@ use serde_json::{Value, json};
 use crate::action::Action;
 use crate::config::Config;
 use crate::error::{Error, Result};
+
 use crate::events::Event;
 use crate::git::Repo;
 use crate::mission::{
     BlockReason, Feature, FeatureStatus, MilestoneStatus, Mission, MissionStatus,
 };
 use crate::workspace::{feature_branch, integration_branch};
+pub use error::Error as GitHubError;
 
 pub use client::GitHub;
 use client::{Endpoint, repo_from_url};
@@ -291,13 +294,11 @@ impl crate::store::Publish for Forge {
                 self.unpublish_at(old, new)?;
                 self.sync()?;
                 if *self.remote_head.borrow() == expected {
-                    return Err(Error::Forge {
-                        message: format!(
-                            "{} refused the push of {branch} (a branch protection rule or hook?)",
-                            self.remote.name
-                        ),
-                        status: None,
-                    });
+                    return Err(GitHubError::Refused {
+                        remote: self.remote.name.clone(),
+                        branch,
+                    }
+                    .into());
                 }
                 Ok(false)
             }
@@ -448,13 +449,11 @@ impl Forge {
                 _ => break,
             }
         }
-        Err(Error::Forge {
-            message: format!(
-                "{} refused {branch}: it changed since it was fetched (another supervisor pushed) or a rule declined it; the next pulse re-reads it",
-                self.remote.name
-            ),
-            status: None,
-        })
+        Err(GitHubError::Diverged {
+            remote: self.remote.name.clone(),
+            branch,
+        }
+        .into())
     }
 
     /// Puts the local integration branch back from `new` to `old` (compare-and-swap).
@@ -482,14 +481,11 @@ impl Forge {
             }
             let repo = &data["repository"];
             if repo.is_null() {
-                return Err(Error::Forge {
-                    message: format!(
-                        "repository {}/{} not found or not visible to the token",
-                        self.gh.ep.owner, self.gh.ep.name
-                    ),
-                    // GraphQL answers 200 with a null repository: there is no HTTP status.
-                    status: None,
-                });
+                // GraphQL answers 200 with a null repository: there is no HTTP status.
+                return Err(GitHubError::NoRepository {
+                    repo: format!("{}/{}", self.gh.ep.owner, self.gh.ep.name),
+                }
+                .into());
             }
             let prs = &repo["pullRequests"];
             for n in prs["nodes"].as_array().into_iter().flatten() {

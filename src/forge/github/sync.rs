@@ -8,6 +8,8 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::git;
 
+use super::GitHubError;
+
 /// A remote and the environment that authenticates `git` to it.
 pub struct Remote {
     pub name: String,
@@ -73,7 +75,7 @@ impl Remote {
                 &spec,
             ],
         )
-        .map_err(remote_error)?;
+        .map_err(|e| self.unreachable(e))?;
         Ok(())
     }
 
@@ -114,7 +116,7 @@ impl Remote {
             if refused {
                 return Ok(false);
             }
-            return Err(remote_error(Error::Git {
+            return Err(self.unreachable(git::Error::Command {
                 args: args.join(" "),
                 message: out.stderr,
             }));
@@ -133,12 +135,12 @@ impl Remote {
             .collect();
         let mut args = vec!["fetch", "--quiet", "--no-tags", self.name.as_str()];
         args.extend(specs.iter().map(String::as_str));
-        git::git_env(root, &self.env, &args).map_err(remote_error)?;
+        git::git_env(root, &self.env, &args).map_err(|e| self.unreachable(e))?;
         Ok(())
     }
 
     /// Pushes `commit` to `branch` with a lease: the remote must still hold `expected`.
-    /// Never a plain force. A lost lease is `Error::LeaseLost`.
+    /// Never a plain force. A lost lease is `GitHubError::LeaseLost`.
     pub fn push_commit(
         &self,
         root: &Path,
@@ -149,28 +151,28 @@ impl Remote {
         if self.push_lease(root, branch, commit, Some(expected))? {
             return Ok(());
         }
-        Err(Error::LeaseLost {
+        Err(GitHubError::LeaseLost {
             branch: branch.to_owned(),
             remote: self.name.clone(),
-        })
+        }
+        .into())
+    }
+
+    /// A push or fetch that did not get an answer about the ref from the remote.
+    fn unreachable(&self, source: git::Error) -> Error {
+        GitHubError::Remote {
+            remote: self.name.clone(),
+            source,
+        }
+        .into()
     }
 
     /// Pushes a feature branch without force.
     pub fn push(&self, root: &Path, branch: &str) -> Result<()> {
         let spec = format!("refs/heads/{branch}:refs/heads/{branch}");
         git::git_env(root, &self.env, &["push", "--quiet", &self.name, &spec])
-            .map_err(remote_error)?;
+            .map_err(|e| self.unreachable(e))?;
         Ok(())
-    }
-}
-
-fn remote_error(e: Error) -> Error {
-    match e {
-        Error::Git { args, message } => Error::Forge {
-            message: format!("`git {args}`: {message}"),
-            status: None,
-        },
-        e => e,
     }
 }
 

@@ -183,10 +183,11 @@ fn parse_run(v: &serde_json::Value) -> Option<WorkflowRun> {
 }
 
 fn failed(what: &str, r: &Reply) -> Error {
-    Error::Forge {
-        message: format!("{what}: {} (HTTP {})", r.message(), r.status),
-        status: Some(r.status),
-    }
+    super::GitHubError::api(
+        format!("{what}: {} (HTTP {})", r.message(), r.status),
+        Some(r.status),
+    )
+    .into()
 }
 
 impl Forge {
