@@ -119,8 +119,12 @@ fn module_of(file: &str) -> Vec<String> {
     parts
 }
 
-/// The code of a file without comments and without its unit-test modules (which come last).
+/// The code of a file without comments and without its unit-test modules (which come last);
+/// none for a file compiled only for tests (`#![cfg(test)]`).
 fn code(text: &str) -> String {
+    if text.contains("\n#![cfg(test)]\n") {
+        return String::new();
+    }
     let text = match text.find("#[cfg(test)]\nmod ") {
         Some(i) => &text[..i],
         None => text,

@@ -4,5 +4,6 @@
 pub mod execute;
 pub mod observe;
 pub mod plan;
+pub(crate) mod testutil;
 
 pub use plan::{Action, Snapshot, plan};

@@ -186,3 +186,108 @@ pub fn observe(
         file,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mission::MissionStatus;
+    use crate::pulse::testutil::{Fake, started};
+    use serde_json::json;
+
+    fn observed(ws: &Workspace, forge: &Fake) -> Result<Observed> {
+        let store = Store::new(&ws.repo, "demo");
+        let ov = Overrides {
+            env: ws.repo.env().vars.clone(),
+            ..Default::default()
+        };
+        let cur = current(ws, &store, &ov)?;
+        let layout = Layout::new(&ws.repo, &cur.config, "demo")?;
+        observe(ws, &store, &layout, cur, forge)
+    }
+
+    #[test]
+    fn the_events_say_which_runs_are_out_which_features_conflicted_and_whether_to_stop_now() {
+        let (_dir, ws) = started();
+        let store = Store::new(&ws.repo, "demo");
+        store
+            .mutate("dispatch F1, F2 conflicted, pause now", |tx| {
+                let f1 = tx.mission.feature_mut("F1").expect("F1");
+                f1.status = FeatureStatus::Running;
+                tx.event(
+                    Event::new(Kind::FeatureDispatched)
+                        .feature("F1")
+                        .run("r-1", 1),
+                );
+                tx.event(
+                    Event::new(Kind::FeatureDispatched)
+                        .feature("F1")
+                        .run("r-2", 2),
+                );
+                // F3 was dispatched and its run recorded: nothing is out for it.
+                tx.mission.feature_mut("F3").expect("F3").status = FeatureStatus::Running;
+                tx.event(
+                    Event::new(Kind::FeatureDispatched)
+                        .feature("F3")
+                        .run("r-3", 1),
+                );
+                tx.event(Event::new(Kind::RunFinished).feature("F3").run("r-3", 1));
+                // F2's last word is a conflict while it is pending again.
+                tx.event(
+                    Event::new(Kind::FeatureDispatched)
+                        .feature("F2")
+                        .run("r-4", 1),
+                );
+                tx.event(Event::new(Kind::FeatureConflict).feature("F2"));
+                tx.mission.status = MissionStatus::Paused;
+                tx.event(Event::new(Kind::MissionPaused).data(json!({ "now": true })));
+                Ok(true)
+            })
+            .expect("mutate")
+            .expect("committed");
+        let o = observed(&ws, &Fake::default()).expect("observed");
+        let s = &o.snapshot;
+        assert!(s.started);
+        assert_eq!(
+            s.dispatched,
+            HashMap::from([("F1".to_owned(), ("r-2".to_owned(), 2))])
+        );
+        assert_eq!(s.conflicted, HashSet::from(["F2".to_owned()]));
+        assert!(
+            s.stop_now,
+            "paused with now: true stops the running workers"
+        );
+        assert_eq!(s.mission.status, MissionStatus::Paused);
+        // Paused: no agent is looked for.
+        assert_eq!(s.worker_missing, None);
+    }
+
+    #[test]
+    fn a_pause_that_lets_runs_finish_does_not_stop_them() {
+        let (_dir, ws) = started();
+        Store::new(&ws.repo, "demo")
+            .mutate("pause", |tx| {
+                tx.mission.status = MissionStatus::Paused;
+                tx.event(Event::new(Kind::MissionPaused).data(json!({ "now": false })));
+                Ok(true)
+            })
+            .expect("mutate");
+        let o = observed(&ws, &Fake::default()).expect("observed");
+        assert!(!o.snapshot.stop_now);
+    }
+
+    #[test]
+    fn a_forge_that_does_not_answer_stops_the_observation() {
+        let (_dir, ws) = started();
+        let down = Fake {
+            down: true,
+            ..Fake::default()
+        };
+        let e = observed(&ws, &down)
+            .err()
+            .expect("no snapshot without the forge");
+        assert!(
+            matches!(e, crate::error::Error::GitHub(_)),
+            "the forge's own error: {e}"
+        );
+    }
+}
