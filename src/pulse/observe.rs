@@ -82,27 +82,7 @@ pub fn observe(
             },
         })
         .collect();
-    let mut dispatched = HashMap::new();
-    let mut conflicted = HashSet::new();
-    for (_, f) in mission.features() {
-        let last = events.iter().rev().find(|e| {
-            e.feature.as_deref() == Some(f.id.as_str())
-                && matches!(e.kind, Kind::FeatureDispatched | Kind::FeatureConflict)
-        });
-        match last {
-            Some(e) if e.kind == Kind::FeatureConflict && f.status == FeatureStatus::Pending => {
-                conflicted.insert(f.id.clone());
-            }
-            Some(e) if e.kind == Kind::FeatureDispatched && f.status == FeatureStatus::Running => {
-                if let Some(run) = &e.run
-                    && !crate::events::run_recorded(events, run)
-                {
-                    dispatched.insert(f.id.clone(), (run.clone(), e.attempt.unwrap_or(1)));
-                }
-            }
-            _ => {}
-        }
-    }
+    let (dispatched, conflicted) = runs_out_and_conflicts(&mission, events);
     let over_budget = crate::budget::over_budget(&mission, &config);
     let env = ws.repo.env();
     let validating: HashSet<String> = mission
@@ -152,26 +132,8 @@ pub fn observe(
         orchestrator: config
             .get_str("agents.orchestrator")
             .is_some_and(|a| a != "none"),
-        turn_taken: {
-            let last_block = events
-                .iter()
-                .rev()
-                .find(|e| e.kind == Kind::MissionBlocked)
-                .map_or(0, |e| e.seq);
-            events
-                .iter()
-                .any(|e| e.kind == Kind::OrchestratorTurn && e.seq > last_block)
-                || crate::claims::orchestrator_claim(events).is_some_and(|c| c.live(env))
-        },
-        stop_now: match mission.status {
-            crate::mission::MissionStatus::Cancelled => true,
-            crate::mission::MissionStatus::Paused => events
-                .iter()
-                .rev()
-                .find(|e| e.kind == Kind::MissionPaused)
-                .is_some_and(|e| e.data["now"].as_bool() == Some(true)),
-            _ => false,
-        },
+        turn_taken: turn_taken(events, env),
+        stop_now: stop_now(&mission, events),
         mission,
         forge: forge_plan,
         worker_missing,
@@ -185,6 +147,63 @@ pub fn observe(
         config,
         file,
     })
+}
+
+/// The features whose dispatched run is not recorded yet (with that run and its attempt), and
+/// the pending features whose last word is a merge conflict.
+fn runs_out_and_conflicts(
+    mission: &Mission,
+    events: &[Event],
+) -> (HashMap<String, (String, u32)>, HashSet<String>) {
+    let mut dispatched = HashMap::new();
+    let mut conflicted = HashSet::new();
+    for (_, f) in mission.features() {
+        let last = events.iter().rev().find(|e| {
+            e.feature.as_deref() == Some(f.id.as_str())
+                && matches!(e.kind, Kind::FeatureDispatched | Kind::FeatureConflict)
+        });
+        match last {
+            Some(e) if e.kind == Kind::FeatureConflict && f.status == FeatureStatus::Pending => {
+                conflicted.insert(f.id.clone());
+            }
+            Some(e) if e.kind == Kind::FeatureDispatched && f.status == FeatureStatus::Running => {
+                if let Some(run) = &e.run
+                    && !crate::events::run_recorded(events, run)
+                {
+                    dispatched.insert(f.id.clone(), (run.clone(), e.attempt.unwrap_or(1)));
+                }
+            }
+            _ => {}
+        }
+    }
+    (dispatched, conflicted)
+}
+
+/// Whether the orchestrator already had its turn on the current block (or holds a live claim
+/// on one).
+fn turn_taken(events: &[Event], env: &crate::env::Env) -> bool {
+    let last_block = events
+        .iter()
+        .rev()
+        .find(|e| e.kind == Kind::MissionBlocked)
+        .map_or(0, |e| e.seq);
+    events
+        .iter()
+        .any(|e| e.kind == Kind::OrchestratorTurn && e.seq > last_block)
+        || crate::claims::orchestrator_claim(events).is_some_and(|c| c.live(env))
+}
+
+/// Whether running workers are to be stopped: cancelled, or paused with `now`.
+fn stop_now(mission: &Mission, events: &[Event]) -> bool {
+    match mission.status {
+        crate::mission::MissionStatus::Cancelled => true,
+        crate::mission::MissionStatus::Paused => events
+            .iter()
+            .rev()
+            .find(|e| e.kind == Kind::MissionPaused)
+            .is_some_and(|e| e.data["now"].as_bool() == Some(true)),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
