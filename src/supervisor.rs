@@ -83,6 +83,8 @@ pub fn pulse(
     let mut cur = current(ws, &store, ov)?;
     let layout = Layout::new(&ws.repo, &cur.config, id)?;
     let forge = forge_for(ws, &store, &cur.config)?;
+    // The Budget block of the mission body follows the spending in the same commits.
+    let store = store.keeping_budget(cur.config.budget());
     // GitHub: every state change is pushed as soon as it is committed.
     let store = match forge.publisher() {
         Some(p) => store.publishing(p),

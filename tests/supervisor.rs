@@ -583,6 +583,38 @@ fn the_demo_runs_a_whole_mission_offline() {
             .lines()
             .any(|l| l.contains("\"feature.retried\"") && l.contains("\"F3\""))
     );
+    // The mission file on its branch shows the progress GitHub would render: a Mermaid chart
+    // with every feature merged, and the budget spent; the land brought it to main.
+    for at in ["mission/demo", "main"] {
+        let file = std::process::Command::new("git")
+            .args(["show", &format!("{at}:todo/missions/demo-mission.md")])
+            .current_dir(&target)
+            .output()
+            .expect("show");
+        let file = String::from_utf8_lossy(&file.stdout);
+        let status = &file[file.find("git-mission:begin status").expect("status block")
+            ..file.find("git-mission:end status").expect("end")];
+        assert!(
+            status.contains("```mermaid\nflowchart LR"),
+            "{at}: {status}"
+        );
+        for f in ["F1", "F2", "F3", "F4", "F5"] {
+            assert!(
+                status
+                    .lines()
+                    .any(|l| l.trim_start().starts_with(&format!("{f}[\""))
+                        && l.ends_with("(merged)\"]")),
+                "{at}: {f} is not merged in the chart:\n{status}"
+            );
+        }
+        assert!(
+            status.contains("| M1 | 3/3 merged | Words | passed |"),
+            "{status}"
+        );
+        let budget = &file[file.find("git-mission:begin budget").expect("budget block")
+            ..file.find("git-mission:end budget").expect("end")];
+        assert!(budget.contains("| Runs | 6 | 20 |"), "{at}: {budget}");
+    }
     // A second demo into the same directory is refused.
     let again = std::process::Command::new(env!("CARGO_BIN_EXE_git-mission"))
         .args(["demo", "--dir", &target.to_string_lossy()])

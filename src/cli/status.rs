@@ -86,7 +86,12 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
             "Status",
             &report::status_block(&loaded.doc.mission),
         );
-        let b = body::set_block(&b, "budget", "Budget", &report::budget_block(&view));
+        let b = body::set_block(
+            &b,
+            "budget",
+            "Budget",
+            &crate::budget::block(&loaded.doc.mission, &config.budget()),
+        );
         if b != loaded.doc.body() {
             ws.write(&loaded.file, &loaded.doc.with_body(&b))?;
             cx.out.note(&format!(

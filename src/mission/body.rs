@@ -104,6 +104,17 @@ pub fn block_range(body: &str, name: &str) -> Option<Range<usize>> {
     None
 }
 
+/// The body with the content of each generated block of `names` emptied (its markers kept):
+/// what people wrote, to compare bodies whatever the generated blocks held.
+pub fn without_blocks(body: &str, names: &[&str]) -> String {
+    names
+        .iter()
+        .fold(body.to_owned(), |b, name| match block_range(&b, name) {
+            Some(r) => format!("{}{}", &b[..r.start], &b[r.end..]),
+            None => b,
+        })
+}
+
 /// The body with generated block `name` holding `content`. If the block has no markers yet,
 /// it is added under a `## {heading}` section: inside that section if it exists, else at the end.
 pub fn set_block(body: &str, name: &str, heading: &str, content: &str) -> String {
@@ -149,6 +160,24 @@ mod tests {
     use super::*;
 
     const BODY: &str = "# T\n\n## Objective\n\nShip it.\n\n## Status\n\n<!-- git-mission:begin status -->\nold\n<!-- git-mission:end status -->\n\n```md\n<!-- git-mission:begin status -->\n---\n```\n\n## Risks\n\n<!-- none yet -->\n";
+
+    #[test]
+    fn without_blocks_keeps_what_people_wrote() {
+        let a = "# T\n\n<!-- git-mission:begin status -->\nold\n<!-- git-mission:end status -->\n\nnotes\n";
+        let b = a.replace("old", "new table");
+        assert_eq!(
+            without_blocks(a, &["status"]),
+            without_blocks(&b, &["status"])
+        );
+        assert_ne!(
+            without_blocks(a, &["status"]),
+            without_blocks(&a.replace("notes", "other notes"), &["status"])
+        );
+        assert!(
+            without_blocks(a, &["status"])
+                .contains("<!-- git-mission:begin status -->\n<!-- git-mission:end status -->")
+        );
+    }
 
     #[test]
     fn finds_sections_and_blank_ones() {

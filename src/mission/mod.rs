@@ -1,6 +1,7 @@
 //! The mission document: model types, parsing (frontmatter + body), canonical rendering,
 //! surgical rewriting and validation. Pure: no git, no file system.
 
+pub mod blocks;
 pub mod body;
 pub mod diag;
 pub mod doc;

@@ -20,6 +20,9 @@ use crate::git::Repo;
 use crate::mission::{Mission, MissionDoc};
 use crate::workspace::{MISSIONS_DIR, integration_branch, mission_file};
 
+/// The body blocks the store generates from the mission.
+const GENERATED: &[&str] = &["status", "budget"];
+
 /// How often a lost compare-and-swap is retried before giving up.
 const MAX_RETRIES: u32 = 16;
 /// How long a commit waits for another process's lock on the integration branch.
@@ -90,6 +93,9 @@ pub struct Store<'r> {
     pub events_file: String,
     /// Publishes each mutation (`forge: github`); `None` keeps state local.
     pub publisher: Option<&'r dyn Publish>,
+    /// The budget limits in force (configuration and mission), to keep the Budget block of
+    /// the mission body current; `None` leaves that block as it is.
+    pub limits: Option<crate::mission::Budget>,
 }
 
 impl<'r> Store<'r> {
@@ -101,6 +107,15 @@ impl<'r> Store<'r> {
             file: mission_file(id),
             events_file: format!("{MISSIONS_DIR}/{id}/events.jsonl"),
             publisher: None,
+            limits: None,
+        }
+    }
+
+    /// The same store, keeping the mission body's Budget block current with `limits`.
+    pub fn keeping_budget(self, limits: crate::mission::Budget) -> Store<'r> {
+        Store {
+            limits: Some(limits),
+            ..self
         }
     }
 
@@ -234,11 +249,19 @@ impl<'r> Store<'r> {
                 Ok(m) => tx.mission = m,
                 Err(e) => conflicts.push(format!("frontmatter ({e})")),
             }
-            let (b, t) = (base.doc.body(), theirs.doc.body());
+            // The generated blocks are made again from the merged mission at the commit: only
+            // what people wrote in the body can conflict.
+            let written =
+                |d: &MissionDoc| crate::mission::body::without_blocks(d.body(), GENERATED);
+            let (b, t, now) = (
+                written(&base.doc),
+                written(&theirs.doc),
+                written(&tx.head.doc),
+            );
             if b != t {
-                if tx.head.doc.body() == b {
-                    tx.body = Some(t.to_owned());
-                } else if tx.head.doc.body() != t {
+                if now == b {
+                    tx.body = Some(theirs.doc.body().to_owned());
+                } else if now != t {
                     conflicts.push("body".into());
                 }
             }
@@ -414,6 +437,22 @@ impl<'r> Store<'r> {
         }
     }
 
+    /// `body` with the generated blocks that show progress made current for `mission`: the
+    /// Status block always, the Budget block when the limits are known.
+    fn with_blocks(&self, body: &str, mission: &Mission) -> String {
+        use crate::mission::body::set_block;
+        let b = set_block(
+            body,
+            "status",
+            "Status",
+            &crate::mission::blocks::status_block(mission),
+        );
+        match &self.limits {
+            Some(l) => set_block(&b, "budget", "Budget", &crate::budget::block(mission, l)),
+            None => b,
+        }
+    }
+
     fn commit(&self, head: &Head, tx: Tx, message: &str) -> Result<(), CommitError> {
         let g = self.repo.gix();
         let err = |e: Box<dyn std::error::Error + Send + Sync>| {
@@ -429,9 +468,10 @@ impl<'r> Store<'r> {
             ..
         } = tx;
         let (mut text, _) = head.doc.rewrite(&mission);
-        if let Some(b) = &body {
+        let body = self.with_blocks(body.as_deref().unwrap_or(head.doc.body()), &mission);
+        if body != head.doc.body() {
             let doc = MissionDoc::parse(text).map_err(|d| err(d.message.into()))?;
-            text = doc.with_body(b);
+            text = doc.with_body(&body);
         }
         let now = self.repo.clock().now_s().to_string();
         let mut log = head.events_text.clone();
@@ -624,6 +664,7 @@ pub fn commit_time(env: &crate::env::Env) -> gix::date::Time {
 mod store_tests {
     use super::*;
     use crate::env::Env;
+    use crate::mission::FeatureStatus;
     use std::cell::Cell;
     use std::sync::Arc;
 
@@ -661,6 +702,66 @@ mod store_tests {
             .expect("log")
             .trim()
             .to_owned()
+    }
+
+    #[test]
+    fn each_commit_keeps_the_status_block_and_a_store_with_limits_the_budget_block() {
+        let (_dir, repo) = started(&[]);
+        let block = |store: &Store, name: &str| {
+            let head = store.head().expect("head").expect("started");
+            let body = head.doc.body();
+            crate::mission::body::block_range(body, name).map(|r| body[r].to_owned())
+        };
+        let store = Store::new(&repo, "demo");
+        store
+            .mutate("F1 merged", |tx| {
+                tx.mission.feature_mut("F1").expect("F1").status = FeatureStatus::Merged;
+                tx.mission.spent.add_run(Some(1.5), 1000, 60_000);
+                Ok(true)
+            })
+            .expect("mutate");
+        let status = block(&store, "status").expect("status block");
+        assert!(status.contains("| M1 | 1/3 merged |"), "{status}");
+        assert!(
+            status.contains("F1[\"F1 A greeting (merged)\"]"),
+            "{status}"
+        );
+        // No limits given: the Budget block is left as the file had it (none).
+        assert_eq!(block(&store, "budget"), None);
+        let limits = crate::mission::Budget {
+            usd: Some(10.0),
+            ..Default::default()
+        };
+        let store = Store::new(&repo, "demo").keeping_budget(limits);
+        let before = store.head().expect("head").expect("started").commit;
+        store
+            .mutate("F2 merged", |tx| {
+                tx.mission.feature_mut("F2").expect("F2").status = FeatureStatus::Merged;
+                Ok(true)
+            })
+            .expect("mutate");
+        let budget = block(&store, "budget").expect("budget block");
+        assert!(budget.contains("| USD | 1.50 | 10.00 |"), "{budget}");
+        assert!(budget.contains("Still to go"), "{budget}");
+        // A commit that changes nothing the blocks show leaves the body alone.
+        let body = |rev: &str| {
+            crate::git::git(
+                &repo.root,
+                &["show", &format!("{rev}:todo/missions/demo-mission.md")],
+            )
+            .expect("show")
+        };
+        store
+            .mutate("an event only", |tx| {
+                tx.event(Event::new(Kind::StateRepaired));
+                Ok(true)
+            })
+            .expect("mutate");
+        let after = store.head().expect("head").expect("started").commit;
+        assert_ne!(before, after);
+        let now = body(&after.to_string());
+        let prev = body(&format!("{after}~1"));
+        assert_eq!(now, prev);
     }
 
     #[test]
