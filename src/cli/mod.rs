@@ -9,6 +9,7 @@ mod control;
 mod demo;
 mod doctor;
 mod estimate;
+mod help;
 mod init;
 mod list;
 mod new;
@@ -134,6 +135,10 @@ pub enum Command {
     Skills(skills::SkillsCmd),
     /// Build a sample repository and run a whole mission on it, offline, in seconds
     Demo(demo::Args),
+    /// Print the manual page, or install every page where `man` (and `git help`) finds them
+    Man(help::ManArgs),
+    /// Print shell completions (bash, zsh, fish, powershell, elvish)
+    Completions(help::CompletionsArgs),
 }
 
 /// Runs the command line with the process arguments and environment.
@@ -167,7 +172,18 @@ pub fn run_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             } else {
                 exit::OK
             };
-            let _ = e.print();
+            let e = closest_command(e);
+            if e.kind() == clap::error::ErrorKind::InvalidSubcommand {
+                // git turns `git mission --help` into `git help mission` (a manual page that
+                // may not be installed); `-h` reaches this program.
+                let text = e.render().to_string().replace(
+                    "try '--help'",
+                    "try 'git mission -h' (or 'git mission <command> --help')",
+                );
+                eprint!("{text}");
+            } else {
+                let _ = e.print();
+            }
             return ExitCode::from(code);
         }
     };
@@ -178,6 +194,70 @@ pub fn run_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Err(e) => out.error(&e),
     };
     ExitCode::from(code)
+}
+
+/// An unknown command gets the one closest by edits (a swap of two letters counts as one),
+/// as git suggests: `stauts` → `status`, rather than clap's list ordered by another measure.
+fn closest_command(e: clap::Error) -> clap::Error {
+    use clap::CommandFactory;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::InvalidSubcommand {
+        return e;
+    }
+    let Some(ContextValue::String(typed)) = e.get(ContextKind::InvalidSubcommand) else {
+        return e;
+    };
+    let cmd = Cli::command();
+    let best = cmd
+        .get_subcommands()
+        .map(|c| c.get_name())
+        .map(|name| (edits(typed, name), name))
+        .min();
+    let Some((distance, name)) = best else {
+        return e;
+    };
+    let mut out = clap::Error::new(ErrorKind::InvalidSubcommand).with_cmd(&cmd);
+    out.insert(
+        ContextKind::InvalidSubcommand,
+        ContextValue::String(typed.clone()),
+    );
+    if distance <= 2.max(typed.len() / 3) {
+        out.insert(
+            ContextKind::SuggestedSubcommand,
+            ContextValue::String(name.to_owned()),
+        );
+    }
+    out.insert(
+        ContextKind::Usage,
+        ContextValue::StyledStr(cmd.clone().render_usage()),
+    );
+    out
+}
+
+/// Optimal string alignment distance: insertions, deletions, substitutions and swaps of two
+/// adjacent characters each cost one.
+fn edits(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 fn init_logging(cli: &Cli) {
@@ -223,6 +303,8 @@ fn dispatch(cli: &Cli, out: &Out) -> Result<u8, Error> {
         Command::Cancel(a) => control::cancel(&ctx, a),
         Command::Log(a) => control::log(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, a),
+        Command::Man(a) => help::man(&ctx, a),
+        Command::Completions(a) => help::completions(&ctx, a),
         Command::Skills(c) => skills::run(&ctx, c),
         Command::Doctor(a) => doctor::run(&ctx, a),
         Command::Comment(a) => comment::run(&ctx, a),
