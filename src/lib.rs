@@ -35,6 +35,7 @@ pub mod forge;
 pub mod fsutil;
 pub mod git;
 pub mod mission;
+pub mod notify;
 pub mod orchestrator;
 pub mod process;
 pub mod pulse;

@@ -141,6 +141,11 @@ pub fn pulse(
             let _ = tx.send(run);
         });
     }
+    // Who is told what happened: after the actions, so a notification never delays them, and
+    // a delivery that fails is recorded, never an error of the pulse.
+    if let Err(e) = crate::notify::notify(&store, &o.config, &layout) {
+        tracing::warn!("notify: {e}");
+    }
     result?;
     tidy(ws, &layout, &store);
     let status = match store.head()? {

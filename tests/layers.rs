@@ -66,6 +66,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "validation.rs",
             "validator.rs",
             "orchestrator.rs",
+            "notify.rs",
         ],
     ),
     ("pulse", &["pulse/", "supervisor.rs"]),

@@ -183,6 +183,26 @@ pub const KEYS: &[KeyDef] = &[
         doc: "model for the planner",
     },
     KeyDef {
+        name: "notify.command",
+        kind: Kind::List,
+        default: Some("[]"),
+        doc: "a program and its arguments (argv, never a shell string) run with a JSON payload on stdin when a mission needs attention (see notify.on)",
+    },
+    KeyDef {
+        name: "notify.webhooks",
+        kind: Kind::List,
+        default: Some("[]"),
+        doc: "http(s) URLs that get the same JSON payload by POST (ntfy, Slack incoming webhooks, your own)",
+    },
+    KeyDef {
+        name: "notify.on",
+        kind: Kind::List,
+        default: Some(
+            "[\"blocked\", \"needs_input\", \"budget_alert\", \"budget_exceeded\", \"milestone_passed\", \"completed\"]",
+        ),
+        doc: "which of blocked, needs_input, budget_alert, budget_exceeded, milestone_passed, completed notify",
+    },
+    KeyDef {
         name: "checks",
         kind: Kind::List,
         default: Some("[]"),
@@ -290,6 +310,21 @@ pub struct Settings {
     /// Repository-wide only: where run directories and worktrees live on this machine.
     #[serde(default)]
     pub worktrees: Option<String>,
+    /// Repository-wide only: who is told when a mission needs attention.
+    #[serde(default)]
+    pub notify: Option<NotifySettings>,
+}
+
+/// The `notify:` section of `todo/missions/config.yml`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySettings {
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    #[serde(default)]
+    pub webhooks: Option<Vec<String>>,
+    #[serde(default)]
+    pub on: Option<Vec<String>>,
 }
 
 /// The `github:` section of `todo/missions/config.yml`.
@@ -330,6 +365,7 @@ impl Settings {
             dispatch: None,
             github: None,
             worktrees: None,
+            notify: None,
         }
     }
 
