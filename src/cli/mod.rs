@@ -20,6 +20,7 @@ mod show;
 mod skills;
 mod status;
 mod validate;
+mod watch;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -135,6 +136,8 @@ pub enum Command {
     Skills(skills::SkillsCmd),
     /// Build a sample repository and run a whole mission on it, offline, in seconds
     Demo(demo::Args),
+    /// Mission Control, live: features, runs and their output, events, block, budget
+    Watch(watch::Args),
     /// Print the manual page, or install every page where `man` (and `git help`) finds them
     Man(help::ManArgs),
     /// Print shell completions (bash, zsh, fish, powershell, elvish)
@@ -303,6 +306,7 @@ fn dispatch(cli: &Cli, out: &Out) -> Result<u8, Error> {
         Command::Cancel(a) => control::cancel(&ctx, a),
         Command::Log(a) => control::log(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, a),
+        Command::Watch(a) => watch::run(&ctx, a),
         Command::Man(a) => help::man(&ctx, a),
         Command::Completions(a) => help::completions(&ctx, a),
         Command::Skills(c) => skills::run(&ctx, c),

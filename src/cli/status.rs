@@ -20,12 +20,18 @@ pub struct Args {
     pub write: bool,
 }
 
-pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
-    let ws = cx.workspace()?;
-    let id = match &a.id {
-        Some(id) => id.clone(),
-        None => only_mission(&ws)?,
-    };
+/// Everything `status` shows of one mission, read once.
+pub struct Gathered {
+    pub view: StatusView,
+    pub loaded: crate::workspace::Loaded,
+    pub events: Vec<crate::events::Event>,
+    pub config: crate::config::Config,
+}
+
+/// Reads mission `id` as `status` shows it: at the integration head once started, else the
+/// work tree's file; with its events, configuration and live runs on this machine.
+pub fn gather(cx: &Ctx, ws: &Workspace, id: &str) -> Result<Gathered> {
+    let id = id.to_owned();
     let loaded = ws.load(&id, true)?;
     let events = match loaded.source {
         Source::Branch { .. } => crate::store::Store::new(&ws.repo, &id)
@@ -34,7 +40,7 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
             .unwrap_or_default(),
         Source::WorkTree => Vec::new(),
     };
-    let config = cx.config(&ws, Some(&loaded))?;
+    let config = cx.config(ws, Some(&loaded))?;
     let prefix = format!("mission/{id}.");
     let branches: Vec<String> = ws
         .repo
@@ -51,6 +57,26 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         report::active_runs(&crate::runs::Layout::new(&ws.repo, &config, &id)?, &id),
         &events,
     );
+    Ok(Gathered {
+        view,
+        loaded,
+        events,
+        config,
+    })
+}
+
+pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
+    let ws = cx.workspace()?;
+    let id = match &a.id {
+        Some(id) => id.clone(),
+        None => only_mission(&ws)?,
+    };
+    let Gathered {
+        view,
+        loaded,
+        config,
+        ..
+    } = gather(cx, &ws, &id)?;
     let errors: Vec<_> = Workspace::diagnostics(&loaded, &config.profile_names())
         .into_iter()
         .filter(|d| d.severity == Severity::Error)
@@ -113,7 +139,7 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn only_mission(ws: &Workspace) -> Result<String> {
+pub fn only_mission(ws: &Workspace) -> Result<String> {
     let ids = ws.list_ids()?;
     match ids.as_slice() {
         [one] => Ok(one.clone()),
