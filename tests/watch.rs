@@ -105,7 +105,7 @@ fn script(repo: &TestRepo, name: &str, args: &str, extra: &[(&str, &str)]) -> Pa
     }
     s.push_str("export LC_ALL=C.UTF-8 TERM=xterm-256color\nunset NO_COLOR\n");
     s.push_str(&format!(
-        "cd '{}'\nexec '{}' {args}\n",
+        "cd '{}'\n'{}' {args}\n",
         repo.root().display(),
         env!("CARGO_BIN_EXE_git-mission")
     ));
@@ -218,7 +218,15 @@ fn without_a_terminal_watch_prints_status_as_it_changes() {
         "",
         "  - id: M1\n    title: One\n    validation: {commands: [\"true\"]}\n    features:\n      - {id: F1, title: first, description: x}\n",
     );
-    assert_eq!(repo.run_deadline(&["run", "m"], &[], 60).code, 0);
+    let run = repo.run_deadline(&["run", "m"], &[], 60);
+    assert_eq!(run.code, 0);
+    // Piped: the action lines, no progress line.
+    assert!(run.stderr.contains("· dispatch F1"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("merged ·") && !run.stderr.contains('\u{1b}'),
+        "{}",
+        run.stderr
+    );
     // Finished: one status, then it ends by itself.
     let out = repo.run_deadline(&["watch", "m"], &[], 30);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -229,4 +237,30 @@ fn without_a_terminal_watch_prints_status_as_it_changes() {
         "no terminal codes when piped"
     );
     assert_eq!(out.stdout.matches("── m at ").count(), 1);
+}
+
+#[test]
+fn run_on_a_terminal_shows_a_live_progress_line() {
+    let repo = TestRepo::new();
+    let gate = repo.home().join("gate");
+    repo.mission(
+        &format!("while [ ! -e '{}' ]; do sleep 0.05; done\n{OK_WORKER}", gate.display()),
+        "",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"true\"]}\n    features:\n      - {id: F1, title: first, description: x}\n      - {id: F2, title: second, description: y}\n",
+    );
+    let tmux = Tmux::start(&script(&repo, "run.sh", "run m || true; sleep 600", &[]));
+    let s = tmux.wait_for("the progress line", |s| {
+        s.contains("M1 active · 0/2 merged · 2 running · $0.00 · ")
+    });
+    // Action lines above it stay whole.
+    assert!(
+        s.lines().any(|l| l.trim() == "· dispatch F1 (attempt 1)"),
+        "{s}"
+    );
+    std::fs::write(&gate, "").expect("gate");
+    let s = tmux.wait_for("the end", |s| s.contains("mission m completed"));
+    assert!(
+        !s.contains("running · $"),
+        "the line is cleared at the end:\n{s}"
+    );
 }

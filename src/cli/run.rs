@@ -1,6 +1,11 @@
 //! `git mission run`, `pulse` and `work`: the supervisor from the command line.
 
 use crate::events::Kind;
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::error::{Error, Result};
@@ -46,11 +51,15 @@ pub fn run(cx: &Ctx, a: &RunArgs) -> Result<u8> {
     check_mission_id(&a.id)?;
     let ws = cx.workspace()?;
     let quiet = cx.out.quiet || cx.out.json;
+    let progress = (!quiet && std::io::stderr().is_terminal()).then(|| Progress::start(cx, &a.id));
     let end = supervisor::run(&ws, &a.id, &cx.overrides(), &mut |action| {
         if !quiet {
+            let _held = progress.as_ref().map(Progress::clear);
             cx.out.note(&format!("· {action}"));
         }
-    })?;
+    });
+    drop(progress);
+    let end = end?;
     let status = Store::new(&ws.repo, &a.id)
         .head()?
         .map(|h| h.mission().status);
@@ -79,6 +88,115 @@ pub fn run(cx: &Ctx, a: &RunArgs) -> Result<u8> {
             Ok(exit::STOPPED)
         }
     }
+}
+
+/// The live line under `run`'s action lines on a terminal: milestone, features merged of
+/// all, workers running, spending against the budget, time. Redrawn every second by a thread
+/// that reads the integration branch; cleared before each action line and at the end.
+struct Progress {
+    stop: Arc<AtomicBool>,
+    /// Held while writing to stderr, so a line is never cut by another.
+    lock: Arc<Mutex<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start(cx: &Ctx, id: &str) -> Progress {
+        let stop = Arc::new(AtomicBool::new(false));
+        let lock = Arc::new(Mutex::new(()));
+        let (dir, env, id, ov) = (
+            cx.dir.clone(),
+            cx.env.clone(),
+            id.to_owned(),
+            cx.overrides(),
+        );
+        let (s, l) = (stop.clone(), lock.clone());
+        let thread = std::thread::spawn(move || {
+            let Ok(ws) = crate::workspace::Workspace::open(&dir, env.clone()) else {
+                return;
+            };
+            let store = Store::new(&ws.repo, &id);
+            let budget = crate::config::Config::load(&ws.repo, None, &ov)
+                .map(|c| c.budget())
+                .unwrap_or_default();
+            let started = env.clock.instant();
+            while !s.load(Ordering::Relaxed) {
+                if let Ok(Some(h)) = store.head() {
+                    let line = progress_line(h.mission(), &budget, env.clock.instant() - started);
+                    let _g = l.lock();
+                    if !s.load(Ordering::Relaxed) {
+                        eprint!("\r\x1b[2K{line}");
+                    }
+                }
+                std::thread::park_timeout(Duration::from_secs(1));
+            }
+        });
+        Progress {
+            stop,
+            lock,
+            thread: Some(thread),
+        }
+    }
+
+    /// Clears the line and holds stderr for the caller's own line.
+    fn clear(&self) -> std::sync::MutexGuard<'_, ()> {
+        let g = self
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        eprint!("\r\x1b[2K");
+        g
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+        drop(self.clear());
+    }
+}
+
+/// `M2 · 3/5 merged · 2 running · $1.20 of $10.00 · 4:05`.
+fn progress_line(
+    m: &crate::mission::Mission,
+    budget: &crate::mission::Budget,
+    elapsed: Duration,
+) -> String {
+    use crate::mission::{FeatureStatus, MilestoneStatus};
+    let milestone = m
+        .milestones
+        .iter()
+        .find(|ms| {
+            matches!(
+                ms.status,
+                MilestoneStatus::Active | MilestoneStatus::Validating
+            )
+        })
+        .map(|ms| format!("{} {}", ms.id, ms.status))
+        .unwrap_or_else(|| m.status.to_string());
+    let total = m.features().count();
+    let merged = m
+        .features()
+        .filter(|(_, f)| f.status == FeatureStatus::Merged)
+        .count();
+    let running = m
+        .features()
+        .filter(|(_, f)| f.status == FeatureStatus::Running)
+        .count();
+    let spent = match budget.usd {
+        Some(l) => format!("${:.2} of ${l:.2}", m.spent.usd),
+        None => format!("${:.2}", m.spent.usd),
+    };
+    let secs = elapsed.as_secs();
+    format!(
+        "{milestone} · {merged}/{total} merged · {running} running · {spent} · {}:{:02}",
+        secs / 60,
+        secs % 60
+    )
 }
 
 pub fn pulse(cx: &Ctx, a: &PulseArgs) -> Result<u8> {
