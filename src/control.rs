@@ -649,6 +649,7 @@ mod tests {
             since: "2026-11-21T10:00:00Z".parse().expect("ts"),
             packet: None,
             message: "x".into(),
+            question: None,
         });
         m.contract = vec![Assertion {
             id: "VC1".into(),

@@ -30,6 +30,9 @@ const FIRST_LOOK_BACK: i64 = 3600;
 pub fn topic(e: &Event) -> Option<&'static str> {
     Some(match e.kind {
         Kind::MissionBlocked if e.data["reason"].as_str() == Some("needs_input") => "needs_input",
+        Kind::OrchestratorTurn if e.data["outcome"].as_str() == Some("needs_input") => {
+            "needs_input"
+        }
         Kind::MissionBlocked => "blocked",
         Kind::BudgetAlert => "budget_alert",
         Kind::BudgetExceeded => "budget_exceeded",
@@ -110,13 +113,23 @@ pub struct Payload {
 fn payload(head: &Head, e: &Event, topic: &str) -> Payload {
     let m = head.mission();
     let id = &m.id;
-    let reason = e.data["reason"].as_str().map(str::to_owned);
-    let message = e.data["message"].as_str().map(str::to_owned).or_else(|| {
-        m.block
-            .as_ref()
-            .filter(|_| topic == "blocked")
-            .map(|b| b.message.clone())
-    });
+    let reason = e.data["reason"]
+        .as_str()
+        .or_else(|| e.data["block"].as_str())
+        .map(str::to_owned);
+    // For an orchestrator's question: the question, then the root cause it is about.
+    let message = match e.data["question"].as_str() {
+        Some(q) => Some(format!(
+            "{q} (blocked: {})",
+            e.data["message"].as_str().unwrap_or("")
+        )),
+        None => e.data["message"].as_str().map(str::to_owned).or_else(|| {
+            m.block
+                .as_ref()
+                .filter(|_| topic == "blocked")
+                .map(|b| b.message.clone())
+        }),
+    };
     let mut text = format!("git mission {id}: {}", topic.replace('_', " "));
     if let Some(ms) = &e.milestone {
         text.push_str(&format!(" ({ms})"));

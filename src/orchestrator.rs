@@ -14,7 +14,7 @@ use crate::context::Exec;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::git;
-use crate::mission::{Block, BlockReason, MissionStatus, Severity};
+use crate::mission::{Block, MissionStatus, Severity};
 
 /// One turn, claimed first (a paid agent run must not happen twice for one block): a turn
 /// whose holder is gone is taken over, one at work is left alone.
@@ -156,26 +156,24 @@ fn turn_claimed(cx: &mut Exec, head: &crate::store::Head) -> Result<()> {
         tx.mission.spent.add_run(usage.usd, usage.total_tokens(), fin.wall_ms);
         let continues = tx.mission.status == MissionStatus::Running && errors.is_empty();
         let outcome = if continues { "continued" } else { "needs_input" };
+        let message = if errors.is_empty() {
+            question.clone()
+        } else {
+            format!("the orchestrator left the mission invalid: {}", errors.join("; "))
+        };
         tx.event(Event::new(Kind::OrchestratorTurn).run(&run, turns + 1).data(json!({
             "outcome": outcome, "block": block.reason.as_str(), "discarded": discarded, "answer": answer,
             "exit_code": fin.code, "timed_out": fin.timed_out, "errors": errors,
+            "question": (!continues).then_some(&message), "message": block.message,
         })));
         if !continues {
-            let message = if errors.is_empty() {
-                question.clone()
-            } else {
-                format!("the orchestrator left the mission invalid: {}", errors.join("; "))
-            };
+            // The block keeps its reason and message (the root cause); the orchestrator's
+            // question is beside it. No new `mission.blocked`: this block had its turn.
             tx.mission.status = MissionStatus::Blocked;
             tx.mission.block = Some(Block {
-                reason: BlockReason::NeedsInput,
-                milestone: block.milestone.clone(),
-                feature: block.feature.clone(),
-                since: cx.ws.repo.clock().now_s(),
-                packet: block.packet.clone(),
-                message: message.clone(),
+                question: Some(message.clone()),
+                ..block.clone()
             });
-            tx.event(Event::new(Kind::MissionBlocked).data(json!({ "reason": "needs_input", "message": message })));
         }
         Ok(true)
     })?;

@@ -52,6 +52,8 @@ pub struct EstimateView {
     pub runs_done: u32,
     pub remaining_runs: u32,
     pub usd: Range,
+    /// What the milestones not yet passed may still cost.
+    pub remaining_usd: Range,
     pub hours: Range,
     pub source: &'static str,
 }
@@ -247,7 +249,12 @@ pub fn status_view(
         source,
         mode: s("mode").unwrap_or_else(|| "full".into()),
         base: s("base"),
-        forge: s("forge").unwrap_or_else(|| "auto".into()),
+        // The forge in use: `auto` resolved as the supervisor resolves it.
+        forge: if config.github_enabled() {
+            "github".into()
+        } else {
+            "local".into()
+        },
         land: s("land").unwrap_or_else(|| "pr".into()),
         approved: m.approved.clone(),
         block: m.block.clone(),
@@ -279,9 +286,54 @@ fn estimate_view(e: &Estimate, m: &Mission) -> EstimateView {
         runs_done: m.spent.runs,
         remaining_runs: e.remaining_runs,
         usd: e.usd,
+        remaining_usd: e.remaining_usd,
         hours: e.hours,
         source: e.source,
     }
+}
+
+/// One worker run of a feature, from the event log.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AttemptView {
+    pub attempt: u32,
+    pub run: String,
+    pub agent: Option<String>,
+    /// running, succeeded, failed, timed out or cancelled.
+    pub outcome: String,
+    pub failure: Option<String>,
+    pub tokens: Option<u64>,
+    pub usd: Option<f64>,
+}
+
+/// Every worker run of `feature`, oldest first, with how it ended.
+pub fn attempts(events: &[crate::events::Event], feature: &str) -> Vec<AttemptView> {
+    events
+        .iter()
+        .filter(|e| e.kind == Kind::RunStarted && e.feature.as_deref() == Some(feature))
+        .filter_map(|start| {
+            let run = start.run.clone()?;
+            let end = events
+                .iter()
+                .find(|e| e.kind.is_run_outcome() && e.run.as_deref() == Some(run.as_str()));
+            let failure = end.and_then(|e| e.data["failure"].as_str().map(str::to_owned));
+            let outcome = match end.map(|e| &e.kind) {
+                None => "running",
+                Some(Kind::RunTimedOut) => "timed out",
+                Some(Kind::RunCancelled) => "cancelled",
+                Some(_) if failure.is_some() => "failed",
+                Some(_) => "succeeded",
+            };
+            Some(AttemptView {
+                attempt: start.attempt.unwrap_or(1),
+                run,
+                agent: start.data["agent"].as_str().map(str::to_owned),
+                outcome: outcome.to_owned(),
+                failure,
+                tokens: end.and_then(|e| e.data["tokens"].as_u64()),
+                usd: end.and_then(|e| e.data["usd"].as_f64()),
+            })
+        })
+        .collect()
 }
 
 /// What a person can do next, as concrete commands.
@@ -327,7 +379,11 @@ fn blocked_actions(m: &Mission) -> Vec<String> {
     let ms = b.milestone.as_deref().unwrap_or("M#");
     let mut out = Vec::new();
     if let Some(p) = &b.packet {
-        out.push(format!("read the recovery packet: {p}"));
+        // The packet is committed on the integration branch, not in the work tree.
+        out.push(format!(
+            "read the recovery packet: git show {}:{p}",
+            crate::workspace::integration_branch(id)
+        ));
     }
     out.extend(match b.reason {
         BlockReason::ValidationFailed => vec![
@@ -413,7 +469,7 @@ pub fn retrospective(m: &Mission, events: &[crate::events::Event], skills: &[Str
     }
     let s = &m.spent;
     o.push_str(&format!(
-        "\n### Budget: estimate vs actual\n\n- runs: estimated {} , actual {}\n- cost: estimated ${:.2}–${:.2} (expected ${:.2}), actual ${:.2}\n- agent time: estimated {:.1}–{:.1} h, actual {:.2} h; tokens: {}\n",
+        "\n### Budget: estimate vs actual\n\n- runs: estimated {}, actual {}\n- cost: estimated ${:.2}–${:.2} (expected ${:.2}), actual ${:.2}\n- agent time: estimated {:.1}–{:.1} h, actual {:.2} h; tokens: {}\n",
         est.runs.total, s.runs, est.usd.low, est.usd.high, est.usd.mid, s.usd, est.hours.low, est.hours.high, s.hours, s.tokens
     ));
     let repairs: Vec<String> = m

@@ -174,7 +174,7 @@ fn validate_claimed(cx: &mut Exec, milestone: &str, head: &crate::store::Head) -
             let message = format!("validation of {milestone} failed ({failures} of {cap} allowed): {}", failing.join("; "));
             tx.event(Event::new(Kind::MilestoneFailed).milestone(milestone).run(&run, failures).data(json!({ "commands": summary, "failures": failures, "validator_runs": validator_runs })));
             tx.mission.status = MissionStatus::Blocked;
-            tx.mission.block = Some(Block { reason, milestone: Some(milestone.to_owned()), feature: None, since: cx.ws.repo.clock().now_s(), packet: None, message: message.clone() });
+            tx.mission.block = Some(Block { reason, milestone: Some(milestone.to_owned()), feature: None, since: cx.ws.repo.clock().now_s(), packet: None, message: message.clone(), question: None });
             let mut involved = vec![run.clone()];
             involved.extend(validator_runs.iter().cloned());
             crate::recovery::attach(tx, &git_state, &details, &involved);

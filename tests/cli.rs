@@ -204,6 +204,66 @@ fn every_template_creates_a_valid_mission() {
 }
 
 #[test]
+fn a_template_not_yet_made_a_plan_cannot_be_approved() {
+    let repo = TestRepo::new();
+    // An Objective, but the features are still the template's.
+    repo.run(&[
+        "new",
+        "r",
+        "--template",
+        "refactor",
+        "--goal",
+        "Split the parser.",
+    ])
+    .success();
+    let out = repo.run(&["approve", "r"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr
+            .contains("is not ready to approve: F1 is still the template's placeholder"),
+        "{}",
+        out.snapshot()
+    );
+    assert!(
+        out.stderr
+            .contains("hint: write the real work into F1's title"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        repo.read(&mission_path("r")).contains("approved: null"),
+        "nothing was changed"
+    );
+    // Real features, but no Objective.
+    let text = repo
+        .read(&mission_path("r"))
+        .replace(
+            "Characterisation tests for the code being refactored",
+            "Tests for parse()",
+        )
+        .replace("First restructuring step", "Move the lexer out")
+        .replace("Split the parser.", "");
+    repo.write(&mission_path("r"), &text);
+    let out = repo.run(&["approve", "r"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("its Objective is empty"),
+        "{}",
+        out.stderr
+    );
+    // Both written: approved.
+    repo.write(
+        &mission_path("r"),
+        &text.replace(
+            "## Objective\n",
+            "## Objective\n\nThe parser is two modules.\n",
+        ),
+    );
+    let out = repo.run(&["approve", "r"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+}
+
+#[test]
 fn a_new_users_whole_path() {
     let repo = planned_repo();
     let path = mission_path("settings-ui");

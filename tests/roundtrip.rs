@@ -178,6 +178,7 @@ fn mission() -> impl Strategy<Value = Mission> {
                 feature: None,
                 since: jiff::Timestamp::from_second(s).expect("in range"),
                 packet: Some("todo/missions/prop-mission/recovery/1-x.md".into()),
+                question: (message.len() % 2 == 0).then(|| format!("{message}?")),
                 message,
             });
             m.contract = contract

@@ -105,6 +105,34 @@ fn a_failing_worker_is_retried_with_notes_then_blocks() {
     let out = repo.run_deadline(&["run", "m"], &[], 60);
     assert_eq!(out.code, 3, "{}", out.snapshot());
     assert!(out.stderr.contains("worker_failed"), "{}", out.snapshot());
+    // The retry's action line says why the attempt before failed.
+    assert!(
+        out.stderr.lines().any(|l| l
+            == "· dispatch F1 (attempt 2) — attempt 1 failed: exited with status 1: attempt 1 failed on purpose"),
+        "{}",
+        out.stderr
+    );
+    // `show` lists every attempt with its run, agent, outcome and reason.
+    let show = repo.run(&["show", "m", "F1"]);
+    let attempts: Vec<&str> = show
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("attempts"))
+        .skip(1)
+        .collect();
+    assert_eq!(attempts.len(), 2, "{}", show.stdout);
+    for (i, line) in attempts.iter().enumerate() {
+        assert!(
+            line.starts_with(&format!("  {} ", i + 1))
+                && line.contains(" exec failed: exited with status 1")
+                && line.contains(" · 0 tokens"),
+            "{line}"
+        );
+    }
+    let json = repo.run(&["show", "m", "F1", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    assert_eq!(v["attempts"][1]["outcome"], "failed");
+    assert_eq!(v["attempts"][1]["agent"], "exec");
     let s = repo.status_json();
     assert_eq!(s["status"], "blocked");
     assert_eq!(s["block"]["reason"], "worker_failed");
@@ -131,6 +159,14 @@ fn a_failing_worker_is_retried_with_notes_then_blocks() {
         .expect("packet path")
         .to_owned();
     assert_eq!(packet, "todo/missions/m/recovery/1-worker_failed.md");
+    // The hint says how to read it where it is: on the integration branch.
+    let hint = format!("read the recovery packet: git show mission/m:{packet}");
+    assert!(
+        s["next"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|x| x == &hint)),
+        "{s}"
+    );
     let text = repo.git(&["show", &format!("mission/m:{packet}")]);
     for part in [
         "reason: worker_failed",

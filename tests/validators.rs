@@ -271,8 +271,21 @@ fn an_orchestrator_that_edits_code_has_its_edits_discarded_and_the_mission_waits
     );
     assert_eq!(out.code, 3, "{}", out.snapshot());
     let st = repo.status_json();
-    assert_eq!(st["block"]["reason"], "needs_input");
-    assert_eq!(st["block"]["message"], "Should M1 be dropped instead?");
+    // The root cause stays the block; the orchestrator's question is beside it.
+    assert_eq!(st["block"]["reason"], "validation_failed", "{st}");
+    assert!(
+        st["block"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("validation of M1 failed")),
+        "{st}"
+    );
+    assert_eq!(st["block"]["question"], "Should M1 be dropped instead?");
+    let human = repo.run(&["status", "m"]).stdout;
+    assert!(human.contains("blocked: validation_failed"), "{human}");
+    assert!(
+        human.contains("orchestrator: needs_input: Should M1 be dropped instead?"),
+        "{human}"
+    );
     let ev = repo.events();
     let turn = ev
         .iter()

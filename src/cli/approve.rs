@@ -63,6 +63,12 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
             format!("write the plan in {} first", loaded.file),
         ));
     }
+    if let Some((why, fix)) = unfinished(&loaded.doc, &loaded.file) {
+        return Err(Error::user_hint(
+            format!("mission {} is not ready to approve: {why}", a.id),
+            fix,
+        ));
+    }
     let (by, at) = git::identity(ws.root())?;
     let mut approved = m.clone();
     approved.status = MissionStatus::Approved;
@@ -108,4 +114,42 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         ));
     }
     Ok(exit::OK)
+}
+
+/// What still reads as the template rather than a plan: an empty Objective, or a feature
+/// whose title and description are a shipped template's word for word. With the fix.
+fn unfinished(doc: &crate::mission::MissionDoc, file: &str) -> Option<(String, String)> {
+    let body = doc.body();
+    let secs = crate::mission::body::sections(body);
+    let objective = crate::mission::body::section(&secs, "Objective");
+    if objective.is_none_or(|s| crate::mission::body::is_blank(&body[s.content.clone()])) {
+        return Some((
+            "its Objective is empty".into(),
+            format!("say what done looks like in the Objective section of {file}"),
+        ));
+    }
+    let templates: Vec<crate::mission::MissionDoc> = crate::templates::TYPES
+        .iter()
+        .filter_map(|(_, text)| crate::mission::MissionDoc::parse((*text).to_owned()).ok())
+        .collect();
+    for (_, f) in doc.mission.features() {
+        let copied = templates.iter().any(|t| {
+            t.mission
+                .features()
+                .any(|(_, tf)| tf.title == f.title && tf.description.trim() == f.description.trim())
+        });
+        if copied {
+            return Some((
+                format!(
+                    "{} is still the template's placeholder ({:?})",
+                    f.id, f.title
+                ),
+                format!(
+                    "write the real work into {}'s title and description in {file} (or drop it: `git mission feature drop`)",
+                    f.id
+                ),
+            ));
+        }
+    }
+    None
 }

@@ -84,7 +84,8 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
     let quiet = cx.out.quiet || cx.out.json;
     let end = supervisor::run(&ws, "demo", &cx.overrides(), &mut |action| {
         if !quiet {
-            cx.out.note(&format!("· {action}"));
+            let why = super::run::failure_of(&ws, "demo", action);
+            cx.out.note(&format!("· {action}{why}"));
         }
     })?;
     let secs = started.elapsed().as_secs_f64();

@@ -54,8 +54,9 @@ pub fn run(cx: &Ctx, a: &RunArgs) -> Result<u8> {
     let progress = (!quiet && std::io::stderr().is_terminal()).then(|| Progress::start(cx, &a.id));
     let end = supervisor::run(&ws, &a.id, &cx.overrides(), &mut |action| {
         if !quiet {
+            let why = failure_of(&ws, &a.id, action);
             let _held = progress.as_ref().map(Progress::clear);
-            cx.out.note(&format!("· {action}"));
+            cx.out.note(&format!("· {action}{why}"));
         }
     });
     drop(progress);
@@ -88,6 +89,42 @@ pub fn run(cx: &Ctx, a: &RunArgs) -> Result<u8> {
             Ok(exit::STOPPED)
         }
     }
+}
+
+/// Why the attempt an action line is about failed, from the event that recorded it: for a
+/// recorded run that failed, ` — failed: …`; for a retry, ` — attempt N failed: …`.
+pub(super) fn failure_of(
+    ws: &crate::workspace::Workspace,
+    id: &str,
+    action: &crate::action::Action,
+) -> String {
+    use crate::action::Action;
+    let (run, feature, prefix) = match action {
+        Action::Record { run, .. } => (Some(run.as_str()), None, "failed".to_owned()),
+        Action::Dispatch {
+            feature, attempt, ..
+        } if *attempt > 1 => (
+            None,
+            Some((feature.as_str(), attempt - 1)),
+            format!("attempt {} failed", attempt - 1),
+        ),
+        _ => return String::new(),
+    };
+    let Ok(Some(head)) = Store::new(&ws.repo, id).head() else {
+        return String::new();
+    };
+    head.events
+        .iter()
+        .rev()
+        .filter(|e| e.kind.is_run_outcome())
+        .find(|e| match (run, feature) {
+            (Some(r), _) => e.run.as_deref() == Some(r),
+            (None, Some((f, n))) => e.feature.as_deref() == Some(f) && e.attempt == Some(n),
+            _ => false,
+        })
+        .and_then(|e| e.data["failure"].as_str())
+        .map(|f| format!(" — {prefix}: {}", f.lines().next().unwrap_or("")))
+        .unwrap_or_default()
 }
 
 /// The live line under `run`'s action lines on a terminal: milestone, features merged of

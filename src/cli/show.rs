@@ -22,7 +22,11 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
     let loaded = ws.load(&a.id, true)?;
     let m = &loaded.doc.mission;
     if ids::is_feature_id(&a.what) {
-        feature(cx, &ws, m, &a.what)
+        let events = crate::store::Store::new(&ws.repo, &a.id)
+            .head()?
+            .map(|h| h.events)
+            .unwrap_or_default();
+        feature(cx, &ws, m, &a.what, &events)
     } else if ids::is_milestone_id(&a.what) {
         let events = crate::store::Store::new(&ws.repo, &a.id)
             .head()?
@@ -42,7 +46,13 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
     }
 }
 
-fn feature(cx: &Ctx, ws: &Workspace, m: &Mission, id: &str) -> Result<u8> {
+fn feature(
+    cx: &Ctx,
+    ws: &Workspace,
+    m: &Mission,
+    id: &str,
+    events: &[crate::events::Event],
+) -> Result<u8> {
     let (ms, f) = m.feature(id).ok_or_else(|| {
         let known: Vec<&str> = m.features().map(|(_, f)| f.id.as_str()).collect();
         Error::user_hint(
@@ -65,10 +75,12 @@ fn feature(cx: &Ctx, ws: &Workspace, m: &Mission, id: &str) -> Result<u8> {
             )
         })
         .collect();
+    let attempts = crate::report::attempts(events, &f.id);
     if cx.out.json {
         cx.out.json(&json!({
             "mission": m.id, "milestone": ms.id, "feature": f, "branch": branch,
             "assertions": assertions.iter().map(|(id, text)| json!({"id": id, "text": text})).collect::<Vec<_>>(),
+            "attempts": attempts,
         }));
         return Ok(exit::OK);
     }
@@ -109,6 +121,28 @@ fn feature(cx: &Ctx, ws: &Workspace, m: &Mission, id: &str) -> Result<u8> {
         o.push('\n');
         o.push_str(f.description.trim_end());
         o.push('\n');
+    }
+    if !attempts.is_empty() {
+        o.push_str("\nattempts (see each with `git mission show <id> <run>`):\n");
+        for a in &attempts {
+            let spent = match (a.tokens, a.usd) {
+                (Some(t), Some(u)) => format!(" · {t} tokens · ${u:.2}"),
+                (Some(t), None) => format!(" · {t} tokens"),
+                _ => String::new(),
+            };
+            let why = a
+                .failure
+                .as_deref()
+                .map(|f| format!(": {}", f.lines().next().unwrap_or("")))
+                .unwrap_or_default();
+            o.push_str(&format!(
+                "  {} {} {} {}{why}{spent}\n",
+                a.attempt,
+                a.run,
+                a.agent.as_deref().unwrap_or("-"),
+                a.outcome
+            ));
+        }
     }
     cx.out.data(&o);
     Ok(exit::OK)

@@ -260,6 +260,9 @@ pub fn human(v: &StatusView) -> String {
             "blocked: {} {at} since {}\n  {}\n",
             b.reason, b.since, b.message
         ));
+        if let Some(q) = &b.question {
+            o.push_str(&format!("  orchestrator: needs_input: {q}\n"));
+        }
     }
     let l = &v.budget.limits;
     let s = &v.budget.spent;
@@ -267,28 +270,37 @@ pub fn human(v: &StatusView) -> String {
         Some(l) => format!("{spent} of {l}"),
         None => spent,
     };
+    let runs = |n: String| format!("{n} {}", if n == "1" { "run" } else { "runs" });
     o.push_str(&format!(
-        "budget: {} · {} tokens · {} h · {} runs\n",
+        "budget: {} · {} tokens · {} h · {}\n",
         of(money(s.usd), l.usd.map(money)),
         of(s.tokens.to_string(), l.tokens.map(|x| x.to_string())),
         of(
             format!("{:.1}", s.hours),
             l.hours.map(|x| format!("{x:.1}"))
         ),
-        of(s.runs.to_string(), l.runs.map(|x| x.to_string())),
+        match l.runs {
+            Some(lim) => format!("{} of {}", s.runs, runs(lim.to_string())),
+            None => runs(s.runs.to_string()),
+        },
     ));
     let e = &v.estimate;
-    o.push_str(&format!(
-        "estimate: {} runs ({} done, {} to go), {}–{} (expected {}), {:.1}–{:.1} agent hours\n",
-        e.runs,
-        e.runs_done,
-        e.remaining_runs,
-        money(e.usd.low),
-        money(e.usd.high),
-        money(e.usd.mid),
-        e.hours.low,
-        e.hours.high
-    ));
+    let finished = matches!(
+        v.status,
+        crate::mission::MissionStatus::Completed | crate::mission::MissionStatus::Cancelled
+    );
+    if !finished && e.remaining_runs > 0 {
+        let r = e.remaining_usd;
+        o.push_str(&format!(
+            "estimate: about {} more {} ({} done), {}–{} more (expected {})\n",
+            e.remaining_runs,
+            if e.remaining_runs == 1 { "run" } else { "runs" },
+            e.runs_done,
+            money(r.low),
+            money(r.high),
+            money(r.mid),
+        ));
+    }
     if v.scope.repair > 0 {
         o.push_str(&format!(
             "scope: {} planned features, {} repair features\n",

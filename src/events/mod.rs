@@ -185,22 +185,86 @@ impl Event {
         {
             where_.push(x.as_str());
         }
-        let attempt = self
-            .attempt
-            .map(|a| format!(" attempt {a}"))
-            .unwrap_or_default();
-        let data = match &self.data {
-            Value::Null => String::new(),
-            Value::Object(o) if o.is_empty() => String::new(),
-            d => format!(" {d}"),
-        };
-        format!(
-            "{:>5} {} {:<20} {}{attempt}{data}",
-            self.seq,
-            self.at,
-            self.kind,
-            where_.join(" ")
-        )
+        let mut parts = vec![
+            format!("{:>5}", self.seq),
+            self.at.clone(),
+            format!("{:<20}", self.kind),
+        ];
+        if !where_.is_empty() {
+            parts.push(where_.join(" "));
+        }
+        if let Some(a) = self.attempt {
+            parts.push(format!("attempt {a}"));
+        }
+        let data = describe(&self.data);
+        if !data.is_empty() {
+            parts.push(data);
+        }
+        parts.join(" ").trim_end().to_owned()
+    }
+}
+
+/// An event's data as `key=value` words for people: nothing for null, false or empty values,
+/// commit ids shortened, a multi-line text cut to its first line, nested values compact.
+pub fn describe(data: &Value) -> String {
+    let Value::Object(o) = data else {
+        return short(data);
+    };
+    o.iter()
+        .filter(|(_, v)| !matches!(v, Value::Null | Value::Bool(false)))
+        .filter(|(_, v)| !is_empty(v))
+        .map(|(k, v)| match v {
+            Value::Bool(true) => k.clone(),
+            // A claim: who holds it.
+            Value::Object(c) if c.contains_key("host") && c.contains_key("pid") => {
+                format!("{k}={}:{}", short(&c["host"]), c["pid"])
+            }
+            v => format!("{k}={}", short(v)),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
+fn short(v: &Value) -> String {
+    match v {
+        Value::String(s) if s.len() == 40 && s.chars().all(|c| c.is_ascii_hexdigit()) => {
+            s[..12].to_owned()
+        }
+        Value::String(s) => {
+            let first = s.lines().next().unwrap_or("");
+            let cut: String = first.chars().take(120).collect();
+            let more = if cut.len() < s.trim_end().len() {
+                "…"
+            } else {
+                ""
+            };
+            if cut.contains(' ') || cut.is_empty() {
+                format!("{:?}", format!("{cut}{more}"))
+            } else {
+                format!("{cut}{more}")
+            }
+        }
+        Value::Array(a) if a.iter().all(|x| !x.is_object() && !x.is_array()) => {
+            a.iter().map(short).collect::<Vec<_>>().join(",")
+        }
+        Value::Object(_) | Value::Array(_) => {
+            let text = v.to_string();
+            if text.chars().count() > 80 {
+                format!("{}…", text.chars().take(80).collect::<String>())
+            } else {
+                text
+            }
+        }
+        other => other.to_string(),
     }
 }
 
@@ -295,5 +359,30 @@ mod tests {
         assert_eq!(back[1].feature.as_deref(), Some("F1"));
         assert_eq!(back[2].data["ok"], true);
         assert!(text.contains("\"type\":\"feature.dispatched\""));
+    }
+
+    #[test]
+    fn people_read_event_data_as_words() {
+        let data = serde_json::json!({
+            "base": "main",
+            "commit": "728e15f347f42e179323633a0a5fbf657b1ce851",
+            "usd": null,
+            "conflict": false,
+            "cancelled": true,
+            "files": ["a.txt", "b.txt"],
+            "failure": "check `make` failed (exit 2):\nlots\nof output",
+            "claim": {"host": "vm", "pid": 42, "since": "x"},
+            "kept_theirs": [],
+        });
+        assert_eq!(
+            describe(&data),
+            "base=main commit=728e15f347f4 cancelled files=a.txt,b.txt failure=\"check `make` failed (exit 2):…\" claim=vm:42"
+        );
+        let e = Event::new(Kind::MissionCompleted);
+        assert!(
+            !e.human().ends_with(' '),
+            "no trailing space: {:?}",
+            e.human()
+        );
     }
 }

@@ -273,11 +273,14 @@ pub struct Spent {
 }
 
 impl Spent {
-    /// Adds one run's usage: its cost (0 when unknown), tokens and wall time.
+    /// Adds one run's usage: its cost (0 when unknown), tokens and wall time. Sums are kept
+    /// to a millionth of a dollar and a ten-thousandth of an hour (0.36 s), so the file reads
+    /// `hours: 0.0012`, not `hours: 0.00006972222222222223`.
     pub fn add_run(&mut self, usd: Option<f64>, tokens: u64, wall_ms: u64) {
-        self.usd += usd.unwrap_or(0.0);
+        let round = |x: f64, places: f64| (x * places).round() / places;
+        self.usd = round(self.usd + usd.unwrap_or(0.0), 1e6);
         self.tokens += tokens;
-        self.hours += wall_ms as f64 / 3_600_000.0;
+        self.hours = round(self.hours + wall_ms as f64 / 3_600_000.0, 1e4);
         self.runs += 1;
     }
 }
@@ -296,6 +299,10 @@ pub struct Block {
     pub packet: Option<String>,
     #[serde(default)]
     pub message: String,
+    /// What the orchestrator's turn on this block ended with when it could not continue: its
+    /// question, or why its changes were not kept. Shown beside the reason, never instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
 }
 
 /// One implementation-independent assertion of the validation contract.
@@ -471,5 +478,19 @@ impl Mission {
             resources: Vec::new(),
             milestones: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn spending_is_kept_to_readable_precision() {
+        let mut s = super::Spent::default();
+        s.add_run(Some(0.1), 10, 251); // 251 ms is 0.0000697… h
+        s.add_run(Some(0.2), 5, 0);
+        assert_eq!(s.usd, 0.3, "0.1 + 0.2 is 0.3 here");
+        assert_eq!(s.hours, 0.0001);
+        assert_eq!(super::super::render::number(s.hours), "0.0001");
+        assert_eq!((s.tokens, s.runs), (15, 2));
     }
 }

@@ -267,6 +267,9 @@ fn block(b: &Block) -> String {
         f.push(("packet", scalar(p, true)));
     }
     f.push(("message", scalar(&b.message, true)));
+    if let Some(q) = &b.question {
+        f.push(("question", scalar(q, true)));
+    }
     flow_map(&f)
 }
 

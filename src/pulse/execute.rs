@@ -368,6 +368,7 @@ impl Exec<'_> {
                 let claim = Dispatch {
                     feature,
                     run: &run,
+                    agent: &meta.agent,
                     attempt,
                     conflict,
                     on_actions,
@@ -520,6 +521,7 @@ impl Exec<'_> {
                         since: self.ws.repo.clock().now_s(),
                         packet: None,
                         message: why.clone(),
+                        question: None,
                     });
                     tx.event(
                         Event::new(Kind::MissionBlocked)
@@ -558,6 +560,7 @@ impl Exec<'_> {
                             since: self.ws.repo.clock().now_s(),
                             packet: None,
                             message: message.clone(),
+                            question: None,
                         });
                         if let Some((git_state, details)) = &packet_facts {
                             let runs: Vec<String> = tx
@@ -652,6 +655,7 @@ impl Exec<'_> {
                     since: self.ws.repo.clock().now_s(),
                     packet: None,
                     message: message.clone(),
+                    question: None,
                 });
                 crate::recovery::attach(tx, &git_state, &message, &[]);
                 let mut e = Event::new(Kind::MissionBlocked)
@@ -679,6 +683,7 @@ impl Exec<'_> {
                     since: self.ws.repo.clock().now_s(),
                     packet: None,
                     message: message.to_owned(),
+                    question: None,
                 });
                 let spent = serde_json::to_string(&tx.mission.spent).unwrap_or_default();
                 crate::recovery::attach(tx, &git_state, &format!("{message}\nspent: {spent}"), &[]);
@@ -825,6 +830,8 @@ fn settle_feature(
 struct Dispatch<'a> {
     feature: &'a str,
     run: &'a str,
+    /// The worker's agent, recorded with the run's start.
+    agent: &'a str,
     attempt: u32,
     conflict: bool,
     on_actions: bool,
@@ -841,6 +848,7 @@ impl Dispatch<'_> {
         let Dispatch {
             feature,
             run,
+            agent,
             attempt,
             conflict,
             on_actions,
@@ -917,7 +925,7 @@ impl Dispatch<'_> {
                 .milestone(&milestone)
                 .feature(feature)
                 .run(run, attempt)
-                .data(json!({ "role": "worker" })),
+                .data(json!({ "role": "worker", "agent": agent })),
         );
         Ok(Some(milestone))
     }

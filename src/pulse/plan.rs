@@ -756,6 +756,7 @@ mod tests {
             since: jiff::Timestamp::UNIX_EPOCH,
             packet: None,
             message: String::new(),
+            question: None,
         });
         blocked.orchestrator = true;
         assert!(plan(&blocked).is_empty());
@@ -871,6 +872,7 @@ mod tests {
             since: "2026-11-21T10:00:00Z".parse().expect("ts"),
             packet: None,
             message: "x".into(),
+            question: None,
         });
         assert!(plan(&s).is_empty(), "no orchestrator configured");
         s.orchestrator = true;
