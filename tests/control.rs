@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{OK_WORKER, TestRepo, count};
+use common::{OK_WORKER, TestRepo, count, mission_path};
 
 const ONE_FEATURE: &str = "  - id: M1\n    title: One\n    validation: {commands: [\"true\"]}\n    features:\n      - {id: F1, title: first, description: x}\n";
 
@@ -328,6 +328,43 @@ PLAN
         "{}",
         bad.snapshot()
     );
+    // A planner that fails without writing leaves no template file behind.
+    repo.write("scripts/planner.sh", "exit 4\n");
+    let failed = repo.run(&["new", "third", "--plan"]);
+    assert_eq!(failed.code, 1, "{}", failed.snapshot());
+    assert!(!repo.root().join(mission_path("third")).exists());
+}
+
+#[test]
+fn new_plan_without_its_agent_writes_nothing_and_says_how() {
+    let repo = TestRepo::new();
+    let out = repo.run(&[
+        "-c",
+        "agents.planner=claude",
+        "new",
+        "greet",
+        "--goal",
+        "Greet",
+        "--plan",
+    ]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr
+            .contains("cannot plan greet: the planner agent \"claude\" cannot start")
+            && out.stderr.contains("nothing was written"),
+        "{}",
+        out.snapshot()
+    );
+    assert!(
+        out.stderr.contains("hint: install Claude Code"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !repo.root().join(mission_path("greet")).exists(),
+        "no file left behind"
+    );
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
 }
 
 #[test]

@@ -64,9 +64,27 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         body.replacen("{{goal}}", goal, 1)
     };
     let text = MissionDoc::compose(&mission, &body);
+    if a.plan {
+        // The planner must be there before anything is written.
+        let config = cx.config(&ws, None)?;
+        if let Err(m) = crate::agents::preflight(&config, crate::agents::Role::Planner, ws.root()) {
+            return Err(Error::user_hint(
+                format!("cannot plan {}: {}; nothing was written", a.id, m.message),
+                format!(
+                    "{}; or run `git mission new {}` without --plan and write the plan yourself",
+                    m.fix, a.id
+                ),
+            ));
+        }
+    }
     ws.write(&file, &text)?;
     if a.plan {
-        return plan(cx, &ws, &a.id, &file, goal);
+        let planned = plan(cx, &ws, &a.id, &file, goal);
+        // A planner that failed before writing anything leaves no template file behind.
+        if planned.is_err() && std::fs::read_to_string(ws.path(&file)).is_ok_and(|t| t == text) {
+            let _ = std::fs::remove_file(ws.path(&file));
+        }
+        return planned;
     }
     if cx.out.json {
         cx.out
