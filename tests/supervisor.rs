@@ -591,6 +591,10 @@ fn the_demo_runs_a_whole_mission_offline() {
     );
     assert!(started.elapsed().as_secs() < 15);
     assert!(stdout.contains("status: completed"), "{stdout}");
+    // A finished mission has no estimate of what is left; spending reads in whole words.
+    assert!(!stdout.contains("estimate:"), "{stdout}");
+    assert!(stdout.contains("· 6 of 20 runs"), "{stdout}");
+    assert!(stdout.contains("forge: local"), "the forge in use: {stdout}");
     assert!(
         stdout.contains(&format!(
             "The repository is {}",
@@ -650,6 +654,8 @@ fn the_demo_runs_a_whole_mission_offline() {
         let budget = &file[file.find("git-mission:begin budget").expect("budget block")
             ..file.find("git-mission:end budget").expect("end")];
         assert!(budget.contains("| Runs | 6 | 20 |"), "{at}: {budget}");
+        assert!(!budget.contains("Still to go"), "finished: {budget}");
+        assert!(file.contains("- runs: estimated 9, actual 6"), "{file}");
     }
     // A second demo into the same directory is refused.
     let again = std::process::Command::new(env!("CARGO_BIN_EXE_git-mission"))
