@@ -18,6 +18,8 @@ const FEATURES: [&str; 3] = ["F1", "F2", "F3"];
 
 fn mission() -> TestRepo {
     let repo = TestRepo::new();
+    // Someone is told of the milestone and the end (so notifying crashes too).
+    repo.write("todo/missions/config.yml", "notify:\n  command: [\"true\"]\n");
     repo.mission(
         OK_WORKER,
         "land: auto\nchecks: [\"true\"]\nlimits: {max_parallel_workers: 2, worker_timeout: 60s}\n",
@@ -105,6 +107,18 @@ fn crash_then_resume(point: &str) {
         );
     }
     assert!(count(&ev, "mission.landed", None) <= 1, "{point}");
+    // Each notifiable event is claimed for telling at most once, crash or not.
+    let mut told: Vec<u64> = ev
+        .iter()
+        .filter(|e| e["type"] == "notify.sending")
+        .flat_map(|e| e["data"]["events"].as_array().cloned().unwrap_or_default())
+        .filter_map(|x| x["seq"].as_u64())
+        .collect();
+    let n = told.len();
+    told.sort_unstable();
+    told.dedup();
+    assert_eq!(told.len(), n, "{point}: an event told twice");
+    assert!(n >= 1, "{point}: the milestone or the end was told");
     let lands = repo.git(&["log", "--oneline", "--grep", "Land mission m", "main"]);
     assert_eq!(lands.lines().count(), 1, "{point}: landed once: {lands}");
     // Nothing left behind: worktrees, processes, repository damage.
@@ -189,4 +203,5 @@ points! {
     validate_after_validators => "validate.after_validators",
     run_after_lock => "run.after_lock",
     worktree_before => "worktree.before",
+    notify_after_claim => "notify.after_claim",
 }
