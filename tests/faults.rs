@@ -19,7 +19,10 @@ const FEATURES: [&str; 3] = ["F1", "F2", "F3"];
 fn mission() -> TestRepo {
     let repo = TestRepo::new();
     // Someone is told of the milestone and the end (so notifying crashes too).
-    repo.write("todo/missions/config.yml", "notify:\n  command: [\"true\"]\n");
+    repo.write(
+        "todo/missions/config.yml",
+        "notify:\n  command: [\"true\"]\n",
+    );
     repo.mission(
         OK_WORKER,
         "land: auto\nchecks: [\"true\"]\nlimits: {max_parallel_workers: 2, worker_timeout: 60s}\n",

@@ -594,7 +594,10 @@ fn the_demo_runs_a_whole_mission_offline() {
     // A finished mission has no estimate of what is left; spending reads in whole words.
     assert!(!stdout.contains("estimate:"), "{stdout}");
     assert!(stdout.contains("· 6 of 20 runs"), "{stdout}");
-    assert!(stdout.contains("forge: local"), "the forge in use: {stdout}");
+    assert!(
+        stdout.contains("forge: local"),
+        "the forge in use: {stdout}"
+    );
     assert!(
         stdout.contains(&format!(
             "The repository is {}",

@@ -3,6 +3,7 @@
 //! prints or exits.
 
 mod approve;
+mod bundle;
 mod comment;
 mod config;
 mod control;
@@ -136,6 +137,10 @@ pub enum Command {
     Skills(skills::SkillsCmd),
     /// Build a sample repository and run a whole mission on it, offline, in seconds
     Demo(demo::Args),
+    /// Write a mission (integration and feature branches) to a file another clone can import
+    Export(bundle::ExportArgs),
+    /// Bring in a mission exported by `git mission export`, to continue it with `run`
+    Import(bundle::ImportArgs),
     /// Mission Control, live: features, runs and their output, events, block, budget
     Watch(watch::Args),
     /// Print the manual page, or install every page where `man` (and `git help`) finds them
@@ -307,6 +312,8 @@ fn dispatch(cli: &Cli, out: &Out) -> Result<u8, Error> {
         Command::Log(a) => control::log(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, a),
         Command::Watch(a) => watch::run(&ctx, a),
+        Command::Export(a) => bundle::export(&ctx, a),
+        Command::Import(a) => bundle::import(&ctx, a),
         Command::Man(a) => help::man(&ctx, a),
         Command::Completions(a) => help::completions(&ctx, a),
         Command::Skills(c) => skills::run(&ctx, c),
