@@ -14,6 +14,37 @@ pub struct Args {
     /// Also install the GitHub workflows (pulse, worker, comment) in .github/workflows/
     #[arg(long)]
     pub github: bool,
+    /// With --github: where the workflows build git-mission from when no released binary fits
+    /// the runner: a git URL, optionally with @TAG (default: crates.io)
+    #[arg(long, value_name = "GIT_URL[@TAG]", requires = "github")]
+    pub install_from: Option<String>,
+}
+
+/// Parses `--install-from URL[@TAG]` (the tag after the last `@` of the path, so
+/// `git@host:o/r.git` keeps its user).
+fn install_from(spec: Option<&str>) -> Result<crate::templates::InstallFrom> {
+    let mut from = crate::templates::InstallFrom::default();
+    let Some(spec) = spec else {
+        return Ok(from);
+    };
+    let (url, tag) = match spec.rsplit_once('@') {
+        Some((u, t)) if !t.contains(['/', ':']) && !u.is_empty() => (u, t),
+        _ => (spec, ""),
+    };
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._~:/@+%".contains(c))
+    };
+    if !ok(url) || !(tag.is_empty() || ok(tag)) || url.starts_with('-') {
+        return Err(Error::user_hint(
+            format!("--install-from {spec:?} is not a git URL with an optional @tag"),
+            "write e.g. --install-from https://github.com/you/git-mission@v0.1.0",
+        ));
+    }
+    from.git = url.to_owned();
+    from.git_ref = tag.to_owned();
+    Ok(from)
 }
 
 pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
@@ -26,6 +57,7 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
             format!("agents are {}", AGENTS.join(", ")),
         ));
     }
+    let from = install_from(a.install_from.as_deref())?;
     let path = ws.path(CONFIG_FILE);
     let created = !path.exists();
     if created {
@@ -43,7 +75,7 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
             let rel = format!(".github/workflows/{name}");
             let exists = ws.path(&rel).exists();
             if !exists {
-                ws.write(&rel, &crate::templates::workflow(text))?;
+                ws.write(&rel, &crate::templates::workflow(text, &from))?;
             }
             workflows.push(serde_json::json!({ "path": rel, "written": !exists }));
         }
