@@ -65,8 +65,11 @@ fn release(dir: &Path, damaged: bool) {
     let name = format!("git-mission-{}", target());
     let pkg = dir.join("pkg").join(&name);
     std::fs::create_dir_all(&pkg).expect("pkg");
-    std::fs::write(pkg.join("git-mission"), "#!/bin/sh\necho git-mission 0.1.0 from the release\n")
-        .expect("bin");
+    std::fs::write(
+        pkg.join("git-mission"),
+        "#!/bin/sh\necho git-mission 0.1.0 from the release\n",
+    )
+    .expect("bin");
     let v = dir.join("v0.1.0");
     std::fs::create_dir_all(&v).expect("v");
     let tarball = v.join(format!("{name}.tar.gz"));
@@ -80,7 +83,10 @@ fn release(dir: &Path, damaged: bool) {
         .expect("tar")
         .success();
     assert!(ok);
-    let sum = Command::new("sha256sum").arg(&tarball).output().expect("sha256sum");
+    let sum = Command::new("sha256sum")
+        .arg(&tarball)
+        .output()
+        .expect("sha256sum");
     let mut sum = String::from_utf8_lossy(&sum.stdout).into_owned();
     if damaged {
         sum = format!("{}{}", "0".repeat(64), &sum[64..]);
@@ -130,7 +136,11 @@ fn run_step(
         ),
     )
     .expect("cargo");
-    Command::new("chmod").arg("+x").arg(fake.join("cargo")).status().expect("chmod");
+    Command::new("chmod")
+        .arg("+x")
+        .arg(fake.join("cargo"))
+        .status()
+        .expect("chmod");
     let _ = std::fs::remove_file(&cargo_log);
     let _ = std::fs::remove_dir_all(home.join(".cargo"));
     let out = Command::new("bash")
@@ -141,7 +151,10 @@ fn run_step(
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("GIT_MISSION_RELEASES", releases)
         .env("HOME", home)
-        .env("PATH", format!("{}:/usr/local/bin:/usr/bin:/bin", fake.display()))
+        .env(
+            "PATH",
+            format!("{}:/usr/local/bin:/usr/bin:/bin", fake.display()),
+        )
         .output()
         .expect("bash");
     let text = format!(
@@ -153,7 +166,9 @@ fn run_step(
     (
         out.status.success() && installed.is_file(),
         text,
-        std::fs::read_to_string(&cargo_log).ok().map(|s| s.trim().to_owned()),
+        std::fs::read_to_string(&cargo_log)
+            .ok()
+            .map(|s| s.trim().to_owned()),
     )
 }
 
@@ -173,7 +188,11 @@ fn the_workflows_install_the_released_binary_after_checking_it() {
     let files = tempfile::tempdir().expect("tmp");
     release(files.path(), false);
     let server = Server::start(files.path());
-    for wf in ["mission-pulse.yml", "mission-worker.yml", "mission-comment.yml"] {
+    for wf in [
+        "mission-pulse.yml",
+        "mission-worker.yml",
+        "mission-comment.yml",
+    ] {
         let (script, env) = install_step(&repo, wf);
         assert!(
             env.iter().any(|(k, v)| k == "GIT_MISSION_RELEASES"
@@ -183,7 +202,10 @@ fn the_workflows_install_the_released_binary_after_checking_it() {
         let h = home(&repo, wf);
         let (ok, out, cargo) = run_step(&script, &env, &server.url, &h);
         assert!(ok, "{wf}: {out}");
-        assert!(out.contains("git-mission 0.1.0 from the release"), "{wf}: {out}");
+        assert!(
+            out.contains("git-mission 0.1.0 from the release"),
+            "{wf}: {out}"
+        );
         assert_eq!(cargo, None, "{wf}: nothing was built");
     }
 }
@@ -196,7 +218,12 @@ fn a_damaged_or_missing_release_falls_back_to_cargo_install() {
     let repo = TestRepo::new();
     repo.run(&["init", "--github"]).success();
     let (script, env) = install_step(&repo, "mission-pulse.yml");
-    let version = env.iter().find(|(k, _)| k == "GIT_MISSION_VERSION").expect("version").1.clone();
+    let version = env
+        .iter()
+        .find(|(k, _)| k == "GIT_MISSION_VERSION")
+        .expect("version")
+        .1
+        .clone();
     assert_eq!(version, env!("CARGO_PKG_VERSION"));
     // A checksum that does not match: not installed, built instead.
     let files = tempfile::tempdir().expect("tmp");
@@ -209,7 +236,13 @@ fn a_damaged_or_missing_release_falls_back_to_cargo_install() {
     assert!(out.contains("git-mission built by cargo"), "{out}");
     assert_eq!(
         cargo.as_deref(),
-        Some(format!("install --locked --root {}/.cargo/bin/.. --version ={version} git-mission", h.display()).as_str())
+        Some(
+            format!(
+                "install --locked --root {}/.cargo/bin/.. --version ={version} git-mission",
+                h.display()
+            )
+            .as_str()
+        )
     );
     // No release at all (an empty server): built from crates.io.
     let empty = tempfile::tempdir().expect("tmp");
@@ -221,18 +254,93 @@ fn a_damaged_or_missing_release_falls_back_to_cargo_install() {
     // Installed with --install-from: the fallback builds that git URL at that tag.
     let other = TestRepo::new();
     other
-        .run(&["init", "--github", "--install-from", "https://example.com/me/git-mission.git@v9.9.9"])
+        .run(&[
+            "init",
+            "--github",
+            "--install-from",
+            "https://example.com/me/git-mission.git@v9.9.9",
+        ])
         .success();
     let (script, env) = install_step(&other, "mission-worker.yml");
     let h = home(&other, "git");
     let (ok, out, cargo) = run_step(&script, &env, &none.url, &h);
     assert!(ok, "{out}");
     assert!(
-        cargo.is_some_and(|c| c.ends_with("--git https://example.com/me/git-mission.git --tag v9.9.9 git-mission")),
+        cargo.is_some_and(|c| c
+            .ends_with("--git https://example.com/me/git-mission.git --tag v9.9.9 git-mission")),
         "{out}"
     );
     let bad = other.run(&["init", "--github", "--install-from", "--upload-pack=evil"]);
     assert_eq!(bad.code, 2, "a flag is not a URL: {}", bad.snapshot());
-    let bad = other.run(&["init", "--github", "--install-from", "https://x/y\"; rm -rf ~"]);
+    let bad = other.run(&[
+        "init",
+        "--github",
+        "--install-from",
+        "https://x/y\"; rm -rf ~",
+    ]);
     assert_eq!(bad.code, 1, "{}", bad.snapshot());
+}
+
+#[test]
+fn every_file_the_binary_embeds_is_in_the_published_package() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "package",
+            "--list",
+            "--allow-dirty",
+            "--offline",
+            "-p",
+            "git-mission",
+        ])
+        .current_dir(root)
+        .output()
+        .expect("cargo package --list");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let mut embedded = Vec::new();
+    let mut stack = vec![root.join("src")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("src").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            for part in text.split("include_str!(\"").skip(1) {
+                let rel = part.split('"').next().expect("path");
+                let file = p.parent().expect("dir").join(rel);
+                let file = file.canonicalize().expect("embedded file exists");
+                embedded.push(
+                    file.strip_prefix(root.canonicalize().expect("root"))
+                        .expect("inside the crate")
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
+        }
+    }
+    assert!(embedded.len() >= 15, "{embedded:?}");
+    for f in &embedded {
+        assert!(listed.contains(f), "{f} is embedded but not packaged");
+    }
+    for skill in [
+        "mission-plan",
+        "mission-worker",
+        "mission-orchestrator",
+        "validator-scrutiny",
+    ] {
+        assert!(
+            listed.contains(&format!("skills/{skill}/SKILL.md")),
+            "{skill}"
+        );
+    }
 }
