@@ -33,11 +33,9 @@ pub struct Gathered {
 pub fn gather(cx: &Ctx, ws: &Workspace, id: &str) -> Result<Gathered> {
     let id = id.to_owned();
     let loaded = ws.load(&id, true)?;
+    // The events only: the mission was parsed once, above.
     let events = match loaded.source {
-        Source::Branch { .. } => crate::store::Store::new(&ws.repo, &id)
-            .head()?
-            .map(|h| h.events)
-            .unwrap_or_default(),
+        Source::Branch { .. } => crate::store::Store::new(&ws.repo, &id).events()?,
         Source::WorkTree => Vec::new(),
     };
     let config = cx.config(ws, Some(&loaded))?;
@@ -77,10 +75,20 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         config,
         ..
     } = gather(cx, &ws, &id)?;
-    let errors: Vec<_> = Workspace::diagnostics(&loaded, &config.profile_names())
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error)
-        .collect();
+    // Warnings are not shown here: no positions unless an error is to be reported.
+    let unlocated = crate::mission::validate::validate_unlocated(
+        &loaded.doc,
+        Some(&loaded.id),
+        &config.profile_names(),
+    );
+    let errors: Vec<_> = if unlocated.iter().any(|d| d.severity == Severity::Error) {
+        Workspace::diagnostics(&loaded, &config.profile_names())
+            .into_iter()
+            .filter(|d| d.severity == Severity::Error)
+            .collect()
+    } else {
+        Vec::new()
+    };
     if !errors.is_empty() {
         if a.write {
             return Err(Error::Invalid {

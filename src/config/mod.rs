@@ -6,13 +6,12 @@
 //! which layer it came from, for `git mission config --show-origin`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::git::{self, Repo};
+use crate::git::Repo;
 use crate::mission::doc::parse_located;
 use crate::mission::{
     Budget, ForgeKind, Land, Limits, MergeStrategy, Mission, Mode, Profile, RoleMap,
@@ -495,7 +494,7 @@ impl Config {
         if let Some(b) = repo.current_branch() {
             c.set("base", Value::String(b), Origin::BuiltIn);
         }
-        c.git_layer(root, "--global", Origin::GitGlobal)?;
+        c.git_layer(repo, true, Origin::GitGlobal)?;
         let file = root.join(CONFIG_FILE);
         match std::fs::read_to_string(&file) {
             Ok(text) => {
@@ -518,7 +517,7 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io(&file)(e)),
         }
-        c.git_layer(root, "--local", Origin::GitLocal)?;
+        c.git_layer(repo, false, Origin::GitLocal)?;
         if let Some((m, path)) = mission {
             c.settings_layer(&Settings::of_mission(m), &Origin::Mission(path.to_owned()));
         }
@@ -611,38 +610,46 @@ impl Config {
         }
     }
 
-    fn git_layer(&mut self, root: &Path, scope: &str, origin: Origin) -> Result<()> {
-        // Read once per process: a supervisor loads configuration on every pulse.
-        static CACHE: std::sync::Mutex<Vec<(std::path::PathBuf, String, Option<String>)>> =
-            std::sync::Mutex::new(Vec::new());
-        let cached = CACHE.lock().ok().and_then(|c| {
-            c.iter()
-                .find(|(r, s, _)| r == root && s == scope)
-                .map(|(_, _, o)| o.clone())
-        });
-        let out = match cached {
-            Some(o) => o,
-            None => {
-                let o = git::git_opt(
-                    root,
-                    &["config", "--null", scope, "--get-regexp", r"^mission\."],
-                )?;
-                if let Ok(mut c) = CACHE.lock() {
-                    c.push((root.to_owned(), scope.to_owned(), o.clone()));
-                }
-                o
-            }
+    /// The `mission.*` keys of git's configuration, user-wide (`global`: `~/.gitconfig`,
+    /// `$XDG_CONFIG_HOME/git/config`, or `$GIT_CONFIG_GLOBAL`) or of the repository
+    /// (`.git/config`), read through gix: no `git config` process.
+    fn git_layer(&mut self, repo: &Repo, global: bool, origin: Origin) -> Result<()> {
+        use gix::config::Source;
+        let snapshot = repo.gix().config_snapshot();
+        let Some(sections) = snapshot.plumbing().sections_by_name("mission") else {
+            return Ok(());
         };
-        for item in out
-            .unwrap_or_default()
-            .split('\0')
-            .filter(|s| !s.is_empty())
-        {
-            let (k, v) = item.split_once('\n').unwrap_or((item, "true"));
-            let name = k.strip_prefix("mission.").unwrap_or(k).replace('-', "_");
-            let def = key_def(&name).ok_or_else(|| unknown_key(k, &origin))?;
-            let value = parse_value(def, v).map_err(|e| bad_value(&origin, k, e))?;
-            self.set(def.name, value, origin.clone());
+        for section in sections {
+            let source = section.meta().source;
+            let wanted = if global {
+                matches!(source, Source::User | Source::Git)
+            } else {
+                source == Source::Local
+            };
+            if !wanted {
+                continue;
+            }
+            let sub = section.header().subsection_name().map(|s| s.to_string());
+            let mut names: Vec<String> = section.value_names().collect();
+            names.dedup();
+            for name in names {
+                // As `git config` spells it: the variable name in lower case; the last wins.
+                let key = match &sub {
+                    Some(s) => format!("mission.{s}.{}", name.to_ascii_lowercase()),
+                    None => format!("mission.{}", name.to_ascii_lowercase()),
+                };
+                let v = section
+                    .value(&name)
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "true".to_owned());
+                let short = key
+                    .strip_prefix("mission.")
+                    .unwrap_or(&key)
+                    .replace('-', "_");
+                let def = key_def(&short).ok_or_else(|| unknown_key(&key, &origin))?;
+                let value = parse_value(def, &v).map_err(|e| bad_value(&origin, &key, e))?;
+                self.set(def.name, value, origin.clone());
+            }
         }
         Ok(())
     }
@@ -836,6 +843,8 @@ pub fn display_value(v: &Value) -> String {
 mod tests {
     use super::*;
     use crate::env::Env;
+    use crate::git;
+    use std::path::Path;
     use std::sync::Arc;
 
     fn repo() -> (tempfile::TempDir, Repo) {
@@ -901,12 +910,13 @@ mod tests {
             .expect("git config")
         };
         set_local("5");
+        // git config is read (through gix) when the repository is opened: once per command.
+        let repo = Repo::discover(d.path(), Arc::new(repo.env().clone())).expect("reopen");
         let c = load(&repo, None, &[], &[]);
         assert_eq!(
             (c.worker_attempts(), origin_of(&c, key)),
             (5, Origin::GitLocal)
         );
-        // git config is read once per process (a supervisor loads configuration every pulse).
         set_local("9");
         assert_eq!(load(&repo, None, &[], &[]).worker_attempts(), 5);
         let mut m = Mission::draft("m", "M");

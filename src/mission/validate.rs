@@ -24,6 +24,8 @@ struct Ctx<'a> {
     out: Vec<Diagnostic>,
     /// Profiles known from configuration, in addition to the file's own.
     extra_profiles: &'a [String],
+    /// Whether diagnostics get their line and column (a second pass over the YAML).
+    locate: bool,
 }
 
 impl Ctx<'_> {
@@ -31,10 +33,16 @@ impl Ctx<'_> {
         self.index.get_or_init(|| self.doc.span_index())
     }
     fn at(&self, path: &YamlPath) -> (usize, usize) {
+        if !self.locate {
+            return (0, 0);
+        }
         let (l, c) = self.index().locate(path);
         (l + 1, c)
     }
     fn key_at(&self, path: &YamlPath) -> (usize, usize) {
+        if !self.locate {
+            return (0, 0);
+        }
         let (l, c) = self.index().locate_key(path);
         (l + 1, c)
     }
@@ -57,11 +65,32 @@ impl Ctx<'_> {
 /// Validates a parsed mission. `file_id` is the id the file name implies, when known;
 /// `profiles` are profile names defined in configuration.
 pub fn validate(doc: &MissionDoc, file_id: Option<&str>, profiles: &[String]) -> Vec<Diagnostic> {
+    run(doc, file_id, profiles, true)
+}
+
+/// [`validate`] without positions (every diagnostic at line 0, column 0), so the span index
+/// is never built: for callers that only test for errors, and locate them with [`validate`]
+/// when they print one.
+pub fn validate_unlocated(
+    doc: &MissionDoc,
+    file_id: Option<&str>,
+    profiles: &[String],
+) -> Vec<Diagnostic> {
+    run(doc, file_id, profiles, false)
+}
+
+fn run(
+    doc: &MissionDoc,
+    file_id: Option<&str>,
+    profiles: &[String],
+    locate: bool,
+) -> Vec<Diagnostic> {
     let mut cx = Ctx {
         doc,
         index: std::cell::OnceCell::new(),
         out: Vec::new(),
         extra_profiles: profiles,
+        locate,
     };
     let m = &doc.mission;
     check_header(&mut cx, m, file_id);
@@ -718,6 +747,23 @@ mod tests {
     use super::*;
 
     const DEMO: &str = include_str!("../../templates/demo/mission.md");
+
+    #[test]
+    fn unlocated_validation_finds_the_same_problems_without_positions() {
+        let text = DEMO.replace("depends_on: [F3]", "depends_on: [F9]");
+        let doc = MissionDoc::parse(text).expect("parses");
+        let located = validate(&doc, Some("demo"), &[]);
+        let unlocated = validate_unlocated(&doc, Some("demo"), &[]);
+        assert!(located.iter().any(|d| d.severity == Severity::Error), "{located:?}");
+        let key = |d: &Diagnostic| (d.code, d.message.clone(), d.severity);
+        let mut a: Vec<_> = located.iter().map(key).collect();
+        let mut b: Vec<_> = unlocated.iter().map(key).collect();
+        a.sort_by(|x, y| x.1.cmp(&y.1));
+        b.sort_by(|x, y| x.1.cmp(&y.1));
+        assert_eq!(a, b);
+        assert!(located.iter().all(|d| d.line > 0));
+        assert!(unlocated.iter().all(|d| (d.line, d.column) == (0, 0)));
+    }
 
     fn diagnose(text: &str) -> Vec<(Severity, &'static str, usize)> {
         let doc = MissionDoc::parse(text.to_owned()).expect("parses");

@@ -92,8 +92,17 @@ pub fn observe(
         .filter(|m| crate::claims::validation_claim(events, &m.id).is_some_and(|c| c.live(env)))
         .map(|m| m.id.clone())
         .collect();
+    // Located only when there is an error to report (rare): the span index costs a pass.
     let corrupt = head.as_ref().and_then(|h| {
-        crate::mission::validate::validate(&h.doc, Some(&store.id), &config.profile_names())
+        let profiles = config.profile_names();
+        let v = crate::mission::validate::validate_unlocated(&h.doc, Some(&store.id), &profiles);
+        if !v
+            .iter()
+            .any(|d| d.severity == crate::mission::Severity::Error)
+        {
+            return None;
+        }
+        crate::mission::validate::validate(&h.doc, Some(&store.id), &profiles)
             .into_iter()
             .find(|d| d.severity == crate::mission::Severity::Error)
             .map(|d| d.display(&file).to_string().replace('\n', " "))

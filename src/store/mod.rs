@@ -149,6 +149,15 @@ impl<'r> Store<'r> {
         self.head_of(commit).map(Some)
     }
 
+    /// The event log at the integration head (empty before the start), without parsing the
+    /// mission file: for a reader that has the mission already (`status`).
+    pub fn events(&self) -> Result<Vec<Event>> {
+        let Some(text) = self.repo.read_at_branch(&self.branch, &self.events_file)? else {
+            return Ok(Vec::new());
+        };
+        Ok(events::parse(&text).0)
+    }
+
     /// The state at a commit of the integration branch.
     fn head_at(&self, commit: &str) -> Result<Head> {
         let g = self.repo.gix();
