@@ -931,12 +931,13 @@ fn init_github_installs_the_workflows_once() {
             "{name}: {text}"
         );
         assert!(!text.contains("@GIT_MISSION_VERSION@"), "{name}");
+        // The released binary first, checked against its SHA-256; a pinned build as fallback
+        // (tests/install.rs runs the step).
         assert!(
-            text.contains(
-                "run: cargo install --locked --version \"=$GIT_MISSION_VERSION\" git-mission"
-            ),
+            text.contains("cargo install --locked --root \"$dest/..\" --version \"=$GIT_MISSION_VERSION\" git-mission"),
             "{name}"
         );
+        assert!(text.contains("\"$want\" = \"$got\""), "{name}");
         assert!(
             text.contains("key: git-mission-${{ runner.os }}-${{ runner.arch }}-${{ env.GIT_MISSION_VERSION }}"),
             "{name}"
@@ -945,7 +946,11 @@ fn init_github_installs_the_workflows_once() {
             text.contains("if: steps.git-mission-cache.outputs.cache-hit != 'true'"),
             "{name}"
         );
-        assert_eq!(text.matches("cargo install").count(), 1, "{name}");
+        assert_eq!(
+            text.matches("- name: Install git-mission").count(),
+            1,
+            "{name}"
+        );
     }
 }
 

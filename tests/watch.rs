@@ -18,7 +18,10 @@ struct Tmux {
 
 impl Tmux {
     fn start(script: &Path) -> Tmux {
-        let socket = format!("gm-watch-{}", std::process::id());
+        // One server per test: tests of this binary run in parallel.
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let socket = format!("gm-watch-{}-{n}", std::process::id());
         let ok = Command::new("tmux")
             .args([
                 "-u",

@@ -754,7 +754,10 @@ mod tests {
         let doc = MissionDoc::parse(text).expect("parses");
         let located = validate(&doc, Some("demo"), &[]);
         let unlocated = validate_unlocated(&doc, Some("demo"), &[]);
-        assert!(located.iter().any(|d| d.severity == Severity::Error), "{located:?}");
+        assert!(
+            located.iter().any(|d| d.severity == Severity::Error),
+            "{located:?}"
+        );
         let key = |d: &Diagnostic| (d.code, d.message.clone(), d.severity);
         let mut a: Vec<_> = located.iter().map(key).collect();
         let mut b: Vec<_> = unlocated.iter().map(key).collect();
