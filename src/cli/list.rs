@@ -1,7 +1,6 @@
 //! `git mission list`: every mission, grouped Blocked / Running / Paused / Approved / Draft /
 //! Completed (then Cancelled, then files that do not parse).
 
-use comfy_table::Table;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -134,7 +133,7 @@ pub fn run(cx: &Ctx) -> Result<u8> {
             text.push('\n');
         }
         text.push_str(&format!("{g} ({})\n", members.len()));
-        let mut t: Table = table(&["Id", "Title", "Milestones", "Features", "Spent"]);
+        let mut t = table(&["Id", "Title", "Milestones", "Features", "Spent"]);
         for i in members {
             match &i.error {
                 Some(e) => t.add_row(vec![
