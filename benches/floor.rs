@@ -43,7 +43,9 @@ fn generate(n: usize, dir: &Path) {
             ));
         }
     }
-    s.push_str("---\n# Bench\n\n## Objective\n\nFast.\n\n## Non-goals\n\nNone.\n\n## Risks\n\nNone.\n");
+    s.push_str(
+        "---\n# Bench\n\n## Objective\n\nFast.\n\n## Non-goals\n\nNone.\n\n## Risks\n\nNone.\n",
+    );
     std::fs::create_dir_all(dir.join("todo/missions")).expect("mkdir");
     std::fs::write(dir.join("todo/missions/bench-mission.md"), s).expect("write");
     let git = |args: &[&str]| {
