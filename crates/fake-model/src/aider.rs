@@ -30,9 +30,13 @@ pub(crate) fn edit_format(text: &str) -> Option<String> {
 /// An answer, in edit format `format`, that creates `path` holding `content`. `conversation`
 /// is the request's text, in which aider reports why a previous block failed.
 pub(crate) fn edit_block(format: &str, path: &str, content: &str, conversation: &str) -> String {
-    // aider picks a longer fence when the files in the chat contain triple backticks; the
-    // fake's content is expected not to.
-    let fence = "```";
+    // aider picks a longer fence when a file in the chat contains triple backticks (a mission
+    // file's Mermaid chart does), and then shows that fence in the request: answer with it.
+    let fence = if conversation.contains("````") {
+        "````"
+    } else {
+        "```"
+    };
     let body = if content.ends_with('\n') || content.is_empty() {
         content.to_string()
     } else {
@@ -111,5 +115,11 @@ mod tests {
             edit_block("whole", "a.txt", "hi", ""),
             "I'll create a.txt.\n\na.txt\n```\nhi\n```\n"
         );
+    }
+
+    #[test]
+    fn the_fence_is_the_one_aider_asked_for() {
+        let asked = "path/to/file.md\n````\nwith ``` inside\n````\n";
+        assert!(edit_block("whole", "a.txt", "hi", asked).ends_with("a.txt\n````\nhi\n````\n"));
     }
 }
