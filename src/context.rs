@@ -88,12 +88,17 @@ impl Exec<'_> {
     /// whose holders are gone (the caller holds the claim now).
     pub fn clear_scratch(&self, prefix: &str) {
         let scratch = self.layout.scratch();
+        let mut removed = 0;
         for e in std::fs::read_dir(&scratch).into_iter().flatten().flatten() {
             if e.file_name().to_string_lossy().starts_with(prefix) {
                 self.ws.repo.remove_worktree(&e.path());
+                removed += 1;
             }
         }
-        let _ = self.ws.repo.worktree(&["prune"]);
+        // Only what was removed here can have left a registration behind.
+        if removed > 0 {
+            let _ = self.ws.repo.worktree(&["prune"]);
+        }
     }
 
     /// A detached scratch worktree `<prefix><tag>` at `commit`, private to the caller's claim,

@@ -26,10 +26,13 @@ pub struct GitOutput {
 }
 
 /// The one `git` process builder: argv only, stdin closed, no prompts, messages in the C
-/// locale (so nothing depends on the user's language), output captured. An error only when
-/// git cannot be started; the exit status is the caller's to read.
+/// locale (so nothing depends on the user's language), output captured, and no automatic
+/// maintenance (git starts a `git maintenance run --auto` process after commits and merges:
+/// one more process per state change, for work the user's own git does anyway). An error only
+/// when git cannot be started; the exit status is the caller's to read.
 pub fn git_raw(dir: &Path, env: &[(String, String)], args: &[&str]) -> Result<GitOutput> {
     let out = Command::new("git")
+        .args(["-c", "maintenance.auto=false", "-c", "gc.auto=0"])
         .args(args)
         .current_dir(dir)
         .envs(env.iter().map(|(k, v)| (k, v)))
