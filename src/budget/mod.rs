@@ -54,12 +54,8 @@ pub fn block(m: &Mission, limits: &crate::mission::Budget) -> String {
         s.runs,
         lim(limits.runs.map(|x| x.to_string())),
     );
-    let finished = matches!(
-        m.status,
-        crate::mission::MissionStatus::Completed | crate::mission::MissionStatus::Cancelled
-    );
     let e = estimate::estimate(m);
-    if !finished && e.remaining_runs > 0 {
+    if !m.status.is_finished() && e.remaining_runs > 0 {
         let r = e.remaining_usd;
         o.push_str(&format!(
             "\nStill to go, estimated ({}): about {}, ${:.2}–${:.2} (expected ${:.2}).\n",

@@ -151,10 +151,7 @@ pub fn cancel(cx: &Ctx, a: &IdArgs) -> Result<u8> {
     let ws = cx.workspace()?;
     let store = started(&ws, &a.id)?;
     let changed = store.mutate("mission: cancelled", |tx| {
-        if matches!(
-            tx.mission.status,
-            MissionStatus::Completed | MissionStatus::Cancelled
-        ) {
+        if tx.mission.status.is_finished() {
             return Ok(false);
         }
         tx.mission.status = MissionStatus::Cancelled;
@@ -192,12 +189,7 @@ pub fn log(cx: &Ctx, a: &LogArgs) -> Result<u8> {
             }
             shown = e.seq;
         }
-        if !a.follow
-            || matches!(
-                head.mission().status,
-                MissionStatus::Completed | MissionStatus::Cancelled
-            )
-        {
+        if !a.follow || head.mission().status.is_finished() {
             break;
         }
         std::thread::sleep(Duration::from_millis(500));

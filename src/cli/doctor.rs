@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::mission::{FeatureStatus, MissionStatus};
+use crate::mission::FeatureStatus;
 use crate::store::Store;
 use crate::store::lock::RunLock;
 
@@ -90,11 +90,9 @@ impl Checks {
         self.worktrees(id, ws, &layout, &mission);
         self.branches(id, ws, &mission)?;
         self.leftover_logins(id, &layout);
-        if !matches!(
-            mission.status,
-            MissionStatus::Completed | MissionStatus::Cancelled
-        ) && let Ok(config) =
-            crate::config::Config::load(&ws.repo, Some((&mission, store.file.as_str())), ov)
+        if !mission.status.is_finished()
+            && let Ok(config) =
+                crate::config::Config::load(&ws.repo, Some((&mission, store.file.as_str())), ov)
         {
             self.agents_of(id, &config, &mission, &ws.repo);
         }

@@ -259,11 +259,7 @@ pub fn human(v: &StatusView) -> String {
         }
     }
     if let Some(b) = &v.block {
-        let at = [b.milestone.as_deref(), b.feature.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let at = b.place();
         o.push_str(&format!(
             "blocked: {} {at} since {}\n  {}\n",
             b.reason, b.since, b.message
@@ -278,7 +274,7 @@ pub fn human(v: &StatusView) -> String {
         Some(l) => format!("{spent} of {l}"),
         None => spent,
     };
-    let runs = |n: String| format!("{n} {}", if n == "1" { "run" } else { "runs" });
+    let runs = |n: u32| crate::budget::count(u64::from(n), "run", "runs");
     o.push_str(&format!(
         "budget: {} · {} tokens · {} h · {}\n",
         of(money(s.usd), l.usd.map(money)),
@@ -288,21 +284,16 @@ pub fn human(v: &StatusView) -> String {
             l.hours.map(|x| format!("{x:.1}"))
         ),
         match l.runs {
-            Some(lim) => format!("{} of {}", s.runs, runs(lim.to_string())),
-            None => runs(s.runs.to_string()),
+            Some(lim) => format!("{} of {}", s.runs, runs(lim)),
+            None => runs(s.runs),
         },
     ));
     let e = &v.estimate;
-    let finished = matches!(
-        v.status,
-        crate::mission::MissionStatus::Completed | crate::mission::MissionStatus::Cancelled
-    );
-    if !finished && e.remaining_runs > 0 {
+    if !v.status.is_finished() && e.remaining_runs > 0 {
         let r = e.remaining_usd;
         o.push_str(&format!(
-            "estimate: about {} more {} ({} done), {}–{} more (expected {})\n",
-            e.remaining_runs,
-            if e.remaining_runs == 1 { "run" } else { "runs" },
+            "estimate: about {} ({} done), {}–{} more (expected {})\n",
+            crate::budget::count(u64::from(e.remaining_runs), "more run", "more runs"),
             e.runs_done,
             money(r.low),
             money(r.high),

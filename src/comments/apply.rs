@@ -248,7 +248,7 @@ fn apply(
             Err((why, hint)) => Err(format!("{why} ({hint})")),
         },
         Command::Cancel => {
-            if matches!(status, MissionStatus::Completed | MissionStatus::Cancelled) {
+            if status.is_finished() {
                 return Err(format!("{id} is {status}"));
             }
             tx.mission.status = MissionStatus::Cancelled;

@@ -16,11 +16,7 @@ pub fn status_block(m: &Mission) -> String {
     let mut o = String::new();
     o.push_str(&format!("**{}** — {}\n\n", m.status, cell(&m.title)));
     if let Some(b) = &m.block {
-        let at = [b.milestone.as_deref(), b.feature.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let at = b.place();
         let at = if at.is_empty() {
             String::new()
         } else {

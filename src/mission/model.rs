@@ -60,6 +60,13 @@ string_enum!(
     }
 );
 
+impl MissionStatus {
+    /// Completed or cancelled: nothing more will happen to it.
+    pub fn is_finished(self) -> bool {
+        matches!(self, MissionStatus::Completed | MissionStatus::Cancelled)
+    }
+}
+
 string_enum!(
     /// How features reach the integration branch.
     Mode { Full = "full", Poc = "poc" }
@@ -303,6 +310,17 @@ pub struct Block {
     /// question, or why its changes were not kept. Shown beside the reason, never instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub question: Option<String>,
+}
+
+impl Block {
+    /// Where the mission is blocked, as `M1 F3` (empty when the block names neither).
+    pub fn place(&self) -> String {
+        [self.milestone.as_deref(), self.feature.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 /// One implementation-independent assertion of the validation contract.

@@ -20,9 +20,7 @@ use crate::error::{Error, Result};
 
 use crate::events::Event;
 use crate::git::Repo;
-use crate::mission::{
-    BlockReason, Feature, FeatureStatus, MilestoneStatus, Mission, MissionStatus,
-};
+use crate::mission::{BlockReason, Feature, FeatureStatus, MilestoneStatus, Mission};
 use crate::workspace::{feature_branch, integration_branch};
 pub use error::Error as GitHubError;
 
@@ -594,10 +592,7 @@ fn github_first(started: bool, mission: &Mission, g: &GhSnap, out: &mut Vec<Acti
     if !started {
         return;
     }
-    let finished = matches!(
-        mission.status,
-        MissionStatus::Completed | MissionStatus::Cancelled
-    );
+    let finished = mission.status.is_finished();
     if g.tracking.is_none() {
         out.push(Action::Track);
     }
