@@ -110,10 +110,11 @@ pub(super) fn failure_of(
         ),
         _ => return String::new(),
     };
-    let Ok(Some(head)) = Store::new(&ws.repo, id).head() else {
+    // The events alone: the mission file need not be parsed for an action line.
+    let Ok(events) = Store::new(&ws.repo, id).events() else {
         return String::new();
     };
-    head.events
+    events
         .iter()
         .rev()
         .filter(|e| e.kind.is_run_outcome())
@@ -157,9 +158,19 @@ impl Progress {
                 .map(|c| c.budget())
                 .unwrap_or_default();
             let started = env.clock.instant();
+            let branch = crate::workspace::integration_branch(&id);
+            // The mission as of the head last read: parsed again only when the branch moved.
+            let mut seen: Option<(String, crate::mission::Mission)> = None;
             while !s.load(Ordering::Relaxed) {
-                if let Ok(Some(h)) = store.head() {
-                    let line = progress_line(h.mission(), &budget, env.clock.instant() - started);
+                let commit = ws.repo.branch_head(&branch).ok().flatten();
+                if commit.is_some()
+                    && commit != seen.as_ref().map(|(c, _)| c.clone())
+                    && let Ok(Some(h)) = store.head()
+                {
+                    seen = Some((h.commit.to_string(), h.mission().clone()));
+                }
+                if let Some((_, m)) = &seen {
+                    let line = progress_line(m, &budget, env.clock.instant() - started);
                     let _g = l.lock();
                     if !s.load(Ordering::Relaxed) {
                         eprint!("\r\x1b[2K{line}");

@@ -19,8 +19,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Gauge, Paragraph, Row, Table, TableState, Wrap};
 
 use crate::error::{Error, Result};
-use crate::mission::{FeatureStatus, MissionStatus};
+use crate::mission::FeatureStatus;
 use crate::report::StatusView;
+use crate::runs::Layout as RunLayout;
 use crate::workspace::Workspace;
 
 use super::status::{Gathered, gather, human, only_mission};
@@ -70,30 +71,38 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
     if !std::io::stdout().is_terminal() || cx.out.json {
         return plain(cx, &ws, &ids, interval, a.count);
     }
-    let mut app = App::new(ids);
+    let mut app = App::new(cx, &ws, ids);
     let mut terminal = ratatui::try_init().map_err(Error::io("the terminal"))?;
     let result = app.run(cx, &ws, &mut terminal, interval, a.count);
     ratatui::restore();
     result
 }
 
-/// What identifies the state shown: the integration head and the size of each live run's log.
-fn fingerprint(ws: &Workspace, g: &Gathered, layout: Option<&crate::runs::Layout>) -> String {
-    let head = ws
+/// What identifies the state shown, read without parsing the mission: the integration head
+/// (before the start, the work tree file's size and time), and the size of each live run's
+/// logs. The mission is read again only when it changes.
+fn fingerprint(ws: &Workspace, id: &str, layout: Option<&RunLayout>) -> String {
+    let mut f = match ws
         .repo
-        .branch_head(&crate::workspace::integration_branch(&g.view.id))
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    let mut f = format!("{head} {}", g.view.status);
-    for r in &g.view.active_runs {
-        let size = layout
-            .map(|l| log_files(&l.run(&r.run)))
-            .unwrap_or_default()
+        .branch_head(&crate::workspace::integration_branch(id))
+    {
+        Ok(Some(head)) => head,
+        _ => std::fs::metadata(ws.path(&crate::workspace::mission_file(id)))
+            .map(|m| format!("{} {:?}", m.len(), m.modified().ok()))
+            .unwrap_or_default(),
+    };
+    let Some(layout) = layout else {
+        return f;
+    };
+    for (meta, state) in layout.list() {
+        if meta.mission != id || !matches!(state, crate::runs::RunState::Running { .. }) {
+            continue;
+        }
+        let size: u64 = log_files(&layout.run(&meta.run))
             .iter()
             .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
-            .sum::<u64>();
-        f.push_str(&format!(" {}:{size}", r.run));
+            .sum();
+        f.push_str(&format!(" {}:{size}", meta.run));
     }
     f
 }
@@ -121,10 +130,6 @@ fn last_lines(dir: &std::path::Path, n: usize) -> Vec<String> {
     lines.split_off(lines.len().saturating_sub(n))
 }
 
-fn finished(s: MissionStatus) -> bool {
-    matches!(s, MissionStatus::Completed | MissionStatus::Cancelled)
-}
-
 /// No terminal: `status` each time a mission changes, until every one has finished.
 fn plain(
     cx: &Ctx,
@@ -133,19 +138,20 @@ fn plain(
     interval: Duration,
     count: Option<u32>,
 ) -> Result<u8> {
-    let mut last: Vec<String> = vec![String::new(); ids.len()];
+    let mut last: Vec<Option<String>> = vec![None; ids.len()];
+    // Where each mission's runs are (`worktrees` is repository-wide: no mission needed).
+    let layouts: Vec<Option<RunLayout>> = ids.iter().map(|id| cx.layout(ws, id).ok()).collect();
+    let mut done = vec![false; ids.len()];
     let mut shown = 0;
     loop {
-        let mut all_done = true;
         for (i, id) in ids.iter().enumerate() {
-            let g = gather(cx, ws, id)?;
-            let layout = crate::runs::Layout::new(&ws.repo, &g.config, id).ok();
-            let f = fingerprint(ws, &g, layout.as_ref());
-            all_done &= finished(g.view.status);
-            if f == last[i] {
+            let f = fingerprint(ws, id, layouts[i].as_ref());
+            if last[i].as_ref() == Some(&f) {
                 continue;
             }
-            last[i] = f;
+            let g = gather(cx, ws, id)?;
+            last[i] = Some(f);
+            done[i] = g.view.status.is_finished();
             if cx.out.json {
                 cx.out.json(&g.view);
             } else {
@@ -158,6 +164,7 @@ fn plain(
                 return Ok(exit::OK);
             }
         }
+        let all_done = done.iter().all(|d| *d);
         if all_done {
             return Ok(exit::OK);
         }
@@ -192,13 +199,16 @@ struct App {
     gathered: Option<Gathered>,
     error: Option<String>,
     fingerprint: String,
+    /// Where each mission's runs are, in the order of `ids`.
+    layouts: Vec<Option<RunLayout>>,
 }
 
 impl App {
-    fn new(ids: Vec<String>) -> App {
+    fn new(cx: &Ctx, ws: &Workspace, ids: Vec<String>) -> App {
         let mut table = TableState::default();
         table.select(Some(0));
         App {
+            layouts: ids.iter().map(|id| cx.layout(ws, id).ok()).collect(),
             ids,
             current: 0,
             table,
@@ -214,18 +224,24 @@ impl App {
         &self.ids[self.current]
     }
 
-    /// Reads the mission again if it changed; `true` when the screen needs drawing.
+    fn layout(&self) -> Option<&RunLayout> {
+        self.layouts[self.current].as_ref()
+    }
+
+    /// Reads the mission again if it changed (or `force`); `true` when the screen needs
+    /// drawing.
     fn refresh(&mut self, cx: &Ctx, ws: &Workspace, force: bool) -> bool {
         let id = self.id().to_owned();
+        let f = fingerprint(ws, &id, self.layout());
+        if !force && self.error.is_none() && self.gathered.is_some() && f == self.fingerprint {
+            return false;
+        }
         match gather(cx, ws, &id) {
             Ok(g) => {
-                let layout = crate::runs::Layout::new(&ws.repo, &g.config, &id).ok();
-                let f = fingerprint(ws, &g, layout.as_ref());
-                let changed = force || f != self.fingerprint || self.error.is_some();
                 self.fingerprint = f;
                 self.gathered = Some(g);
                 self.error = None;
-                changed
+                true
             }
             Err(e) => {
                 let text = e.to_string();
@@ -250,7 +266,7 @@ impl App {
         loop {
             if dirty {
                 terminal
-                    .draw(|f| self.draw(ws, f))
+                    .draw(|f| self.draw(f))
                     .map_err(Error::io("the terminal"))?;
                 dirty = false;
                 drawn += 1;
@@ -354,7 +370,7 @@ impl App {
                             self.flash = Some(("select a feature to steer (↑/↓)".into(), false));
                         }
                     },
-                    KeyCode::Enter => self.open_log(cx, ws),
+                    KeyCode::Enter => self.open_log(),
                     KeyCode::Down | KeyCode::Char('j') => self.move_selection(1),
                     KeyCode::Up | KeyCode::Char('k') => self.move_selection(-1),
                     KeyCode::Tab if self.ids.len() > 1 => {
@@ -410,7 +426,7 @@ impl App {
     }
 
     /// The selected feature's latest run, in full.
-    fn open_log(&mut self, cx: &Ctx, ws: &Workspace) {
+    fn open_log(&mut self) {
         let Some(feature) = self.selected_feature() else {
             return;
         };
@@ -429,7 +445,7 @@ impl App {
             self.flash = Some((format!("{feature} has no run yet"), false));
             return;
         };
-        let dir = cx.layout(ws, &id).map(|l| l.run(&run)).ok();
+        let dir = self.layout().map(|l| l.run(&run));
         let mut lines = Vec::new();
         for f in dir.as_deref().map(log_files).unwrap_or_default() {
             let name = f.file_name().map(|n| n.to_string_lossy().into_owned());
@@ -453,7 +469,7 @@ impl App {
         };
     }
 
-    fn draw(&mut self, ws: &Workspace, f: &mut ratatui::Frame) {
+    fn draw(&mut self, f: &mut ratatui::Frame) {
         let area = f.area();
         if let Mode::Log {
             title,
@@ -496,8 +512,7 @@ impl App {
         let main = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)])
             .split(rows[1]);
         f.render_stateful_widget(features(v), main[0], &mut self.table);
-        let layout = crate::runs::Layout::new(&ws.repo, &g.config, &v.id).ok();
-        f.render_widget(runs(v, layout.as_ref(), main[1]), main[1]);
+        f.render_widget(runs(v, self.layout(), main[1]), main[1]);
         if v.block.is_some() {
             f.render_widget(block(v), rows[2]);
         }
