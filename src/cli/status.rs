@@ -76,7 +76,7 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         ..
     } = gather(cx, &ws, &id)?;
     // Warnings are not shown here: no positions unless an error is to be reported.
-    let unlocated = crate::mission::validate::validate_unlocated(
+    let unlocated = crate::mission::validate::errors_unlocated(
         &loaded.doc,
         Some(&loaded.id),
         &config.profile_names(),

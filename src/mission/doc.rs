@@ -79,7 +79,8 @@ impl MissionDoc {
 
     /// The span index of the frontmatter (line numbers in frontmatter coordinates).
     pub fn span_index(&self) -> SpanIndex {
-        SpanIndex::build(self.frontmatter()).unwrap_or_default()
+        SpanIndex::quick(self.frontmatter())
+            .unwrap_or_else(|| SpanIndex::build(self.frontmatter()).unwrap_or_default())
     }
 
     /// The file text with `new` as its frontmatter; the body is kept byte for byte.
@@ -220,6 +221,11 @@ pub fn parse_located<T: serde::de::DeserializeOwned>(
     root_noun: &'static str,
 ) -> Result<T, Diagnostic> {
     check_bounds(fm)?;
+    // The fast reader answers for the YAML mission files are written in; anything else, and
+    // every error, is read (and worded) by serde_norway.
+    if let Some(value) = super::quick::parse(fm).and_then(|tree| tree.deserialize(fm)) {
+        return Ok(value);
+    }
     let de = serde_norway::Deserializer::from_str(fm);
     serde_path_to_error::deserialize(de).map_err(|e| {
         // Only a failed parse pays for the span index.

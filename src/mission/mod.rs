@@ -8,6 +8,7 @@ pub mod doc;
 pub mod ids;
 pub mod model;
 mod patch;
+pub mod quick;
 pub mod render;
 pub mod validate;
 pub mod yaml;

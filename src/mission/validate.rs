@@ -26,6 +26,8 @@ struct Ctx<'a> {
     extra_profiles: &'a [String],
     /// Whether diagnostics get their line and column (a second pass over the YAML).
     locate: bool,
+    /// Whether warnings are wanted (not when only errors matter).
+    warnings: bool,
 }
 
 impl Ctx<'_> {
@@ -54,6 +56,9 @@ impl Ctx<'_> {
         self.out.push(d);
     }
     fn warn(&mut self, code: &'static str, path: &YamlPath, msg: String, hint: &str) {
+        if !self.warnings {
+            return;
+        }
         let mut d = Diagnostic::warning(code, self.key_at(path), msg);
         if !hint.is_empty() {
             d = d.hint(hint);
@@ -68,10 +73,10 @@ pub fn validate(doc: &MissionDoc, file_id: Option<&str>, profiles: &[String]) ->
     run(doc, file_id, profiles, true)
 }
 
-/// [`validate`] without positions (every diagnostic at line 0, column 0), so the span index
-/// is never built: for callers that only test for errors, and locate them with [`validate`]
-/// when they print one.
-pub fn validate_unlocated(
+/// The errors [`validate`] finds, without positions (each at line 0, column 0) and without
+/// the warnings, so neither the span index nor a message per warning is made: for callers
+/// that only test for errors, and locate them with [`validate`] when they print one.
+pub fn errors_unlocated(
     doc: &MissionDoc,
     file_id: Option<&str>,
     profiles: &[String],
@@ -79,18 +84,20 @@ pub fn validate_unlocated(
     run(doc, file_id, profiles, false)
 }
 
+/// `full`: positions and warnings; otherwise errors alone, unlocated.
 fn run(
     doc: &MissionDoc,
     file_id: Option<&str>,
     profiles: &[String],
-    locate: bool,
+    full: bool,
 ) -> Vec<Diagnostic> {
     let mut cx = Ctx {
         doc,
         index: std::cell::OnceCell::new(),
         out: Vec::new(),
         extra_profiles: profiles,
-        locate,
+        locate: full,
+        warnings: full,
     };
     let m = &doc.mission;
     check_header(&mut cx, m, file_id);
@@ -164,18 +171,19 @@ fn check_ids<'m>(cx: &mut Ctx, m: &'m Mission) -> Ids<'m> {
             milestone_ids.insert(&ms.id, mi);
         }
         for (fi, f) in ms.features.iter().enumerate() {
-            let fp = mp.key("features").index(fi).key("id");
+            // Made only for a diagnostic: a path is several allocations, per feature.
+            let fp = || mp.key("features").index(fi).key("id");
             if !ids::is_feature_id(&f.id) {
                 cx.error(
                     "bad-id",
-                    &fp,
+                    &fp(),
                     format!("invalid feature id {:?}", f.id),
                     "feature ids look like F1, F2, F2b",
                 );
             } else if let Some(&(pm, _)) = feature_home.get(f.id.as_str()) {
                 cx.error(
                     "duplicate-id",
-                    &fp,
+                    &fp(),
                     format!(
                         "duplicate feature id {:?} (already used in {})",
                         f.id, m.milestones[pm].id
@@ -196,7 +204,13 @@ fn check_ids<'m>(cx: &mut Ctx, m: &'m Mission) -> Ids<'m> {
 }
 
 /// Assertions cited at `path` must be in the contract.
-fn check_assertions(cx: &mut Ctx, m: &Mission, ids: &Ids, path: &YamlPath, list: &[String]) {
+fn check_assertions(
+    cx: &mut Ctx,
+    m: &Mission,
+    ids: &Ids,
+    path: impl Fn() -> YamlPath,
+    list: &[String],
+) {
     for (i, a) in list.iter().enumerate() {
         if ids.contract.contains_key(a.as_str()) {
             continue;
@@ -210,7 +224,7 @@ fn check_assertions(cx: &mut Ctx, m: &Mission, ids: &Ids, path: &YamlPath, list:
         };
         cx.error(
             "unknown-assertion",
-            &path.index(i),
+            &path().index(i),
             format!("assertion {a:?} is not in the contract"),
             &hint,
         );
@@ -254,7 +268,7 @@ fn check_milestones<'m>(cx: &mut Ctx, m: &'m Mission, ids: &Ids) -> HashSet<&'m 
             cx,
             m,
             ids,
-            &mp.key("validation").key("assertions"),
+            || mp.key("validation").key("assertions"),
             &ms.validation.assertions,
         );
         cited.extend(ms.validation.assertions.iter().map(String::as_str));
@@ -306,15 +320,18 @@ fn check_feature<'m>(
     (fi, f): (usize, &'m Feature),
     cited: &mut HashSet<&'m str>,
 ) {
-    let fp = YamlPath::root()
-        .key("milestones")
-        .index(mi)
-        .key("features")
-        .index(fi);
-    check_assertions(cx, m, ids, &fp.key("assertions"), &f.assertions);
+    // Made only for a diagnostic: a path is several allocations, per feature.
+    let fp = || {
+        YamlPath::root()
+            .key("milestones")
+            .index(mi)
+            .key("features")
+            .index(fi)
+    };
+    check_assertions(cx, m, ids, || fp().key("assertions"), &f.assertions);
     cited.extend(f.assertions.iter().map(String::as_str));
     for (di, dep) in f.depends_on.iter().enumerate() {
-        let dp = fp.key("depends_on").index(di);
+        let dp = || fp().key("depends_on").index(di);
         match ids.features.get(dep.as_str()) {
             None => {
                 let hint = if ids::is_feature_id(dep) {
@@ -324,23 +341,23 @@ fn check_feature<'m>(
                 };
                 cx.error(
                     "unknown-dependency",
-                    &dp,
+                    &dp(),
                     format!("feature {} depends on unknown feature {dep:?}", f.id),
                     hint,
                 );
             }
             Some((dm, _)) if *dm > mi => cx.error(
                 "dependency-on-later-milestone",
-                &dp,
+                &dp(),
                 format!(
                     "feature {} (in {}) depends on {dep} of the later milestone {}",
                     f.id, ms.id, m.milestones[*dm].id
                 ),
                 "dependencies point backwards: move one of the features, or drop the dependency",
             ),
-            Some((dm, dfi)) if *dm == mi && *dfi > fi => cx.warn(
+            Some((dm, dfi)) if cx.warnings && *dm == mi && *dfi > fi => cx.warn(
                 "dependency-listed-later",
-                &dp,
+                &dp(),
                 format!("feature {} is listed before its dependency {dep}", f.id),
                 "list features in the order they can be built",
             ),
@@ -353,15 +370,15 @@ fn check_feature<'m>(
     {
         cx.error(
             "empty-check",
-            &fp.key("checks"),
+            &fp().key("checks"),
             format!("feature {} has an empty check command", f.id),
             "remove it, or write the command to run",
         );
     }
-    if body::is_blank(&f.description) {
+    if cx.warnings && body::is_blank(&f.description) {
         cx.warn(
             "feature-not-scoped",
-            &fp.key("id"),
+            &fp().key("id"),
             format!("feature {} has no description", f.id),
             "say what to build, the files likely touched and how to verify it",
         );
@@ -371,7 +388,7 @@ fn check_feature<'m>(
     {
         cx.error(
             "bad-id",
-            &fp.key("origin").key("validation_run"),
+            &fp().key("origin").key("validation_run"),
             format!("invalid run id {:?}", o.validation_run),
             "run ids are letters, digits, '.', '_' and '-'",
         );
@@ -749,17 +766,24 @@ mod tests {
     const DEMO: &str = include_str!("../../templates/demo/mission.md");
 
     #[test]
-    fn unlocated_validation_finds_the_same_problems_without_positions() {
-        let text = DEMO.replace("depends_on: [F3]", "depends_on: [F9]");
+    fn unlocated_validation_finds_the_same_errors_without_positions_or_warnings() {
+        let text = DEMO
+            .replace("depends_on: [F3]", "depends_on: [F9]")
+            .replace("budget: {runs: 20, alert_pct: 80}\n", "");
         let doc = MissionDoc::parse(text).expect("parses");
         let located = validate(&doc, Some("demo"), &[]);
-        let unlocated = validate_unlocated(&doc, Some("demo"), &[]);
+        let unlocated = errors_unlocated(&doc, Some("demo"), &[]);
         assert!(
-            located.iter().any(|d| d.severity == Severity::Error),
+            located.iter().any(|d| d.severity == Severity::Error)
+                && located.iter().any(|d| d.code == "no-budget"),
             "{located:?}"
         );
         let key = |d: &Diagnostic| (d.code, d.message.clone(), d.severity);
-        let mut a: Vec<_> = located.iter().map(key).collect();
+        let mut a: Vec<_> = located
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .map(key)
+            .collect();
         let mut b: Vec<_> = unlocated.iter().map(key).collect();
         a.sort_by(|x, y| x.1.cmp(&y.1));
         b.sort_by(|x, y| x.1.cmp(&y.1));

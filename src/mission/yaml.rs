@@ -9,6 +9,8 @@ use std::fmt;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
+use super::quick;
+
 /// One step of a path into the YAML tree.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Seg {
@@ -91,8 +93,52 @@ pub struct SyntaxError {
 #[derive(Debug, Default)]
 pub struct SpanIndex {
     nodes: HashMap<YamlPath, NodeSpan>,
+    /// The fast reader's tree, when it read the text: nodes are found by walking it.
+    quick: Option<Quick>,
     /// Top-level keys in document order.
     pub top_keys: Vec<String>,
+}
+
+#[derive(Debug)]
+struct Quick {
+    text: String,
+    tree: quick::Tree,
+    /// Byte offset where each line starts.
+    lines: Vec<usize>,
+}
+
+impl Quick {
+    fn position(&self, offset: usize) -> (usize, usize) {
+        let line = self.lines.partition_point(|&start| start <= offset);
+        let start = self.lines[line - 1];
+        (line, self.text[start..offset].chars().count() + 1)
+    }
+
+    fn get(&self, path: &YamlPath) -> Option<NodeSpan> {
+        let steps = path.0.iter().map(|seg| match seg {
+            Seg::Key(k) => quick::Step::Key(k),
+            Seg::Index(i) => quick::Step::Index(*i),
+        });
+        let place = self.tree.find(&self.text, steps)?;
+        let (line, column) = self.position(place.start);
+        Some(NodeSpan {
+            kind: match place.kind {
+                quick::PlaceKind::Scalar(style) => NodeKind::Scalar(match style {
+                    quick::Style::Plain => ScalarStyle::Plain,
+                    quick::Style::Single => ScalarStyle::SingleQuoted,
+                    quick::Style::Double => ScalarStyle::DoubleQuoted,
+                    quick::Style::Literal => ScalarStyle::Literal,
+                }),
+                quick::PlaceKind::Mapping { flow } => NodeKind::Mapping { flow },
+                quick::PlaceKind::Sequence { flow } => NodeKind::Sequence { flow },
+            },
+            line,
+            column,
+            start: place.start,
+            end: place.end,
+            key_pos: place.key.map(|k| self.position(k)),
+        })
+    }
 }
 
 enum Frame {
@@ -107,6 +153,25 @@ enum Frame {
 }
 
 impl SpanIndex {
+    /// The index of `text` as the fast reader sees it (nodes found on demand, nothing hashed),
+    /// or `None` when that reader leaves the text to the full parser ([`SpanIndex::build`]).
+    /// Positions are the same as `build`'s; spans' ends may differ, so rewriting uses `build`.
+    pub fn quick(text: &str) -> Option<SpanIndex> {
+        let tree = quick::parse(text)?;
+        let lines = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Some(SpanIndex {
+            nodes: HashMap::new(),
+            top_keys: tree.top_keys(text),
+            quick: Some(Quick {
+                text: text.to_owned(),
+                tree,
+                lines,
+            }),
+        })
+    }
+
     /// Parse `text` and record the span of every node.
     pub fn build(text: &str) -> Result<SpanIndex, SyntaxError> {
         let offsets = CharOffsets::new(text);
@@ -206,15 +271,18 @@ impl SpanIndex {
     }
 
     /// The node at exactly this path.
-    pub fn get(&self, path: &YamlPath) -> Option<&NodeSpan> {
-        self.nodes.get(path)
+    pub fn get(&self, path: &YamlPath) -> Option<NodeSpan> {
+        match &self.quick {
+            Some(q) => q.get(path),
+            None => self.nodes.get(path).copied(),
+        }
     }
 
     /// The position of the node at `path`, or of its nearest ancestor that exists.
     pub fn locate(&self, path: &YamlPath) -> (usize, usize) {
         let mut p = path.clone();
         loop {
-            if let Some(n) = self.nodes.get(&p) {
+            if let Some(n) = self.get(&p) {
                 return (n.line, n.column);
             }
             if p.0.pop().is_none() {
@@ -225,7 +293,7 @@ impl SpanIndex {
 
     /// The position of the key naming `path` (falls back to the node itself).
     pub fn locate_key(&self, path: &YamlPath) -> (usize, usize) {
-        match self.nodes.get(path).and_then(|n| n.key_pos) {
+        match self.get(path).and_then(|n| n.key_pos) {
             Some(pos) => pos,
             None => self.locate(path),
         }
@@ -425,6 +493,47 @@ mod tests {
         assert_eq!(idx.top_keys, vec!["a", "list"]);
         let missing = YamlPath::root().key("list").index(0).key("nope");
         assert_eq!(idx.locate(&missing), (3, 5));
+    }
+
+    #[test]
+    fn the_quick_index_places_nodes_where_the_full_one_does() {
+        let mut texts: Vec<String> = crate::mission::quick::tests::corpus()
+            .into_iter()
+            .map(|(_, fm)| fm)
+            .collect();
+        texts.push("a: 1\nlist:\n  - {id: F1, x: [1, 2]}\n  - id: F2\n    deep: yes\n".into());
+        texts.push("k: 'é' # x\nl:\n- \"ü\": |\n    text\n\n  m: [a, 'b']\n".into());
+        let mut compared = 0;
+        for text in &texts {
+            let (Ok(full), Some(quick)) = (SpanIndex::build(text), SpanIndex::quick(text)) else {
+                continue;
+            };
+            assert_eq!(quick.top_keys, full.top_keys);
+            for (path, want) in &full.nodes {
+                if path
+                    .0
+                    .iter()
+                    .any(|s| matches!(s, Seg::Key(k) if k.starts_with('\0')))
+                {
+                    continue;
+                }
+                let got = quick
+                    .get(path)
+                    .unwrap_or_else(|| panic!("{path} in {text}"));
+                let empty = matches!(want.kind, NodeKind::Scalar(_)) && want.start == want.end;
+                if !empty {
+                    assert_eq!(
+                        (got.line, got.column),
+                        (want.line, want.column),
+                        "{path}\n{text}"
+                    );
+                    assert_eq!(got.kind, want.kind, "{path}");
+                }
+                assert_eq!(got.key_pos, want.key_pos, "{path}\n{text}");
+                compared += 1;
+            }
+        }
+        assert!(compared > 1000, "{compared}");
     }
 
     #[test]

@@ -95,7 +95,7 @@ pub fn observe(
     // Located only when there is an error to report (rare): the span index costs a pass.
     let corrupt = head.as_ref().and_then(|h| {
         let profiles = config.profile_names();
-        let v = crate::mission::validate::validate_unlocated(&h.doc, Some(&store.id), &profiles);
+        let v = crate::mission::validate::errors_unlocated(&h.doc, Some(&store.id), &profiles);
         if !v
             .iter()
             .any(|d| d.severity == crate::mission::Severity::Error)
