@@ -179,22 +179,30 @@ pub struct FeatureView {
 }
 
 /// "changes requested by @x (round 2/3)" for a feature whose PR got such a review.
-fn review_round(events: &[crate::events::Event], feature: &str, config: &Config) -> Option<String> {
-    let e = events.iter().rev().find(|e| {
-        e.kind == Kind::FeatureChangesRequested && e.feature.as_deref() == Some(feature)
-    })?;
+/// The last changes-requested event of each feature, in one pass over the log.
+fn last_change_requests(
+    events: &[crate::events::Event],
+) -> std::collections::HashMap<&str, &crate::events::Event> {
+    events
+        .iter()
+        .filter(|e| e.kind == Kind::FeatureChangesRequested)
+        .filter_map(|e| Some((e.feature.as_deref()?, e)))
+        .collect()
+}
+
+fn review_round(e: &crate::events::Event, config: &Config) -> String {
     let who: Vec<String> = e.data["reviewers"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|r| r.as_str().map(|r| format!("@{r}")))
         .collect();
-    Some(format!(
+    format!(
         "changes requested by {} (round {}/{})",
         who.join(", "),
         e.data["round"].as_u64().unwrap_or(1),
         config.limit("limits.review_rounds")
-    ))
+    )
 }
 
 /// Builds the view. `branches` are the existing feature branch names of this mission.
@@ -208,6 +216,13 @@ pub fn status_view(
     events: &[crate::events::Event],
 ) -> StatusView {
     let validations = last_validations(events);
+    let change_requests = last_change_requests(events);
+    // Features with a branch, from the branch names (`mission/<id>.<F#>`).
+    let prefix = crate::workspace::feature_branch(&m.id, "");
+    let with_branch: std::collections::HashSet<&str> = branches
+        .iter()
+        .filter_map(|b| b.strip_prefix(&prefix))
+        .collect();
     let est = estimate::estimate(m);
     let milestones = m
         .milestones
@@ -222,19 +237,22 @@ pub fn status_view(
                 .features
                 .iter()
                 .map(|f| {
-                    let branch = crate::workspace::feature_branch(&m.id, &f.id);
+                    let branch = with_branch
+                        .contains(f.id.as_str())
+                        .then(|| crate::workspace::feature_branch(&m.id, &f.id));
                     FeatureView {
                         id: f.id.clone(),
                         title: f.title.clone(),
                         status: f.status,
                         attempts: f.attempts,
                         pr: f.pr,
-                        branch: branches.contains(&branch).then_some(branch),
+                        branch,
                         depends_on: f.depends_on.clone(),
                         repair: f.origin.is_some(),
                         review: (f.status != FeatureStatus::Merged)
-                            .then(|| review_round(events, &f.id, config))
-                            .flatten(),
+                            .then(|| change_requests.get(f.id.as_str()))
+                            .flatten()
+                            .map(|e| review_round(e, config)),
                     }
                 })
                 .collect(),

@@ -48,9 +48,7 @@ pub fn run(cx: &Ctx, a: &Args) -> Result<u8> {
         cx.out.json(&reports);
     } else {
         for r in &reports {
-            for d in &r.diagnostics {
-                cx.out.diagnostic(&r.file, d, true);
-            }
+            cx.out.diagnostics(&r.file, &r.diagnostics, true);
             let verdict = if r.valid { "ok" } else { "invalid" };
             cx.out.data(&format!(
                 "{}: {verdict} ({} {}, {} {})",

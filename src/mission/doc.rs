@@ -220,12 +220,15 @@ pub fn parse_located<T: serde::de::DeserializeOwned>(
     fm: &str,
     root_noun: &'static str,
 ) -> Result<T, Diagnostic> {
-    check_bounds(fm)?;
-    // The fast reader answers for the YAML mission files are written in; anything else, and
-    // every error, is read (and worded) by serde_norway.
-    if let Some(value) = super::quick::parse(fm).and_then(|tree| tree.deserialize(fm)) {
+    // The fast reader answers for the YAML mission files are written in (it reads in linear
+    // time, nesting at most MAX_FLOW_DEPTH); anything else, and every error, is read (and
+    // worded) by serde_norway, which the bounds protect.
+    if fm.len() <= MAX_YAML_BYTES
+        && let Some(value) = super::quick::parse(fm).and_then(|tree| tree.deserialize(fm))
+    {
         return Ok(value);
     }
+    check_bounds(fm)?;
     let de = serde_norway::Deserializer::from_str(fm);
     serde_path_to_error::deserialize(de).map_err(|e| {
         // Only a failed parse pays for the span index.

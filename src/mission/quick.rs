@@ -14,8 +14,8 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Visitor};
 
-/// Deepest nesting read; deeper text goes to the slow path.
-const MAX_DEPTH: usize = 64;
+/// Deepest nesting read; deeper text goes to the slow path (which refuses it).
+const MAX_DEPTH: usize = super::doc::MAX_FLOW_DEPTH;
 /// libyaml refuses a mapping key longer than 1024 characters; longer keys go to the slow path.
 const MAX_KEY: usize = 1000;
 
@@ -464,22 +464,16 @@ impl<'a> P<'a> {
 
     /// Refuses a mapping (its pairs on the scratch stack from `mark`) that repeats a key.
     fn no_duplicates(&self, mark: usize) -> R<()> {
-        let keys = self.scratch[mark..]
-            .chunks_exact(2)
-            .map(|pair| self.arena.scalar(self.s, pair[0]).unwrap_or(""));
-        let n = (self.scratch.len() - mark) / 2;
-        if n > 32 {
+        let pairs = &self.scratch[mark..];
+        let key = |i: usize| self.arena.scalar(self.s, pairs[2 * i]).unwrap_or("");
+        let n = pairs.len() / 2;
+        if n > 16 {
             let mut seen = std::collections::HashSet::with_capacity(n);
-            if !keys.into_iter().all(|k| seen.insert(k)) {
+            if !(0..n).all(|i| seen.insert(key(i))) {
                 return Err(Bail);
             }
-        } else {
-            let keys: Vec<&str> = keys.collect();
-            for (i, a) in keys.iter().enumerate() {
-                if keys[..i].contains(a) {
-                    return Err(Bail);
-                }
-            }
+        } else if (1..n).any(|i| (0..i).any(|j| key(i) == key(j))) {
+            return Err(Bail);
         }
         Ok(())
     }

@@ -5,7 +5,9 @@
 //! checklist (goal, non-goals, risks, scoped features, cited contract, a budget).
 //! Every diagnostic is located in file coordinates.
 
-use std::collections::{HashMap, HashSet};
+// foldhash: ids are hashed tens of thousands of times in a big plan; SipHash was a tenth of
+// `status` at 10,000 features. Its seeds are random per process, like std's.
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use super::body;
 use super::diag::{Diagnostic, Severity};
