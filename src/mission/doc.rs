@@ -144,7 +144,8 @@ pub fn parse_frontmatter(fm: &str) -> Result<Mission, Diagnostic> {
 /// The largest front matter (or config file) parsed: a 10,000-feature mission is about 3 MB.
 pub const MAX_YAML_BYTES: usize = 32 << 20;
 /// The deepest `[`/`{` nesting parsed: a mission file needs 3; a parser's cost grows with it.
-pub const MAX_FLOW_DEPTH: usize = 64;
+/// The quick reader leaves anything deeper to the slow path, which refuses it here.
+pub const MAX_FLOW_DEPTH: usize = super::quick::MAX_DEPTH;
 
 /// Refuses, with a located error, YAML too large or too deeply nested to be a mission: the
 /// parser's time grows faster than linearly with flow nesting (64,000 `[` took 10 s).

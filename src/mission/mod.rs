@@ -10,6 +10,8 @@ pub mod model;
 mod patch;
 pub mod quick;
 pub mod render;
+#[cfg(test)]
+mod testcorpus;
 pub mod validate;
 pub mod yaml;
 

@@ -14,8 +14,9 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Visitor};
 
-/// Deepest nesting read; deeper text goes to the slow path (which refuses it).
-const MAX_DEPTH: usize = super::doc::MAX_FLOW_DEPTH;
+/// Deepest nesting read, as `doc::MAX_FLOW_DEPTH`; deeper text goes to the slow path (which
+/// refuses it).
+pub const MAX_DEPTH: usize = 64;
 /// libyaml refuses a mapping key longer than 1024 characters; longer keys go to the slow path.
 const MAX_KEY: usize = 1000;
 
@@ -1292,7 +1293,7 @@ impl<'de, 't> de::MapAccess<'de> for Entries<'t> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use crate::mission::doc::MissionDoc;
     use crate::mission::model::Mission;
@@ -1417,36 +1418,10 @@ pub(crate) mod tests {
         }
     }
 
-    pub(crate) fn corpus() -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        let mut dirs = vec![
-            std::path::PathBuf::from("templates"),
-            "tests/corpus".into(),
-            "docs".into(),
-        ];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(&dir).expect("readable") {
-                let path = entry.expect("entry").path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if path.extension().is_some_and(|e| e == "md") {
-                    let text = std::fs::read_to_string(&path).expect("utf-8");
-                    if let Some(rest) = text.strip_prefix("---\n")
-                        && let Some(end) = rest.find("\n---\n")
-                    {
-                        out.push((path.display().to_string(), rest[..=end].to_owned()));
-                    }
-                }
-            }
-        }
-        assert!(out.len() > 40, "the corpus is found: {}", out.len());
-        out
-    }
-
     #[test]
     fn every_mission_in_the_repository_reads_the_same_both_ways() {
         let mut fast_read = 0;
-        for (name, fm) in corpus() {
+        for (name, fm) in crate::mission::testcorpus::frontmatters() {
             let slow = serde_norway::from_str::<Mission>(&fm);
             match (parse(&fm).and_then(|t| t.deserialize::<Mission>(&fm)), slow) {
                 (Some(f), Ok(s)) => {

@@ -497,7 +497,7 @@ mod tests {
 
     #[test]
     fn the_quick_index_places_nodes_where_the_full_one_does() {
-        let mut texts: Vec<String> = crate::mission::quick::tests::corpus()
+        let mut texts: Vec<String> = crate::mission::testcorpus::frontmatters()
             .into_iter()
             .map(|(_, fm)| fm)
             .collect();
