@@ -209,28 +209,44 @@ pub fn parse(text: &str) -> Option<Tree> {
 /// False when the text has a character libyaml reads differently from a plain printable one
 /// (tabs, carriage returns, controls, a byte-order mark, Unicode line separators).
 fn plain_characters(b: &[u8]) -> bool {
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        match c {
-            b'\n' => {}
-            0..=0x1f | 0x7f => return false,
-            0xc2 if matches!(b.get(i + 1), Some(0x80..=0x9f)) => return false,
-            0xe2 if b.get(i + 1) == Some(&0x80) && matches!(b.get(i + 2), Some(0xa8 | 0xa9)) => {
-                return false;
-            }
-            0xef if matches!(
-                (b.get(i + 1), b.get(i + 2)),
-                (Some(0xbb), Some(0xbf)) | (Some(0xbf), Some(0xbe | 0xbf))
-            ) =>
-            {
-                return false;
-            }
-            _ => {}
+    // Most text is printable ASCII: 32 bytes at a time, without a branch per byte.
+    let printable = |c: u8| (0x20..0x7f).contains(&c) | (c == b'\n');
+    b.chunks(32).enumerate().all(|(k, chunk)| {
+        chunk.iter().fold(true, |ok, &c| ok & printable(c)) || {
+            let base = k * 32;
+            (base..base + chunk.len()).all(|i| plain_at(b, i))
         }
+    })
+}
+
+/// Whether the byte at `i` starts nothing libyaml reads specially (see `plain_characters`).
+fn plain_at(b: &[u8], i: usize) -> bool {
+    match b[i] {
+        b'\n' => true,
+        0..=0x1f | 0x7f => false,
+        0xc2 => !matches!(b.get(i + 1), Some(0x80..=0x9f)),
+        0xe2 => !(b.get(i + 1) == Some(&0x80) && matches!(b.get(i + 2), Some(0xa8 | 0xa9))),
+        0xef => !matches!(
+            (b.get(i + 1), b.get(i + 2)),
+            (Some(0xbb), Some(0xbf)) | (Some(0xbf), Some(0xbe | 0xbf))
+        ),
+        _ => true,
+    }
+}
+
+/// Bytes that end or interrupt a plain scalar's run of ordinary bytes: in block context, and
+/// inside `[...]`/`{...}`.
+const BLOCK_STOP: [bool; 256] = stops(b"\n: ");
+const FLOW_STOP: [bool; 256] = stops(b"\n: ,[]{}");
+
+const fn stops(bytes: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        t[bytes[i] as usize] = true;
         i += 1;
     }
-    true
+    t
 }
 
 /// Anything the fast reader leaves to the slow one.
@@ -568,26 +584,38 @@ impl<'a> P<'a> {
 
     /// A plain scalar in block context; true when it ends at a `: ` (it is a key).
     fn plain_block(&mut self) -> R<(u32, bool)> {
-        let start = self.pos;
+        let (start, b) = (self.pos, self.b);
         self.plain_start()?;
-        let mut end = start;
-        let mut colon = false;
-        let mut i = start;
-        while i < self.b.len() {
-            match self.b[i] {
-                b'\n' => break,
-                b'#' if self.b[i - 1] == b' ' => break,
-                b':' if self.blank_or_end(i + 1) => {
+        let (mut end, mut i, mut colon) = (start, start, false);
+        loop {
+            let run = i;
+            while i < b.len() && !BLOCK_STOP[b[i] as usize] {
+                i += 1;
+            }
+            if i > run {
+                end = i;
+            }
+            match b.get(i) {
+                Some(b' ') => {
+                    while b.get(i) == Some(&b' ') {
+                        i += 1;
+                    }
+                    if b.get(i) == Some(&b'#') {
+                        break; // a comment
+                    }
+                }
+                Some(b':') if self.blank_or_end(i + 1) => {
                     colon = true;
                     break;
                 }
-                b' ' => {}
-                _ => end = i + 1,
+                Some(b':') => {
+                    i += 1;
+                    end = i;
+                }
+                _ => break, // the end of the line or of the text
             }
-            i += 1;
         }
-        // `end` is past the last non-space byte; multi-byte characters never contain ASCII.
-        let end = self.char_end(end);
+        // `end` follows an ASCII byte or a whole run: always a character boundary.
         self.pos = if colon { i } else { end };
         let id = self.push(
             Kind::Scalar(Style::Plain, Val::Range(start as u32, end as u32)),
@@ -596,14 +624,6 @@ impl<'a> P<'a> {
             false,
         );
         Ok((id, colon))
-    }
-
-    /// Rounds a byte offset just past an ASCII or a UTF-8 lead byte up to the character end.
-    fn char_end(&self, mut end: usize) -> usize {
-        while !self.s.is_char_boundary(end) {
-            end += 1;
-        }
-        end
     }
 
     /// Refuses a plain scalar starting with an indicator libyaml treats specially.
@@ -625,30 +645,40 @@ impl<'a> P<'a> {
 
     /// A plain scalar inside `[...]` or `{...}`: ends at `,`, a bracket, `: ` or the line's end.
     fn plain_flow(&mut self) -> R<u32> {
-        let start = self.pos;
+        let (start, b) = (self.pos, self.b);
         self.plain_start()?;
-        let mut end = start;
-        let mut i = start;
-        while i < self.b.len() {
-            match self.b[i] {
-                b'\n' | b',' | b'[' | b']' | b'{' | b'}' => break,
-                b'#' if self.b[i - 1] == b' ' => break,
-                b':' if self.blank_or_end(i + 1) => break,
+        let (mut end, mut i) = (start, start);
+        loop {
+            let run = i;
+            while i < b.len() && !FLOW_STOP[b[i] as usize] {
+                i += 1;
+            }
+            if i > run {
+                end = i;
+            }
+            match b.get(i) {
+                Some(b' ') => {
+                    while b.get(i) == Some(&b' ') {
+                        i += 1;
+                    }
+                    if b.get(i) == Some(&b'#') {
+                        break; // a comment
+                    }
+                }
+                Some(b':') if self.blank_or_end(i + 1) => break,
                 // libyaml refuses `:` before a flow indicator; before anything else it is text.
-                b':' if matches!(
-                    self.at(i + 1),
-                    Some(b',' | b'?' | b'[' | b']' | b'{' | b'}')
-                ) =>
+                Some(b':')
+                    if matches!(b.get(i + 1), Some(b',' | b'?' | b'[' | b']' | b'{' | b'}')) =>
                 {
                     return Err(Bail);
                 }
-                b':' => end = i + 1,
-                b' ' => {}
-                _ => end = i + 1,
+                Some(b':') => {
+                    i += 1;
+                    end = i;
+                }
+                _ => break, // a flow indicator, the end of the line or of the text
             }
-            i += 1;
         }
-        let end = self.char_end(end);
         self.pos = end;
         Ok(self.push(
             Kind::Scalar(Style::Plain, Val::Range(start as u32, end as u32)),
