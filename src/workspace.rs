@@ -128,9 +128,24 @@ impl Workspace {
 
     /// Reads and parses a mission; a parse error is `Error::Invalid` with its location.
     pub fn load(&self, id: &str, branch_first: bool) -> Result<Loaded> {
+        self.load_with(id, branch_first, MissionDoc::parse)
+    }
+
+    /// [`Workspace::load`] for a caller that locates many diagnostics: the parse keeps where
+    /// each value is (`MissionDoc::parse_indexed`).
+    pub fn load_indexed(&self, id: &str, branch_first: bool) -> Result<Loaded> {
+        self.load_with(id, branch_first, MissionDoc::parse_indexed)
+    }
+
+    fn load_with(
+        &self,
+        id: &str,
+        branch_first: bool,
+        parse: fn(String) -> std::result::Result<MissionDoc, Diagnostic>,
+    ) -> Result<Loaded> {
         let (text, source) = self.read(id, branch_first)?;
         let file = mission_file(id);
-        let doc = MissionDoc::parse(text).map_err(|d| Error::Invalid {
+        let doc = parse(text).map_err(|d| Error::Invalid {
             file: file.clone(),
             diagnostics: vec![d],
         })?;

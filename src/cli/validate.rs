@@ -74,7 +74,7 @@ fn plural(n: usize, word: &str) -> String {
 /// Validates the work-tree file (what the user edits), or the branch copy if there is none.
 fn check(cx: &Ctx, ws: &Workspace, id: &str) -> Result<Report> {
     let file = mission_file(id);
-    let loaded = match ws.load(id, !ws.path(&file).exists()) {
+    let loaded = match ws.load_indexed(id, !ws.path(&file).exists()) {
         Ok(l) => l,
         Err(Error::Invalid { file, diagnostics }) => {
             return Ok(Report {

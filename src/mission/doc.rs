@@ -20,6 +20,9 @@ pub struct MissionDoc {
     fm_end: usize,
     body_start: usize,
     pub mission: Mission,
+    /// The quick reader's tree of the frontmatter, kept by [`MissionDoc::parse_indexed`] so that
+    /// positions need no second pass.
+    tree: Option<std::sync::Arc<super::quick::Tree>>,
 }
 
 /// How `MissionDoc::rewrite` produced the new frontmatter.
@@ -36,17 +39,29 @@ pub enum Rewrite {
 impl MissionDoc {
     /// Parses a whole mission file. The error is located in file coordinates.
     pub fn parse(text: String) -> Result<MissionDoc, Diagnostic> {
+        Self::parse_keeping(text, false)
+    }
+
+    /// [`MissionDoc::parse`], keeping what the parse learnt of where each value is, for a
+    /// caller that will locate many diagnostics (`validate`): the text is then read once.
+    pub fn parse_indexed(text: String) -> Result<MissionDoc, Diagnostic> {
+        Self::parse_keeping(text, true)
+    }
+
+    fn parse_keeping(text: String, keep_tree: bool) -> Result<MissionDoc, Diagnostic> {
         let (fm_start, fm_end, body_start) = split(&text)?;
-        let mission = parse_frontmatter(&text[fm_start..fm_end]).map_err(|mut d| {
-            d.line += 1; // the opening `---` line
-            d
-        })?;
+        let (mission, tree) =
+            read_located(&text[fm_start..fm_end], "mission").map_err(|mut d| {
+                d.line += 1; // the opening `---` line
+                d
+            })?;
         Ok(MissionDoc {
             text,
             fm_start,
             fm_end,
             body_start,
             mission,
+            tree: tree.filter(|_| keep_tree).map(std::sync::Arc::new),
         })
     }
 
@@ -79,6 +94,9 @@ impl MissionDoc {
 
     /// The span index of the frontmatter (line numbers in frontmatter coordinates).
     pub fn span_index(&self) -> SpanIndex {
+        if let Some(tree) = &self.tree {
+            return SpanIndex::from_tree(self.frontmatter(), tree.clone());
+        }
         SpanIndex::quick(self.frontmatter())
             .unwrap_or_else(|| SpanIndex::build(self.frontmatter()).unwrap_or_default())
     }
@@ -221,60 +239,72 @@ pub fn parse_located<T: serde::de::DeserializeOwned>(
     fm: &str,
     root_noun: &'static str,
 ) -> Result<T, Diagnostic> {
+    read_located(fm, root_noun).map(|(value, _)| value)
+}
+
+/// [`parse_located`], with the quick reader's tree when it read the text.
+fn read_located<T: serde::de::DeserializeOwned>(
+    fm: &str,
+    root_noun: &'static str,
+) -> Result<(T, Option<super::quick::Tree>), Diagnostic> {
     // The fast reader answers for the YAML mission files are written in (it reads in linear
     // time, nesting at most MAX_FLOW_DEPTH); anything else, and every error, is read (and
     // worded) by serde_norway, which the bounds protect.
     if fm.len() <= MAX_YAML_BYTES
-        && let Some(value) = super::quick::parse(fm).and_then(|tree| tree.deserialize(fm))
+        && let Some(tree) = super::quick::parse(fm)
+        && let Some(value) = tree.deserialize(fm)
     {
-        return Ok(value);
+        return Ok((value, Some(tree)));
     }
     check_bounds(fm)?;
     let de = serde_norway::Deserializer::from_str(fm);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        // Only a failed parse pays for the span index.
-        let index = match SpanIndex::build(fm) {
-            Ok(index) => index,
-            Err(e) => {
-                return Diagnostic::error(
+    serde_path_to_error::deserialize(de)
+        .map(|v| (v, None))
+        .map_err(|e| {
+            // Only a failed parse pays for the span index.
+            let index =
+                match SpanIndex::build(fm) {
+                    Ok(index) => index,
+                    Err(e) => {
+                        return Diagnostic::error(
                     "yaml-syntax",
                     (e.line, e.column),
                     format!("invalid YAML: {}", e.message),
                 )
                 .hint("check indentation, quoting and brackets on this line or the one before");
-            }
-        };
-        let path = convert_path(e.path());
-        let inner = e.into_inner();
-        let message = strip_location(&inner.to_string());
-        if path.0.is_empty()
-            && !matches!(
-                index.get(&YamlPath::root()).map(|n| n.kind),
-                Some(NodeKind::Mapping { .. })
-            )
-        {
-            return Diagnostic::error(
-                "frontmatter-not-mapping",
-                (1, 1),
-                "the frontmatter must be a YAML mapping of `key: value` lines".into(),
-            )
-            .hint("start from `git mission new`, or see docs/mission-file.md");
-        }
-        if index.get(&path).is_none()
-            && !message.starts_with("unknown field")
-            && !message.starts_with("missing field")
-        {
-            // libyaml rejected something saphyr accepted: report libyaml's own position.
-            if let Some(loc) = inner.location() {
+                    }
+                };
+            let path = convert_path(e.path());
+            let inner = e.into_inner();
+            let message = strip_location(&inner.to_string());
+            if path.0.is_empty()
+                && !matches!(
+                    index.get(&YamlPath::root()).map(|n| n.kind),
+                    Some(NodeKind::Mapping { .. })
+                )
+            {
                 return Diagnostic::error(
-                    "yaml-syntax",
-                    (loc.line(), loc.column()),
-                    format!("invalid YAML: {message}"),
-                );
+                    "frontmatter-not-mapping",
+                    (1, 1),
+                    "the frontmatter must be a YAML mapping of `key: value` lines".into(),
+                )
+                .hint("start from `git mission new`, or see docs/mission-file.md");
             }
-        }
-        schema_error(fm, &index, &path, &message, root_noun)
-    })
+            if index.get(&path).is_none()
+                && !message.starts_with("unknown field")
+                && !message.starts_with("missing field")
+            {
+                // libyaml rejected something saphyr accepted: report libyaml's own position.
+                if let Some(loc) = inner.location() {
+                    return Diagnostic::error(
+                        "yaml-syntax",
+                        (loc.line(), loc.column()),
+                        format!("invalid YAML: {message}"),
+                    );
+                }
+            }
+            schema_error(fm, &index, &path, &message, root_noun)
+        })
 }
 
 fn strip_location(msg: &str) -> String {

@@ -29,30 +29,29 @@ pub enum Style {
     Literal,
 }
 
-/// A scalar's value: a range of the text, or (by index) the decoded text when it differs.
-#[derive(Debug, Clone, Copy)]
-enum Val {
-    Range(u32, u32),
-    Owned(u32),
-}
-
-/// A node; collections name a run of `Arena::children` (key and value ids alternate in a
-/// mapping's), so the tree makes no allocation per collection.
-#[derive(Debug, Clone, Copy)]
+/// What a node is. A scalar's value is its own text (inside the quotes for a quoted one) or,
+/// when decoding changed it, `owned[a]`; a collection's children are a run of
+/// `Arena::children` from `a`: their count, then their ids (key and value alternating in a
+/// mapping). So a node is 16 bytes and the tree makes no allocation per collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    Scalar(Style, Val),
-    Map { first: u32, pairs: u32 },
-    Seq { first: u32, len: u32 },
+    Scalar(Style),
+    Owned(Style),
+    Map,
+    Seq,
 }
 
 #[derive(Debug)]
 struct Node {
-    kind: Kind,
     /// Byte offsets of the node in the text (for a block collection, its first key or `-`).
     start: u32,
     end: u32,
+    a: u32,
+    kind: Kind,
     flow: bool,
 }
+
+const _: () = assert!(std::mem::size_of::<Node>() == 16);
 
 #[derive(Debug, Default)]
 struct Arena {
@@ -62,24 +61,22 @@ struct Arena {
 }
 
 impl Arena {
-    fn val<'s>(&'s self, text: &'s str, v: Val) -> &'s str {
-        match v {
-            Val::Range(s, e) => &text[s as usize..e as usize],
-            Val::Owned(i) => &self.owned[i as usize],
-        }
-    }
     /// A scalar node's text (`None` for a collection).
     fn scalar<'s>(&'s self, text: &'s str, id: u32) -> Option<&'s str> {
-        match self.nodes[id as usize].kind {
-            Kind::Scalar(_, v) => Some(self.val(text, v)),
-            _ => None,
+        let n = &self.nodes[id as usize];
+        let (start, end) = (n.start as usize, n.end as usize);
+        match n.kind {
+            Kind::Scalar(Style::Plain) => Some(&text[start..end]),
+            Kind::Scalar(_) => Some(&text[start + 1..end - 1]),
+            Kind::Owned(_) => Some(&self.owned[n.a as usize]),
+            Kind::Map | Kind::Seq => None,
         }
     }
-    fn pairs(&self, first: u32, pairs: u32) -> &[u32] {
-        &self.children[first as usize..(first + 2 * pairs) as usize]
-    }
-    fn items(&self, first: u32, len: u32) -> &[u32] {
-        &self.children[first as usize..(first + len) as usize]
+    /// A collection's children (key and value ids alternate in a mapping's).
+    fn children(&self, id: u32) -> &[u32] {
+        let first = self.nodes[id as usize].a as usize;
+        let len = self.children[first] as usize;
+        &self.children[first + 1..first + 1 + len]
     }
 }
 
@@ -122,16 +119,16 @@ impl Tree {
         let mut key = None;
         for step in path {
             match (a.nodes[id as usize].kind, step) {
-                (Kind::Map { first, pairs }, Step::Key(k)) => {
+                (Kind::Map, Step::Key(k)) => {
                     let pair = a
-                        .pairs(first, pairs)
+                        .children(id)
                         .chunks_exact(2)
                         .find(|pair| a.scalar(text, pair[0]) == Some(k))?;
                     key = Some(a.nodes[pair[0] as usize].start as usize);
                     id = pair[1];
                 }
-                (Kind::Seq { first, len }, Step::Index(i)) => {
-                    id = *a.items(first, len).get(i)?;
+                (Kind::Seq, Step::Index(i)) => {
+                    id = *a.children(id).get(i)?;
                     key = None;
                 }
                 _ => return None,
@@ -142,9 +139,9 @@ impl Tree {
             start: n.start as usize,
             end: n.end as usize,
             kind: match n.kind {
-                Kind::Scalar(style, _) => PlaceKind::Scalar(style),
-                Kind::Map { .. } => PlaceKind::Mapping { flow: n.flow },
-                Kind::Seq { .. } => PlaceKind::Sequence { flow: n.flow },
+                Kind::Scalar(style) | Kind::Owned(style) => PlaceKind::Scalar(style),
+                Kind::Map => PlaceKind::Mapping { flow: n.flow },
+                Kind::Seq => PlaceKind::Sequence { flow: n.flow },
             },
             key,
         })
@@ -154,8 +151,8 @@ impl Tree {
     pub fn top_keys(&self, text: &str) -> Vec<String> {
         let a = &self.arena;
         match a.nodes[self.root as usize].kind {
-            Kind::Map { first, pairs } => a
-                .pairs(first, pairs)
+            Kind::Map => a
+                .children(self.root)
                 .chunks_exact(2)
                 .filter_map(|pair| a.scalar(text, pair[0]).map(str::to_owned))
                 .collect(),
@@ -187,9 +184,11 @@ pub fn parse(text: &str) -> Option<Tree> {
         line: 0,
         ind: None,
         depth: 0,
+        // Sized for the densest text mission files have (a node per 6 bytes, in one-line flow
+        // mappings), so the arena never grows by copying; pages never written cost nothing.
         arena: Arena {
-            nodes: Vec::with_capacity(text.len() / 12),
-            children: Vec::with_capacity(text.len() / 12),
+            nodes: Vec::with_capacity(text.len() / 6 + 16),
+            children: Vec::with_capacity(text.len() / 8 + 16),
             owned: Vec::new(),
         },
         scratch: Vec::with_capacity(64),
@@ -277,11 +276,12 @@ impl<'a> P<'a> {
     fn blank_or_end(&self, i: usize) -> bool {
         matches!(self.at(i), None | Some(b' ' | b'\n'))
     }
-    fn push(&mut self, kind: Kind, start: usize, end: usize, flow: bool) -> u32 {
+    fn push(&mut self, kind: Kind, (start, end): (usize, usize), a: u32, flow: bool) -> u32 {
         self.arena.nodes.push(Node {
-            kind,
             start: start as u32,
             end: end as u32,
+            a,
+            kind,
             flow,
         });
         (self.arena.nodes.len() - 1) as u32
@@ -289,13 +289,16 @@ impl<'a> P<'a> {
     fn node(&self, id: u32) -> &Node {
         &self.arena.nodes[id as usize]
     }
-    fn own(&mut self, value: String) -> Val {
+    fn own(&mut self, value: String) -> u32 {
         self.arena.owned.push(value.into());
-        Val::Owned((self.arena.owned.len() - 1) as u32)
+        (self.arena.owned.len() - 1) as u32
     }
-    /// Moves the children gathered since `mark` into the arena; returns where they start.
+    /// Moves the children gathered since `mark` into the arena (their count first); returns
+    /// where they start.
     fn settle(&mut self, mark: usize) -> u32 {
         let first = self.arena.children.len() as u32;
+        let count = (self.scratch.len() - mark) as u32;
+        self.arena.children.push(count);
         self.arena.children.extend_from_slice(&self.scratch[mark..]);
         self.scratch.truncate(mark);
         first
@@ -460,23 +463,21 @@ impl<'a> P<'a> {
 
     /// The mapping whose key and value ids are on the scratch stack from `mark`.
     fn map_node(&mut self, mark: usize, start: usize, flow: bool) -> u32 {
-        let pairs = ((self.scratch.len() - mark) / 2) as u32;
         let end = match self.scratch.last() {
             Some(&v) if !flow => self.node(v).end as usize,
             _ => self.pos,
         };
         let first = self.settle(mark);
-        self.push(Kind::Map { first, pairs }, start, end, flow)
+        self.push(Kind::Map, (start, end), first, flow)
     }
 
     fn seq_node(&mut self, mark: usize, start: usize, flow: bool) -> u32 {
-        let len = (self.scratch.len() - mark) as u32;
         let end = match self.scratch.last() {
             Some(&v) if !flow => self.node(v).end as usize,
             _ => self.pos,
         };
         let first = self.settle(mark);
-        self.push(Kind::Seq { first, len }, start, end, flow)
+        self.push(Kind::Seq, (start, end), first, flow)
     }
 
     /// Refuses a mapping (its pairs on the scratch stack from `mark`) that repeats a key.
@@ -516,13 +517,13 @@ impl<'a> P<'a> {
                         let id = self.block_seq(n)?;
                         self.depth -= 1;
                         // saphyr places a sequence as indented as its key at its first item.
-                        if let Kind::Seq { first, len } = self.node(id).kind {
-                            let item = self.arena.items(first, len)[0];
+                        if self.node(id).kind == Kind::Seq {
+                            let item = self.arena.children(id)[0];
                             self.arena.nodes[id as usize].start = self.node(item).start;
                         }
                         Ok(id)
                     }
-                    _ => Ok(self.push(Kind::Scalar(Style::Plain, Val::Range(0, 0)), at, at, false)),
+                    _ => Ok(self.push(Kind::Scalar(Style::Plain), (at, at), 0, false)),
                 }
             }
             Some(_) => {
@@ -532,7 +533,7 @@ impl<'a> P<'a> {
                 let col = self.pos - self.line;
                 let id = self.node_at(col, Some(n))?;
                 let node = self.node(id);
-                if matches!(node.kind, Kind::Map { .. }) && !node.flow {
+                if node.kind == Kind::Map && !node.flow {
                     return Err(Bail); // `a: b: c`
                 }
                 match self.ind {
@@ -559,12 +560,7 @@ impl<'a> P<'a> {
                     self.next_content()?;
                     match self.ind {
                         Some(i) if i > n => self.node_at(i, Some(n))?,
-                        _ => self.push(
-                            Kind::Scalar(Style::Plain, Val::Range(0, 0)),
-                            dash + 1,
-                            dash + 1,
-                            false,
-                        ),
+                        _ => self.push(Kind::Scalar(Style::Plain), (dash + 1, dash + 1), 0, false),
                     }
                 }
                 Some(_) => {
@@ -617,12 +613,7 @@ impl<'a> P<'a> {
         }
         // `end` follows an ASCII byte or a whole run: always a character boundary.
         self.pos = if colon { i } else { end };
-        let id = self.push(
-            Kind::Scalar(Style::Plain, Val::Range(start as u32, end as u32)),
-            start,
-            end,
-            false,
-        );
+        let id = self.push(Kind::Scalar(Style::Plain), (start, end), 0, false);
         Ok((id, colon))
     }
 
@@ -680,12 +671,7 @@ impl<'a> P<'a> {
             }
         }
         self.pos = end;
-        Ok(self.push(
-            Kind::Scalar(Style::Plain, Val::Range(start as u32, end as u32)),
-            start,
-            end,
-            true,
-        ))
+        Ok(self.push(Kind::Scalar(Style::Plain), (start, end), 0, true))
     }
 
     /// Spaces inside a flow collection (a flow collection spanning lines goes to the slow path).
@@ -793,20 +779,20 @@ impl<'a> P<'a> {
             }
             i += 1;
         }
-        let value = match owned {
-            Some(mut o) => {
-                o.push_str(&self.s[run..i]);
-                self.own(o)
-            }
-            None => Val::Range(start as u32 + 1, i as u32),
-        };
         self.pos = i + 1;
         let style = if q == b'"' {
             Style::Double
         } else {
             Style::Single
         };
-        Ok(self.push(Kind::Scalar(style, value), start, self.pos, false))
+        Ok(match owned {
+            Some(mut o) => {
+                o.push_str(&self.s[run..i]);
+                let a = self.own(o);
+                self.push(Kind::Owned(style), (start, self.pos), a, false)
+            }
+            None => self.push(Kind::Scalar(style), (start, self.pos), 0, false),
+        })
     }
 
     /// The character a double-quoted escape at `i` (after the backslash) stands for, and the
@@ -931,14 +917,9 @@ impl<'a> P<'a> {
         }
         let content_end = lines[last].1;
         self.next_content()?;
-        let value = self.own(value);
+        let a = self.own(value);
         // Placed at its text, as saphyr places it.
-        Ok(self.push(
-            Kind::Scalar(Style::Literal, value),
-            first,
-            content_end,
-            false,
-        ))
+        Ok(self.push(Kind::Owned(Style::Literal), (first, content_end), a, false))
     }
 }
 
@@ -1019,7 +1000,7 @@ impl<'t> De<'t> {
     }
     fn plain(&self) -> Option<&'t str> {
         match self.kind() {
-            Kind::Scalar(Style::Plain, v) => Some(self.tree.arena.val(self.text, v)),
+            Kind::Scalar(Style::Plain) => self.scalar(),
             _ => None,
         }
     }
@@ -1062,8 +1043,8 @@ impl<'de, 't> de::Deserializer<'de> for De<'t> {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
         match self.kind() {
-            Kind::Scalar(Style::Plain, v) => {
-                let v = self.tree.arena.val(self.text, v);
+            Kind::Scalar(Style::Plain) => {
+                let v = self.scalar().unwrap_or_default();
                 if is_null(v) {
                     visitor.visit_unit()
                 } else if let Some(b) = parse_bool(v) {
@@ -1080,9 +1061,11 @@ impl<'de, 't> de::Deserializer<'de> for De<'t> {
                     visitor.visit_str(v)
                 }
             }
-            Kind::Scalar(_, v) => visitor.visit_str(self.tree.arena.val(self.text, v)),
-            Kind::Map { .. } => self.deserialize_map(visitor),
-            Kind::Seq { .. } => self.deserialize_seq(visitor),
+            Kind::Scalar(_) | Kind::Owned(_) => {
+                visitor.visit_str(self.scalar().unwrap_or_default())
+            }
+            Kind::Map => self.deserialize_map(visitor),
+            Kind::Seq => self.deserialize_seq(visitor),
         }
     }
 
@@ -1166,9 +1149,9 @@ impl<'de, 't> de::Deserializer<'de> for De<'t> {
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
         match self.kind() {
-            Kind::Seq { first, len } => visitor.visit_seq(Items {
+            Kind::Seq => visitor.visit_seq(Items {
                 de: self.at(self.id),
-                items: self.tree.arena.items(first, len).iter(),
+                items: self.tree.arena.children(self.id).iter(),
             }),
             _ if self.plain() == Some("") => visitor.visit_seq(Items {
                 de: self.at(self.id),
@@ -1193,9 +1176,9 @@ impl<'de, 't> de::Deserializer<'de> for De<'t> {
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
         match self.kind() {
-            Kind::Map { first, pairs } => visitor.visit_map(Entries {
+            Kind::Map => visitor.visit_map(Entries {
                 de: self.at(self.id),
-                entries: self.tree.arena.pairs(first, pairs).chunks_exact(2),
+                entries: self.tree.arena.children(self.id).chunks_exact(2),
                 value: None,
             }),
             _ if self.plain() == Some("") => visitor.visit_map(Entries {

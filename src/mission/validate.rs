@@ -107,7 +107,7 @@ fn run(
 
     let ids = check_ids(&mut cx, m);
     let cited = check_milestones(&mut cx, m, &ids);
-    check_cycles(&mut cx, m);
+    check_cycles(&mut cx, m, &ids);
 
     check_references(&mut cx, m, &ids);
     check_readiness(&mut cx, m, &cited);
@@ -122,8 +122,9 @@ fn run(
 struct Ids<'m> {
     contract: HashMap<&'m str, usize>,
     milestones: HashMap<&'m str, usize>,
-    /// Where each feature is defined (milestone, position); the first definition wins.
-    features: HashMap<&'m str, (usize, usize)>,
+    /// Where each feature id is first defined (milestone, position), well formed or not: the
+    /// cycle check follows every edge, the references only well-formed ids ([`Ids::feature`]).
+    first: HashMap<&'m str, (usize, usize)>,
 }
 
 fn check_ids<'m>(cx: &mut Ctx, m: &'m Mission) -> Ids<'m> {
@@ -152,7 +153,8 @@ fn check_ids<'m>(cx: &mut Ctx, m: &'m Mission) -> Ids<'m> {
 
     // Milestones and features: ids first, so later checks know what exists.
     let mut milestone_ids: HashMap<&'m str, usize> = HashMap::new();
-    let mut feature_home: HashMap<&'m str, (usize, usize)> = HashMap::new(); // first definition wins
+    let total = m.milestones.iter().map(|ms| ms.features.len()).sum();
+    let mut feature_home: HashMap<&'m str, (usize, usize)> = HashMap::with_capacity(total); // first definition wins
     for (mi, ms) in m.milestones.iter().enumerate() {
         let mp = root.key("milestones").index(mi);
         if !ids::is_milestone_id(&ms.id) {
@@ -182,6 +184,7 @@ fn check_ids<'m>(cx: &mut Ctx, m: &'m Mission) -> Ids<'m> {
                     format!("invalid feature id {:?}", f.id),
                     "feature ids look like F1, F2, F2b",
                 );
+                feature_home.entry(f.id.as_str()).or_insert((mi, fi));
             } else if let Some(&(pm, _)) = feature_home.get(f.id.as_str()) {
                 cx.error(
                     "duplicate-id",
@@ -201,7 +204,16 @@ fn check_ids<'m>(cx: &mut Ctx, m: &'m Mission) -> Ids<'m> {
     Ids {
         contract: contract_ids,
         milestones: milestone_ids,
-        features: feature_home,
+        first: feature_home,
+    }
+}
+
+impl Ids<'_> {
+    /// Where the feature `id` is defined, if it is a well-formed id defined in this file.
+    fn feature(&self, id: &str) -> Option<(usize, usize)> {
+        ids::is_feature_id(id)
+            .then(|| self.first.get(id).copied())
+            .flatten()
     }
 }
 
@@ -331,10 +343,13 @@ fn check_feature<'m>(
             .index(fi)
     };
     check_assertions(cx, m, ids, || fp().key("assertions"), &f.assertions);
-    cited.extend(f.assertions.iter().map(String::as_str));
+    if cx.warnings {
+        // Only the readiness warnings ask what is cited.
+        cited.extend(f.assertions.iter().map(String::as_str));
+    }
     for (di, dep) in f.depends_on.iter().enumerate() {
         let dp = || fp().key("depends_on").index(di);
-        match ids.features.get(dep.as_str()) {
+        match ids.feature(dep) {
             None => {
                 let hint = if ids::is_feature_id(dep) {
                     "depends_on lists feature ids defined in this file"
@@ -348,16 +363,16 @@ fn check_feature<'m>(
                     hint,
                 );
             }
-            Some((dm, _)) if *dm > mi => cx.error(
+            Some((dm, _)) if dm > mi => cx.error(
                 "dependency-on-later-milestone",
                 &dp(),
                 format!(
                     "feature {} (in {}) depends on {dep} of the later milestone {}",
-                    f.id, ms.id, m.milestones[*dm].id
+                    f.id, ms.id, m.milestones[dm].id
                 ),
                 "dependencies point backwards: move one of the features, or drop the dependency",
             ),
-            Some((dm, dfi)) if cx.warnings && *dm == mi && *dfi > fi => cx.warn(
+            Some((dm, dfi)) if cx.warnings && dm == mi && dfi > fi => cx.warn(
                 "dependency-listed-later",
                 &dp(),
                 format!("feature {} is listed before its dependency {dep}", f.id),
@@ -427,7 +442,7 @@ fn check_references(cx: &mut Ctx, m: &Mission, ids: &Ids) {
             );
         }
         if let Some(f) = &b.feature
-            && !ids.features.contains_key(f.as_str())
+            && ids.feature(f).is_none()
         {
             cx.error(
                 "unknown-feature",
@@ -655,7 +670,7 @@ fn check_settings(cx: &mut Ctx, m: &Mission) {
     }
 }
 
-fn check_cycles(cx: &mut Ctx, m: &Mission) {
+fn check_cycles(cx: &mut Ctx, m: &Mission, ids: &Ids) {
     // Iterative DFS with colours; each cycle is reported once, at its first member in file order.
     let feats: Vec<(usize, usize, &Feature)> = m
         .milestones
@@ -668,16 +683,25 @@ fn check_cycles(cx: &mut Ctx, m: &Mission) {
                 .map(move |(fi, f)| (mi, fi, f))
         })
         .collect();
-    let mut pos: HashMap<&str, usize> = HashMap::new();
-    for (i, (_, _, f)) in feats.iter().enumerate() {
-        pos.entry(f.id.as_str()).or_insert(i); // first definition wins, as in `validate`
-    }
+    // A feature's place in `feats` from where its id is first defined (`check_ids` found it).
+    let offsets: Vec<usize> = m
+        .milestones
+        .iter()
+        .scan(0, |at, ms| {
+            let start = *at;
+            *at += ms.features.len();
+            Some(start)
+        })
+        .collect();
+    let pos = |id: &str| ids.first.get(id).map(|&(mi, fi)| offsets[mi] + fi);
     let mut colour = vec![0u8; feats.len()]; // 0 new, 1 on stack, 2 done
+    let mut stack: Vec<(usize, usize)> = Vec::new();
     for startn in 0..feats.len() {
         if colour[startn] != 0 {
             continue;
         }
-        let mut stack: Vec<(usize, usize)> = vec![(startn, 0)];
+        stack.clear();
+        stack.push((startn, 0));
         colour[startn] = 1;
         while let Some((n, next)) = stack.last().copied() {
             let deps = &feats[n].2.depends_on;
@@ -687,7 +711,7 @@ fn check_cycles(cx: &mut Ctx, m: &Mission) {
                 continue;
             }
             stack.last_mut().expect("non-empty").1 += 1;
-            let Some(&d) = pos.get(deps[next].as_str()) else {
+            let Some(d) = pos(deps[next].as_str()) else {
                 continue;
             };
             match colour[d] {

@@ -102,7 +102,7 @@ pub struct SpanIndex {
 #[derive(Debug)]
 struct Quick {
     text: String,
-    tree: quick::Tree,
+    tree: std::sync::Arc<quick::Tree>,
     /// Byte offset where each line starts.
     lines: Vec<usize>,
 }
@@ -158,10 +158,15 @@ impl SpanIndex {
     /// Positions are the same as `build`'s; spans' ends may differ, so rewriting uses `build`.
     pub fn quick(text: &str) -> Option<SpanIndex> {
         let tree = quick::parse(text)?;
+        Some(Self::from_tree(text, std::sync::Arc::new(tree)))
+    }
+
+    /// The index of `text` from the quick reader's tree of it.
+    pub fn from_tree(text: &str, tree: std::sync::Arc<quick::Tree>) -> SpanIndex {
         let lines = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
-        Some(SpanIndex {
+        SpanIndex {
             nodes: HashMap::new(),
             top_keys: tree.top_keys(text),
             quick: Some(Quick {
@@ -169,7 +174,7 @@ impl SpanIndex {
                 tree,
                 lines,
             }),
-        })
+        }
     }
 
     /// Parse `text` and record the span of every node.
