@@ -1,5 +1,6 @@
 //! Issue 15's budgets, as ratios to git's floor measured in the same run: on a started mission
-//! of N features (every feature with a readiness warning: no description), the CPU time of
+//! of N features (every feature with a readiness warning: no description) in a repository of
+//! N commits from 10,000 features on (made with `git fast-import`), the CPU time of
 //! `status`, `status --json`, `validate` and `pulse --dry-run` against `git rev-parse` +
 //! `git cat-file` of the mission file (paired medians: each round runs the floor and then
 //! each command), and the peak RSS of `status`.
@@ -62,10 +63,40 @@ fn generate(n: usize, dir: &Path) {
         assert!(ok, "git {args:?}");
     };
     git(&["init", "-q", "-b", "main"]);
+    if n >= 10_000 {
+        history(dir, n);
+        git(&["checkout", "-q", "-f", "main"]);
+    }
     git(&["add", "-A"]);
     git(&["commit", "-q", "-m", "mission"]);
     // Started: the integration branch holds the running mission.
     git(&["branch", "mission/bench"]);
+}
+
+/// `commits` commits on `main`, each changing one of 100 small files.
+fn history(dir: &Path, commits: usize) {
+    use std::io::Write as _;
+    let mut child = Command::new("git")
+        .args(["fast-import", "--quiet"])
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("git fast-import");
+    let mut stream = String::new();
+    for i in 0..commits {
+        let (msg, data) = (format!("commit {i}"), format!("line {i}\n"));
+        stream.push_str(&format!(
+            "commit refs/heads/main\ncommitter A <a@example.com> {} +0000\ndata {}\n{msg}\nM 100644 inline src/file{}.txt\ndata {}\n{data}\n",
+            1_700_000_000 + i,
+            msg.len(),
+            i % 100,
+            data.len()
+        ));
+    }
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(stream.as_bytes()).expect("write");
+    drop(stdin);
+    assert!(child.wait().expect("wait").success(), "git fast-import");
 }
 
 /// CPU milliseconds (user + system) the commands took, run one after another.

@@ -21,6 +21,7 @@ fn mutants_never_panic_or_hang_and_what_is_written_parses() {
         r.parsed > 100 && r.parsed < r.cases,
         "both kinds of mutant were tried: {r:?}"
     );
+    assert!(r.quick > 100, "the quick reader read mutants too: {r:?}");
 }
 
 #[test]

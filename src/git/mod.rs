@@ -196,10 +196,9 @@ impl Repo {
         let Some(entry) = tree.lookup_entry_by_path(path).map_err(read(ctx))? else {
             return Ok(None);
         };
-        let object = entry.object().map_err(read(ctx))?;
-        String::from_utf8(object.data.clone())
-            .map(Some)
-            .map_err(read(ctx))
+        // The object's buffer becomes the text: no copy of a megabyte mission file.
+        let data = entry.object().map_err(read(ctx))?.detach().data;
+        String::from_utf8(data).map(Some).map_err(read(ctx))
     }
 
     /// Short names of local branches under `prefix` (e.g. `mission/x/`).

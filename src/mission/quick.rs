@@ -490,8 +490,16 @@ impl<'a> P<'a> {
             if !(0..n).all(|i| seen.insert(key(i))) {
                 return Err(Bail);
             }
-        } else if (1..n).any(|i| (0..i).any(|j| key(i) == key(j))) {
-            return Err(Bail);
+        } else {
+            // Each key read once; most pairs differ in length, compared first.
+            let mut keys = [""; 16];
+            for (i, k) in keys.iter_mut().enumerate().take(n) {
+                *k = key(i);
+            }
+            let keys = &keys[..n];
+            if (1..n).any(|i| keys[..i].contains(&keys[i])) {
+                return Err(Bail);
+            }
         }
         Ok(())
     }

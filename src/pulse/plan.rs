@@ -255,7 +255,8 @@ fn milestone(
         })
         .map(|r| r.name.as_str())
         .collect();
-    let status: HashMap<&str, FeatureStatus> = m
+    // foldhash: every feature's id is hashed here, 10,000 in a big plan.
+    let status: foldhash::HashMap<&str, FeatureStatus> = m
         .features()
         .map(|(_, f)| (f.id.as_str(), f.status))
         .collect();

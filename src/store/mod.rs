@@ -175,8 +175,11 @@ impl<'r> Store<'r> {
             match t.lookup_entry_by_path(path).context(ctx)? {
                 None => Ok(None),
                 Some(entry) => {
-                    let o = entry.object().context(ctx)?;
-                    Ok(Some(o.data.to_str_lossy().into_owned()))
+                    // The object's buffer becomes the text (a mission file can be megabytes).
+                    let data = entry.object().context(ctx)?.detach().data;
+                    Ok(Some(String::from_utf8(data).unwrap_or_else(|e| {
+                        String::from_utf8_lossy(e.as_bytes()).into_owned()
+                    })))
                 }
             }
         };

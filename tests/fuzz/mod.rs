@@ -204,11 +204,39 @@ pub struct Report {
     pub parsed: u64,
     pub slowest: Duration,
     pub failures: Vec<String>,
+    /// Mutants the quick reader read (and serde_norway read the same).
+    pub quick: u64,
 }
 
-/// Runs `cases` mutants from `first`; each must not panic, must finish within `limit`, and
-/// when it parses, its rewrite must parse to the same mission.
+/// The quick reader must read what it accepts exactly as serde_norway does.
+fn quick_agrees(text: &str) -> Result<bool, String> {
+    use git_mission::mission::Mission;
+    let Some(fm) = text
+        .strip_prefix("---\n")
+        .and_then(|rest| rest.find("\n---\n").map(|end| &rest[..=end]))
+    else {
+        return Ok(false);
+    };
+    let Some(fast) =
+        git_mission::mission::quick::parse(fm).and_then(|t| t.deserialize::<Mission>(fm))
+    else {
+        return Ok(false);
+    };
+    match serde_norway::from_str::<Mission>(fm) {
+        Ok(slow) if slow == fast => Ok(true),
+        Ok(_) => Err("the quick reader read another mission than serde_norway".to_owned()),
+        Err(e) => Err(format!(
+            "the quick reader read what serde_norway refuses: {e}"
+        )),
+    }
+}
+
+/// Runs `cases` mutants from `first`; each must not panic, must finish within `limit`, the
+/// quick reader must agree with serde_norway on it, and when it parses, its rewrite must parse
+/// to the same mission.
 pub fn run(first: u64, cases: u64, limit: Duration) -> Report {
+    static QUICK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    QUICK.store(0, std::sync::atomic::Ordering::Relaxed);
     let mut report = Report::default();
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
@@ -216,6 +244,9 @@ pub fn run(first: u64, cases: u64, limit: Duration) -> Report {
         let text = mutant(seed);
         let started = Instant::now();
         let outcome = std::panic::catch_unwind(|| {
+            if quick_agrees(&text)? {
+                QUICK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             let Ok(doc) = MissionDoc::parse(text.clone()) else {
                 return Ok(false);
             };
@@ -242,5 +273,6 @@ pub fn run(first: u64, cases: u64, limit: Duration) -> Report {
         }
     }
     std::panic::set_hook(hook);
+    report.quick = QUICK.load(std::sync::atomic::Ordering::Relaxed);
     report
 }
