@@ -18,36 +18,55 @@ use super::plan::{ObservedRun, RunObs, Snapshot};
 /// What was observed, with the handles the executor needs.
 pub struct Observed {
     pub snapshot: Snapshot,
-    pub head: Option<Head>,
     pub config: Config,
     pub file: String,
 }
 
-/// The mission as it stands: the integration head (once started), the mission (at that head,
-/// else the file in the work tree), its path and its effective configuration.
+/// The mission as it stands: the integration head (once started) or else the file in the
+/// work tree, its path and its effective configuration.
 pub struct Current {
-    pub head: Option<Head>,
-    pub mission: Mission,
+    pub at: At,
     pub file: String,
     pub config: Config,
+}
+
+/// Where the mission was read. The mission is not copied out of the head: a 10,000-feature
+/// copy was a tenth of a pulse.
+pub enum At {
+    Head(Box<Head>),
+    WorkTree(Box<Mission>),
+}
+
+impl Current {
+    pub fn mission(&self) -> &Mission {
+        match &self.at {
+            At::Head(h) => h.mission(),
+            At::WorkTree(m) => m,
+        }
+    }
+
+    pub fn head(&self) -> Option<&Head> {
+        match &self.at {
+            At::Head(h) => Some(h),
+            At::WorkTree(_) => None,
+        }
+    }
 }
 
 pub fn current(ws: &Workspace, store: &Store, ov: &Overrides) -> Result<Current> {
-    let head = store.head()?;
-    let (mission, file) = match &head {
-        Some(h) => (h.mission().clone(), store.file.clone()),
+    let (at, file) = match store.head()? {
+        Some(h) => (At::Head(Box::new(h)), store.file.clone()),
         None => {
             let l = ws.load(&store.id, false)?;
-            (l.doc.mission, l.file)
+            (At::WorkTree(Box::new(l.doc.mission)), l.file)
         }
     };
-    let config = Config::load(&ws.repo, Some((&mission, file.as_str())), ov)?;
-    Ok(Current {
-        head,
-        mission,
-        file,
-        config,
-    })
+    let mission = match &at {
+        At::Head(h) => h.mission(),
+        At::WorkTree(m) => m,
+    };
+    let config = Config::load(&ws.repo, Some((mission, file.as_str())), ov)?;
+    Ok(Current { at, file, config })
 }
 
 pub fn observe(
@@ -57,13 +76,32 @@ pub fn observe(
     current: Current,
     forge: &dyn crate::context::Forge,
 ) -> Result<Observed> {
-    let Current {
-        head,
-        mission,
-        file,
-        config,
-    } = current;
-    let events: &[Event] = head.as_ref().map_or(&[], |h| h.events.as_slice());
+    // Located only when there is an error to report (rare): the span index costs a pass.
+    let corrupt = current.head().and_then(|h| {
+        let profiles = current.config.profile_names();
+        let v = crate::mission::validate::errors_unlocated(&h.doc, Some(&store.id), &profiles);
+        if !v
+            .iter()
+            .any(|d| d.severity == crate::mission::Severity::Error)
+        {
+            return None;
+        }
+        crate::mission::validate::validate(&h.doc, Some(&store.id), &profiles)
+            .into_iter()
+            .find(|d| d.severity == crate::mission::Severity::Error)
+            .map(|d| d.display(&current.file).to_string().replace('\n', " "))
+    });
+    let Current { at, file, config } = current;
+    let started = matches!(at, At::Head(_));
+    // The snapshot owns the mission: moved out of the head, which is not needed any more.
+    let (mission, events) = match at {
+        At::Head(h) => {
+            let Head { doc, events, .. } = *h;
+            (doc.mission, events)
+        }
+        At::WorkTree(m) => (*m, Vec::new()),
+    };
+    let events: &[Event] = &events;
     let runs: Vec<ObservedRun> = layout
         .list()
         .into_iter()
@@ -92,21 +130,6 @@ pub fn observe(
         .filter(|m| crate::claims::validation_claim(events, &m.id).is_some_and(|c| c.live(env)))
         .map(|m| m.id.clone())
         .collect();
-    // Located only when there is an error to report (rare): the span index costs a pass.
-    let corrupt = head.as_ref().and_then(|h| {
-        let profiles = config.profile_names();
-        let v = crate::mission::validate::errors_unlocated(&h.doc, Some(&store.id), &profiles);
-        if !v
-            .iter()
-            .any(|d| d.severity == crate::mission::Severity::Error)
-        {
-            return None;
-        }
-        crate::mission::validate::validate(&h.doc, Some(&store.id), &profiles)
-            .into_iter()
-            .find(|d| d.severity == crate::mission::Severity::Error)
-            .map(|d| d.display(&file).to_string().replace('\n', " "))
-    });
     // Agents are looked for only where they would run: here, unless workers go to Actions.
     let running = mission.status == crate::mission::MissionStatus::Running;
     let on_actions = forge.runs_workers(&config);
@@ -128,7 +151,7 @@ pub fn observe(
     // The forge's part: an error stops the pulse (a missing answer is never "no PR").
     let forge_plan = forge.observe(ws, store, &mission, events, &config)?;
     let snapshot = Snapshot {
-        started: head.is_some(),
+        started,
         runs,
         dispatched,
         max_parallel: config.max_parallel_workers(),
@@ -152,7 +175,6 @@ pub fn observe(
     };
     Ok(Observed {
         snapshot,
-        head,
         config,
         file,
     })
