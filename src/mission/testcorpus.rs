@@ -28,3 +28,39 @@ pub fn frontmatters() -> Vec<(String, String)> {
     assert!(out.len() > 40, "the corpus is found: {}", out.len());
     out
 }
+
+/// Strings YAML would read as something else (or not at all) if they were written plain.
+pub const MISREAD: &[&str] = &[
+    "",
+    "true",
+    "No",
+    "null",
+    "~",
+    "12",
+    "1.5",
+    "-3",
+    "0x1f",
+    "2026-11-21",
+    "1:20",
+    "a: b",
+    "a #b",
+    " lead",
+    "trail ",
+    "- x",
+    "#c",
+    "[x]",
+    "{x}",
+    "*a",
+    "&a",
+    "!t",
+    "|",
+    ">",
+    "'q'",
+    "\"q\"",
+    "%x",
+    "@x",
+    "`x`",
+    "a\nb",
+    ".inf",
+    "1e3",
+];
