@@ -437,7 +437,7 @@ pub fn execute(
         handoff_status: handoff_status.as_deref(),
         markers: &markers,
     });
-    let head_commit = git::git(&wt, &["rev-parse", "HEAD"])?.trim().to_owned();
+    let head_commit = git::head_commit(&wt)?;
     let record = ExitRecord {
         finished,
         cancelled,
@@ -482,9 +482,7 @@ fn merge_integration(
     }
     let _ = git::git(wt, &["merge", "--abort"]);
     Ok(Err(ExitRecord {
-        head: git::git(wt, &["rev-parse", "HEAD"])
-            .ok()
-            .map(|h| h.trim().to_owned()),
+        head: git::head_commit(wt).ok(),
         ..ExitRecord::failed(
             repo.clock(),
             format!(

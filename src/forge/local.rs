@@ -356,7 +356,7 @@ fn merge_claimed(
         return Ok(Merged::Decided);
     }
     crate::fault!("merge.after_checks");
-    let feature_head = git::git(wt, &["rev-parse", "HEAD"])?.trim().to_owned();
+    let feature_head = git::head_commit(wt)?;
     if feature_head != branch_head {
         // Keep the update on the feature's branch (a later attempt starts from it), if the
         // branch is still where this merge found it.
@@ -648,7 +648,7 @@ impl ToLand<'_> {
         }
         let args = ["merge", "--no-ff", "--quiet", "-m", &self.message, integ];
         if git::git_env(wt, &self.env, &args).is_ok() {
-            return Ok(Ok(git::git(wt, &["rev-parse", "HEAD"])?.trim().to_owned()));
+            return Ok(Ok(git::head_commit(wt)?));
         }
         let _ = git::git(wt, &["merge", "--abort"]);
         Ok(Err(format!(

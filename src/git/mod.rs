@@ -66,6 +66,15 @@ pub fn git_env(dir: &Path, env: &[(String, String)], args: &[&str]) -> Result<St
     }
 }
 
+/// The commit `HEAD` names in the work tree at `dir` (a linked worktree too), read in process:
+/// it was a `git rev-parse HEAD` process about twice a feature.
+pub fn head_commit(dir: &Path) -> Result<String> {
+    let ctx = || format!("reading HEAD in {}", dir.display());
+    let repo = gix::open(dir).map_err(read(ctx))?;
+    let id = repo.head_id().map_err(read(ctx))?;
+    Ok(id.to_string())
+}
+
 /// Whether commit `a` is an ancestor of (or equal to) `b`.
 pub fn is_ancestor(dir: &Path, a: &str, b: &str) -> bool {
     git(dir, &["merge-base", "--is-ancestor", a, b]).is_ok()
@@ -248,6 +257,38 @@ fn parse_ident(ident: &str) -> Option<(String, jiff::Timestamp)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn head_commit_reads_a_linked_worktree_as_git_does() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let root = dir.path().join("repo");
+        std::fs::create_dir(&root).expect("mkdir");
+        let git = |d: &std::path::Path, args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
+                .args(args)
+                .current_dir(d)
+                .output()
+                .expect("git");
+            assert!(out.status.success(), "{args:?}");
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        };
+        git(&root, &["init", "-q", "-b", "main"]);
+        git(&root, &["commit", "-q", "--allow-empty", "-m", "one"]);
+        let wt = dir.path().join("wt");
+        git(
+            &root,
+            &["worktree", "add", "-q", "-b", "side", &wt.to_string_lossy()],
+        );
+        git(&wt, &["commit", "-q", "--allow-empty", "-m", "two"]);
+        let want = git(&wt, &["rev-parse", "HEAD"]);
+        assert_eq!(super::head_commit(&wt).expect("reads"), want);
+        assert_ne!(super::head_commit(&root).expect("reads"), want);
+        assert_eq!(
+            super::head_commit(&root).expect("reads"),
+            git(&root, &["rev-parse", "HEAD"])
+        );
+    }
+
     #[test]
     fn parses_git_identities() {
         let (who, at) =
