@@ -42,27 +42,20 @@ impl Out {
         anstream::AutoStream::new(std::io::stderr(), self.choice)
     }
 
-    /// Whether text written to stdout keeps its colours.
-    fn stdout_coloured(&self) -> bool {
-        self.stdout().current_choice() != ColorChoice::Never
-    }
-
     /// Prints data on stdout.
     pub fn data(&self, text: &str) {
-        // Text without escape codes goes out as it is: stripping scans every byte and writes
-        // between codes, which a 10,000-row table pays for.
-        if !text.contains('\x1b') {
-            let mut w = std::io::stdout().lock();
+        fn put(mut w: impl Write, text: &str) {
             let _ = w.write_all(text.as_bytes());
             if !text.ends_with('\n') && !text.is_empty() {
                 let _ = w.write_all(b"\n");
             }
-            return;
         }
-        let mut w = self.stdout();
-        let _ = w.write_all(text.as_bytes());
-        if !text.ends_with('\n') && !text.is_empty() {
-            let _ = w.write_all(b"\n");
+        // Text without escape codes goes out as it is: stripping scans every byte and writes
+        // between codes, which a 10,000-row table pays for.
+        if text.contains('\x1b') {
+            put(self.stdout(), text);
+        } else {
+            put(std::io::stdout().lock(), text);
         }
     }
 
@@ -100,11 +93,12 @@ impl Out {
     pub fn diagnostics(&self, file: &str, ds: &[Diagnostic], to_stdout: bool) {
         use std::fmt::Write as _;
         // Styles only where they are kept, so the text is written once, as it is.
-        let coloured = if to_stdout {
-            self.stdout_coloured()
+        let choice = if to_stdout {
+            self.stdout().current_choice()
         } else {
-            self.stderr().current_choice() != ColorChoice::Never
+            self.stderr().current_choice()
         };
+        let coloured = choice != ColorChoice::Never;
         let paint = |s: Style| if coloured { s } else { Style::new() };
         let mut text = String::with_capacity(ds.len() * 120);
         for d in ds {

@@ -26,10 +26,9 @@ struct Ctx<'a> {
     out: Vec<Diagnostic>,
     /// Profiles known from configuration, in addition to the file's own.
     extra_profiles: &'a [String],
-    /// Whether diagnostics get their line and column (a second pass over the YAML).
-    locate: bool,
-    /// Whether warnings are wanted (not when only errors matter).
-    warnings: bool,
+    /// Whether warnings are wanted and diagnostics get their line and column; not when only
+    /// errors matter ([`errors_unlocated`]).
+    full: bool,
 }
 
 impl Ctx<'_> {
@@ -37,14 +36,14 @@ impl Ctx<'_> {
         self.index.get_or_init(|| self.doc.span_index())
     }
     fn at(&self, path: &YamlPath) -> (usize, usize) {
-        if !self.locate {
+        if !self.full {
             return (0, 0);
         }
         let (l, c) = self.index().locate(path);
         (l + 1, c)
     }
     fn key_at(&self, path: &YamlPath) -> (usize, usize) {
-        if !self.locate {
+        if !self.full {
             return (0, 0);
         }
         let (l, c) = self.index().locate_key(path);
@@ -58,7 +57,7 @@ impl Ctx<'_> {
         self.out.push(d);
     }
     fn warn(&mut self, code: &'static str, path: &YamlPath, msg: String, hint: &str) {
-        if !self.warnings {
+        if !self.full {
             return;
         }
         let mut d = Diagnostic::warning(code, self.key_at(path), msg);
@@ -98,8 +97,7 @@ fn run(
         index: std::cell::OnceCell::new(),
         out: Vec::new(),
         extra_profiles: profiles,
-        locate: full,
-        warnings: full,
+        full,
     };
     let m = &doc.mission;
     check_header(&mut cx, m, file_id);
@@ -343,7 +341,7 @@ fn check_feature<'m>(
             .index(fi)
     };
     check_assertions(cx, m, ids, || fp().key("assertions"), &f.assertions);
-    if cx.warnings {
+    if cx.full {
         // Only the readiness warnings ask what is cited.
         cited.extend(f.assertions.iter().map(String::as_str));
     }
@@ -372,7 +370,7 @@ fn check_feature<'m>(
                 ),
                 "dependencies point backwards: move one of the features, or drop the dependency",
             ),
-            Some((dm, dfi)) if cx.warnings && dm == mi && dfi > fi => cx.warn(
+            Some((dm, dfi)) if cx.full && dm == mi && dfi > fi => cx.warn(
                 "dependency-listed-later",
                 &dp(),
                 format!("feature {} is listed before its dependency {dep}", f.id),
@@ -392,7 +390,7 @@ fn check_feature<'m>(
             "remove it, or write the command to run",
         );
     }
-    if cx.warnings && body::is_blank(&f.description) {
+    if cx.full && body::is_blank(&f.description) {
         cx.warn(
             "feature-not-scoped",
             &fp().key("id"),

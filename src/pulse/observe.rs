@@ -37,14 +37,16 @@ pub enum At {
     WorkTree(Box<Mission>),
 }
 
-impl Current {
+impl At {
     pub fn mission(&self) -> &Mission {
-        match &self.at {
+        match self {
             At::Head(h) => h.mission(),
             At::WorkTree(m) => m,
         }
     }
+}
 
+impl Current {
     pub fn head(&self) -> Option<&Head> {
         match &self.at {
             At::Head(h) => Some(h),
@@ -61,11 +63,7 @@ pub fn current(ws: &Workspace, store: &Store, ov: &Overrides) -> Result<Current>
             (At::WorkTree(Box::new(l.doc.mission)), l.file)
         }
     };
-    let mission = match &at {
-        At::Head(h) => h.mission(),
-        At::WorkTree(m) => m,
-    };
-    let config = Config::load(&ws.repo, Some((mission, file.as_str())), ov)?;
+    let config = Config::load(&ws.repo, Some((at.mission(), file.as_str())), ov)?;
     Ok(Current { at, file, config })
 }
 
