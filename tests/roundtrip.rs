@@ -341,6 +341,28 @@ fn hand_formatting_survives_approval() {
 }
 
 #[test]
+fn a_quoted_value_with_a_comment_after_it_is_changed_and_the_comment_kept() {
+    // With a folded scalar (read by the full YAML parser) and without (the fast reader).
+    let plain = HAND_WRITTEN.replace(
+        ">-\n      Folded text\n      over lines",
+        "Folded text over lines",
+    );
+    assert_ne!(plain, HAND_WRITTEN);
+    for text in [HAND_WRITTEN.to_owned(), plain] {
+        let doc = MissionDoc::parse(text.clone()).expect("parses");
+        let mut m = doc.mission.clone();
+        m.title = "Renamed".into();
+        let (out, how) = doc.rewrite(&m);
+        assert_eq!(how, Rewrite::Patched);
+        assert_eq!(
+            out,
+            text.replace("'Hand written'   # trailing", "Renamed   # trailing"),
+            "only the value changed"
+        );
+    }
+}
+
+#[test]
 fn a_change_that_cannot_be_patched_normalises_and_says_so() {
     let doc = MissionDoc::parse(HAND_WRITTEN.to_owned()).expect("parses");
     let mut m = doc.mission.clone();

@@ -28,7 +28,11 @@ enum Edit {
 pub fn patch(fm: &str, old: &Mission, new: &Mission) -> Option<String> {
     let old_v = serde_json::to_value(old).ok()?;
     let new_v = serde_json::to_value(new).ok()?;
-    let index = SpanIndex::build(fm).ok()?;
+    // The quick reader's index (a linear pass) where it reads the text; saphyr's otherwise.
+    let index = match SpanIndex::quick(fm) {
+        Some(index) => index,
+        None => SpanIndex::build(fm).ok()?,
+    };
     let mut edits = Vec::new();
     diff(&index, &YamlPath::root(), &old_v, &new_v, &mut edits)?;
     let mut out = fm.to_owned();

@@ -155,7 +155,8 @@ enum Frame {
 impl SpanIndex {
     /// The index of `text` as the fast reader sees it (nodes found on demand, nothing hashed),
     /// or `None` when that reader leaves the text to the full parser ([`SpanIndex::build`]).
-    /// Positions are the same as `build`'s; spans' ends may differ, so rewriting uses `build`.
+    /// Positions are the same as `build`'s, and so are the ends of what a rewrite replaces
+    /// (scalars, flow collections).
     pub fn quick(text: &str) -> Option<SpanIndex> {
         let tree = quick::parse(text)?;
         Some(Self::from_tree(text, std::sync::Arc::new(tree)))
@@ -199,7 +200,14 @@ impl SpanIndex {
                         *pending_key = Some((value.into_owned(), pos));
                         continue;
                     }
-                    index.record(&mut stack, NodeKind::Scalar(style), span, &offsets);
+                    let path = index.record(&mut stack, NodeKind::Scalar(style), span, &offsets);
+                    // saphyr's span of a quoted scalar runs on over a comment after it: end it
+                    // at the closing quote, so a rewrite replaces the value and keeps the comment.
+                    if let Some(node) = index.nodes.get_mut(&path)
+                        && let Some(end) = quoted_end(text, node.start, style)
+                    {
+                        node.end = node.end.min(end);
+                    }
                 }
                 Event::MappingStart(..) | Event::SequenceStart(..) => {
                     let is_map = matches!(event, Event::MappingStart(..));
@@ -303,6 +311,31 @@ impl SpanIndex {
             None => self.locate(path),
         }
     }
+}
+
+/// Where the quoted scalar starting at byte `start` of `text` ends (just after its closing
+/// quote); `None` for other styles.
+fn quoted_end(text: &str, start: usize, style: ScalarStyle) -> Option<usize> {
+    let quote = match style {
+        ScalarStyle::SingleQuoted => b'\'',
+        ScalarStyle::DoubleQuoted => b'"',
+        _ => return None,
+    };
+    let bytes = text.as_bytes();
+    if bytes.get(start) != Some(&quote) {
+        return None;
+    }
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            // `''` is a quote inside single quotes; `\x` an escape inside double quotes.
+            b'\'' if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 2,
+            b'\\' if quote == b'"' => i += 2,
+            b if b == quote => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// Converts saphyr's character indices to byte offsets.
@@ -475,7 +508,7 @@ mod tests {
             .collect();
         texts.push("a: 1\nlist:\n  - {id: F1, x: [1, 2]}\n  - id: F2\n    deep: yes\n".into());
         texts.push("k: 'é' # x\nl:\n- \"ü\": |\n    text\n\n  m: [a, 'b']\n".into());
-        let mut compared = 0;
+        let (mut compared, mut ends) = (0, 0);
         for text in &texts {
             let (Ok(full), Some(quick)) = (SpanIndex::build(text), SpanIndex::quick(text)) else {
                 continue;
@@ -500,12 +533,22 @@ mod tests {
                         "{path}\n{text}"
                     );
                     assert_eq!(got.kind, want.kind, "{path}");
+                    // What a rewrite replaces must end where the full parser says it ends.
+                    let replaceable = match want.kind {
+                        NodeKind::Scalar(style) => {
+                            !matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+                        }
+                        NodeKind::Mapping { flow } | NodeKind::Sequence { flow } => flow,
+                    };
+                    let (g, w) = (&text[got.start..got.end], &text[want.start..want.end]);
+                    assert!(!replaceable || g == w, "{path}: {g:?} / {w:?}\n{text}");
+                    ends += usize::from(replaceable);
                 }
                 assert_eq!(got.key_pos, want.key_pos, "{path}\n{text}");
                 compared += 1;
             }
         }
-        assert!(compared > 1000, "{compared}");
+        assert!(compared > 1000 && ends > 500, "{compared} {ends}");
     }
 
     #[test]
