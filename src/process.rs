@@ -61,6 +61,15 @@ pub fn signal_group(pgid: u32, sig: i32) {
 /// Whether any process of the group is still alive (zombies waiting to be reaped do not
 /// count: a killed child of a dead parent may linger as one where init does not reap).
 pub fn group_alive(pgid: u32) -> bool {
+    if let Ok(p) = i32::try_from(pgid) {
+        // SAFETY: signal 0 checks existence only. No process in the group at all is the
+        // common answer, and it needs no walk of every process on the machine.
+        let none = unsafe { libc::killpg(p, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if none {
+            return false;
+        }
+    }
     let Ok(entries) = std::fs::read_dir("/proc") else {
         let Ok(p) = i32::try_from(pgid) else {
             return false;

@@ -60,12 +60,12 @@ pub fn prepare_worktree(
         std::fs::create_dir_all(parent).map_err(Error::io(parent))?;
     }
     let wt_s = wt.to_string_lossy().into_owned();
-    let add = || {
-        if repo.branch_head(&branch)?.is_some() {
-            repo.worktree(&["add", "--quiet", &wt_s, &branch])
-        } else {
-            repo.worktree(&["add", "--quiet", "-b", &branch, &wt_s, integration_head])
+    let add = || -> Result<String> {
+        // The branch is made in process: `worktree add -b` starts a `git branch` for it.
+        if repo.branch_head(&branch)?.is_none() {
+            repo.create_branch(&branch, integration_head)?;
         }
+        Ok(repo.worktree(&["add", "--quiet", &wt_s, &branch])?)
     };
     if add().is_err() {
         // A stale registration of a deleted worktree, or the branch still checked out where an
@@ -407,13 +407,9 @@ pub fn execute(
     crate::fault!("work.after_commit");
     // A retry reuses the branch, which forked from an older integration head: compare with
     // the fork point, so only the branch's own changes count.
-    let fork = git::git(&wt, &["merge-base", &meta.base, "HEAD"])?
-        .trim()
-        .to_owned();
-    let changed: Vec<String> = git::git(&wt, &["diff", "--name-only", &fork, "HEAD"])?
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let reads = git::Reader::open(&wt)?;
+    let fork = reads.merge_base(&meta.base, "HEAD")?;
+    let changed = reads.changed_paths(&fork, "HEAD")?;
     let owned = revert_supervisor_files(&wt, &env_commit, &meta.mission, &fork, &changed)?;
     let touched_mission_file = !owned.is_empty();
     let handoff = std::fs::read_to_string(&handoff_file)
@@ -437,7 +433,7 @@ pub fn execute(
         handoff_status: handoff_status.as_deref(),
         markers: &markers,
     });
-    let head_commit = git::head_commit(&wt)?;
+    let head_commit = reads.head_commit()?;
     let record = ExitRecord {
         finished,
         cancelled,

@@ -1,7 +1,8 @@
-//! The local forge: a feature's PR is its branch `mission/<id>.<F#>`. Merging is claimed, then
-//! runs the feature's checks in a scratch worktree private to the claim (after merging a moved
-//! integration head into it), then commits the merge result onto `mission/<id>` with
-//! compare-and-swap, computing the tree with `git merge-tree` so no work tree is touched. Landing merges the integration branch into the
+//! The local forge: a feature's PR is its branch `mission/<id>.<F#>`. A feature with checks is
+//! claimed, then its checks run in a scratch worktree private to the claim (after merging a
+//! moved integration head into it); a feature without checks needs neither. Either way the
+//! merge result is committed onto `mission/<id>` with compare-and-swap, its tree computed with
+//! `git merge-tree` so no work tree is touched. Landing merges the integration branch into the
 //! base branch, never touching a dirty checkout of it.
 
 use crate::events::Kind;
@@ -55,18 +56,18 @@ pub fn merge_tree(
 }
 
 /// Whether `integ` has changes beyond the mission's own files since `branch` forked from it.
-fn needs_update(root: &Path, id: &str, integ: &str, branch: &str) -> Result<bool> {
-    if git::is_ancestor(root, integ, branch) {
+fn needs_update(repo: &git::Repo, id: &str, integ: &str, branch: &str) -> Result<bool> {
+    let reads = repo.reads();
+    if reads.is_ancestor(integ, branch) {
         return Ok(false);
     }
-    let fork = git::git(root, &["merge-base", integ, branch])?
-        .trim()
-        .to_owned();
+    let fork = reads.merge_base(integ, branch)?;
     let state = crate::workspace::mission_file(id);
     let workspace = format!("{}/{id}/", crate::workspace::MISSIONS_DIR);
-    Ok(git::git(root, &["diff", "--name-only", &fork, integ])?
-        .lines()
-        .any(|f| f != state && !f.starts_with(&workspace)))
+    Ok(reads
+        .changed_paths(&fork, integ)?
+        .iter()
+        .any(|f| *f != state && !f.starts_with(&workspace)))
 }
 
 /// The local forge's part of the plan: merges (each held while another supervisor merges or
@@ -190,7 +191,7 @@ fn land_missing(ws: &Workspace, id: &str, config: &crate::config::Config) -> boo
         return false;
     };
     match ws.repo.branch_head(base) {
-        Ok(Some(b)) => !crate::git::is_ancestor(&ws.repo.root, &integ, &b),
+        Ok(Some(b)) => !ws.repo.reads().is_ancestor(&integ, &b),
         _ => false,
     }
 }
@@ -213,7 +214,7 @@ fn merge_backoff(n: u32) -> jiff::SignedDuration {
 pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
     let id = cx.store.id.clone();
     let branch = feature_branch(&id, feature);
-    let Some((_, milestone, f)) = super::in_review(cx.store, feature)? else {
+    let Some((head, milestone, f)) = super::in_review(cx.store, feature)? else {
         return Ok(());
     };
     let checks: Vec<String> = f.checks.clone().unwrap_or_else(|| {
@@ -227,6 +228,9 @@ pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
             format!("{feature} is in review but its branch {branch} is gone"),
             format!("retry it: git mission retry {id} {feature}"),
         ));
+    }
+    if checks.is_empty() {
+        return merge_unclaimed(cx, &head, feature, &milestone);
     }
     let timeout = cx.config.worker_timeout();
     let lease = timeout * (checks.len() as u32 + 1) + std::time::Duration::from_secs(300);
@@ -264,13 +268,7 @@ pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
     cx.ws.repo.remove_worktree(&wt);
     match result {
         Ok(Merged::Yes) => {
-            // The worker's worktree and the branch have served their purpose.
-            let _ = cx.ws.repo.worktree(&[
-                "remove",
-                "--force",
-                &cx.layout.worktree(feature).to_string_lossy(),
-            ]);
-            let _ = git::git(&cx.ws.repo.root, &["branch", "-D", &branch]);
+            merged_cleanup(cx, feature);
             Ok(())
         }
         Ok(Merged::Decided) => Ok(()),
@@ -286,6 +284,64 @@ pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
                 Kind::FeatureMergeFailed,
                 &e.to_string(),
             )
+        }
+    }
+}
+
+/// The worker's worktree and the feature branch have served their purpose once the feature
+/// is merged. The branch is kept when a worktree still has it checked out (one with changes
+/// the removal refused to lose).
+fn merged_cleanup(cx: &Exec, feature: &str) {
+    let wt = cx.layout.worktree(feature);
+    if wt.exists() {
+        let _ = cx
+            .ws
+            .repo
+            .worktree(&["remove", "--force", &wt.to_string_lossy()]);
+    }
+    let branch = feature_branch(&cx.store.id, feature);
+    if let Err(e) = cx.ws.repo.delete_branch(&branch) {
+        tracing::warn!("{feature}: keeping the branch {branch}: {e}");
+    }
+}
+
+/// Merges a feature that has no checks. No claim comes first: nothing runs before the state
+/// commit that merges it, and that commit is itself the compare-and-swap (two supervisors
+/// compute the same merge; one commits it, the other finds the feature merged). A failure
+/// that is not a conflict is recorded as `feature.merge_failed`, so the supervisor backs off
+/// and blocks after too many, as for a claimed merge.
+fn merge_unclaimed(
+    cx: &mut Exec,
+    head: &crate::store::Head,
+    feature: &str,
+    milestone: &str,
+) -> Result<()> {
+    match merge_direct(cx, head, feature, milestone) {
+        Ok(Merged::Yes) => {
+            merged_cleanup(cx, feature);
+            Ok(())
+        }
+        Ok(Merged::Decided | Merged::Released(_)) => Ok(()),
+        Err(e) => {
+            tracing::warn!("{feature}: merging failed: {e}");
+            let why = e.to_string();
+            cx.store
+                .mutate(&format!("{feature}: merge not done"), |tx| {
+                    let in_review = tx
+                        .mission
+                        .feature(feature)
+                        .is_some_and(|(_, f)| f.status == FeatureStatus::Review);
+                    if in_review {
+                        tx.event(
+                            Event::new(Kind::FeatureMergeFailed)
+                                .milestone(milestone)
+                                .feature(feature)
+                                .data(json!({ "error": why })),
+                        );
+                    }
+                    Ok(in_review)
+                })?;
+            Ok(())
         }
     }
 }
@@ -370,7 +426,79 @@ fn merge_claimed(
             ],
         )?;
     }
-    commit_merge(cx, head, feature, milestone, &branch, &feature_head)
+    commit_merge(
+        cx,
+        head,
+        feature,
+        milestone,
+        (&branch, &feature_head),
+        (OnConflict::Release, None),
+    )
+}
+
+/// What a conflict found when the merge is committed means.
+#[derive(Clone, Copy, PartialEq)]
+enum OnConflict {
+    /// The feature was brought up to date and checked: the integration branch moved since,
+    /// so the merge is tried again.
+    Release,
+    /// Nothing was brought up to date: the feature conflicts and goes back for a conflict run.
+    SendBack,
+}
+
+/// The merge of a feature without checks, once claimed: its branch head merged onto the
+/// integration head from trees (`git merge-tree`), in one state commit; a conflict sends the
+/// feature back to pending for a conflict run, as the update of a checked merge does.
+fn merge_direct(
+    cx: &mut Exec,
+    head: &crate::store::Head,
+    feature: &str,
+    milestone: &str,
+) -> Result<Merged> {
+    let branch = feature_branch(&cx.store.id, feature);
+    let branch_head = cx
+        .ws
+        .repo
+        .branch_head(&branch)?
+        .ok_or_else(|| Error::user(format!("the branch {branch} is gone")))?;
+    let tree = match merge_tree(&cx.ws.repo.root, &head.commit.to_string(), &branch_head)? {
+        Ok(tree) => tree,
+        Err(files) => {
+            cx.store
+                .mutate(&format!("{feature}: merge conflict"), |tx| {
+                    record_conflict(tx, feature, milestone, &files)
+                })?;
+            return Ok(Merged::Decided);
+        }
+    };
+    let known = Some((head.commit, tree));
+    commit_merge(
+        cx,
+        head,
+        feature,
+        milestone,
+        (&branch, &branch_head),
+        (OnConflict::SendBack, known),
+    )
+}
+
+/// The state commit of a feature's conflict with the integration branch: back to pending,
+/// with the files, so the next run of it resolves them.
+fn record_conflict(
+    tx: &mut crate::store::Tx,
+    feature: &str,
+    milestone: &str,
+    files: &[String],
+) -> Result<bool> {
+    let Some(f) = tx.mission.feature_mut(feature) else {
+        return Ok(false);
+    };
+    if f.status != FeatureStatus::Review {
+        return Ok(false);
+    }
+    f.status = FeatureStatus::Pending;
+    tx.event(Event::new(Kind::FeatureConflict).milestone(milestone).feature(feature).data(json!({ "files": files, "failure": format!("merging the integration branch conflicts in {}", files.join(", ")) })));
+    Ok(true)
 }
 
 /// Brings the feature up to date with the integration branch, when the integration branch
@@ -385,7 +513,7 @@ fn update_from_integration(
 ) -> Result<bool> {
     let head_hex = head.commit.to_string();
     let branch = feature_branch(&cx.store.id, feature);
-    if !needs_update(&cx.ws.repo.root, &cx.store.id, &head_hex, &branch)? {
+    if !needs_update(&cx.ws.repo, &cx.store.id, &head_hex, &branch)? {
         return Ok(true);
     }
     let env = commit_env(&cx.ws.repo);
@@ -405,15 +533,10 @@ fn update_from_integration(
         }
         .into());
     }
-    cx.store.mutate(&format!("{feature}: merge conflict"), |tx| {
-        let Some(f) = tx.mission.feature_mut(feature) else { return Ok(false) };
-        if f.status != FeatureStatus::Review {
-            return Ok(false);
-        }
-        f.status = FeatureStatus::Pending;
-        tx.event(Event::new(Kind::FeatureConflict).milestone(milestone).feature(feature).data(json!({ "files": files, "failure": format!("merging the integration branch conflicts in {}", files.join(", ")) })));
-        Ok(true)
-    })?;
+    cx.store
+        .mutate(&format!("{feature}: merge conflict"), |tx| {
+            record_conflict(tx, feature, milestone, &files)
+        })?;
     Ok(false)
 }
 
@@ -473,15 +596,17 @@ fn run_checks(
     Ok(true)
 }
 
-/// Commits the merged tree onto the integration branch, with the feature merged, in one state
-/// commit; released when the integration branch moved meanwhile and now conflicts.
+/// Commits the merged tree of the feature's `branch` at `feature_head` onto the integration
+/// branch, with the feature merged, in one state commit; on a conflict, what `on_conflict`
+/// says. `known` is the merged tree already computed on one integration head (used when the
+/// head is still that one).
 fn commit_merge(
     cx: &mut Exec,
     head: &crate::store::Head,
     feature: &str,
     milestone: &str,
-    branch: &str,
-    feature_head: &str,
+    (branch, feature_head): (&str, &str),
+    (on_conflict, known): (OnConflict, Option<(gix::ObjectId, String)>),
 ) -> Result<Merged> {
     let root = cx.ws.repo.root.clone();
     let squash =
@@ -493,17 +618,28 @@ fn commit_merge(
         .unwrap_or_default();
     let mut conflict = None;
     let done = cx.store.mutate(&format!("{feature}: {title}"), |tx| {
-        let Some(f) = tx.mission.feature_mut(feature) else { return Ok(false) };
+        conflict = None;
+        let Some(f) = tx.mission.feature(feature).map(|(_, f)| f) else { return Ok(false) };
         if f.status != FeatureStatus::Review {
             return Ok(false);
         }
-        let tree = match merge_tree(&root, &tx.head.commit.to_string(), feature_head)? {
+        let merged = match known.as_ref().filter(|(at, _)| *at == tx.head.commit) {
+            Some((_, tree)) => Ok(tree.clone()),
+            None => merge_tree(&root, &tx.head.commit.to_string(), feature_head)?,
+        };
+        let tree = match merged {
             Ok(t) => t,
+            Err(files) if on_conflict == OnConflict::SendBack => {
+                let recorded = record_conflict(tx, feature, milestone, &files)?;
+                conflict = Some(files);
+                return Ok(recorded);
+            }
             Err(files) => {
                 conflict = Some(files);
                 return Ok(false);
             }
         };
+        let Some(f) = tx.mission.feature_mut(feature) else { return Ok(false) };
         f.status = FeatureStatus::Merged;
         tx.base_tree = Some(gix::ObjectId::from_hex(tree.as_bytes()).context(|| "tree id")?);
         if !squash {
@@ -513,6 +649,9 @@ fn commit_merge(
         Ok(true)
     })?;
     crate::fault!("merge.after_commit");
+    if conflict.is_some() && on_conflict == OnConflict::SendBack {
+        return Ok(Merged::Decided);
+    }
     if let Some(files) = conflict {
         // The integration head moved while checks ran and now conflicts: try again next pulse.
         return Ok(Merged::Released(format!(
@@ -546,7 +685,7 @@ pub fn land(cx: &mut Exec) -> Result<()> {
         .head()?
         .ok_or_else(|| Error::user("the mission has not started"))?;
     if head.events.iter().any(|e| e.kind == Kind::MissionLanded)
-        || git::is_ancestor(&root, &integ_head, &base_head)
+        || cx.ws.repo.reads().is_ancestor(&integ_head, &base_head)
     {
         return Ok(());
     }

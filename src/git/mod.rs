@@ -69,15 +69,152 @@ pub fn git_env(dir: &Path, env: &[(String, String)], args: &[&str]) -> Result<St
 /// The commit `HEAD` names in the work tree at `dir` (a linked worktree too), read in process:
 /// it was a `git rev-parse HEAD` process about twice a feature.
 pub fn head_commit(dir: &Path) -> Result<String> {
-    let ctx = || format!("reading HEAD in {}", dir.display());
-    let repo = gix::open(dir).map_err(read(ctx))?;
-    let id = repo.head_id().map_err(read(ctx))?;
-    Ok(id.to_string())
+    Reader::open(dir)?.head_commit()
 }
 
-/// Whether commit `a` is an ancestor of (or equal to) `b`.
+/// Whether commit `a` is an ancestor of (or equal to) `b` in the repository at `dir`
+/// ([`Reader::is_ancestor`]).
 pub fn is_ancestor(dir: &Path, a: &str, b: &str) -> bool {
-    git(dir, &["merge-base", "--is-ancestor", a, b]).is_ok()
+    Reader::open(dir).is_ok_and(|r| r.is_ancestor(a, b))
+}
+
+/// Reads of one repository in process, for what was a `git` process each: the HEAD of a
+/// worktree, ancestry, fork points, the paths two commits differ in. Open it once for several.
+pub struct Reader(gix::Repository);
+
+impl Reader {
+    /// Opens the repository at `dir` (a linked worktree too).
+    pub fn open(dir: &Path) -> Result<Reader> {
+        gix::open(dir).map(Reader).map_err(read(|| {
+            format!("opening the repository at {}", dir.display())
+        }))
+    }
+
+    /// The commit `HEAD` names.
+    pub fn head_commit(&self) -> Result<String> {
+        let id = self.0.head_id().map_err(read(|| "reading HEAD".into()))?;
+        Ok(id.to_string())
+    }
+
+    /// The commit `rev` (an id, a branch, `HEAD`) names.
+    fn commit_of(&self, rev: &str) -> Result<gix::ObjectId> {
+        let ctx = || format!("finding the commit {rev}");
+        // A full id needs no parse of the revision syntax (nor the configuration it reads).
+        let object = match gix::ObjectId::from_hex(rev.as_bytes()) {
+            Ok(id) => self.0.find_object(id).map_err(read(ctx))?,
+            Err(_) if rev == "HEAD" => self
+                .0
+                .head_id()
+                .map_err(read(ctx))?
+                .object()
+                .map_err(read(ctx))?,
+            Err(_) => self
+                .0
+                .rev_parse_single(rev)
+                .map_err(read(ctx))?
+                .object()
+                .map_err(read(ctx))?,
+        };
+        Ok(object.peel_to_commit().map_err(read(ctx))?.id)
+    }
+
+    /// Whether commit `a` is an ancestor of (or equal to) `b`; `false` when either is unknown,
+    /// as `git merge-base --is-ancestor` answers.
+    pub fn is_ancestor(&self, a: &str, b: &str) -> bool {
+        let (Ok(a), Ok(b)) = (self.commit_of(a), self.commit_of(b)) else {
+            return false;
+        };
+        // `a` is an ancestor of `b` exactly when it is their best common ancestor.
+        a == b || matches!(self.0.merge_base(a, b), Ok(Some(base)) if base.detach() == a)
+    }
+
+    /// A best common ancestor of `a` and `b` (what `git merge-base a b` prints).
+    pub fn merge_base(&self, a: &str, b: &str) -> Result<String> {
+        let (ia, ib) = (self.commit_of(a)?, self.commit_of(b)?);
+        if ia == ib {
+            return Ok(ia.to_string());
+        }
+        let ctx = || format!("finding the fork point of {a} and {b}");
+        match self.0.merge_base(ia, ib).map_err(read(ctx))? {
+            Some(base) => Ok(base.to_string()),
+            None => Err(Error::Command {
+                args: format!("merge-base {a} {b}"),
+                message: "the two have no common history".into(),
+            }),
+        }
+    }
+
+    /// The paths that differ between the trees of commits `from` and `to`, sorted: what `git
+    /// diff --name-only --no-renames from to` prints (unquoted). A rename is its old and its
+    /// new path; a submodule whose commit changed is its path.
+    pub fn changed_paths(&self, from: &str, to: &str) -> Result<Vec<String>> {
+        let repo = &self.0;
+        let ctx = || format!("comparing {from} with {to}");
+        let tree = |rev: &str| -> Result<gix::ObjectId> {
+            let commit = repo.find_commit(self.commit_of(rev)?).map_err(read(ctx))?;
+            Ok(commit.tree_id().map_err(read(ctx))?.detach())
+        };
+        let (a, b) = (tree(from)?, tree(to)?);
+        let mut out = Vec::new();
+        diff_trees(repo, Some(a), Some(b), "", &mut out).map_err(|source| Error::Read {
+            context: ctx(),
+            source,
+        })?;
+        out.sort_unstable();
+        Ok(out)
+    }
+}
+
+/// One entry of a tree: its mode and object.
+type Entry = (gix::objs::tree::EntryMode, gix::ObjectId);
+
+/// Why a tree could not be read.
+type TreeError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The entries of tree `id` by name (none for `None`).
+fn tree_entries(
+    repo: &gix::Repository,
+    id: Option<gix::ObjectId>,
+) -> Result<std::collections::BTreeMap<Vec<u8>, Entry>, TreeError> {
+    let mut map = std::collections::BTreeMap::new();
+    if let Some(id) = id {
+        let tree = repo.find_tree(id)?;
+        let decoded = tree.decode()?;
+        for e in decoded.entries {
+            map.insert(e.filename.to_vec(), (e.mode, e.oid.to_owned()));
+        }
+    }
+    Ok(map)
+}
+
+/// Adds to `out` every file path under `prefix` that differs between trees `a` and `b`.
+fn diff_trees(
+    repo: &gix::Repository,
+    a: Option<gix::ObjectId>,
+    b: Option<gix::ObjectId>,
+    prefix: &str,
+    out: &mut Vec<String>,
+) -> Result<(), TreeError> {
+    let (mut left, right) = (tree_entries(repo, a)?, tree_entries(repo, b)?);
+    let mut names: Vec<Vec<u8>> = left.keys().chain(right.keys()).cloned().collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        let (x, y) = (left.remove(&name), right.get(&name).copied());
+        if x == y {
+            continue;
+        }
+        let path = format!("{prefix}{}", String::from_utf8_lossy(&name));
+        let sub = |e: Option<Entry>| e.filter(|(m, _)| m.is_tree()).map(|(_, id)| id);
+        if x.is_some_and(|(m, _)| !m.is_tree()) || y.is_some_and(|(m, _)| !m.is_tree()) {
+            out.push(path.clone());
+        }
+        let (tx, ty) = (sub(x), sub(y));
+        if tx.is_some() || ty.is_some() {
+            diff_trees(repo, tx, ty, &format!("{path}/"), out)?;
+        }
+    }
+    Ok(())
 }
 
 /// Like [`git`], but a non-zero exit with no stderr (as `git config --get` gives for "not
@@ -120,6 +257,11 @@ impl Repo {
     /// The gix repository.
     pub fn gix(&self) -> &gix::Repository {
         &self.repo
+    }
+
+    /// In-process reads of this repository ([`Reader`]).
+    pub fn reads(&self) -> Reader {
+        Reader(self.repo.clone())
     }
 
     /// The common git directory (shared by all worktrees): where per-machine state lives.
@@ -228,6 +370,142 @@ impl Repo {
         Ok(out)
     }
 
+    /// The identity the supervisor commits as: the repository's committer
+    /// ([`Repo::committer`]), else git-mission; dated [`Repo::commit_time`].
+    pub fn signature(&self) -> gix::actor::Signature {
+        let (name, email) = self.committer();
+        gix::actor::Signature {
+            name: name.unwrap_or_else(|| "git-mission".into()).into(),
+            email: email
+                .unwrap_or_else(|| "git-mission@localhost".into())
+                .into(),
+            time: self.commit_time(),
+        }
+    }
+
+    /// When the supervisor's commits are made: `GIT_COMMITTER_DATE` when set (in any format
+    /// git takes), else the command's clock, so a run under a fixed clock makes the same
+    /// commits.
+    pub fn commit_time(&self) -> gix::date::Time {
+        if let Some(d) = self.env.nonempty("GIT_COMMITTER_DATE")
+            && let Ok(t) = gix::date::parse(d, None)
+        {
+            return t;
+        }
+        gix::date::Time {
+            seconds: self.env.clock.now_s().as_second(),
+            offset: 0,
+        }
+    }
+
+    /// Applies one reference edit signed by the supervisor's identity (gix's own identity
+    /// lookup loads the time-zone database).
+    fn edit_ref(
+        &self,
+        edit: gix::refs::transaction::RefEdit,
+        ctx: impl FnOnce() -> String,
+    ) -> Result<()> {
+        let sig = self.signature();
+        let mut buf = gix::date::parse::TimeBuf::default();
+        self.repo
+            .edit_references_as(Some(edit), Some(sig.to_ref(&mut buf)))
+            .map_err(read(ctx))?;
+        Ok(())
+    }
+
+    /// Creates branch `branch` at commit `at` (it must not exist), in process: `git worktree
+    /// add -b` otherwise starts a `git branch` process.
+    pub fn create_branch(&self, branch: &str, at: &str) -> Result<()> {
+        use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+        let name = format!("refs/heads/{branch}");
+        let ctx = || format!("creating the branch {branch}");
+        let id = self.reads().commit_of(at)?;
+        let edit = RefEdit {
+            change: Change::Update {
+                log: LogChange {
+                    mode: RefLog::AndReference,
+                    force_create_reflog: false,
+                    message: format!("branch: Created from {at}").into(),
+                },
+                expected: PreviousValue::MustNotExist,
+                new: gix::refs::Target::Object(id),
+            },
+            name: name.as_str().try_into().map_err(read(ctx))?,
+            deref: false,
+        };
+        self.edit_ref(edit, ctx)
+    }
+
+    /// Deletes branch `branch` and its reflog, in process (it was a `git branch -D` process a
+    /// feature), unless a worktree has it checked out: git refuses that too, and the worktree
+    /// would be left on a branch that does not exist. `Ok(false)` when kept or already gone.
+    pub fn delete_branch(&self, branch: &str) -> Result<bool> {
+        use gix::refs::transaction::{Change, PreviousValue, RefEdit, RefLog};
+        let name = format!("refs/heads/{branch}");
+        let ctx = || format!("deleting the branch {branch}");
+        let Some(r) = self
+            .repo
+            .try_find_reference(name.as_str())
+            .map_err(read(ctx))?
+        else {
+            return Ok(false);
+        };
+        if self.checked_out(&name) {
+            return Ok(false);
+        }
+        let edit = RefEdit {
+            change: Change::Delete {
+                expected: PreviousValue::MustExistAndMatch(r.target().into_owned()),
+                log: RefLog::AndReference,
+            },
+            name: r.name().to_owned(),
+            deref: false,
+        };
+        self.edit_ref(edit, ctx)?;
+        Ok(true)
+    }
+
+    /// Whether any worktree of the repository (the main one too) has `refname` as its HEAD,
+    /// read from the HEAD files git keeps for each (`<common dir>/worktrees/*/HEAD`).
+    fn checked_out(&self, refname: &str) -> bool {
+        let wanted = format!("ref: {refname}");
+        let names =
+            |path: &Path| std::fs::read_to_string(path).is_ok_and(|t| t.trim_end() == wanted);
+        let common = self.common_dir();
+        if names(&common.join("HEAD")) {
+            return true;
+        }
+        std::fs::read_dir(common.join("worktrees"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| names(&e.path().join("HEAD")))
+    }
+
+    /// Who commits here, as git decides it: `GIT_COMMITTER_NAME`/`GIT_COMMITTER_EMAIL`, else
+    /// `committer.name`/`committer.email`, else `user.name`/`user.email` (and `EMAIL` for the
+    /// address); `None` for what is not set. Read here rather than through gix's identity,
+    /// whose clock loads the whole time-zone database (a walk of /usr/share/zoneinfo) in
+    /// every process that commits.
+    pub fn committer(&self) -> (Option<String>, Option<String>) {
+        let snapshot = self.repo.config_snapshot();
+        let config = |k: &str| {
+            snapshot
+                .string(k)
+                .map(|v| v.to_string())
+                .filter(|v| !v.trim().is_empty())
+        };
+        let env = |k: &str| self.env.nonempty(k).map(str::to_owned);
+        let name = env("GIT_COMMITTER_NAME")
+            .or_else(|| config("committer.name"))
+            .or_else(|| config("user.name"));
+        let email = env("GIT_COMMITTER_EMAIL")
+            .or_else(|| config("committer.email"))
+            .or_else(|| config("user.email"))
+            .or_else(|| env("EMAIL"));
+        (name, email)
+    }
+
     /// The branch HEAD points at, if any.
     pub fn current_branch(&self) -> Option<String> {
         let name = self.repo.head_name().ok()??;
@@ -262,16 +540,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let root = dir.path().join("repo");
         std::fs::create_dir(&root).expect("mkdir");
-        let git = |d: &std::path::Path, args: &[&str]| {
-            let out = std::process::Command::new("git")
-                .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
-                .args(args)
-                .current_dir(d)
-                .output()
-                .expect("git");
-            assert!(out.status.success(), "{args:?}");
-            String::from_utf8_lossy(&out.stdout).trim().to_owned()
-        };
+        let git = run;
         git(&root, &["init", "-q", "-b", "main"]);
         git(&root, &["commit", "-q", "--allow-empty", "-m", "one"]);
         let wt = dir.path().join("wt");
@@ -287,6 +556,159 @@ mod tests {
             super::head_commit(&root).expect("reads"),
             git(&root, &["rev-parse", "HEAD"])
         );
+    }
+
+    /// `git` in `d` with an identity, its trimmed output.
+    fn run(d: &std::path::Path, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(d)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    #[test]
+    fn changed_paths_merge_base_and_ancestry_answer_as_git_does() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path();
+        let write = |p: &str, text: &str| {
+            let path = d.join(p);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        };
+        run(d, &["init", "-q", "-b", "main"]);
+        for (p, t) in [
+            ("a.txt", "a"),
+            ("a/x", "x"),
+            ("a-b", "ab"),
+            ("keep/same.txt", "same"),
+            ("deep/er/still/f", "f"),
+            ("gone/one", "1"),
+            ("file-then-dir", "plain"),
+            ("moved.txt", "moving"),
+            ("mode.sh", "echo"),
+            ("caf\u{e9}.txt", "non-ascii"),
+        ] {
+            write(p, t);
+        }
+        run(d, &["add", "-A"]);
+        run(d, &["commit", "-q", "-m", "base"]);
+        let base = run(d, &["rev-parse", "HEAD"]);
+        run(d, &["checkout", "-q", "-b", "side"]);
+        write("a/x", "x2");
+        write("a.txt", "a2");
+        write("deep/er/still/f", "f2");
+        write("deep/er/new", "n");
+        std::fs::remove_dir_all(d.join("gone")).expect("rm");
+        std::fs::remove_file(d.join("file-then-dir")).expect("rm");
+        write("file-then-dir/inner", "inside");
+        std::fs::rename(d.join("moved.txt"), d.join("renamed.txt")).expect("mv");
+        run(d, &["update-index", "--chmod=+x", "mode.sh"]);
+        write("caf\u{e9}.txt", "changed");
+        run(d, &["add", "-A"]);
+        run(d, &["commit", "-q", "-m", "side"]);
+        let side = run(d, &["rev-parse", "HEAD"]);
+        run(d, &["checkout", "-q", "main"]);
+        write("main-only", "m");
+        run(d, &["add", "-A"]);
+        run(d, &["commit", "-q", "-m", "main"]);
+        let main = run(d, &["rev-parse", "HEAD"]);
+
+        let reader = super::Reader::open(d).expect("opens");
+        for (from, to) in [(&base, &side), (&side, &main), (&base, &base)] {
+            let want: Vec<String> =
+                run(d, &["diff", "--name-only", "--no-renames", "-z", from, to])
+                    .split('\0')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+            let got = reader.changed_paths(from, to).expect("compares");
+            assert_eq!(got, want, "{from}..{to}");
+        }
+        assert!(reader.changed_paths(&base, &side).expect("compares").len() > 8);
+        assert_eq!(reader.merge_base(&side, "main").expect("fork"), base);
+        assert_eq!(reader.merge_base(&main, &main).expect("itself"), main);
+        assert!(super::is_ancestor(d, &base, "side"));
+        assert!(super::is_ancestor(d, &main, &main));
+        assert!(!super::is_ancestor(d, &side, &main));
+        assert!(!super::is_ancestor(d, &main, &base));
+        assert!(!super::is_ancestor(d, "no-such-branch", &main));
+        let orphan = {
+            run(d, &["checkout", "-q", "--orphan", "alone"]);
+            run(d, &["commit", "-q", "-m", "alone"]);
+            run(d, &["rev-parse", "HEAD"])
+        };
+        assert!(reader.merge_base(&orphan, &main).is_err());
+        assert!(!super::is_ancestor(d, &orphan, &main));
+    }
+
+    #[test]
+    fn branches_made_and_deleted_in_process_are_what_git_sees_and_a_checked_out_one_is_kept() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path().join("repo");
+        std::fs::create_dir(&d).expect("mkdir");
+        run(&d, &["init", "-q", "-b", "main"]);
+        run(&d, &["commit", "-q", "--allow-empty", "-m", "one"]);
+        let one = run(&d, &["rev-parse", "HEAD"]);
+        run(&d, &["commit", "-q", "--allow-empty", "-m", "two"]);
+        let at: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().expect("time");
+        let env = crate::env::Env::fixed(
+            &[
+                ("GIT_COMMITTER_NAME", "Sup"),
+                ("GIT_COMMITTER_EMAIL", "sup@example.com"),
+            ],
+            at,
+            std::time::Instant::now,
+        );
+        let repo = super::Repo::discover(&d, std::sync::Arc::new(env)).expect("repo");
+        repo.create_branch("mission/x.F1", &one).expect("created");
+        assert_eq!(run(&d, &["rev-parse", "mission/x.F1"]), one);
+        assert!(
+            run(&d, &["reflog", "show", "--format=%gs", "mission/x.F1"]).contains("Created from"),
+            "the branch has a reflog as git's own would"
+        );
+        assert!(
+            repo.create_branch("mission/x.F1", "main").is_err(),
+            "it exists"
+        );
+        repo.create_branch("mission/x.F2", "main").expect("by name");
+        let wt = dir.path().join("wt");
+        run(
+            &d,
+            &[
+                "worktree",
+                "add",
+                "-q",
+                &wt.to_string_lossy(),
+                "mission/x.F1",
+            ],
+        );
+        assert!(
+            !repo.delete_branch("mission/x.F1").expect("kept"),
+            "checked out in a worktree"
+        );
+        assert!(
+            !repo.delete_branch("main").expect("kept"),
+            "checked out in the main worktree"
+        );
+        run(&d, &["worktree", "remove", &wt.to_string_lossy()]);
+        assert!(repo.delete_branch("mission/x.F1").expect("deleted"));
+        assert!(repo.delete_branch("mission/x.F2").expect("deleted"));
+        assert_eq!(run(&d, &["branch", "--list", "mission/*"]), "");
+        assert!(
+            !d.join(".git/logs/refs/heads/mission/x.F1").exists(),
+            "its reflog went too"
+        );
+        assert!(
+            !repo.delete_branch("mission/x.F1").expect("gone"),
+            "already gone"
+        );
+        assert_eq!(repo.signature().name, "Sup");
     }
 
     #[test]

@@ -122,6 +122,14 @@ impl MissionDoc {
     pub fn with_body(&self, body: &str) -> String {
         format!("{}{body}", &self.text[..self.body_start])
     }
+
+    /// This document with a new body: the same frontmatter, so the same mission (what parsing
+    /// [`MissionDoc::with_body`]'s text would give, without the parse).
+    pub fn with_new_body(mut self, body: &str) -> MissionDoc {
+        self.text.truncate(self.body_start);
+        self.text.push_str(body);
+        self
+    }
 }
 
 /// Finds the frontmatter: returns (yaml start, yaml end, body start) byte offsets.

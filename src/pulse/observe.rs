@@ -95,7 +95,13 @@ pub fn observe(
     let (mission, events) = match at {
         At::Head(h) => {
             let Head { doc, events, .. } = *h;
-            (doc.mission, events)
+            // Owned by the head alone unless this process committed it (then it is shared
+            // with the states kept for the next read, and copied).
+            let mission = match std::sync::Arc::try_unwrap(doc) {
+                Ok(doc) => doc.mission,
+                Err(shared) => shared.mission.clone(),
+            };
+            (mission, std::sync::Arc::unwrap_or_clone(events))
         }
         At::WorkTree(m) => (*m, Vec::new()),
     };

@@ -28,14 +28,29 @@ const MAX_RETRIES: u32 = 16;
 /// How long a commit waits for another process's lock on the integration branch.
 const LOCK_PATIENCE: Duration = Duration::from_secs(30);
 
-/// The state at the integration head.
+/// The state at the integration head. Cheap to clone: a commit's state never changes, so it
+/// is shared.
 #[derive(Debug, Clone)]
 pub struct Head {
     pub commit: ObjectId,
     pub tree: ObjectId,
-    pub doc: MissionDoc,
-    pub events: Vec<Event>,
-    events_text: String,
+    pub doc: std::sync::Arc<MissionDoc>,
+    pub events: std::sync::Arc<Vec<Event>>,
+    events_text: std::sync::Arc<str>,
+}
+
+/// The states this process committed last, by commit and files: a state commit knows the state
+/// it made, so the read that follows it (the next mutation, the next pulse) needs no parse of
+/// the mission and its event log. A commit's state never changes, so an entry is never stale;
+/// a commit made by another process is read from git.
+static RECENT: std::sync::Mutex<Vec<(String, Head)>> = std::sync::Mutex::new(Vec::new());
+
+/// How many committed states [`RECENT`] keeps (a process works on one mission at a time).
+const RECENT_STATES: usize = 2;
+
+/// The key of a commit's state in [`RECENT`]: which files of which commit.
+fn recent_key(commit: &ObjectId, file: &str, events_file: &str) -> String {
+    format!("{commit} {file} {events_file}")
 }
 
 impl Head {
@@ -167,6 +182,19 @@ impl<'r> Store<'r> {
     }
 
     fn head_of(&self, commit: gix::Commit<'_>) -> Result<Head> {
+        let key = recent_key(&commit.id, &self.file, &self.events_file);
+        if let Some((_, h)) = RECENT
+            .lock()
+            .ok()
+            .and_then(|r| r.iter().find(|(k, _)| *k == key).cloned())
+        {
+            return Ok(h);
+        }
+        self.read_head(commit)
+    }
+
+    /// The state at a commit, read from git.
+    fn read_head(&self, commit: gix::Commit<'_>) -> Result<Head> {
         let g = self.repo.gix();
         let ctx = || format!("reading {}", self.branch);
         let tree = commit.tree_id().context(ctx)?.detach();
@@ -196,10 +224,22 @@ impl<'r> Store<'r> {
         Ok(Head {
             commit: commit.id,
             tree,
-            doc,
-            events,
-            events_text,
+            doc: doc.into(),
+            events: events.into(),
+            events_text: events_text.into(),
         })
+    }
+
+    /// Keeps the state this process just committed for the reads that follow.
+    fn remember(&self, head: Head) {
+        let key = recent_key(&head.commit, &self.file, &self.events_file);
+        if let Ok(mut r) = RECENT.lock() {
+            r.retain(|(k, _)| *k != key);
+            if r.len() >= RECENT_STATES {
+                r.remove(0);
+            }
+            r.push((key, head));
+        }
     }
 
     /// Applies again, on the current head, the change a state commit made that is no longer on
@@ -479,14 +519,16 @@ impl<'r> Store<'r> {
             body,
             ..
         } = tx;
-        let (mut text, _) = head.doc.rewrite(&mission);
+        let (text, _) = head.doc.rewrite(&mission);
         let body = self.with_blocks(body.as_deref().unwrap_or(head.doc.body()), &mission);
-        if body != head.doc.body() {
-            let doc = MissionDoc::parse(text).map_err(|d| err(d.message.into()))?;
-            text = doc.with_body(&body);
+        // The new state is parsed here, once: it is what the next read of this commit returns.
+        let mut doc = MissionDoc::parse(text).map_err(|d| err(d.message.into()))?;
+        if body != doc.body() {
+            doc = doc.with_new_body(&body);
         }
         let now = self.repo.clock().now_s().to_string();
-        let mut log = head.events_text.clone();
+        let mut log = String::with_capacity(head.events_text.len() + 512 * events.len());
+        log.push_str(&head.events_text);
         events::append(&mut log, &mut events, head.last_seq(), &now);
         let mut editor = g
             .edit_tree(base_tree.unwrap_or(head.tree))
@@ -498,7 +540,7 @@ impl<'r> Store<'r> {
                 .map_err(|e| err(e.into()))?;
             Ok(())
         };
-        put(&self.file, text.as_bytes())?;
+        put(&self.file, doc.text().as_bytes())?;
         put(&self.events_file, log.as_bytes())?;
         for (path, bytes) in &files {
             put(path, bytes)?;
@@ -517,7 +559,19 @@ impl<'r> Store<'r> {
             tree,
             parents,
         ) {
-            Ok(_) => Ok(()),
+            Ok(id) => {
+                let mut all = Vec::with_capacity(head.events.len() + events.len());
+                all.extend(head.events.iter().cloned());
+                all.extend(events);
+                self.remember(Head {
+                    commit: id.detach(),
+                    tree,
+                    doc: doc.into(),
+                    events: all.into(),
+                    events_text: log.into(),
+                });
+                Ok(())
+            }
             Err(e) => {
                 // Distinguish a moved ref (lost race) and a held lock from real failures.
                 match self.head() {
@@ -644,32 +698,9 @@ enum CommitError {
     Other(Error),
 }
 
-/// The identity the supervisor commits as: the repository's committer, else git-mission.
+/// The identity the supervisor commits as (see [`Repo::signature`]).
 fn signature(repo: &Repo) -> gix::actor::Signature {
-    let g = repo.gix();
-    let (name, email) = match g.committer() {
-        Some(Ok(c)) => (c.name.to_owned(), c.email.to_owned()),
-        _ => ("git-mission".into(), "git-mission@localhost".into()),
-    };
-    gix::actor::Signature {
-        name,
-        email,
-        time: commit_time(repo.env()),
-    }
-}
-
-/// When the store's commits are made: `GIT_COMMITTER_DATE` when set (in any format git
-/// takes), else the command's clock, so a run under a fixed clock makes the same commits.
-pub fn commit_time(env: &crate::env::Env) -> gix::date::Time {
-    if let Some(d) = env.nonempty("GIT_COMMITTER_DATE")
-        && let Ok(t) = gix::date::parse(d, None)
-    {
-        return t;
-    }
-    gix::date::Time {
-        seconds: env.clock.now_s().as_second(),
-        offset: 0,
-    }
+    repo.signature()
 }
 
 #[cfg(test)]
@@ -702,6 +733,47 @@ mod store_tests {
         let store = Store::new(&repo, "demo");
         assert!(store.create(base.parse().expect("oid")).expect("create"));
         (dir, repo)
+    }
+
+    #[test]
+    fn the_state_a_commit_keeps_for_the_next_read_is_what_git_reads() {
+        let (_d, repo) = started(&[]);
+        let store = Store::new(&repo, "demo").keeping_budget(crate::mission::Budget::default());
+        for round in 0..3 {
+            let made = store
+                .mutate("change", |tx| {
+                    let f = tx.mission.milestones[0].features[0].clone();
+                    tx.mission.milestones[0].features[0].status = if round == 1 {
+                        FeatureStatus::Pending
+                    } else {
+                        FeatureStatus::Running
+                    };
+                    tx.mission.title = format!("{} {round}", tx.mission.title);
+                    tx.event(Event::new(Kind::FeatureDispatched).feature(&f.id).data(
+                        serde_json::json!({ "round": round, "x": 0.1, "big": u64::MAX, "s": "é\n\"" }),
+                    ));
+                    Ok(true)
+                })
+                .expect("mutate")
+                .expect("committed");
+            let kept = store.head().expect("head").expect("started");
+            assert_eq!(kept.commit, made.commit);
+            assert!(
+                Arc::ptr_eq(&kept.doc, &made.doc),
+                "the read comes from the kept state"
+            );
+            let g = repo.gix();
+            let fresh = store
+                .read_head(g.find_commit(kept.commit).expect("commit"))
+                .expect("read");
+            assert_eq!(kept.tree, fresh.tree);
+            assert_eq!(kept.doc.text(), fresh.doc.text());
+            assert_eq!(kept.doc.mission, fresh.doc.mission);
+            assert_eq!(kept.doc.body(), fresh.doc.body());
+            assert_eq!(kept.doc.frontmatter(), fresh.doc.frontmatter());
+            assert_eq!(*kept.events, *fresh.events);
+            assert_eq!(kept.events_text, fresh.events_text);
+        }
     }
 
     fn kinds(store: &Store) -> Vec<Kind> {
