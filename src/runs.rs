@@ -216,12 +216,17 @@ impl Layout {
 
     /// Every run directory with its meta and state.
     pub fn list(&self) -> Vec<(Meta, RunState)> {
-        let mut out: Vec<(Meta, RunState)> = [self.runs(), self.legacy.join("runs")]
-            .iter()
-            .filter_map(|d| std::fs::read_dir(d).ok())
-            .flat_map(|rd| rd.flatten())
-            .filter_map(|e| {
-                let dir = e.path();
+        self.list_where(|_| true)
+    }
+
+    /// The run directories whose name (the run id) `keep` accepts, with their meta and
+    /// state; the others' files are not read (a pulse skips the runs already recorded, which
+    /// grow with the mission).
+    pub fn list_where(&self, keep: impl Fn(&str) -> bool) -> Vec<(Meta, RunState)> {
+        let mut out: Vec<(Meta, RunState)> = self
+            .run_dirs()
+            .filter(|dir| dir.file_name().and_then(|n| n.to_str()).is_some_and(&keep))
+            .filter_map(|dir| {
                 let meta = read_meta(&dir).ok()?;
                 let state = state(&dir, &meta);
                 Some((meta, state))
@@ -229,6 +234,27 @@ impl Layout {
             .collect();
         out.sort_by(|a, b| a.0.started.cmp(&b.0.started).then(a.0.run.cmp(&b.0.run)));
         out
+    }
+
+    /// How many runs are still running on this machine. A run that left its exit record has
+    /// ended, and its other files are not read.
+    pub fn running(&self) -> usize {
+        self.run_dirs()
+            .filter(|dir| !dir.join("exit.json").exists())
+            .filter(|dir| {
+                read_meta(dir)
+                    .is_ok_and(|meta| matches!(state(dir, &meta), RunState::Running { .. }))
+            })
+            .count()
+    }
+
+    /// Every run directory, here and where earlier versions kept them.
+    fn run_dirs(&self) -> impl Iterator<Item = PathBuf> {
+        [self.runs(), self.legacy.join("runs")]
+            .into_iter()
+            .filter_map(|d| std::fs::read_dir(d).ok())
+            .flat_map(|rd| rd.flatten())
+            .map(|e| e.path())
     }
 }
 

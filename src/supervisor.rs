@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::mission::MissionStatus;
 use crate::pulse::observe::{current, observe};
 use crate::pulse::{Action, plan};
-use crate::runs::{Layout, RunState};
+use crate::runs::Layout;
 use crate::store::Store;
 use crate::store::lock::RunLock;
 use crate::workspace::{Workspace, check_mission_id};
@@ -152,11 +152,7 @@ pub fn pulse(
         Some(h) => h.mission().status,
         None => o.snapshot.mission.status,
     };
-    let running = layout
-        .list()
-        .iter()
-        .filter(|(m, s)| m.mission == id && matches!(s, RunState::Running { .. }))
-        .count();
+    let running = layout.running();
     let held = o.snapshot.forge.held() || !o.snapshot.validating.is_empty();
     Ok(PulseReport {
         actions,

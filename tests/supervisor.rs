@@ -475,6 +475,13 @@ fn cancel_stops_the_mission() {
 
 #[test]
 fn a_merge_conflict_dispatches_a_conflict_resolution_run() {
+    // Without checks the merge is made from trees alone; with them, in a scratch worktree.
+    for checks in ["", "checks: [\"true\"]\n"] {
+        a_merge_conflict_dispatches_a_conflict_resolution_run_with(checks);
+    }
+}
+
+fn a_merge_conflict_dispatches_a_conflict_resolution_run_with(checks: &str) {
     let repo = TestRepo::new();
     let script = r#"set -eu
 if grep -q '^<<<<<<<' shared.txt 2>/dev/null; then
@@ -491,13 +498,19 @@ printf -- '---\nstatus: done\n---\nok\n' > "$GIT_MISSION_HANDOFF_FILE"
 "#;
     repo.mission(
         script,
-        "limits: {max_parallel_workers: 2}\n",
+        &format!("limits: {{max_parallel_workers: 2}}\n{checks}"),
         "  - id: M1\n    title: One\n    validation: {commands: [\"grep -q F1 shared.txt && grep -q F2 shared.txt\"]}\n    features:\n      - {id: F1, title: a, description: x}\n      - {id: F2, title: b, description: x}\n",
     );
     let out = repo.run_deadline(&["run", "m"], &[], 60);
-    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(out.code, 0, "{checks}: {}", out.snapshot());
     let ev = repo.events();
-    assert_eq!(count(&ev, "feature.conflict", None), 1, "{ev:#?}");
+    assert_eq!(count(&ev, "feature.conflict", None), 1, "{checks}: {ev:#?}");
+    // Only a merge that runs checks is claimed first.
+    assert_eq!(
+        count(&ev, "feature.merging", None) > 0,
+        !checks.is_empty(),
+        "{checks}: {ev:#?}"
+    );
     let conflicted = ev
         .iter()
         .find(|e| e["type"] == "feature.conflict")
@@ -509,6 +522,81 @@ printf -- '---\nstatus: done\n---\nok\n' > "$GIT_MISSION_HANDOFF_FILE"
         && e["feature"] == conflicted.as_str()
         && e["data"]["conflict"] == true));
     assert_eq!(repo.git(&["show", "mission/m:shared.txt"]), "F1\nF2\n");
+}
+
+#[test]
+fn a_worker_s_worktree_leaves_out_the_run_records_and_is_clean_without_them() {
+    let repo = TestRepo::new();
+    // F2 runs after F1's run is recorded: its record is in the tree, not in F2's checkout.
+    let script = format!(
+        "set -eu\nif [ \"$GIT_MISSION_FEATURE\" = F2 ]; then\n  test -n \"$(git ls-files todo/missions/m/runs)\" || {{ echo 'no run records in the tree' >&2; exit 3; }}\n  test ! -e todo/missions/m/runs || {{ echo 'run records checked out' >&2; exit 3; }}\n  test -f scripts/w.sh && test -f out-F1.txt || {{ echo 'code missing' >&2; exit 3; }}\n  test -z \"$(git status --porcelain)\" || {{ git status --porcelain >&2; exit 3; }}\nfi\n{OK_WORKER}"
+    );
+    repo.mission(
+        &script,
+        "limits: {worker_attempts: 1}\n",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"test -f out-F2.txt\"]}\n    features:\n      - {id: F1, title: a, description: x}\n      - {id: F2, title: b, description: x, depends_on: [F1]}\n",
+    );
+    let out = repo.run_deadline(&["run", "m"], &[], 60);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let ev = repo.events();
+    assert_eq!(count(&ev, "feature.merged", Some("F2")), 1, "{ev:#?}");
+    assert!(
+        !repo
+            .git(&["show", "mission/m:out-F2.txt"])
+            .trim_end()
+            .is_empty()
+    );
+}
+
+#[test]
+fn the_supervisor_starts_few_git_processes_per_feature() {
+    let repo = TestRepo::new();
+    // A `git` first on PATH that logs the supervisor's own calls (not the worker's: those have
+    // GIT_MISSION_RUN) and runs the real one.
+    let real = std::env::split_paths(&std::env::var_os("PATH").expect("PATH"))
+        .map(|d| d.join("git"))
+        .find(|p| p.is_file())
+        .expect("git on PATH");
+    let shim = tempfile::tempdir().expect("tmp");
+    let log = shim.path().join("log");
+    std::fs::write(
+        shim.path().join("git"),
+        format!(
+            "#!/bin/sh\n[ -n \"${{GIT_MISSION_RUN:-}}\" ] || echo \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            real.display()
+        ),
+    )
+    .expect("shim");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        shim.path().join("git"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .expect("chmod");
+    let features: String = (1..=6)
+        .map(|n| format!("      - {{id: F{n}, title: f{n}, description: x}}\n"))
+        .collect();
+    repo.mission(
+        OK_WORKER,
+        "limits: {max_parallel_workers: 2}\n",
+        &format!("  - id: M1\n    title: One\n    validation: {{commands: [\"true\"]}}\n    features:\n{features}"),
+    );
+    let path = format!(
+        "{}:{}",
+        shim.path().display(),
+        std::env::var("PATH").expect("PATH")
+    );
+    let out = repo.run_deadline(&["run", "m"], &[("PATH", &path)], 60);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(count(&repo.events(), "feature.merged", None), 6);
+    let calls = std::fs::read_to_string(&log).unwrap_or_default();
+    let n = calls.lines().count();
+    // A feature: its worktree added and filled, its leftovers looked for, the merge's tree,
+    // the worktree removed (5); the milestone's validation worktree and the skills listing, 3;
+    // a merge's tree computed again when a worker's record moved the head meanwhile.
+    assert!(n > 0, "the shim saw the supervisor's git");
+    assert!(n <= 6 * 6, "{n} git processes for 6 features:\n{calls}");
 }
 
 #[test]

@@ -23,6 +23,9 @@ pub struct MissionDoc {
     /// The quick reader's tree of the frontmatter, kept by [`MissionDoc::parse_indexed`] so that
     /// positions need no second pass.
     tree: Option<std::sync::Arc<super::quick::Tree>>,
+    /// Whether the frontmatter is what the canonical renderer writes, once asked (every state
+    /// commit asks, and a commit's document is kept for the next).
+    canonical: std::sync::OnceLock<bool>,
 }
 
 /// How `MissionDoc::rewrite` produced the new frontmatter.
@@ -62,6 +65,7 @@ impl MissionDoc {
             body_start,
             mission,
             tree: tree.filter(|_| keep_tree).map(std::sync::Arc::new),
+            canonical: std::sync::OnceLock::new(),
         })
     }
 
@@ -89,7 +93,9 @@ impl MissionDoc {
 
     /// True when the frontmatter is exactly what the canonical renderer writes.
     pub fn is_canonical(&self) -> bool {
-        render_frontmatter(&self.mission) == self.frontmatter()
+        *self
+            .canonical
+            .get_or_init(|| render_frontmatter(&self.mission) == self.frontmatter())
     }
 
     /// The span index of the frontmatter (line numbers in frontmatter coordinates).

@@ -106,12 +106,16 @@ pub fn observe(
         At::WorkTree(m) => (*m, Vec::new()),
     };
     let events: &[Event] = &events;
+    // Runs the log has recorded are done with: their directories are not read.
+    let recorded: std::collections::HashSet<&str> = events
+        .iter()
+        .filter(|e| e.kind.is_run_outcome())
+        .filter_map(|e| e.run.as_deref())
+        .collect();
     let runs: Vec<ObservedRun> = layout
-        .list()
+        .list_where(|run| !recorded.contains(run))
         .into_iter()
-        .filter(|(meta, _)| {
-            meta.mission == store.id && !crate::events::run_recorded(events, &meta.run)
-        })
+        .filter(|(meta, _)| meta.mission == store.id && !recorded.contains(meta.run.as_str()))
         .map(|(meta, state)| ObservedRun {
             run: meta.run,
             feature: meta.feature,
