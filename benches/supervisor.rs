@@ -4,10 +4,18 @@
 //!    time minus the workers' own time (their summed wall time / 4), divided by 100;
 //! 2. `git mission pulse --dry-run` on a started 1,000-feature mission in a repository with
 //!    10,000 commits (median of 21);
-//! 3. peak memory (max RSS) of the `run` process tree during (1).
+//! 3. peak memory (max RSS) of the `run` process tree during (1);
+//! 4. CPU per feature of `git mission run` on 50 instant features (5 milestones × 10) with 4
+//!    workers, against the shell floor in the same run: a shell loop doing the same git work
+//!    for each feature (a worktree on a new branch, the same worker script, the merge computed
+//!    with `git merge-tree` and committed with `git commit-tree` + `git update-ref`, the
+//!    worktree and branch removed); CPU is user + system time of every process (`getrusage`
+//!    of the children), median of 5 paired rounds;
+//! 5. processes started per feature by (4), counted with `strace -f -e execve` when strace is
+//!    installed.
 //!
 //! Run with `cargo bench --bench supervisor`; it exits non-zero over budget (100 ms per feature,
-//! 30 ms, 50 MB).
+//! 30 ms, 50 MB, 1.5× the shell floor, 12 processes a feature).
 
 use std::io::Write;
 use std::path::Path;
@@ -71,6 +79,117 @@ fn repo_with(dir: &Path, mission_text: &str) {
     git(dir, &["commit", "-q", "-m", "bench mission"]);
 }
 
+/// The shell floor of (4): the git work of a feature, done by hand for each in turn.
+const FLOOR: &str = r#"set -eu
+W=$(mktemp -d)
+git branch mission/bench main
+for n in $(seq 1 "$1"); do
+  wt=$W/F$n; b=mission/bench.F$n
+  git worktree add -q -b "$b" "$wt" mission/bench
+  (cd "$wt" && GIT_MISSION_FEATURE=F$n GIT_MISSION_HANDOFF_FILE=$W/h$n sh w.sh)
+  tree=$(git merge-tree --write-tree mission/bench "$b")
+  c=$(git commit-tree "$tree" -p mission/bench -m "F$n")
+  git update-ref refs/heads/mission/bench "$c"
+  git worktree remove --force "$wt"
+  git branch -D -q "$b"
+done
+rm -rf "$W"
+"#;
+
+/// CPU time (user + system) of every child waited for so far.
+fn children_cpu() -> Duration {
+    // SAFETY: getrusage fills the struct we pass.
+    let u = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
+        u
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// Runs `cmd` to success and returns the CPU it and its descendants used.
+fn cpu_of(mut cmd: Command) -> Duration {
+    let before = children_cpu();
+    let out = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    children_cpu() - before
+}
+
+/// (4) and (5): the supervisor's CPU per feature against the shell floor's, and its processes.
+fn against_the_floor(exe: &str, quick: bool) -> (Duration, Duration, Option<f64>) {
+    let (ms, fs) = if quick { (1, 6) } else { (5, 10) };
+    let features = ms * fs;
+    let rounds = if quick { 1 } else { 5 };
+    let (mut tool, mut floor) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let dir = tempfile::tempdir().expect("tmp");
+        repo_with(dir.path(), &mission(ms, fs, 4));
+        let mut cmd = Command::new(exe);
+        cmd.args(["run", "bench"])
+            .current_dir(dir.path())
+            .envs(env());
+        tool.push(cpu_of(cmd) / features as u32);
+        let dir = tempfile::tempdir().expect("tmp");
+        repo_with(dir.path(), &mission(ms, fs, 4));
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", FLOOR, "floor", &features.to_string()])
+            .current_dir(dir.path())
+            .envs(env());
+        floor.push(cpu_of(cmd) / features as u32);
+    }
+    tool.sort();
+    floor.sort();
+    let processes = Command::new("strace").arg("-V").output().ok().map(|_| {
+        let dir = tempfile::tempdir().expect("tmp");
+        repo_with(dir.path(), &mission(ms, fs, 4));
+        let trace = dir.path().join("trace");
+        let out = Command::new("strace")
+            .args(["-f", "-qq", "-e", "trace=execve", "-e", "signal=none", "-o"])
+            .arg(&trace)
+            .args([exe, "run", "bench"])
+            .current_dir(dir.path())
+            .envs(env())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("strace");
+        assert!(out.success());
+        let text = std::fs::read_to_string(&trace).expect("trace");
+        // Successful starts only: a PATH search tries (and fails) other directories first;
+        // with -f a call may be split into "unfinished" and "resumed" lines.
+        let mut pending = std::collections::HashMap::new();
+        let mut started = 0;
+        for line in text.lines() {
+            let pid = line.split_whitespace().next().unwrap_or("");
+            let whole = if line.contains("resumed>") {
+                match pending.remove(pid) {
+                    Some(start) => format!("{start}{line}"),
+                    None => continue,
+                }
+            } else if line.contains("execve(") && line.contains("<unfinished") {
+                pending.insert(pid.to_owned(), line.to_owned());
+                continue;
+            } else {
+                line.to_owned()
+            };
+            if whole.contains("execve(") && !whole.contains("= -1") {
+                started += 1;
+            }
+        }
+        f64::from(started) / features as f64
+    });
+    (tool[tool.len() / 2], floor[floor.len() / 2], processes)
+}
+
 fn max_rss_children_kib() -> i64 {
     // SAFETY: getrusage fills the struct we pass.
     unsafe {
@@ -83,6 +202,11 @@ fn max_rss_children_kib() -> i64 {
 fn main() {
     let quick = !std::env::args().any(|a| a == "--bench");
     let exe = env!("CARGO_BIN_EXE_git-mission");
+
+    // 4 and 5 first: 50 features against the shell floor, and the processes they start (the
+    // runs below churn the file system, which slows file creation, which both pay for).
+    let (tool_cpu, floor_cpu, processes) = against_the_floor(exe, quick);
+    let cpu_ratio = tool_cpu.as_secs_f64() / floor_cpu.as_secs_f64();
 
     // 1 and 3: a 100-feature mission, 4 parallel workers; the median of three whole runs.
     let (ms, fs) = if quick { (2, 5) } else { (10, 10) };
@@ -199,10 +323,21 @@ fn main() {
         "pulse --dry-run, 1,000 features, {commits} commits: {:.2} ms median of {runs} (budget 30 ms)",
         dry.as_secs_f64() * 1e3
     );
+    println!(
+        "run on 50 features, 4 workers: {:.1} ms CPU a feature against {:.1} ms for the shell floor: {cpu_ratio:.2}× (budget 1.5×)",
+        tool_cpu.as_secs_f64() * 1e3,
+        floor_cpu.as_secs_f64() * 1e3
+    );
+    match processes {
+        Some(p) => println!("processes a feature: {p:.1} (budget 12)"),
+        None => println!("processes a feature: not counted (no strace)"),
+    }
     if !quick
         && (overhead > Duration::from_millis(100)
             || dry > Duration::from_millis(30)
-            || rss_mib > 50.0 * 1e6 / 1048576.0)
+            || rss_mib > 50.0 * 1e6 / 1048576.0
+            || cpu_ratio > 1.5
+            || processes.is_some_and(|p| p > 12.0))
     {
         eprintln!("over budget");
         std::process::exit(1);

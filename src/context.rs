@@ -76,6 +76,27 @@ pub trait Forge {
     /// Carries out one of the forge's own actions (merges, pull requests, landing, comments).
     fn execute(&self, cx: &mut Exec, action: &crate::action::Action) -> Result<()>;
 
+    /// Merges a feature in the state commit that records its run, when nothing has to happen
+    /// between the two (the local forge, a feature without checks): `Ok(true)` when `tx` now
+    /// merges it. The default leaves the merge to its own action.
+    fn merge_in_record(
+        &self,
+        _cx: &Exec,
+        _tx: &mut crate::store::Tx,
+        _feature: &str,
+        _feature_head: &str,
+    ) -> Result<bool> {
+        Ok(false)
+    }
+
+    /// Before the state commit that records a run of `feature`: prepares what
+    /// [`Forge::merge_in_record`] will need, so the commit itself is quick (a commit that takes
+    /// long loses more races to the other writers).
+    fn prepare_merge_in_record(&self, _cx: &Exec, _feature: &str, _feature_head: &str) {}
+
+    /// After the commit of a [`Forge::merge_in_record`]: tidies what the merge leaves behind.
+    fn merged_in_record(&self, _cx: &Exec, _feature: &str) {}
+
     /// After a pulse's actions (also after one failed, with its `result`): publishes what the
     /// forge shows of the mission and the state not yet published.
     fn finish(&self, _cx: &Exec, result: Result<()>) -> Result<()> {

@@ -58,6 +58,16 @@ pub fn signal_group(pgid: u32, sig: i32) {
     }
 }
 
+/// Whether process `pid` has ended and waits to be reaped (a zombie: a worker whose parent
+/// has not waited for it yet). `false` when it cannot tell.
+pub fn zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X")
+    })
+}
+
 /// Whether any process of the group is still alive (zombies waiting to be reaped do not
 /// count: a killed child of a dead parent may linger as one where init does not reap).
 pub fn group_alive(pgid: u32) -> bool {

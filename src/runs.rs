@@ -236,15 +236,11 @@ impl Layout {
         out
     }
 
-    /// How many runs are still running on this machine. A run that left its exit record has
-    /// ended, and its other files are not read.
-    pub fn running(&self) -> usize {
-        self.run_dirs()
-            .filter(|dir| !dir.join("exit.json").exists())
-            .filter(|dir| {
-                read_meta(dir)
-                    .is_ok_and(|meta| matches!(state(dir, &meta), RunState::Running { .. }))
-            })
+    /// How many of the runs `keep` accepts (by run id) are still running on this machine.
+    pub fn running(&self, keep: impl Fn(&str) -> bool) -> usize {
+        self.list_where(keep)
+            .iter()
+            .filter(|(_, state)| matches!(state, RunState::Running { .. }))
             .count()
     }
 
@@ -269,13 +265,17 @@ pub fn read_exit(dir: &Path) -> Option<ExitRecord> {
 }
 
 fn state(dir: &Path, meta: &Meta) -> RunState {
-    if dir.join("exit.json").exists() {
-        return RunState::Exited;
-    }
+    // A worker that wrote its exit record is still recording it (and merging, when it may):
+    // the run is its own until it is gone, so a pulse does not do the same work beside it.
+    let exited = dir.join("exit.json").exists();
     if let Some(pid) = meta.work_pid
         && pid_alive(pid)
+        && !(exited && crate::process::zombie(pid))
     {
         return RunState::Running { pid };
+    }
+    if exited {
+        return RunState::Exited;
     }
     // The agent's group may outlive a killed worker process.
     if let Some(pgid) = std::fs::read_to_string(dir.join("agent.pgid"))

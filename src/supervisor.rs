@@ -79,7 +79,7 @@ pub fn pulse(
     sink: &mpsc::Sender<String>,
 ) -> Result<PulseReport> {
     check_mission_id(id)?;
-    let store = Store::new(&ws.repo, id);
+    let store = Store::new(&ws.repo, id).remembering();
     let mut cur = current(ws, &store, ov)?;
     let layout = Layout::new(&ws.repo, &cur.config, id)?;
     let forge = forge_for(ws, &store, &cur.config)?;
@@ -148,11 +148,17 @@ pub fn pulse(
     }
     result?;
     tidy(ws, &layout, &store);
-    let status = match store.head()? {
+    let head = store.head()?;
+    let status = match &head {
         Some(h) => h.mission().status,
         None => o.snapshot.mission.status,
     };
-    let running = layout.running();
+    // Runs the log recorded are over but for their worker's last moments: not read.
+    let recorded = head
+        .as_ref()
+        .map(|h| crate::events::recorded_runs(&h.events))
+        .unwrap_or_default();
+    let running = layout.running(|run| !recorded.contains(run));
     let held = o.snapshot.forge.held() || !o.snapshot.validating.is_empty();
     Ok(PulseReport {
         actions,

@@ -546,6 +546,15 @@ fn a_worker_s_worktree_leaves_out_the_run_records_and_is_clean_without_them() {
             .trim_end()
             .is_empty()
     );
+    // Without checks, each feature is merged in the state commit that records its run.
+    let log = repo.git(&["log", "--format=%s", "mission/m"]);
+    for (f, title) in [("F1", "a"), ("F2", "b")] {
+        assert!(log.contains(&format!("{f}: record run")), "{log}");
+        assert!(
+            !log.lines().any(|l| l == format!("{f}: {title}")),
+            "no merge commit of its own: {log}"
+        );
+    }
 }
 
 #[test]

@@ -315,7 +315,7 @@ pub fn work(cx: &Ctx, a: &WorkArgs) -> Result<u8> {
         ));
     }
     let ws = cx.workspace()?;
-    let store = Store::new(&ws.repo, &a.id);
+    let store = Store::new(&ws.repo, &a.id).remembering();
     let layout = cx.layout(&ws, &a.id)?;
     let ov = cx.overrides();
     // A run dispatched to Actions (`dispatch: actions`) has no run directory on the runner:

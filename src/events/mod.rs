@@ -303,6 +303,15 @@ pub fn append(text: &mut String, events: &mut [Event], last_seq: u64, at: &str) 
 }
 
 /// Whether the log already holds the outcome of `run`.
+/// The ids of every run the log has recorded an outcome of.
+pub fn recorded_runs(events: &[Event]) -> std::collections::HashSet<&str> {
+    events
+        .iter()
+        .filter(|e| e.kind.is_run_outcome())
+        .filter_map(|e| e.run.as_deref())
+        .collect()
+}
+
 pub fn run_recorded(events: &[Event], run: &str) -> bool {
     events
         .iter()

@@ -20,12 +20,36 @@ use crate::process;
 use crate::worker::commit_env;
 use crate::workspace::{Workspace, feature_branch, integration_branch};
 
+/// A merge's answer: the merged tree, or the conflicting files.
+type MergeAnswer = std::result::Result<String, Vec<String>>;
+
+/// The last merges computed by this process, by repository and commits: a state commit that
+/// must wait for the branch's lock, or loses a race to nothing that changed, applies its
+/// change again on the same head, and two commits always merge the same way.
+static MERGES: std::sync::Mutex<Vec<(String, MergeAnswer)>> = std::sync::Mutex::new(Vec::new());
+
 /// `git merge-tree --write-tree`: the merged tree, or the conflicting files.
-pub fn merge_tree(
-    root: &Path,
-    ours: &str,
-    theirs: &str,
-) -> Result<std::result::Result<String, Vec<String>>> {
+pub fn merge_tree(root: &Path, ours: &str, theirs: &str) -> Result<MergeAnswer> {
+    let key = format!("{}\n{ours}\n{theirs}", root.display());
+    let known = MERGES
+        .lock()
+        .ok()
+        .and_then(|m| m.iter().find(|(k, _)| *k == key).map(|(_, a)| a.clone()));
+    if let Some(answer) = known {
+        return Ok(answer);
+    }
+    let answer = run_merge_tree(root, ours, theirs)?;
+    if let Ok(mut m) = MERGES.lock() {
+        if m.len() >= 8 {
+            m.drain(..1);
+        }
+        m.push((key, answer.clone()));
+    }
+    Ok(answer)
+}
+
+/// Runs `git merge-tree --write-tree` on two commits.
+fn run_merge_tree(root: &Path, ours: &str, theirs: &str) -> Result<MergeAnswer> {
     let out = git::git_raw(
         root,
         &[],
@@ -168,6 +192,60 @@ impl crate::context::Forge for LocalForge {
         }))
     }
 
+    fn merge_in_record(
+        &self,
+        cx: &Exec,
+        tx: &mut crate::store::Tx,
+        feature: &str,
+        feature_head: &str,
+    ) -> Result<bool> {
+        // A worker records its run through this forge whatever the mission's is: a mission on
+        // GitHub merges through its pull requests.
+        if crate::forge::github::enabled(cx.config) {
+            return Ok(false);
+        }
+        let Some((milestone, f)) = tx.mission.feature(feature).map(|(m, f)| (m.id.clone(), f))
+        else {
+            return Ok(false);
+        };
+        if f.status != FeatureStatus::Review
+            || tx.mission.status != MissionStatus::Running
+            || !checks_of(cx, f).is_empty()
+        {
+            return Ok(false);
+        }
+        // A conflict is left to the merge action, which sends the feature back for a
+        // conflict run.
+        let Ok(tree) = merge_tree(&cx.ws.repo.root, &tx.head.commit.to_string(), feature_head)?
+        else {
+            return Ok(false);
+        };
+        let branch = feature_branch(&cx.store.id, feature);
+        apply_merge(
+            cx,
+            tx,
+            (feature, &milestone),
+            (&branch, feature_head),
+            &tree,
+        )?;
+        Ok(true)
+    }
+
+    fn prepare_merge_in_record(&self, cx: &Exec, feature: &str, feature_head: &str) {
+        // The merge of the head as it is now, remembered by `merge_tree` for the commit.
+        if !crate::forge::github::enabled(cx.config)
+            && let Ok(Some(head)) = cx.store.head()
+            && let Some((_, f)) = head.mission().feature(feature)
+            && checks_of(cx, f).is_empty()
+        {
+            let _ = merge_tree(&cx.ws.repo.root, &head.commit.to_string(), feature_head);
+        }
+    }
+
+    fn merged_in_record(&self, cx: &Exec, feature: &str) {
+        merged_cleanup(cx, feature);
+    }
+
     fn execute(&self, cx: &mut Exec, action: &crate::action::Action) -> Result<()> {
         use crate::action::Action;
         match action {
@@ -217,12 +295,7 @@ pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
     let Some((head, milestone, f)) = super::in_review(cx.store, feature)? else {
         return Ok(());
     };
-    let checks: Vec<String> = f.checks.clone().unwrap_or_else(|| {
-        cx.config
-            .get("checks")
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default()
-    });
+    let checks = checks_of(cx, &f);
     if cx.ws.repo.branch_head(&branch)?.is_none() {
         return Err(Error::user_hint(
             format!("{feature} is in review but its branch {branch} is gone"),
@@ -286,6 +359,40 @@ pub fn merge(cx: &mut Exec, feature: &str) -> Result<()> {
             )
         }
     }
+}
+
+/// The checks a feature's merge runs: its own, else the mission's `checks`.
+fn checks_of(cx: &Exec, f: &crate::mission::Feature) -> Vec<String> {
+    f.checks.clone().unwrap_or_else(|| {
+        cx.config
+            .get("checks")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
+    })
+}
+
+/// Makes `tx` the merge of `feature` (of `milestone`) at `feature_head` of `branch`: the merged
+/// `tree` on the integration head, a squash — or with `merge: merge` (and in poc mode) a merge
+/// commit with the feature as second parent — and the feature merged.
+fn apply_merge(
+    cx: &Exec,
+    tx: &mut crate::store::Tx,
+    (feature, milestone): (&str, &str),
+    (branch, feature_head): (&str, &str),
+    tree: &str,
+) -> Result<()> {
+    let squash =
+        cx.config.get_str("merge") != Some("merge") && cx.config.get_str("mode") != Some("poc");
+    if let Some(f) = tx.mission.feature_mut(feature) {
+        f.status = FeatureStatus::Merged;
+    }
+    tx.base_tree = Some(gix::ObjectId::from_hex(tree.as_bytes()).context(|| "tree id")?);
+    if !squash {
+        tx.extra_parent =
+            Some(gix::ObjectId::from_hex(feature_head.as_bytes()).context(|| "commit id")?);
+    }
+    tx.event(Event::new(Kind::FeatureMerged).milestone(milestone).feature(feature).data(json!({ "branch": branch, "head": feature_head, "strategy": if squash { "squash" } else { "merge" } })));
+    Ok(())
 }
 
 /// The worker's worktree and the feature branch have served their purpose once the feature
@@ -609,8 +716,6 @@ fn commit_merge(
     (on_conflict, known): (OnConflict, Option<(gix::ObjectId, String)>),
 ) -> Result<Merged> {
     let root = cx.ws.repo.root.clone();
-    let squash =
-        cx.config.get_str("merge") != Some("merge") && cx.config.get_str("mode") != Some("poc");
     let title = head
         .mission()
         .feature(feature)
@@ -619,7 +724,9 @@ fn commit_merge(
     let mut conflict = None;
     let done = cx.store.mutate(&format!("{feature}: {title}"), |tx| {
         conflict = None;
-        let Some(f) = tx.mission.feature(feature).map(|(_, f)| f) else { return Ok(false) };
+        let Some(f) = tx.mission.feature(feature).map(|(_, f)| f) else {
+            return Ok(false);
+        };
         if f.status != FeatureStatus::Review {
             return Ok(false);
         }
@@ -639,13 +746,7 @@ fn commit_merge(
                 return Ok(false);
             }
         };
-        let Some(f) = tx.mission.feature_mut(feature) else { return Ok(false) };
-        f.status = FeatureStatus::Merged;
-        tx.base_tree = Some(gix::ObjectId::from_hex(tree.as_bytes()).context(|| "tree id")?);
-        if !squash {
-            tx.extra_parent = Some(gix::ObjectId::from_hex(feature_head.as_bytes()).context(|| "commit id")?);
-        }
-        tx.event(Event::new(Kind::FeatureMerged).milestone(milestone).feature(feature).data(json!({ "branch": branch, "head": feature_head, "strategy": if squash { "squash" } else { "merge" } })));
+        apply_merge(cx, tx, (feature, milestone), (branch, feature_head), &tree)?;
         Ok(true)
     })?;
     crate::fault!("merge.after_commit");

@@ -456,9 +456,19 @@ impl Exec<'_> {
             };
             (self.git_state(), details)
         });
-        self.store.mutate(
+        if let (Some(fid), Some(at)) = (
+            feature
+                .map(str::to_owned)
+                .or_else(|| meta.as_ref().and_then(|m| m.feature.clone())),
+            exit.head.as_deref().filter(|_| exit.failure.is_none()),
+        ) {
+            self.forge.prepare_merge_in_record(self, &fid, at);
+        }
+        let mut merged = None;
+        let recorded = self.store.mutate(
             &format!("{}: record run {run}", feature.unwrap_or("run")),
             |tx| {
+                merged = None;
                 if crate::events::run_recorded(&tx.head.events, run) {
                     return Ok(false);
                 }
@@ -539,6 +549,12 @@ impl Exec<'_> {
                             .run(run, attempt)
                             .data(json!({ "status": exit.handoff_status })),
                     );
+                    // Nothing to wait for before its merge: merged in this same commit.
+                    if let Some(at) = &exit.head
+                        && self.forge.merge_in_record(self, tx, &fid, at)?
+                    {
+                        merged = Some(fid.clone());
+                    }
                 } else if blocked_now {
                     let message = format!(
                         "{fid} failed {limit} attempts; last: {}",
@@ -586,6 +602,9 @@ impl Exec<'_> {
                 Ok(true)
             },
         )?;
+        if let Some(fid) = merged.filter(|_| recorded.is_some()) {
+            self.forge.merged_in_record(self, &fid);
+        }
         Ok(())
     }
 

@@ -107,11 +107,7 @@ pub fn observe(
     };
     let events: &[Event] = &events;
     // Runs the log has recorded are done with: their directories are not read.
-    let recorded: std::collections::HashSet<&str> = events
-        .iter()
-        .filter(|e| e.kind.is_run_outcome())
-        .filter_map(|e| e.run.as_deref())
-        .collect();
+    let recorded = crate::events::recorded_runs(events);
     let runs: Vec<ObservedRun> = layout
         .list_where(|run| !recorded.contains(run))
         .into_iter()

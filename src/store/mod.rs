@@ -111,6 +111,9 @@ pub struct Store<'r> {
     /// The budget limits in force (configuration and mission), to keep the Budget block of
     /// the mission body current; `None` leaves that block as it is.
     pub limits: Option<crate::mission::Budget>,
+    /// Keeps each state read for the reads after it (a supervisor reads one head several
+    /// times a pulse); a one-shot reader does not, so it owns what it reads.
+    remember_reads: bool,
 }
 
 impl<'r> Store<'r> {
@@ -123,6 +126,16 @@ impl<'r> Store<'r> {
             events_file: format!("{MISSIONS_DIR}/{id}/events.jsonl"),
             publisher: None,
             limits: None,
+            remember_reads: false,
+        }
+    }
+
+    /// The same store, keeping each state it reads for the reads after it (for processes that
+    /// read the same head several times: a pulse, a worker).
+    pub fn remembering(self) -> Store<'r> {
+        Store {
+            remember_reads: true,
+            ..self
         }
     }
 
@@ -190,7 +203,11 @@ impl<'r> Store<'r> {
         {
             return Ok(h);
         }
-        self.read_head(commit)
+        let head = self.read_head(commit)?;
+        if self.remember_reads {
+            self.remember(head.clone());
+        }
+        Ok(head)
     }
 
     /// The state at a commit, read from git.
@@ -774,6 +791,35 @@ mod store_tests {
             assert_eq!(*kept.events, *fresh.events);
             assert_eq!(kept.events_text, fresh.events_text);
         }
+    }
+
+    #[test]
+    fn a_remembering_store_reads_a_head_once_and_a_one_shot_reader_owns_what_it_reads() {
+        let (_d, repo) = started(&[]);
+        // A commit made by another process: git moves the branch, this process never wrote it.
+        let base = repo
+            .branch_head("mission/demo")
+            .expect("head")
+            .expect("branch");
+        let moved =
+            crate::store::commit_file(&repo, &base, "note.txt", b"x", "elsewhere").expect("commit");
+        crate::git::git(
+            &repo.root,
+            &["update-ref", "refs/heads/mission/demo", &moved, &base],
+        )
+        .expect("move");
+        let one_shot = Store::new(&repo, "demo");
+        let (a, b) = (one_shot.head().expect("a"), one_shot.head().expect("b"));
+        let (a, b) = (a.expect("started"), b.expect("started"));
+        assert!(!Arc::ptr_eq(&a.doc, &b.doc), "each read is its own");
+        let pulse = Store::new(&repo, "demo").remembering();
+        let (c, d) = (pulse.head().expect("c"), pulse.head().expect("d"));
+        let (c, d) = (c.expect("started"), d.expect("started"));
+        assert_eq!(c.commit.to_string(), moved);
+        assert!(
+            Arc::ptr_eq(&c.doc, &d.doc),
+            "the second read is the first's"
+        );
     }
 
     fn kinds(store: &Store) -> Vec<Kind> {

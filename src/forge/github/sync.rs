@@ -63,9 +63,8 @@ impl Remote {
             "+refs/heads/mission/{id}*:refs/remotes/{}/mission/{id}*",
             self.name
         );
-        git::git_env(
+        self.fetch(
             root,
-            &self.env,
             &[
                 "fetch",
                 "--quiet",
@@ -75,8 +74,24 @@ impl Remote {
                 &spec,
             ],
         )
-        .map_err(|e| self.unreachable(e))?;
-        Ok(())
+    }
+
+    /// Runs a `git fetch`, again when it failed only because another process on this machine
+    /// (a worker publishing its record) moved a tracking ref while it ran: git then refuses
+    /// that ref ("cannot lock ref … is at X but expected Y") and the next fetch takes it.
+    fn fetch(&self, root: &Path, args: &[&str]) -> Result<()> {
+        let mut tries = 0;
+        loop {
+            match git::git_env(root, &self.env, args) {
+                Ok(_) => return Ok(()),
+                Err(git::Error::Command { message, .. })
+                    if tries < 3 && message.contains("cannot lock ref") =>
+                {
+                    tries += 1;
+                }
+                Err(e) => return Err(self.unreachable(e)),
+            }
+        }
     }
 
     /// The remote's value of a branch, as last fetched.
@@ -135,8 +150,7 @@ impl Remote {
             .collect();
         let mut args = vec!["fetch", "--quiet", "--no-tags", self.name.as_str()];
         args.extend(specs.iter().map(String::as_str));
-        git::git_env(root, &self.env, &args).map_err(|e| self.unreachable(e))?;
-        Ok(())
+        self.fetch(root, &args)
     }
 
     /// Pushes `commit` to `branch` with a lease: the remote must still hold `expected`.
