@@ -125,14 +125,43 @@ impl Exec<'_> {
     /// A detached scratch worktree `<prefix><tag>` at `commit`, private to the caller's claim,
     /// after clearing earlier ones of that prefix.
     pub fn scratch_worktree(&self, prefix: &str, tag: &str, commit: &str) -> Result<PathBuf> {
+        let wt = self.scratch_place(prefix, tag)?;
+        self.ws
+            .repo
+            .worktree(&["add", "--quiet", "--detach", &wt.to_string_lossy(), commit])?;
+        Ok(wt)
+    }
+
+    /// Where a new scratch worktree named `<prefix><tag>` goes, the earlier ones of `prefix`
+    /// cleared.
+    fn scratch_place(&self, prefix: &str, tag: &str) -> Result<PathBuf> {
         self.clear_scratch(prefix);
         let wt = self.layout.scratch().join(format!("{prefix}{tag}"));
         if let Some(p) = wt.parent() {
             std::fs::create_dir_all(p).map_err(Error::io(p))?;
         }
-        self.ws
-            .repo
-            .worktree(&["add", "--quiet", "--detach", &wt.to_string_lossy(), commit])?;
+        Ok(wt)
+    }
+
+    /// [`Exec::scratch_worktree`] without the mission's run records (a validation's: its
+    /// commands and validators judge the code; the handoffs are in the validator's prompt).
+    pub fn scratch_worktree_without_runs(
+        &self,
+        prefix: &str,
+        tag: &str,
+        commit: &str,
+    ) -> Result<PathBuf> {
+        let wt = self.scratch_place(prefix, tag)?;
+        self.ws.repo.worktree(&[
+            "add",
+            "--quiet",
+            "--detach",
+            "--no-checkout",
+            &wt.to_string_lossy(),
+            commit,
+        ])?;
+        let runs = format!("{}/{}/runs", crate::workspace::MISSIONS_DIR, self.store.id);
+        crate::git::check_out_leaving_out(&wt, &runs)?;
         Ok(wt)
     }
 }

@@ -107,7 +107,7 @@ fn validate_claimed(cx: &mut Exec, milestone: &str, head: &crate::store::Head) -
         .ok_or_else(|| Error::Internal(format!("no milestone {milestone}")))?;
     let run = cx.layout.new_run_id(milestone, ms.failures + 1);
     // Worktrees of earlier claims on this validation belong to holders that are gone.
-    let wt = cx.scratch_worktree(
+    let wt = cx.scratch_worktree_without_runs(
         &format!("validate-{milestone}."),
         &format!("{}.{run}", std::process::id()),
         &head.commit.to_string(),

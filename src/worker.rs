@@ -79,39 +79,13 @@ pub fn prepare_worktree(
 }
 
 /// Fills a worktree added without a checkout, leaving out the mission's run records
-/// (`todo/missions/<id>/runs/`, which grow by one a run and which no worker needs): a
-/// sparse-checkout file private to this worktree, read by this one `git read-tree`. The
-/// records left out carry git's skip-worktree bit, so `git status` is clean without them and a
-/// merge that changes one writes it. Nothing is set in the repository's configuration. Should
-/// that fail, the whole tree is checked out.
+/// (`todo/missions/<id>/runs/`, which grow by one a run and which no worker needs).
 fn check_out_without_run_records(wt: &Path, mission: &str) -> Result<()> {
     crate::workspace::check_mission_id(mission)?;
-    let admin = std::fs::read_to_string(wt.join(".git"))
-        .ok()
-        .and_then(|t| t.strip_prefix("gitdir:").map(|p| wt.join(p.trim())));
-    if let Some(admin) = admin.filter(|a| a.is_dir()) {
-        let info = admin.join("info");
-        let patterns = format!("/*\n!/{MISSIONS_DIR}/{mission}/runs/\n");
-        let written = std::fs::create_dir_all(&info)
-            .and_then(|()| std::fs::write(info.join("sparse-checkout"), patterns));
-        if written.is_ok() {
-            let sparse = [
-                "-c",
-                "core.sparseCheckout=true",
-                "-c",
-                "core.sparseCheckoutCone=false",
-                "read-tree",
-                "-mu",
-                "HEAD",
-            ];
-            match git::git(wt, &sparse) {
-                Ok(_) => return Ok(()),
-                Err(e) => tracing::warn!("checking out {} sparsely: {e}", wt.display()),
-            }
-        }
-    }
-    git::git(wt, &["read-tree", "-mu", "HEAD"])?;
-    Ok(())
+    Ok(git::check_out_leaving_out(
+        wt,
+        &format!("{MISSIONS_DIR}/{mission}/runs"),
+    )?)
 }
 
 /// Removes another worktree of ours that has `branch` checked out, so it can be checked out at

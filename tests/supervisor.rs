@@ -525,7 +525,7 @@ printf -- '---\nstatus: done\n---\nok\n' > "$GIT_MISSION_HANDOFF_FILE"
 }
 
 #[test]
-fn a_worker_s_worktree_leaves_out_the_run_records_and_is_clean_without_them() {
+fn workers_and_validations_leave_out_the_run_records_and_are_clean_without_them() {
     let repo = TestRepo::new();
     // F2 runs after F1's run is recorded: its record is in the tree, not in F2's checkout.
     let script = format!(
@@ -534,7 +534,8 @@ fn a_worker_s_worktree_leaves_out_the_run_records_and_is_clean_without_them() {
     repo.mission(
         &script,
         "limits: {worker_attempts: 1}\n",
-        "  - id: M1\n    title: One\n    validation: {commands: [\"test -f out-F2.txt\"]}\n    features:\n      - {id: F1, title: a, description: x}\n      - {id: F2, title: b, description: x, depends_on: [F1]}\n",
+        // The validation's worktree leaves them out too.
+        "  - id: M1\n    title: One\n    validation: {commands: ['test -f out-F2.txt && test ! -e todo/missions/m/runs && git ls-files todo/missions/m/runs | grep -q . && test -z \"$(git status --porcelain)\"']}\n    features:\n      - {id: F1, title: a, description: x}\n      - {id: F2, title: b, description: x, depends_on: [F1]}\n",
     );
     let out = repo.run_deadline(&["run", "m"], &[], 60);
     assert_eq!(out.code, 0, "{}", out.snapshot());

@@ -78,6 +78,41 @@ pub fn is_ancestor(dir: &Path, a: &str, b: &str) -> bool {
     Reader::open(dir).is_ok_and(|r| r.is_ancestor(a, b))
 }
 
+/// Fills the worktree at `wt`, added with `--no-checkout`, with everything but the directory
+/// `leave_out` (a repository path of checked characters): a sparse-checkout file private to
+/// this worktree, read by one `git read-tree`. What is left out carries git's skip-worktree
+/// bit, so `git status` is clean without it and a merge that changes a file there writes it.
+/// Nothing is set in the repository's configuration. Should that fail, the whole tree is
+/// checked out.
+pub fn check_out_leaving_out(wt: &Path, leave_out: &str) -> Result<()> {
+    let admin = std::fs::read_to_string(wt.join(".git"))
+        .ok()
+        .and_then(|t| t.strip_prefix("gitdir:").map(|p| wt.join(p.trim())));
+    if let Some(admin) = admin.filter(|a| a.is_dir()) {
+        let info = admin.join("info");
+        let patterns = format!("/*\n!/{leave_out}/\n");
+        let written = std::fs::create_dir_all(&info)
+            .and_then(|()| std::fs::write(info.join("sparse-checkout"), patterns));
+        if written.is_ok() {
+            let sparse = [
+                "-c",
+                "core.sparseCheckout=true",
+                "-c",
+                "core.sparseCheckoutCone=false",
+                "read-tree",
+                "-mu",
+                "HEAD",
+            ];
+            match git(wt, &sparse) {
+                Ok(_) => return Ok(()),
+                Err(e) => tracing::warn!("checking out {} sparsely: {e}", wt.display()),
+            }
+        }
+    }
+    git(wt, &["read-tree", "-mu", "HEAD"])?;
+    Ok(())
+}
+
 /// Reads of one repository in process, for what was a `git` process each: the HEAD of a
 /// worktree, ancestry, fork points, the paths two commits differ in. Open it once for several.
 pub struct Reader(gix::Repository);
