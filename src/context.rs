@@ -132,6 +132,17 @@ impl Exec<'_> {
         Ok(wt)
     }
 
+    /// Removes the worktree a feature's workers ran in, if it is there (its work is merged).
+    pub fn remove_feature_worktree(&self, feature: &str) {
+        let wt = self.layout.worktree(feature);
+        if wt.exists() {
+            let _ = self
+                .ws
+                .repo
+                .worktree(&["remove", "--force", &wt.to_string_lossy()]);
+        }
+    }
+
     /// Where a new scratch worktree named `<prefix><tag>` goes, the earlier ones of `prefix`
     /// cleared.
     fn scratch_place(&self, prefix: &str, tag: &str) -> Result<PathBuf> {

@@ -601,12 +601,22 @@ fn the_supervisor_starts_few_git_processes_per_feature() {
     assert_eq!(out.code, 0, "{}", out.snapshot());
     assert_eq!(count(&repo.events(), "feature.merged", None), 6);
     let calls = std::fs::read_to_string(&log).unwrap_or_default();
-    let n = calls.lines().count();
-    // A feature: its worktree added and filled, its leftovers looked for, the merge's tree,
-    // the worktree removed (5); the milestone's validation worktree and the skills listing, 3;
-    // a merge's tree computed again when a worker's record moved the head meanwhile.
-    assert!(n > 0, "the shim saw the supervisor's git");
-    assert!(n <= 6 * 6, "{n} git processes for 6 features:\n{calls}");
+    let merges = calls.lines().filter(|l| l.contains(" merge-tree ")).count();
+    let others = calls.lines().count() - merges;
+    // A feature: its worktree added and filled, its leftovers looked for, the worktree removed
+    // (4); the milestone's validation worktree added, filled and removed, and the skills
+    // listing (4).
+    assert!(others > 0, "the shim saw the supervisor's git");
+    assert!(
+        others <= 6 * 4 + 4,
+        "{others} git processes besides merges for 6 features:\n{calls}"
+    );
+    // The merge's tree, computed again when another worker's record moved the head meanwhile
+    // (how often depends on the machine's load).
+    assert!(
+        (6..=6 * 3).contains(&merges),
+        "{merges} merges for 6 features:\n{calls}"
+    );
 }
 
 #[test]

@@ -399,13 +399,7 @@ fn apply_merge(
 /// is merged. The branch is kept when a worktree still has it checked out (one with changes
 /// the removal refused to lose).
 fn merged_cleanup(cx: &Exec, feature: &str) {
-    let wt = cx.layout.worktree(feature);
-    if wt.exists() {
-        let _ = cx
-            .ws
-            .repo
-            .worktree(&["remove", "--force", &wt.to_string_lossy()]);
-    }
+    cx.remove_feature_worktree(feature);
     let branch = feature_branch(&cx.store.id, feature);
     if let Err(e) = cx.ws.repo.delete_branch(&branch) {
         tracing::warn!("{feature}: keeping the branch {branch}: {e}");

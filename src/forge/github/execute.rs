@@ -454,13 +454,7 @@ fn record_merged(
             true
         },
     )?;
-    let wt = cx.layout.worktree(feature);
-    if wt.exists() {
-        let _ = cx
-            .ws
-            .repo
-            .worktree(&["remove", "--force", &wt.to_string_lossy()]);
-    }
+    cx.remove_feature_worktree(feature);
     Ok(())
 }
 
