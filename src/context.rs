@@ -171,8 +171,7 @@ impl Exec<'_> {
             &wt.to_string_lossy(),
             commit,
         ])?;
-        let runs = format!("{}/{}/runs", crate::workspace::MISSIONS_DIR, self.store.id);
-        crate::git::check_out_leaving_out(&wt, &runs)?;
+        crate::workspace::check_out_without_run_records(&wt, &self.store.id)?;
         Ok(wt)
     }
 }

@@ -151,7 +151,7 @@ fn validate_claimed(cx: &mut Exec, milestone: &str, head: &crate::store::Head) -
             return Ok(false);
         }
         let attempt = tx.mission.milestones[mi].failures + 1;
-        let path = format!("{}/{}/runs/{run}.md", crate::workspace::MISSIONS_DIR, tx.mission.id);
+        let path = crate::workspace::run_record_file(&tx.mission.id, &run);
         tx.files.push((path, report.clone().into_bytes()));
         record_validators(tx, milestone, attempt, &validators);
         let summary: Vec<_> = results.iter().map(|r| json!({ "command": r.command, "exit_code": r.code, "timed_out": r.timed_out })).collect();

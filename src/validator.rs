@@ -248,7 +248,7 @@ fn prompt(cx: &Exec, head: &Head, ms: &Milestone, mode: &str, commands: &str) ->
         if let Some(run) = run
             && let Some(text) = cx
                 .store
-                .read_at(head, &format!("{MISSIONS_DIR}/{}/runs/{run}.md", m.id))?
+                .read_at(head, &crate::workspace::run_record_file(&m.id, &run))?
         {
             p.push_str(&format!("Handoff (run {run}):\n\n{}\n\n", text.trim()));
         }

@@ -74,18 +74,8 @@ pub fn prepare_worktree(
         release_branch(repo, &branch, &wt, ours)?;
         add()?;
     }
-    check_out_without_run_records(&wt, &meta.mission)?;
+    crate::workspace::check_out_without_run_records(&wt, &meta.mission)?;
     Ok(wt)
-}
-
-/// Fills a worktree added without a checkout, leaving out the mission's run records
-/// (`todo/missions/<id>/runs/`, which grow by one a run and which no worker needs).
-fn check_out_without_run_records(wt: &Path, mission: &str) -> Result<()> {
-    crate::workspace::check_mission_id(mission)?;
-    Ok(git::check_out_leaving_out(
-        wt,
-        &format!("{MISSIONS_DIR}/{mission}/runs"),
-    )?)
 }
 
 /// Removes another worktree of ours that has `branch` checked out, so it can be checked out at
@@ -257,7 +247,7 @@ fn dependency_handoffs(store: &Store, head: &Head, depends_on: &[String]) -> Res
             .and_then(|e| e.run.clone());
         if let Some(run) = run
             && let Some(text) =
-                store.read_at(head, &format!("{MISSIONS_DIR}/{}/runs/{run}.md", m.id))?
+                store.read_at(head, &crate::workspace::run_record_file(&m.id, &run))?
         {
             deps.push_str(&format!("### {d} (run {run})\n\n{}\n\n", text.trim()));
         }

@@ -21,6 +21,24 @@ pub fn mission_file(id: &str) -> String {
     format!("{MISSIONS_DIR}/{id}-mission.md")
 }
 
+/// Repository-relative directory of a mission's run records (`runs/<run-id>.md`).
+pub fn runs_dir(id: &str) -> String {
+    format!("{MISSIONS_DIR}/{id}/runs")
+}
+
+/// Repository-relative path of the record of run `run` of mission `id`.
+pub fn run_record_file(id: &str, run: &str) -> String {
+    format!("{}/{run}.md", runs_dir(id))
+}
+
+/// Fills a worktree of the mission `id` added with `--no-checkout`, leaving out its run
+/// records (they grow by one a run, and neither workers nor validations need them):
+/// [`crate::git::check_out_leaving_out`].
+pub fn check_out_without_run_records(wt: &Path, id: &str) -> Result<()> {
+    check_mission_id(id)?;
+    Ok(crate::git::check_out_leaving_out(wt, &runs_dir(id))?)
+}
+
 /// The integration branch of a mission.
 pub fn integration_branch(id: &str) -> String {
     format!("mission/{id}")

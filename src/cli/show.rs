@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::mission::{Mission, ids};
-use crate::workspace::{MISSIONS_DIR, Source, Workspace};
+use crate::workspace::{Source, Workspace};
 
 use super::{Ctx, exit};
 
@@ -226,7 +226,7 @@ fn milestone(cx: &Ctx, m: &Mission, id: &str, events: &[crate::events::Event]) -
 }
 
 fn run_file(cx: &Ctx, ws: &Workspace, source: &Source, id: &str, run: &str) -> Result<u8> {
-    let rel = format!("{MISSIONS_DIR}/{id}/runs/{run}.md");
+    let rel = crate::workspace::run_record_file(id, run);
     let text = match source {
         Source::Branch { branch, .. } => ws.repo.read_at_branch(branch, &rel)?,
         Source::WorkTree => std::fs::read_to_string(ws.path(&rel)).ok(),

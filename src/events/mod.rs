@@ -302,7 +302,6 @@ pub fn append(text: &mut String, events: &mut [Event], last_seq: u64, at: &str) 
     }
 }
 
-/// Whether the log already holds the outcome of `run`.
 /// The ids of every run the log has recorded an outcome of.
 pub fn recorded_runs(events: &[Event]) -> std::collections::HashSet<&str> {
     events
@@ -312,6 +311,7 @@ pub fn recorded_runs(events: &[Event]) -> std::collections::HashSet<&str> {
         .collect()
 }
 
+/// Whether the log already holds the outcome of `run`.
 pub fn run_recorded(events: &[Event], run: &str) -> bool {
     events
         .iter()

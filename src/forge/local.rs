@@ -533,7 +533,7 @@ fn merge_claimed(
         feature,
         milestone,
         (&branch, &feature_head),
-        (OnConflict::Release, None),
+        OnConflict::Release,
     )
 }
 
@@ -547,9 +547,10 @@ enum OnConflict {
     SendBack,
 }
 
-/// The merge of a feature without checks, once claimed: its branch head merged onto the
-/// integration head from trees (`git merge-tree`), in one state commit; a conflict sends the
-/// feature back to pending for a conflict run, as the update of a checked merge does.
+/// The merge of a feature without checks (no claim, see [`merge_unclaimed`]): its branch head
+/// merged onto the integration head from trees (`git merge-tree`), in one state commit; a
+/// conflict sends the feature back to pending for a conflict run, as the update of a checked
+/// merge does.
 fn merge_direct(
     cx: &mut Exec,
     head: &crate::store::Head,
@@ -562,24 +563,22 @@ fn merge_direct(
         .repo
         .branch_head(&branch)?
         .ok_or_else(|| Error::user(format!("the branch {branch} is gone")))?;
-    let tree = match merge_tree(&cx.ws.repo.root, &head.commit.to_string(), &branch_head)? {
-        Ok(tree) => tree,
-        Err(files) => {
-            cx.store
-                .mutate(&format!("{feature}: merge conflict"), |tx| {
-                    record_conflict(tx, feature, milestone, &files)
-                })?;
-            return Ok(Merged::Decided);
-        }
-    };
-    let known = Some((head.commit, tree));
+    // A conflict on the head as it is gets a commit of its own saying so; a clean merge is
+    // remembered by `merge_tree` for the commit below.
+    if let Err(files) = merge_tree(&cx.ws.repo.root, &head.commit.to_string(), &branch_head)? {
+        cx.store
+            .mutate(&format!("{feature}: merge conflict"), |tx| {
+                record_conflict(tx, feature, milestone, &files)
+            })?;
+        return Ok(Merged::Decided);
+    }
     commit_merge(
         cx,
         head,
         feature,
         milestone,
         (&branch, &branch_head),
-        (OnConflict::SendBack, known),
+        OnConflict::SendBack,
     )
 }
 
@@ -699,15 +698,14 @@ fn run_checks(
 
 /// Commits the merged tree of the feature's `branch` at `feature_head` onto the integration
 /// branch, with the feature merged, in one state commit; on a conflict, what `on_conflict`
-/// says. `known` is the merged tree already computed on one integration head (used when the
-/// head is still that one).
+/// says.
 fn commit_merge(
     cx: &mut Exec,
     head: &crate::store::Head,
     feature: &str,
     milestone: &str,
     (branch, feature_head): (&str, &str),
-    (on_conflict, known): (OnConflict, Option<(gix::ObjectId, String)>),
+    on_conflict: OnConflict,
 ) -> Result<Merged> {
     let root = cx.ws.repo.root.clone();
     let title = head
@@ -724,11 +722,7 @@ fn commit_merge(
         if f.status != FeatureStatus::Review {
             return Ok(false);
         }
-        let merged = match known.as_ref().filter(|(at, _)| *at == tx.head.commit) {
-            Some((_, tree)) => Ok(tree.clone()),
-            None => merge_tree(&root, &tx.head.commit.to_string(), feature_head)?,
-        };
-        let tree = match merged {
+        let tree = match merge_tree(&root, &tx.head.commit.to_string(), feature_head)? {
             Ok(t) => t,
             Err(files) if on_conflict == OnConflict::SendBack => {
                 let recorded = record_conflict(tx, feature, milestone, &files)?;

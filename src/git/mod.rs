@@ -133,24 +133,7 @@ impl Reader {
 
     /// The commit `rev` (an id, a branch, `HEAD`) names.
     fn commit_of(&self, rev: &str) -> Result<gix::ObjectId> {
-        let ctx = || format!("finding the commit {rev}");
-        // A full id needs no parse of the revision syntax (nor the configuration it reads).
-        let object = match gix::ObjectId::from_hex(rev.as_bytes()) {
-            Ok(id) => self.0.find_object(id).map_err(read(ctx))?,
-            Err(_) if rev == "HEAD" => self
-                .0
-                .head_id()
-                .map_err(read(ctx))?
-                .object()
-                .map_err(read(ctx))?,
-            Err(_) => self
-                .0
-                .rev_parse_single(rev)
-                .map_err(read(ctx))?
-                .object()
-                .map_err(read(ctx))?,
-        };
-        Ok(object.peel_to_commit().map_err(read(ctx))?.id)
+        commit_of(&self.0, rev)
     }
 
     /// Whether commit `a` is an ancestor of (or equal to) `b`; `false` when either is unknown,
@@ -198,6 +181,26 @@ impl Reader {
         out.sort_unstable();
         Ok(out)
     }
+}
+
+/// The commit `rev` (an id, a branch, `HEAD`) names in `repo`.
+fn commit_of(repo: &gix::Repository, rev: &str) -> Result<gix::ObjectId> {
+    let ctx = || format!("finding the commit {rev}");
+    // A full id needs no parse of the revision syntax (nor the configuration it reads).
+    let object = match gix::ObjectId::from_hex(rev.as_bytes()) {
+        Ok(id) => repo.find_object(id).map_err(read(ctx))?,
+        Err(_) if rev == "HEAD" => repo
+            .head_id()
+            .map_err(read(ctx))?
+            .object()
+            .map_err(read(ctx))?,
+        Err(_) => repo
+            .rev_parse_single(rev)
+            .map_err(read(ctx))?
+            .object()
+            .map_err(read(ctx))?,
+    };
+    Ok(object.peel_to_commit().map_err(read(ctx))?.id)
 }
 
 /// One entry of a tree: its mode and object.
@@ -451,21 +454,30 @@ impl Repo {
     /// Creates branch `branch` at commit `at` (it must not exist), in process: `git worktree
     /// add -b` otherwise starts a `git branch` process.
     pub fn create_branch(&self, branch: &str, at: &str) -> Result<()> {
+        let id = commit_of(&self.repo, at)?;
+        self.create_ref(
+            &format!("refs/heads/{branch}"),
+            id,
+            &format!("branch: Created from {at}"),
+        )
+    }
+
+    /// Creates the reference `name` (a full name) at `id`, with a reflog entry saying
+    /// `message`; an error when it exists.
+    pub fn create_ref(&self, name: &str, id: gix::ObjectId, message: &str) -> Result<()> {
         use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
-        let name = format!("refs/heads/{branch}");
-        let ctx = || format!("creating the branch {branch}");
-        let id = self.reads().commit_of(at)?;
+        let ctx = || format!("creating {name}");
         let edit = RefEdit {
             change: Change::Update {
                 log: LogChange {
                     mode: RefLog::AndReference,
                     force_create_reflog: false,
-                    message: format!("branch: Created from {at}").into(),
+                    message: message.into(),
                 },
                 expected: PreviousValue::MustNotExist,
                 new: gix::refs::Target::Object(id),
             },
-            name: name.as_str().try_into().map_err(read(ctx))?,
+            name: name.try_into().map_err(read(ctx))?,
             deref: false,
         };
         self.edit_ref(edit, ctx)

@@ -456,13 +456,14 @@ impl Exec<'_> {
             };
             (self.git_state(), details)
         });
+        let fid = feature
+            .map(str::to_owned)
+            .or_else(|| meta.as_ref().and_then(|m| m.feature.clone()));
         if let (Some(fid), Some(at)) = (
-            feature
-                .map(str::to_owned)
-                .or_else(|| meta.as_ref().and_then(|m| m.feature.clone())),
+            &fid,
             exit.head.as_deref().filter(|_| exit.failure.is_none()),
         ) {
-            self.forge.prepare_merge_in_record(self, &fid, at);
+            self.forge.prepare_merge_in_record(self, fid, at);
         }
         let mut merged = None;
         let recorded = self.store.mutate(
@@ -472,9 +473,7 @@ impl Exec<'_> {
                 if crate::events::run_recorded(&tx.head.events, run) {
                     return Ok(false);
                 }
-                let fid = feature
-                    .map(str::to_owned)
-                    .or_else(|| meta.as_ref().and_then(|m| m.feature.clone()));
+                let fid = fid.clone();
                 let dispatched_attempt = tx
                     .head
                     .events
@@ -503,11 +502,7 @@ impl Exec<'_> {
                         .data(data),
                 );
                 if let Some(m) = &meta {
-                    let path = format!(
-                        "{}/{}/runs/{run}.md",
-                        crate::workspace::MISSIONS_DIR,
-                        tx.mission.id
-                    );
+                    let path = crate::workspace::run_record_file(&tx.mission.id, run);
                     tx.files
                         .push((path, runs::run_document(m, &exit).into_bytes()));
                 }

@@ -95,8 +95,8 @@ pub fn observe(
     let (mission, events) = match at {
         At::Head(h) => {
             let Head { doc, events, .. } = *h;
-            // Owned by the head alone unless this process committed it (then it is shared
-            // with the states kept for the next read, and copied).
+            // Owned by the head alone unless this process keeps the state for its next reads
+            // (it committed it, or a pulse read it): then it is shared, and copied.
             let mission = match std::sync::Arc::try_unwrap(doc) {
                 Ok(doc) => doc.mission,
                 Err(shared) => shared.mission.clone(),

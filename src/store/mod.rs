@@ -39,10 +39,11 @@ pub struct Head {
     events_text: std::sync::Arc<str>,
 }
 
-/// The states this process committed last, by commit and files: a state commit knows the state
-/// it made, so the read that follows it (the next mutation, the next pulse) needs no parse of
-/// the mission and its event log. A commit's state never changes, so an entry is never stale;
-/// a commit made by another process is read from git.
+/// The states this process committed (or, for a remembering store, read) last, by commit and
+/// files: a state commit knows the state it made, so the read that follows it (the next
+/// mutation, the next pulse) needs no parse of the mission and its event log. A commit's state
+/// never changes, so an entry is never stale; a commit made by another process is read from
+/// git once.
 static RECENT: std::sync::Mutex<Vec<(String, Head)>> = std::sync::Mutex::new(Vec::new());
 
 /// How many committed states [`RECENT`] keeps (a process works on one mission at a time).
@@ -386,28 +387,11 @@ impl<'r> Store<'r> {
 
     /// Creates the integration branch at `base` (a commit holding the approved mission).
     pub fn create(&self, base: ObjectId) -> Result<bool> {
-        use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
-        let edit = RefEdit {
-            change: Change::Update {
-                log: LogChange {
-                    mode: RefLog::AndReference,
-                    force_create_reflog: false,
-                    message: "git-mission: start".into(),
-                },
-                expected: PreviousValue::MustNotExist,
-                new: gix::refs::Target::Object(base),
-            },
-            name: self.refname().try_into().context(|| "ref name")?,
-            deref: false,
-        };
-        let sig = signature(self.repo);
-        let mut buf = gix::date::parse::TimeBuf::default();
         match self
             .repo
-            .gix()
-            .edit_references_as(Some(edit), Some(sig.to_ref(&mut buf)))
+            .create_ref(&self.refname(), base, "git-mission: start")
         {
-            Ok(_) => Ok(true),
+            Ok(()) => Ok(true),
             Err(_) if self.head()?.is_some() => Ok(false),
             Err(e) => Err(Error::failed(format!("creating {}", self.branch), e)),
         }
@@ -563,7 +547,7 @@ impl<'r> Store<'r> {
             put(path, bytes)?;
         }
         let tree = editor.write().map_err(|e| err(e.into()))?.detach();
-        let sig = signature(self.repo);
+        let sig = self.repo.signature();
         let mut buf = gix::date::parse::TimeBuf::default();
         let sig_ref = sig.to_ref(&mut buf);
         let mut parents = vec![head.commit];
@@ -626,7 +610,7 @@ pub fn commit_file(
         .upsert(path, gix::object::tree::EntryKind::Blob, blob)
         .context(ctx)?;
     let tree = editor.write().context(ctx)?.detach();
-    let sig = signature(repo);
+    let sig = repo.signature();
     let mut buf = gix::date::parse::TimeBuf::default();
     let sig_ref = sig.to_ref(&mut buf);
     let commit = g
@@ -713,11 +697,6 @@ enum CommitError {
     /// The ref's lock file is held by another process.
     Locked,
     Other(Error),
-}
-
-/// The identity the supervisor commits as (see [`Repo::signature`]).
-fn signature(repo: &Repo) -> gix::actor::Signature {
-    repo.signature()
 }
 
 #[cfg(test)]

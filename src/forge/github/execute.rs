@@ -11,7 +11,7 @@ use crate::context::Exec;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::mission::{FeatureStatus, MissionStatus};
-use crate::workspace::{MISSIONS_DIR, feature_branch, integration_branch};
+use crate::workspace::{feature_branch, integration_branch};
 
 /// GitHub caps issue and PR bodies at 65,536 characters.
 const BODY_LIMIT: usize = 60_000;
@@ -390,10 +390,8 @@ fn last_handoff(cx: &Exec, head: &crate::store::Head, feature: &str) -> Result<O
     let Some(run) = run else {
         return Ok(None);
     };
-    cx.store.read_at(
-        head,
-        &format!("{MISSIONS_DIR}/{}/runs/{run}.md", cx.store.id),
-    )
+    cx.store
+        .read_at(head, &crate::workspace::run_record_file(&cx.store.id, &run))
 }
 
 /// Merge a feature PR at the head the pulse saw; 405/409 mean "look again next pulse".
