@@ -89,11 +89,6 @@ pub trait Forge {
         Ok(false)
     }
 
-    /// Before the state commit that records a run of `feature`: prepares what
-    /// [`Forge::merge_in_record`] will need, so the commit itself is quick (a commit that takes
-    /// long loses more races to the other writers).
-    fn prepare_merge_in_record(&self, _cx: &Exec, _feature: &str, _feature_head: &str) {}
-
     /// After the commit of a [`Forge::merge_in_record`]: tidies what the merge leaves behind.
     fn merged_in_record(&self, _cx: &Exec, _feature: &str) {}
 

@@ -231,17 +231,6 @@ impl crate::context::Forge for LocalForge {
         Ok(true)
     }
 
-    fn prepare_merge_in_record(&self, cx: &Exec, feature: &str, feature_head: &str) {
-        // The merge of the head as it is now, remembered by `merge_tree` for the commit.
-        if !crate::forge::github::enabled(cx.config)
-            && let Ok(Some(head)) = cx.store.head()
-            && let Some((_, f)) = head.mission().feature(feature)
-            && checks_of(cx, f).is_empty()
-        {
-            let _ = merge_tree(&cx.ws.repo.root, &head.commit.to_string(), feature_head);
-        }
-    }
-
     fn merged_in_record(&self, cx: &Exec, feature: &str) {
         merged_cleanup(cx, feature);
     }
@@ -563,15 +552,6 @@ fn merge_direct(
         .repo
         .branch_head(&branch)?
         .ok_or_else(|| Error::user(format!("the branch {branch} is gone")))?;
-    // A conflict on the head as it is gets a commit of its own saying so; a clean merge is
-    // remembered by `merge_tree` for the commit below.
-    if let Err(files) = merge_tree(&cx.ws.repo.root, &head.commit.to_string(), &branch_head)? {
-        cx.store
-            .mutate(&format!("{feature}: merge conflict"), |tx| {
-                record_conflict(tx, feature, milestone, &files)
-            })?;
-        return Ok(Merged::Decided);
-    }
     commit_merge(
         cx,
         head,

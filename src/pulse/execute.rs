@@ -459,12 +459,6 @@ impl Exec<'_> {
         let fid = feature
             .map(str::to_owned)
             .or_else(|| meta.as_ref().and_then(|m| m.feature.clone()));
-        if let (Some(fid), Some(at)) = (
-            &fid,
-            exit.head.as_deref().filter(|_| exit.failure.is_none()),
-        ) {
-            self.forge.prepare_merge_in_record(self, fid, at);
-        }
         let mut merged = None;
         let recorded = self.store.mutate(
             &format!("{}: record run {run}", feature.unwrap_or("run")),

@@ -222,3 +222,88 @@ mod tests {
         assert_eq!(replaced.map(|h| h.pid), Some(1));
     }
 }
+
+/// A writer's turn at one mission's state on this machine: an `flock` on
+/// `<git common dir>/git-mission/<mission>.state.lock`, held from the read of the integration
+/// head to the commit (and its push) of a state change. Writers of one mission on one machine
+/// take turns instead of racing: a loser of a compare-and-swap has made every object of its
+/// commit (and a merge's tree) for nothing, and applies its change again.
+///
+/// The turn is an optimisation, never a condition of correctness: the commit is still a
+/// compare-and-swap (writers on other machines, or a `git` command, take no turn), a writer
+/// that waits longer than its patience goes ahead without one, and a turn a thread already
+/// holds is not taken again (a nested change of the same mission would otherwise wait for
+/// itself). The kernel drops the lock when its holder dies.
+#[derive(Debug)]
+pub struct Turn {
+    /// The locked file, when this value took the turn (not when it was already held here).
+    held: Option<(PathBuf, std::fs::File)>,
+}
+
+thread_local! {
+    /// The turns this thread holds.
+    static TURNS: std::cell::RefCell<Vec<PathBuf>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// How many times, in this process, a writer found the turn taken and waited for it.
+pub static TURN_WAITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl Turn {
+    /// Takes the turn at `path`, waiting up to `patience` for its holder. Never fails: when the
+    /// lock file cannot be made, or the holder keeps it too long, the writer goes on without
+    /// a turn (and says so in the log).
+    pub fn take(path: &Path, patience: std::time::Duration) -> Turn {
+        use std::time::{Duration, Instant};
+        if TURNS.with(|t| t.borrow().iter().any(|p| p == path)) {
+            return Turn { held: None };
+        }
+        let open = || {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(path)
+        };
+        let file = match open().or_else(|_| {
+            let dir = path.parent().unwrap_or(path);
+            std::fs::create_dir_all(dir)?;
+            open()
+        }) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(lock = %path.display(), error = %e, "state.turn: no lock file; committing without a turn");
+                return Turn { held: None };
+            }
+        };
+        if !try_flock(&file) {
+            TURN_WAITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let start = Instant::now();
+            let mut pause = Duration::from_micros(500);
+            loop {
+                std::thread::sleep(pause);
+                if try_flock(&file) {
+                    tracing::info!(lock = %path.display(), waited_ms = start.elapsed().as_millis() as u64, "state.turn: waited for another writer of this mission");
+                    break;
+                }
+                if start.elapsed() >= patience {
+                    tracing::warn!(lock = %path.display(), "state.turn: another writer kept the turn for {}s; committing without it", patience.as_secs());
+                    return Turn { held: None };
+                }
+                pause = (pause * 2).min(Duration::from_millis(8));
+            }
+        }
+        TURNS.with(|t| t.borrow_mut().push(path.to_owned()));
+        Turn {
+            held: Some((path.to_owned(), file)),
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if let Some((path, _file)) = self.held.take() {
+            TURNS.with(|t| t.borrow_mut().retain(|p| *p != path));
+            // The lock goes with the file, closed here.
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! The mission store: the mission file and its workspace on the integration branch
 //! `mission/<id>`, read with gix and changed only by commits made without any work tree,
-//! with compare-and-swap on the ref. A lost race re-reads, re-applies the mutation and retries
-//! (bounded), recording a `state.retry` event.
+//! with compare-and-swap on the ref. Writers on one machine take turns ([`lock::Turn`]); a lost
+//! race (to a writer elsewhere, or one that waited too long for its turn) re-reads, re-applies
+//! the mutation and retries (bounded), recording a `state.retry` event.
 
 pub mod error;
 pub mod lock;
@@ -27,6 +28,8 @@ const GENERATED: &[&str] = &["status", "budget"];
 const MAX_RETRIES: u32 = 16;
 /// How long a commit waits for another process's lock on the integration branch.
 const LOCK_PATIENCE: Duration = Duration::from_secs(30);
+/// How long a writer waits for its turn ([`lock::Turn`]) before it commits without one.
+const TURN_PATIENCE: Duration = Duration::from_secs(10);
 
 /// The state at the integration head. Cheap to clone: a commit's state never changes, so it
 /// is shared.
@@ -165,6 +168,14 @@ impl<'r> Store<'r> {
         self.repo
             .common_dir()
             .join(format!("{}.lock", self.refname()))
+    }
+
+    /// This machine's turn at the mission's state ([`lock::Turn`]).
+    fn turn_file(&self) -> std::path::PathBuf {
+        self.repo
+            .common_dir()
+            .join("git-mission")
+            .join(format!("{}.state.lock", self.id))
     }
 
     /// The integration head, or `None` before the mission started.
@@ -397,8 +408,9 @@ impl<'r> Store<'r> {
         }
     }
 
-    /// Applies `f` to freshly read state and commits the result with compare-and-swap.
-    /// `f` returns `Ok(false)` when there is nothing to do (its precondition no longer
+    /// Applies `f` to freshly read state and commits the result with compare-and-swap, in this
+    /// machine's turn at the mission's state ([`lock::Turn`]), so local writers wait for each
+    /// other instead of losing races. `f` returns `Ok(false)` when there is nothing to do (its precondition no longer
     /// holds); then nothing is committed and `Ok(None)` is returned.
     pub fn mutate(
         &self,
@@ -407,6 +419,9 @@ impl<'r> Store<'r> {
     ) -> Result<Option<Head>> {
         let mut lost = 0;
         let mut locked_for = Duration::ZERO;
+        // Writers of this mission on this machine take turns: the head read next is the one
+        // the commit finds, unless a writer elsewhere moved it.
+        let _turn = lock::Turn::take(&self.turn_file(), TURN_PATIENCE);
         loop {
             let head = self
                 .head()?
@@ -706,6 +721,7 @@ mod store_tests {
     use crate::mission::FeatureStatus;
     use std::cell::Cell;
     use std::sync::Arc;
+    use std::time::Instant;
 
     const AT: &str = "2026-01-01T00:00:00Z";
 
@@ -954,6 +970,50 @@ mod store_tests {
             kinds(&store),
             [Kind::MissionPaused, Kind::FeatureSteered, Kind::StateRetry]
         );
+    }
+
+    #[test]
+    fn writers_on_one_machine_take_turns_instead_of_racing() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let (dir, repo) = started(&[]);
+        let store = Store::new(&repo, "demo");
+        let waits_before = lock::TURN_WAITS.load(Ordering::SeqCst);
+        let (ours, theirs) = (Cell::new(0), AtomicU32::new(0));
+        std::thread::scope(|s| {
+            store
+                .mutate("pause", |tx| {
+                    ours.set(ours.get() + 1);
+                    if ours.get() == 1 {
+                        // Another writer of this machine (its own repository handle, as in
+                        // another process) wants the state now, and must wait for this turn.
+                        s.spawn(|| {
+                            let env = Env::fixed(&[], AT.parse().expect("time"), Instant::now);
+                            let other = Repo::discover(dir.path(), Arc::new(env)).expect("repo");
+                            Store::new(&other, "demo")
+                                .mutate("steer F1", |tx| {
+                                    theirs.fetch_add(1, Ordering::SeqCst);
+                                    tx.event(Event::new(Kind::FeatureSteered).feature("F1"));
+                                    Ok(true)
+                                })
+                                .expect("other");
+                        });
+                        let deadline = Instant::now() + Duration::from_secs(20);
+                        while lock::TURN_WAITS.load(Ordering::SeqCst) == waits_before {
+                            assert!(
+                                Instant::now() < deadline,
+                                "the other writer never waited for this one's turn"
+                            );
+                            std::thread::yield_now();
+                        }
+                    }
+                    tx.event(Event::new(Kind::MissionPaused));
+                    Ok(true)
+                })
+                .expect("mutate");
+        });
+        // Each change applied once, on the state the other left: no lost race, no retry.
+        assert_eq!((ours.get(), theirs.load(Ordering::SeqCst)), (1, 1));
+        assert_eq!(kinds(&store), [Kind::MissionPaused, Kind::FeatureSteered]);
     }
 
     /// A remote that refuses the first push (someone else pushed) the way the GitHub forge
