@@ -171,7 +171,8 @@ pub fn pulse(
 
 /// Removes what finished work left behind: scratch worktrees whose process is gone (or is this
 /// one, whose actions are over), and the clean worktrees of merged or skipped features (a crash
-/// between a merge and its cleanup leaves one). Nothing with uncommitted changes is touched.
+/// between a merge and its cleanup leaves one) whose worker is gone. Nothing with uncommitted
+/// changes is touched.
 fn tidy(ws: &Workspace, layout: &Layout, store: &Store) {
     let me = std::process::id();
     for e in std::fs::read_dir(layout.scratch())
@@ -188,6 +189,9 @@ fn tidy(ws: &Workspace, layout: &Layout, store: &Store) {
         }
     }
     let Ok(Some(head)) = store.head() else { return };
+    // Features whose worker still lives: it removes its worktree itself after the commit that
+    // merged it (read only when a merged feature's worktree is there).
+    let mut working: Option<Vec<String>> = None;
     for (_, f) in head.mission().features() {
         if !matches!(
             f.status,
@@ -197,6 +201,17 @@ fn tidy(ws: &Workspace, layout: &Layout, store: &Store) {
         }
         let wt = layout.worktree(&f.id);
         if !wt.exists() {
+            continue;
+        }
+        let working = working.get_or_insert_with(|| {
+            layout
+                .list_where(|_| true)
+                .into_iter()
+                .filter(|(_, state)| matches!(state, crate::runs::RunState::Running { .. }))
+                .filter_map(|(meta, _)| meta.feature)
+                .collect()
+        });
+        if working.contains(&f.id) {
             continue;
         }
         let clean =
