@@ -667,12 +667,15 @@ impl AgentRun<'_> {
         std::fs::write(&prompt_file, self.prompt).map_err(Error::io(&prompt_file))?;
         let home = dir.join("home");
         let tmp = dir.join("tmp");
-        for d in [&home, &tmp] {
-            std::fs::create_dir_all(d).map_err(Error::io(d))?;
-        }
         let mut spec = agents::agent_spec(self.config, self.role)?;
         let adapter = agents::adapter(&spec.agent)
             .ok_or_else(|| Error::user(format!("no adapter for agent {:?}", spec.agent)))?;
+        for d in [&tmp]
+            .into_iter()
+            .chain(adapter.private_home().then_some(&home))
+        {
+            std::fs::create_dir_all(d).map_err(Error::io(d))?;
+        }
         let user = agents::UserHome::of(self.config);
         if spec.model.is_none() {
             spec.model = adapter.default_model(&user);

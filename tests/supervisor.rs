@@ -891,6 +891,11 @@ fn agents_work_outside_the_repository_and_never_under_git() {
         assert!(!p.starts_with(&*repo.root().to_string_lossy()), "{p}");
         assert!(!p.contains("/.git/"), "{p}");
     }
+    // The temp dir is the run's own; an `exec` agent, which nothing points at a private
+    // config home, gets none made.
+    let run_dir = std::path::Path::new(paths[4]).parent().expect("run dir");
+    assert!(run_dir.join("prompt.md").is_file(), "{}", run_dir.display());
+    assert!(!run_dir.join("home").exists(), "{}", run_dir.display());
     // The git directory keeps only the run lock's directory: no runs, no worktrees.
     let legacy = repo.root().join(".git/git-mission/m");
     assert!(!legacy.join("runs").exists() && !legacy.join("worktrees").exists());

@@ -27,6 +27,11 @@ impl Adapter for Exec {
         "correct the profile's `command` (the first word must be a program on PATH or a path)"
     }
 
+    /// Any command: nothing points it at a private home, so none is made.
+    fn private_home(&self) -> bool {
+        false
+    }
+
     fn invocation(
         &self,
         spec: &AgentSpec,

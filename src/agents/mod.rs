@@ -123,6 +123,12 @@ pub trait Adapter: Send + Sync {
         config_home: &Path,
     ) -> Invocation;
 
+    /// Whether a run of this CLI gets the private config home `invocation` is given (a
+    /// directory made for each run); a command this CLI does not point at it never sees it.
+    fn private_home(&self) -> bool {
+        true
+    }
+
     /// Interprets the run's output and exit code (`None` when killed by a signal).
     fn parse(&self, stdout: &str, stderr: &str, exit_code: Option<i32>) -> Outcome;
 
