@@ -131,10 +131,7 @@ impl Exec<'_> {
     pub fn remove_feature_worktree(&self, feature: &str) {
         let wt = self.layout.worktree(feature);
         if wt.exists() {
-            let _ = self
-                .ws
-                .repo
-                .worktree(&["remove", "--force", &wt.to_string_lossy()]);
+            let _ = self.ws.repo.force_remove_worktree(&wt);
         }
     }
 

@@ -217,9 +217,7 @@ fn tidy(ws: &Workspace, layout: &Layout, store: &Store) {
         let clean =
             crate::git::git(&wt, &["status", "--porcelain"]).is_ok_and(|s| s.trim().is_empty());
         if clean {
-            let _ = ws
-                .repo
-                .worktree(&["remove", "--force", &wt.to_string_lossy()]);
+            let _ = ws.repo.force_remove_worktree(&wt);
         }
     }
 }

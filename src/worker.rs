@@ -110,7 +110,7 @@ fn release_branch(repo: &Repo, branch: &str, wanted: &Path, ours: &[PathBuf]) ->
                 ),
             ));
         }
-        repo.worktree(&["remove", "--force", &path.to_string_lossy()])?;
+        repo.force_remove_worktree(path)?;
     }
     Ok(())
 }

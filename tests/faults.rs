@@ -206,5 +206,6 @@ points! {
     validate_after_validators => "validate.after_validators",
     run_after_lock => "run.after_lock",
     worktree_before => "worktree.before",
+    worktree_before_remove => "worktree.before_remove",
     notify_after_claim => "notify.after_claim",
 }

@@ -150,12 +150,7 @@ impl Checks {
                 let dirty = crate::git::git(&path, &["status", "--porcelain"])
                     .map(|s| !s.trim().is_empty())
                     .unwrap_or(false);
-                let fixed = self.fix
-                    && !dirty
-                    && ws
-                        .repo
-                        .worktree(&["remove", "--force", &path.to_string_lossy()])
-                        .is_ok();
+                let fixed = self.fix && !dirty && ws.repo.force_remove_worktree(&path).is_ok();
                 let why = if dirty {
                     " (it has uncommitted changes: commit or copy them first)"
                 } else {

@@ -316,14 +316,68 @@ impl Repo {
     /// of a claim, or one a dead process left half made). Failures are ignored: what remains
     /// is tidied again later.
     pub fn remove_worktree(&self, wt: &Path) {
-        let _ = self.worktree(&["remove", "--force", &wt.to_string_lossy()]);
+        let _ = self.force_remove_worktree(wt);
         let _ = std::fs::remove_dir_all(wt);
+    }
+
+    /// `git worktree remove --force <wt>`, done in this process when `wt` is a linked worktree
+    /// of this repository that is not locked: then git deletes the work tree and its
+    /// administrative directory `<common dir>/worktrees/<name>` and nothing else (uncommitted
+    /// changes and untracked files go with it, as with `--force`), and so does this, in the
+    /// same order, under the same lock as [`Repo::worktree`]. Anything else — a locked
+    /// worktree, a directory that is not one of this repository's worktrees, a `.git` file
+    /// this does not recognise — is left to git itself, which refuses or does what it does.
+    pub fn force_remove_worktree(&self, wt: &Path) -> Result<()> {
+        let removed = self.under_worktrees_lock(|| {
+            let Some(admin) = self.linked_worktree_admin(wt) else {
+                return false;
+            };
+            crate::fault!("worktree.before_remove");
+            if std::fs::remove_dir_all(wt).is_err() && wt.exists() {
+                return false;
+            }
+            // No going back from here, as for git: the registration goes too.
+            let _ = std::fs::remove_dir_all(&admin);
+            let _ = std::fs::remove_dir(self.common_dir().join("worktrees"));
+            true
+        })?;
+        if !removed {
+            self.worktree(&["remove", "--force", &wt.to_string_lossy()])?;
+        }
+        Ok(())
+    }
+
+    /// The administrative directory of `wt` when `wt` is an unlocked linked worktree of this
+    /// repository: its `.git` file names `<common dir>/worktrees/<name>`, whose `gitdir` names
+    /// `wt/.git` back (what `git worktree` validates before it removes one).
+    fn linked_worktree_admin(&self, wt: &Path) -> Option<PathBuf> {
+        let text = std::fs::read_to_string(wt.join(".git")).ok()?;
+        let named = Path::new(
+            text.strip_prefix("gitdir: ")?
+                .trim_end_matches(['\n', '\r']),
+        );
+        let admin = wt.join(named).canonicalize().ok()?;
+        let registry = self.common_dir().join("worktrees").canonicalize().ok()?;
+        if admin.parent() != Some(registry.as_path()) || admin.join("locked").exists() {
+            return None;
+        }
+        let back = std::fs::read_to_string(admin.join("gitdir")).ok()?;
+        let back = Path::new(back.trim_end_matches(['\n', '\r']));
+        let back = admin.join(back).canonicalize().ok()?;
+        (back == wt.join(".git").canonicalize().ok()?).then_some(admin)
     }
 
     /// `git worktree …` under a per-repository lock: concurrent `add`, `remove` and `prune`
     /// from parallel workers otherwise race on `.git/worktrees/` (a prune can delete the
     /// directory another process is creating).
     pub fn worktree(&self, args: &[&str]) -> Result<String> {
+        let mut full = vec!["worktree"];
+        full.extend_from_slice(args);
+        self.under_worktrees_lock(|| git(&self.root, &full))?
+    }
+
+    /// Runs `f` holding the per-repository lock of [`Repo::worktree`].
+    fn under_worktrees_lock<T>(&self, f: impl FnOnce() -> T) -> Result<T> {
         use std::os::fd::AsRawFd;
         let dir = self.common_dir().join("git-mission");
         std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
@@ -345,11 +399,9 @@ impl Repo {
         unsafe {
             libc::flock(file.as_raw_fd(), libc::LOCK_EX);
         }
-        let mut full = vec!["worktree"];
-        full.extend_from_slice(args);
-        let out = git(&self.root, &full);
+        let out = f();
         drop(file);
-        out
+        Ok(out)
     }
 
     /// The commit id a branch points at, if the branch exists.
@@ -765,5 +817,81 @@ mod tests {
         assert_eq!(who, "Ada Lovelace <ada@example.com>");
         assert_eq!(at.to_string(), "2026-11-18T11:06:40Z");
         assert!(super::parse_ident("no email 12").is_none());
+    }
+
+    #[test]
+    fn a_worktree_removed_in_process_is_gone_as_git_would_leave_it_and_others_are_left_to_git() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path().join("repo");
+        std::fs::create_dir(&d).expect("mkdir");
+        run(&d, &["init", "-q", "-b", "main"]);
+        std::fs::write(d.join("a.txt"), "a\n").expect("write");
+        run(&d, &["add", "a.txt"]);
+        run(&d, &["commit", "-q", "-m", "one"]);
+        let env = crate::env::Env::fixed(&[], "2026-01-01T00:00:00Z".parse().expect("t"), || {
+            std::time::Instant::now()
+        });
+        let repo = super::Repo::discover(&d, std::sync::Arc::new(env)).expect("repo");
+        let add = |name: &str, extra: &[&str]| {
+            let wt = dir.path().join(name);
+            let mut args = vec!["worktree", "add", "-q"];
+            args.extend_from_slice(extra);
+            args.extend([wt.to_str().expect("utf-8"), "-b", name, "main"]);
+            run(&d, &args);
+            wt
+        };
+        let registered = || run(&d, &["worktree", "list", "--porcelain"]);
+        // With uncommitted and untracked work in it, as `--force` removes it.
+        let wt = add("w1", &[]);
+        std::fs::write(wt.join("a.txt"), "changed\n").expect("write");
+        std::fs::create_dir(wt.join("new")).expect("mkdir");
+        std::fs::write(wt.join("new/b.txt"), "b\n").expect("write");
+        repo.force_remove_worktree(&wt).expect("removed");
+        assert!(!wt.exists());
+        assert!(
+            !d.join(".git/worktrees/w1").exists(),
+            "its registration went"
+        );
+        assert!(
+            !d.join(".git/worktrees").exists(),
+            "and the empty registry, as git does"
+        );
+        assert!(!registered().contains("w1"), "{}", registered());
+        assert_eq!(
+            run(&d, &["worktree", "prune", "--dry-run", "-v"]),
+            "",
+            "nothing stale"
+        );
+        assert!(
+            !run(&d, &["rev-parse", "--verify", "w1"]).is_empty(),
+            "the branch stays"
+        );
+        // A worktree git wrote relative paths for (worktree.useRelativePaths, git 2.48) is
+        // recognised too (git before 2.48 would not know it as a worktree).
+        let wt = add("w2", &[]);
+        let admin = d.join(".git/worktrees/w2");
+        std::fs::write(wt.join(".git"), "gitdir: ../repo/.git/worktrees/w2\n").expect("write");
+        std::fs::write(admin.join("gitdir"), "../../../../w2/.git\n").expect("write");
+        repo.force_remove_worktree(&wt).expect("removed");
+        assert!(!wt.exists() && !admin.exists());
+        // A locked worktree is git's to refuse; a directory that is no worktree, too.
+        let wt = add("w3", &["--lock"]);
+        assert!(
+            repo.force_remove_worktree(&wt).is_err(),
+            "git refuses a locked one"
+        );
+        assert!(wt.join("a.txt").exists() && registered().contains("w3"));
+        let plain = dir.path().join("plain");
+        std::fs::create_dir(&plain).expect("mkdir");
+        std::fs::write(
+            plain.join(".git"),
+            format!("gitdir: {}\n", d.join(".git/worktrees/w3").display()),
+        )
+        .expect("write");
+        assert!(
+            repo.force_remove_worktree(&plain).is_err(),
+            "not w3's directory"
+        );
+        assert!(plain.join(".git").exists() && wt.join("a.txt").exists());
     }
 }

@@ -243,7 +243,7 @@ pub fn push(gh: Gh, cx: &mut Exec, feature: &str) -> Result<()> {
             // GitHub moved the branch (an update from the integration branch): follow it.
             let wt = cx.layout.worktree(feature);
             if wt.exists() {
-                let _ = repo.worktree(&["remove", "--force", &wt.to_string_lossy()]);
+                let _ = repo.force_remove_worktree(&wt);
             }
             super::sync::fast_forward(&repo.root, &branch, Some(&local), r)?;
             return Ok(());
