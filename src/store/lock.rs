@@ -1,7 +1,8 @@
-//! The per-mission, per-machine run lock: one `git mission run` per mission per machine.
+//! The per-mission, per-machine locks: the run lock (one `git mission run` per mission per
+//! machine) and the turn writers take at a mission's state ([`Turn`]).
 //!
-//! The lock is an `flock` on a file in the repository's common git directory; the file names
-//! the holder's pid, host and heartbeat for messages. The kernel releases the lock when its
+//! Each is an `flock` on a file in the repository's common git directory; the run lock's file
+//! names the holder's pid, host and heartbeat for messages. The kernel releases the lock when its
 //! holder dies, so a dead holder is replaced atomically and a live one never.
 
 use std::io::Write;
@@ -165,64 +166,6 @@ impl Drop for RunLock {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env() -> Env {
-        Env::fixed(
-            &[],
-            "2026-01-01T00:00:00Z".parse().expect("time"),
-            std::time::Instant::now,
-        )
-    }
-
-    #[test]
-    fn a_live_holder_is_refused_and_a_dead_one_replaced() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let path = dir.path().join("run.lock");
-        let (lock, replaced) = RunLock::acquire(&path, &env()).expect("free lock");
-        assert!(replaced.is_none());
-        assert!(RunLock::held(&path));
-        let err = RunLock::acquire(&path, &env()).expect_err("held by a live holder");
-        assert!(
-            err.to_string()
-                .contains(&format!("pid {}", std::process::id())),
-            "{err}"
-        );
-        drop(lock);
-        assert!(!RunLock::held(&path));
-        assert_eq!(RunLock::holder(&path), None, "released");
-        // A holder that died holding it left its name in the file, not the lock.
-        let dead = Holder {
-            pid: 999_999_999,
-            host: "localhost".into(),
-            started: "2026-01-01T00:00:00Z".into(),
-            heartbeat: "2026-01-01T00:00:00Z".into(),
-        };
-        std::fs::write(&path, serde_json::to_string(&dead).expect("json")).expect("write");
-        let (_lock, replaced) = RunLock::acquire(&path, &env()).expect("dead holder replaced");
-        assert_eq!(replaced.map(|h| h.pid), Some(999_999_999));
-    }
-
-    #[test]
-    fn a_pid_reused_by_another_process_is_not_a_holder() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let path = dir.path().join("run.lock");
-        // The file names pid 1 (alive, not git mission): nobody holds the flock.
-        let stale = Holder {
-            pid: 1,
-            host: "localhost".into(),
-            started: "2026-01-01T00:00:00Z".into(),
-            heartbeat: "2026-01-01T00:00:00Z".into(),
-        };
-        std::fs::write(&path, serde_json::to_string(&stale).expect("json")).expect("write");
-        assert!(!RunLock::held(&path));
-        let (_lock, replaced) = RunLock::acquire(&path, &env()).expect("taken");
-        assert_eq!(replaced.map(|h| h.pid), Some(1));
-    }
-}
-
 /// A writer's turn at one mission's state on this machine: an `flock` on
 /// `<git common dir>/git-mission/<mission>.state.lock`, held from the read of the integration
 /// head to the commit (and its push) of a state change. Writers of one mission on one machine
@@ -305,5 +248,63 @@ impl Drop for Turn {
             TURNS.with(|t| t.borrow_mut().retain(|p| *p != path));
             // The lock goes with the file, closed here.
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> Env {
+        Env::fixed(
+            &[],
+            "2026-01-01T00:00:00Z".parse().expect("time"),
+            std::time::Instant::now,
+        )
+    }
+
+    #[test]
+    fn a_live_holder_is_refused_and_a_dead_one_replaced() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("run.lock");
+        let (lock, replaced) = RunLock::acquire(&path, &env()).expect("free lock");
+        assert!(replaced.is_none());
+        assert!(RunLock::held(&path));
+        let err = RunLock::acquire(&path, &env()).expect_err("held by a live holder");
+        assert!(
+            err.to_string()
+                .contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
+        drop(lock);
+        assert!(!RunLock::held(&path));
+        assert_eq!(RunLock::holder(&path), None, "released");
+        // A holder that died holding it left its name in the file, not the lock.
+        let dead = Holder {
+            pid: 999_999_999,
+            host: "localhost".into(),
+            started: "2026-01-01T00:00:00Z".into(),
+            heartbeat: "2026-01-01T00:00:00Z".into(),
+        };
+        std::fs::write(&path, serde_json::to_string(&dead).expect("json")).expect("write");
+        let (_lock, replaced) = RunLock::acquire(&path, &env()).expect("dead holder replaced");
+        assert_eq!(replaced.map(|h| h.pid), Some(999_999_999));
+    }
+
+    #[test]
+    fn a_pid_reused_by_another_process_is_not_a_holder() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("run.lock");
+        // The file names pid 1 (alive, not git mission): nobody holds the flock.
+        let stale = Holder {
+            pid: 1,
+            host: "localhost".into(),
+            started: "2026-01-01T00:00:00Z".into(),
+            heartbeat: "2026-01-01T00:00:00Z".into(),
+        };
+        std::fs::write(&path, serde_json::to_string(&stale).expect("json")).expect("write");
+        assert!(!RunLock::held(&path));
+        let (_lock, replaced) = RunLock::acquire(&path, &env()).expect("taken");
+        assert_eq!(replaced.map(|h| h.pid), Some(1));
     }
 }
