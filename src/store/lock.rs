@@ -263,6 +263,20 @@ mod tests {
         )
     }
 
+    /// Waits (bounded) until nobody holds the lock at `path`: a `git` another test's thread
+    /// is starting shares the lock's file description from its fork to its exec (the file is
+    /// closed on exec), for microseconds, and holds the lock that long.
+    fn released(path: &Path) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while RunLock::held(path) {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::yield_now();
+        }
+        true
+    }
+
     #[test]
     fn a_live_holder_is_refused_and_a_dead_one_replaced() {
         let dir = tempfile::tempdir().expect("tmp");
@@ -277,7 +291,7 @@ mod tests {
             "{err}"
         );
         drop(lock);
-        assert!(!RunLock::held(&path));
+        assert!(released(&path));
         assert_eq!(RunLock::holder(&path), None, "released");
         // A holder that died holding it left its name in the file, not the lock.
         let dead = Holder {
@@ -287,6 +301,7 @@ mod tests {
             heartbeat: "2026-01-01T00:00:00Z".into(),
         };
         std::fs::write(&path, serde_json::to_string(&dead).expect("json")).expect("write");
+        assert!(released(&path));
         let (_lock, replaced) = RunLock::acquire(&path, &env()).expect("dead holder replaced");
         assert_eq!(replaced.map(|h| h.pid), Some(999_999_999));
     }
@@ -303,7 +318,7 @@ mod tests {
             heartbeat: "2026-01-01T00:00:00Z".into(),
         };
         std::fs::write(&path, serde_json::to_string(&stale).expect("json")).expect("write");
-        assert!(!RunLock::held(&path));
+        assert!(released(&path));
         let (_lock, replaced) = RunLock::acquire(&path, &env()).expect("taken");
         assert_eq!(replaced.map(|h| h.pid), Some(1));
     }
