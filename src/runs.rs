@@ -260,6 +260,17 @@ pub fn read_meta(dir: &Path) -> Result<Meta> {
     serde_json::from_str(&text).context(|| format!("reading {}", p.display()))
 }
 
+/// Whether the run directory `dir` was last written (its meta.json, else the directory) more
+/// than `age` ago; `false` when neither can be read.
+pub fn older_than(dir: &Path, age: std::time::Duration) -> bool {
+    let meta = dir.join("meta.json");
+    [meta.as_path(), dir]
+        .iter()
+        .find_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|a| a > age)
+}
+
 pub fn read_exit(dir: &Path) -> Option<ExitRecord> {
     serde_json::from_str(&std::fs::read_to_string(dir.join("exit.json")).ok()?).ok()
 }

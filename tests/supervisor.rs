@@ -929,3 +929,73 @@ fn agents_work_outside_the_repository_and_never_under_git() {
     let under_git = repo2.run(&["-c", "worktrees=.git/wt", "status", "m"]);
     assert_eq!(under_git.code, 1, "{}", under_git.snapshot());
 }
+
+/// A run directory the log never dispatched — what a pulse makes before its dispatch commit,
+/// and removes when that commit loses to another pulse's — is no run of the mission: a pulse
+/// that finds it (and takes it for lost, its worker never having started) records nothing of
+/// it and does not send the feature round again. Four pulse loops met this race: the feature
+/// whose dispatch a loser had prepared was retried while its real run worked.
+#[test]
+fn a_run_directory_the_log_never_dispatched_is_not_recorded_as_lost() {
+    let repo = TestRepo::new();
+    let go = repo.home().join("go");
+    repo.mission(
+        &format!(
+            "while [ ! -f '{}' ]; do sleep 0.05; done\n{OK_WORKER}",
+            go.display()
+        ),
+        "",
+        "  - id: M1\n    title: One\n    validation: {commands: [\"true\"]}\n    features:\n      - {id: F1, title: first, description: x}\n",
+    );
+    // Pulses until F1 is dispatched (the first starts the mission).
+    for _ in 0..3 {
+        let p = repo.run(&["pulse", "m"]);
+        assert_eq!(p.code, 0, "{}", p.snapshot());
+        if count(&repo.events(), "feature.dispatched", Some("F1")) == 1 {
+            break;
+        }
+    }
+    let runs = repo.runs_dir("m");
+    let real: Vec<_> = std::fs::read_dir(&runs)
+        .expect("runs")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(real.len(), 1, "{real:?}");
+    // Beside the real run, one the log never dispatched, its worker never started.
+    let mut meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(real[0].join("meta.json")).expect("meta"))
+            .expect("json");
+    let ghost = "20260101T000000-F1-1-0badc0de";
+    meta["run"] = ghost.into();
+    meta["work_pid"] = serde_json::Value::Null;
+    let dir = runs.join(ghost);
+    std::fs::create_dir(&dir).expect("mkdir");
+    let file = dir.join("meta.json");
+    std::fs::write(&file, meta.to_string()).expect("write");
+    // Older than a dispatch takes to start its worker: a pulse takes it for lost.
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .expect("open")
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
+        .expect("mtime");
+    let second = repo.run(&["pulse", "m"]);
+    assert_eq!(second.code, 0, "{}", second.snapshot());
+    let ev = repo.events();
+    assert!(
+        !ev.iter().any(|e| e["run"] == ghost),
+        "nothing recorded of it: {ev:?}"
+    );
+    assert_eq!(count(&ev, "feature.retried", Some("F1")), 0);
+    assert!(
+        dir.exists(),
+        "a recent one is left to the pulse that made it"
+    );
+    std::fs::write(&go, "").expect("go");
+    let out = repo.run_deadline(&["run", "m"], &[], 60);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let ev = repo.events();
+    assert_eq!(count(&ev, "feature.dispatched", Some("F1")), 1);
+    assert_eq!(count(&ev, "feature.merged", Some("F1")), 1);
+}

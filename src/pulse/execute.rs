@@ -410,11 +410,29 @@ impl Exec<'_> {
     /// Integrates a finished (or lost) run into the mission state. Idempotent by run id.
     pub fn record(&mut self, run: &str, feature: Option<&str>, lost: bool) -> Result<()> {
         let dir = self.layout.run(run);
-        if lost
-            && runs::read_meta(&dir)
+        let prepared_only = || {
+            runs::read_meta(&dir)
                 .ok()
                 .is_some_and(|m| m.base.is_empty())
-        {
+        };
+        if lost && feature.is_some() {
+            let dispatched = self.store.head()?.is_some_and(|h| {
+                h.events
+                    .iter()
+                    .any(|e| e.kind == Kind::FeatureDispatched && e.run.as_deref() == Some(run))
+            });
+            if !dispatched {
+                // A worker run the log never dispatched is no run of the mission: its
+                // directory was made by a pulse whose dispatch lost its race (that pulse
+                // removes it, perhaps at this moment) or is being committed now (its worker
+                // starts next). Nothing is recorded; what a crashed pulse left is removed
+                // once it is old (only then is it observed).
+                if runs::older_than(&dir, super::PREPARED_LEFTOVER) {
+                    let _ = std::fs::remove_dir_all(&dir);
+                }
+                return Ok(());
+            }
+        } else if lost && prepared_only() {
             // Prepared but never dispatched (the dispatch lost its race): nothing to record.
             let _ = std::fs::remove_dir_all(&dir);
             return Ok(());

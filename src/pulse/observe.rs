@@ -108,10 +108,24 @@ pub fn observe(
     let events: &[Event] = &events;
     // Runs the log has recorded are done with: their directories are not read.
     let recorded = crate::events::recorded_runs(events);
+    // A worker run the log never dispatched is a dispatch being committed, or one that lost
+    // its race (its pulse removes the directory): not a run yet, and never taken for lost
+    // while its pulse may still be at it (see `Exec::record`).
+    let dispatched: HashSet<&str> = events
+        .iter()
+        .filter(|e| e.kind == crate::events::Kind::FeatureDispatched)
+        .filter_map(|e| e.run.as_deref())
+        .collect();
     let runs: Vec<ObservedRun> = layout
         .list_where(|run| !recorded.contains(run))
         .into_iter()
         .filter(|(meta, _)| meta.mission == store.id && !recorded.contains(meta.run.as_str()))
+        .filter(|(meta, state)| {
+            meta.feature.is_none()
+                || dispatched.contains(meta.run.as_str())
+                || (*state == RunState::Lost
+                    && crate::runs::older_than(&layout.run(&meta.run), super::PREPARED_LEFTOVER))
+        })
         .map(|(meta, state)| ObservedRun {
             run: meta.run,
             feature: meta.feature,
