@@ -196,7 +196,7 @@ impl Turn {
     /// lock file cannot be made, or the holder keeps it too long, the writer goes on without
     /// a turn (and says so in the log).
     pub fn take(path: &Path, patience: std::time::Duration) -> Turn {
-        use std::time::{Duration, Instant};
+        use std::time::Duration;
         if TURNS.with(|t| t.borrow().iter().any(|p| p == path)) {
             return Turn { held: None };
         }
@@ -220,15 +220,17 @@ impl Turn {
         };
         if !try_flock(&file) {
             TURN_WAITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let start = Instant::now();
+            // Time waited, counted in pauses (the process's clock is the command's to read).
+            let mut waited = Duration::ZERO;
             let mut pause = Duration::from_micros(500);
             loop {
                 std::thread::sleep(pause);
+                waited += pause;
                 if try_flock(&file) {
-                    tracing::info!(lock = %path.display(), waited_ms = start.elapsed().as_millis() as u64, "state.turn: waited for another writer of this mission");
+                    tracing::info!(lock = %path.display(), waited_ms = waited.as_millis() as u64, "state.turn: waited for another writer of this mission");
                     break;
                 }
-                if start.elapsed() >= patience {
+                if waited >= patience {
                     tracing::warn!(lock = %path.display(), "state.turn: another writer kept the turn for {}s; committing without it", patience.as_secs());
                     return Turn { held: None };
                 }
