@@ -285,6 +285,23 @@ pub fn parse(text: &str) -> (Vec<Event>, usize) {
     (events, bad)
 }
 
+/// The events of `text`, as [`parse`] reads them, when the events of an earlier version of the
+/// log are known: the log only grows by appended lines, so when `known_text` is a prefix of
+/// `text` ending where a line ends, only the rest is parsed. Otherwise the whole text is.
+pub fn parse_after(text: &str, known_text: &str, known: &[Event]) -> Vec<Event> {
+    let at_line_end = known_text.is_empty()
+        || known_text.ends_with('\n')
+        || text[known_text.len().min(text.len())..].starts_with('\n');
+    if !(text.starts_with(known_text) && at_line_end) {
+        return parse(text).0;
+    }
+    let (rest, _) = parse(&text[known_text.len()..]);
+    let mut all = Vec::with_capacity(known.len() + rest.len());
+    all.extend_from_slice(known);
+    all.extend(rest);
+    all
+}
+
 /// Appends events to a log text, numbering them after the last one.
 pub fn append(text: &mut String, events: &mut [Event], last_seq: u64, at: &str) {
     let mut seq = last_seq;
@@ -368,6 +385,42 @@ mod tests {
         assert_eq!(back[1].feature.as_deref(), Some("F1"));
         assert_eq!(back[2].data["ok"], true);
         assert!(text.contains("\"type\":\"feature.dispatched\""));
+    }
+
+    #[test]
+    fn a_log_read_after_a_known_prefix_is_the_log_read_whole() {
+        let line = |kind: Kind, seq: u64| {
+            let mut e = Event::new(kind).feature("F1");
+            e.seq = seq;
+            e.at = "2026-01-01T00:00:00Z".into();
+            serde_json::to_string(&e).expect("json") + "\n"
+        };
+        let known_text = line(Kind::FeatureDispatched, 1) + &line(Kind::RunFinished, 2);
+        let text = known_text.clone() + &line(Kind::FeatureMerged, 3) + "not json\n";
+        let known = parse(&known_text).0;
+        let whole = parse(&text).0;
+        // Appended lines: only they are parsed, and the known events are taken as they are.
+        assert_eq!(parse_after(&text, &known_text, &known), whole);
+        let marked = [
+            Event::new(Kind::MissionPaused),
+            Event::new(Kind::MissionPaused),
+        ];
+        assert_eq!(
+            parse_after(&text, &known_text, &marked)[..2],
+            marked,
+            "the known events are reused"
+        );
+        // A known log without its last newline still ends where a line ends.
+        let bare = known_text.trim_end();
+        assert_eq!(parse_after(&text, bare, &parse(bare).0), whole);
+        // Nothing known, a log rewritten (not a prefix), a prefix ending inside a line: the
+        // whole text is read.
+        assert_eq!(parse_after(&text, "", &[]), whole);
+        let other = line(Kind::MissionPaused, 1);
+        assert_eq!(parse_after(&text, &other, &marked), whole);
+        let half = &known_text[..known_text.len() / 2];
+        assert_eq!(parse_after(&text, half, &marked), whole);
+        assert_eq!(parse_after(half, &known_text, &marked), parse(half).0);
     }
 
     #[test]

@@ -52,9 +52,14 @@ static RECENT: std::sync::Mutex<Vec<(String, Head)>> = std::sync::Mutex::new(Vec
 /// How many committed states [`RECENT`] keeps (a process works on one mission at a time).
 const RECENT_STATES: usize = 2;
 
-/// The key of a commit's state in [`RECENT`]: which files of which commit.
+/// The key of a commit's state in [`RECENT`]: which files ([`recent_files`]) of which commit.
 fn recent_key(commit: &ObjectId, file: &str, events_file: &str) -> String {
-    format!("{commit} {file} {events_file}")
+    format!("{commit} {}", recent_files(file, events_file))
+}
+
+/// The part of a [`RECENT`] key that names the files (one mission's).
+fn recent_files(file: &str, events_file: &str) -> String {
+    format!("{file} {events_file}")
 }
 
 impl Head {
@@ -249,7 +254,12 @@ impl<'r> Store<'r> {
             diagnostics: vec![d],
         })?;
         let events_text = read(&self.events_file)?.unwrap_or_default();
-        let (events, _) = events::parse(&events_text);
+        // The log of a state this process knows is most often a prefix of this one: only the
+        // lines appended since are parsed.
+        let events = match self.known_log(&events_text) {
+            Some(known) => events::parse_after(&events_text, &known.events_text, &known.events),
+            None => events::parse(&events_text).0,
+        };
         Ok(Head {
             commit: commit.id,
             tree,
@@ -257,6 +267,21 @@ impl<'r> Store<'r> {
             events: events.into(),
             events_text: events_text.into(),
         })
+    }
+
+    /// The state in [`RECENT`] of this mission's files with the longest event log that begins
+    /// `text`.
+    fn known_log(&self, text: &str) -> Option<Head> {
+        let files = recent_files(&self.file, &self.events_file);
+        let recent = RECENT.lock().ok()?;
+        recent
+            .iter()
+            .filter(|(k, h)| {
+                k.split_once(' ').is_some_and(|(_, f)| f == files)
+                    && text.starts_with(&*h.events_text)
+            })
+            .max_by_key(|(_, h)| h.events_text.len())
+            .map(|(_, h)| h.clone())
     }
 
     /// Keeps the state this process just committed for the reads that follow.
