@@ -941,7 +941,8 @@ fn a_run_directory_the_log_never_dispatched_is_not_recorded_as_lost() {
     let go = repo.home().join("go");
     repo.mission(
         &format!(
-            "while [ ! -f '{}' ]; do sleep 0.05; done\n{OK_WORKER}",
+            // Bounded (60 s), so a failing test leaves no worker behind.
+            "i=0; while [ ! -f '{}' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done\n{OK_WORKER}",
             go.display()
         ),
         "",
