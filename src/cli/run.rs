@@ -1,6 +1,5 @@
 //! `git mission run`, `pulse` and `work`: the supervisor from the command line.
 
-use crate::events::Kind;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -457,12 +456,7 @@ fn adopt(
     let head = store
         .head()?
         .ok_or_else(|| Error::user(format!("mission {} has not started", store.id)))?;
-    let Some(d) = head
-        .events
-        .iter()
-        .rev()
-        .find(|e| e.kind == Kind::FeatureDispatched && e.run.as_deref() == Some(run))
-    else {
+    let Some(d) = crate::events::dispatch_of(&head.events, run) else {
         return Err(Error::user_hint(
             format!("mission {} never dispatched run {run}", store.id),
             "the worker workflow runs only runs a pulse dispatched (dispatch: actions)",

@@ -328,6 +328,14 @@ pub fn recorded_runs(events: &[Event]) -> std::collections::HashSet<&str> {
         .collect()
 }
 
+/// The event that dispatched `run` (`feature.dispatched`), if the log holds one.
+pub fn dispatch_of<'e>(events: &'e [Event], run: &str) -> Option<&'e Event> {
+    events
+        .iter()
+        .rev()
+        .find(|e| e.kind == Kind::FeatureDispatched && e.run.as_deref() == Some(run))
+}
+
 /// Whether the log already holds the outcome of `run`.
 pub fn run_recorded(events: &[Event], run: &str) -> bool {
     events

@@ -85,10 +85,7 @@ pub fn is_ancestor(dir: &Path, a: &str, b: &str) -> bool {
 /// Nothing is set in the repository's configuration. Should that fail, the whole tree is
 /// checked out.
 pub fn check_out_leaving_out(wt: &Path, leave_out: &str) -> Result<()> {
-    let admin = std::fs::read_to_string(wt.join(".git"))
-        .ok()
-        .and_then(|t| t.strip_prefix("gitdir:").map(|p| wt.join(p.trim())));
-    if let Some(admin) = admin.filter(|a| a.is_dir()) {
+    if let Some(admin) = worktree_gitdir(wt).filter(|a| a.is_dir()) {
         let info = admin.join("info");
         let patterns = format!("/*\n!/{leave_out}/\n");
         let written = std::fs::create_dir_all(&info)
@@ -111,6 +108,16 @@ pub fn check_out_leaving_out(wt: &Path, leave_out: &str) -> Result<()> {
     }
     git(wt, &["read-tree", "-mu", "HEAD"])?;
     Ok(())
+}
+
+/// The git directory a linked worktree's `.git` file at `wt` names (`gitdir: <path>`, a
+/// relative path taken from `wt`), as git reads it: the line ends are not part of the path.
+fn worktree_gitdir(wt: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(wt.join(".git")).ok()?;
+    let named = text
+        .strip_prefix("gitdir: ")?
+        .trim_end_matches(['\n', '\r']);
+    Some(wt.join(named))
 }
 
 /// Reads of one repository in process, for what was a `git` process each: the HEAD of a
@@ -351,12 +358,7 @@ impl Repo {
     /// repository: its `.git` file names `<common dir>/worktrees/<name>`, whose `gitdir` names
     /// `wt/.git` back (what `git worktree` validates before it removes one).
     fn linked_worktree_admin(&self, wt: &Path) -> Option<PathBuf> {
-        let text = std::fs::read_to_string(wt.join(".git")).ok()?;
-        let named = Path::new(
-            text.strip_prefix("gitdir: ")?
-                .trim_end_matches(['\n', '\r']),
-        );
-        let admin = wt.join(named).canonicalize().ok()?;
+        let admin = worktree_gitdir(wt)?.canonicalize().ok()?;
         let registry = self.common_dir().join("worktrees").canonicalize().ok()?;
         if admin.parent() != Some(registry.as_path()) || admin.join("locked").exists() {
             return None;

@@ -410,17 +410,11 @@ impl Exec<'_> {
     /// Integrates a finished (or lost) run into the mission state. Idempotent by run id.
     pub fn record(&mut self, run: &str, feature: Option<&str>, lost: bool) -> Result<()> {
         let dir = self.layout.run(run);
-        let prepared_only = || {
-            runs::read_meta(&dir)
-                .ok()
-                .is_some_and(|m| m.base.is_empty())
-        };
         if lost && feature.is_some() {
-            let dispatched = self.store.head()?.is_some_and(|h| {
-                h.events
-                    .iter()
-                    .any(|e| e.kind == Kind::FeatureDispatched && e.run.as_deref() == Some(run))
-            });
+            let dispatched = self
+                .store
+                .head()?
+                .is_some_and(|h| crate::events::dispatch_of(&h.events, run).is_some());
             if !dispatched {
                 // A worker run the log never dispatched is no run of the mission: its
                 // directory was made by a pulse whose dispatch lost its race (that pulse
@@ -432,7 +426,11 @@ impl Exec<'_> {
                 }
                 return Ok(());
             }
-        } else if lost && prepared_only() {
+        } else if lost
+            && runs::read_meta(&dir)
+                .ok()
+                .is_some_and(|m| m.base.is_empty())
+        {
             // Prepared but never dispatched (the dispatch lost its race): nothing to record.
             let _ = std::fs::remove_dir_all(&dir);
             return Ok(());
@@ -486,12 +484,7 @@ impl Exec<'_> {
                     return Ok(false);
                 }
                 let fid = fid.clone();
-                let dispatched_attempt = tx
-                    .head
-                    .events
-                    .iter()
-                    .rev()
-                    .find(|e| e.kind == Kind::FeatureDispatched && e.run.as_deref() == Some(run))
+                let dispatched_attempt = crate::events::dispatch_of(&tx.head.events, run)
                     .and_then(|e| e.attempt)
                     .unwrap_or(1);
                 let attempt = attempt_of(dispatched_attempt);

@@ -2,8 +2,8 @@
 //! machine) and the turn writers take at a mission's state ([`Turn`]).
 //!
 //! Each is an `flock` on a file in the repository's common git directory; the run lock's file
-//! names the holder's pid, host and heartbeat for messages. The kernel releases the lock when its
-//! holder dies, so a dead holder is replaced atomically and a live one never.
+//! names the holder's pid, host and heartbeat for messages. The kernel releases a lock when
+//! its holder dies, so a dead holder is replaced atomically and a live one never.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -435,8 +435,8 @@ impl<'r> Store<'r> {
 
     /// Applies `f` to freshly read state and commits the result with compare-and-swap, in this
     /// machine's turn at the mission's state ([`lock::Turn`]), so local writers wait for each
-    /// other instead of losing races. `f` returns `Ok(false)` when there is nothing to do (its precondition no longer
-    /// holds); then nothing is committed and `Ok(None)` is returned.
+    /// other instead of losing races. `f` returns `Ok(false)` when there is nothing to do (its
+    /// precondition no longer holds); then nothing is committed and `Ok(None)` is returned.
     pub fn mutate(
         &self,
         message: &str,
